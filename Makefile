@@ -1,0 +1,36 @@
+# detector: the quick start is `make demo` and `make test` on a machine with Python 3.11+.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= out/demo
+
+.PHONY: install demo test bench lint nab clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "detector needs Python 3.11+ (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo_offline.py --out $(DEMO)
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python scripts/bench_replay.py
+
+nab: install
+	$(BIN)/python scripts/nab.py
+
+lint: install
+	$(BIN)/ruff check detector tests scripts
+	$(BIN)/mypy --strict detector
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""detector: deploy-aware, streaming anomaly detection for API access logs."""
+
+__version__ = "0.1.0"

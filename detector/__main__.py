@@ -1,0 +1,5 @@
+"""``python -m detector``."""
+
+from detector.cli import main
+
+main()

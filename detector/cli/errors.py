@@ -1,0 +1,57 @@
+"""One-line errors and exit codes: 0 ok, 1 findings (gates), 2 usage or input error."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+
+from detector.config import ConfigError
+from detector.sinks.base import SinkError
+from detector.sources.files import SourceError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+USER_ERRORS = (ConfigError, SinkError, SourceError)
+
+
+class UsageError(ValueError):
+    """A flag or argument that cannot work; reported in one line, exit 2."""
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
+    sys.stderr.write(f"detector: error: {message}\n")
+    return typer.Exit(code)
+
+
+def one_line_errors(fn: F) -> F:
+    """Turn known errors into one-line messages; tracebacks only with --debug."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except (*USER_ERRORS, UsageError) as exc:
+            if debug:
+                traceback.print_exc()
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+        except Exception as exc:  # a bug: say so in one line, keep the trace for --debug
+            if debug:
+                traceback.print_exc()
+            raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+                       EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,110 @@
+"""``detector replay``: historical logs through the same pipeline as the live service."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from detector.config import Settings
+from detector.decoding import FORMATS, DecodeError, parse_deployment
+from detector.deployments.registry import DeploymentRegistry
+from detector.events import BadRecord
+from detector.pipeline import Item, Pipeline, RunSummary
+from detector.sinks import Sink, make_sink
+from detector.sources.dead_letter import DeadLetterFile
+from detector.sources.files import FileSource, SourceError, merged
+
+import orjson
+
+
+def load_deployments(path: Path, registry: DeploymentRegistry,
+                     bad: list[BadRecord]) -> int:
+    """Read a deployments JSON-lines file into the registry; bad lines are collected."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read deployments file {path}: {exc.strerror}") from None
+    n = 0
+    for no, raw in enumerate(data.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = orjson.loads(raw)
+            if not isinstance(obj, dict):
+                raise DecodeError("deployment event must be a JSON object")
+            registry.add(parse_deployment(obj, path.name, no))
+            n += 1
+        except orjson.JSONDecodeError as exc:
+            bad.append(BadRecord(path.name, no, f"invalid JSON: {str(exc)[:80]}", raw))
+        except DecodeError as exc:
+            bad.append(BadRecord(path.name, no, exc.reason, raw))
+    return n
+
+
+def _progress(items: Iterable[Item]) -> Iterator[Item]:
+    """A live count on stderr when it is a terminal (never when piped)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
+                  console=None) as prog:
+        task = prog.add_task("replaying", total=None)
+        n = 0
+        for item in items:
+            n += 1
+            if n % 100_000 == 0:
+                prog.update(task, description=f"replaying: {n:,} records")
+            yield item
+
+
+def run_replay(files: list[str], *, settings: Settings, fmt: str, service: str,
+               deployments: Path | None, sinks: list[Sink], dead_letter: Path | None,
+               progress: bool | None = None) -> tuple[RunSummary, list[str]]:
+    """Replay ``files``; returns the run summary and one-line problems with inputs."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise SourceError(f"unknown format {fmt!r} (one of auto, {', '.join(FORMATS)})")
+    sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
+    registry = DeploymentRegistry()
+    dl = DeadLetterFile(dead_letter) if dead_letter else None
+    pipeline = Pipeline(settings, sinks, registry=registry, dead_letter=dl)
+    early_bad: list[BadRecord] = []
+    if deployments is not None:
+        pipeline.summary.deployments += load_deployments(deployments, registry, early_bad)
+    for rec in early_bad:
+        pipeline._bad(rec)
+    items: Iterable[Item] = merged(sources)
+    if progress if progress is not None else sys.stderr.isatty():
+        items = _progress(items)
+    try:
+        pipeline.process(items)
+        pipeline.finish()
+    finally:
+        for s in sources:
+            s.close()
+        for sink in sinks:
+            sink.close()
+        if dl is not None:
+            dl.close()
+    problems = [s.error for s in sources if s.error]
+    return pipeline.summary, problems
+
+
+def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path | None) -> str:
+    el = summary.elapsed()
+    rate = summary.events / el if el > 0 else 0.0
+    lines = [f"replay: {summary.events:,} events in {el:.1f} s ({rate:,.0f} events/s), "
+             f"{summary.deployments} deployments, {summary.late:,} late events"]
+    if summary.bad:
+        reasons = ", ".join(f"{r} x{n}" for r, n in summary.bad_reasons.most_common(6))
+        where = f" -> {dead_letter}" if dead_letter else " (keep them with --dead-letter FILE)"
+        lines.append(f"bad records: {summary.bad:,} ({reasons}){where}")
+    else:
+        lines.append("bad records: 0")
+    inc = ", ".join(f"{k} {n}" for k, n in sorted(summary.incidents.items())) or "none"
+    lines.append(f"incidents: {sum(summary.incidents.values())} ({inc})")
+    lines.extend(f"warning: {p}" for p in problems)
+    return "\n".join(lines)
+
+
+def build_sinks(specs: list[str]) -> list[Sink]:
+    return [make_sink(s) for s in (specs or ["stdout"])]

@@ -1,0 +1,135 @@
+"""Configuration: one frozen settings model, from defaults < config file < environment < flags.
+
+Environment variables are ``DETECTOR_<SECTION>__<KEY>`` (for example
+``DETECTOR_WINDOWS__SIZE_SECONDS=30``); a config file (TOML or YAML) uses the
+same sections and keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WindowSettings(_Section):
+    """Event-time tumbling windows and the watermark."""
+
+    size_seconds: int = Field(60, ge=5, le=3600)
+    allowed_lateness_seconds: float = Field(30.0, ge=0, le=3600)
+
+
+class DetectorSettings(_Section):
+    """Thresholds shared by the window detectors (see docs/DETECTORS.md)."""
+
+    warmup_windows: int = Field(30, ge=1)
+    alpha: float = Field(1e-6, gt=0, lt=0.1)  # per-test significance; many series x windows
+    spike_min_ratio: float = Field(2.0, gt=1)
+    spike_min_count: int = Field(20, ge=1)
+    spike_min_z: float = Field(5.0, gt=0)
+    drop_max_ratio: float = Field(0.4, gt=0, lt=1)
+    drop_min_expected: float = Field(15.0, gt=0)
+    drop_min_z: float = Field(4.0, gt=0)
+    ratio_min_requests: int = Field(20, ge=1)
+    ratio_min_hits: int = Field(5, ge=1)
+    error_min_increase: float = Field(0.04, gt=0, lt=1)
+    client_error_min_increase: float = Field(0.08, gt=0, lt=1)
+    auth_min_increase: float = Field(0.15, gt=0, lt=1)
+    latency_min_ratio: float = Field(1.5, gt=1)
+    latency_min_delta_seconds: float = Field(0.02, ge=0)
+    auth_client_min_failures: int = Field(20, ge=1)
+    auth_client_min_share: float = Field(0.5, gt=0, le=1)
+    relearn_after_windows: int = Field(120, ge=10)
+
+
+class IncidentSettings(_Section):
+    """Incident lifecycle and deployment attribution."""
+
+    resolve_after_windows: int = Field(5, ge=1)
+    reopen_within_seconds: float = Field(900.0, ge=0)
+    update_every_seconds: float = Field(300.0, ge=0)
+    suspect_window_seconds: float = Field(1800.0, ge=0)
+    max_samples: int = Field(3, ge=0, le=20)
+
+
+class Settings(BaseSettings):
+    """All settings of one detector process.
+
+    >>> Settings().windows.size_seconds
+    60
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DETECTOR_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+    windows: WindowSettings = WindowSettings()
+    detectors: DetectorSettings = DetectorSettings()
+    incidents: IncidentSettings = IncidentSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (init) beat the environment, which beats the config file (also
+        # passed as init data, but through _FileSource below so env wins).
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+
+_config_file_data: dict[str, Any] = {}
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _config_file_data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_config_file_data)
+
+
+class ConfigError(ValueError):
+    """The configuration file or values are unusable (exit code 2)."""
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML or YAML config file into a plain dict."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"config file {path}: {first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: top level must be a table/mapping")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: defaults < config file < DETECTOR_* env < overrides."""
+    global _config_file_data
+    _config_file_data = read_config_file(config_file) if config_file else {}
+    try:
+        return Settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError: report one line
+        msg = str(exc).replace("\n", " ")
+        raise ConfigError(f"invalid configuration: {msg[:300]}") from None
+    finally:
+        _config_file_data = {}

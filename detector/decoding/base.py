@@ -1,0 +1,31 @@
+"""Decoder protocol: bytes in, a canonical event out, or DecodeError with a reason.
+
+Decoding is pure: no I/O, no globals, no metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from detector.events import AccessEvent, DeploymentEvent
+
+MAX_LINE_BYTES = 1 << 20  # a record over 1 MiB is dead-lettered, never parsed
+BODY_CAP = 4096  # request body sample kept per event, in characters
+
+
+class DecodeError(ValueError):
+    """The record cannot become an event; ``reason`` is a short, one-line cause."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Decoder(Protocol):
+    """One compiled decoder per source and format."""
+
+    name: str
+
+    def decode(self, raw: bytes, source: str, offset: int) -> AccessEvent | DeploymentEvent:
+        """Decode one record; raise DecodeError on anything unusable."""
+        ...

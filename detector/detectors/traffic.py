@@ -1,0 +1,132 @@
+"""traffic_spike and traffic_drop: request count far from the seasonal forecast."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from scipy.special import gammainc, gammaincc
+
+from detector.config import DetectorSettings
+from detector.detectors.base import SeriesWindow, Signal, score_from_p
+from detector.detectors.baselines.count import CountBaseline
+from detector.windows.stats import COUNT, SAMPLES
+
+HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume changes
+
+
+class _State:
+    __slots__ = ("baseline", "recent", "seen", "streak", "pending")
+
+    def __init__(self) -> None:
+        self.baseline = CountBaseline()
+        self.recent: deque[tuple[float, float, float]] = deque(maxlen=max(HORIZONS))
+        self.seen = 0
+        self.streak = 0
+        self.pending: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+
+def _upper_p(x: float, e: float, disp: float) -> float:
+    """P(X >= x) for an over-dispersed Poisson (scaled by the dispersion)."""
+    if x <= 0:
+        return 1.0
+    return float(gammainc(x / disp, max(e, 1e-9) / disp))
+
+
+def _lower_p(x: float, e: float, disp: float) -> float:
+    """P(X <= x) for an over-dispersed Poisson."""
+    return float(gammaincc(x / disp + 1.0, max(e, 1e-9) / disp))
+
+
+class TrafficDetector:
+    """Spikes and drops of a route's request rate against a seasonal baseline.
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.base import SeriesKey, SeriesWindow
+    >>> from detector.windows.stats import new_series_stats
+    >>> det = TrafficDetector(DetectorSettings(warmup_windows=5))
+    >>> st = det.new_state()
+    >>> key = SeriesKey("shop", "GET", "/items/{id}")
+    >>> def win(i, n):
+    ...     s = new_series_stats(); s[0] = n
+    ...     return SeriesWindow(key, i * 60.0, i * 60.0 + 60, s, 1.0)
+    >>> for i in range(30):
+    ...     w = win(i, 100 + i % 5)
+    ...     _ = det.check(st, w); det.learn(st, w, False)
+    >>> det.check(st, win(30, 900)).kind
+    'traffic_spike'
+    """
+
+    kinds = ("traffic_spike", "traffic_drop")
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.s = settings
+
+    def new_state(self) -> _State:
+        return _State()
+
+    def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        x = float(win.stats[COUNT])
+        e, var = state.baseline.forecast(win.start)
+        e *= win.coverage
+        state.pending = (x, e, var)
+        if state.seen < self.s.warmup_windows or win.coverage < 0.5:
+            return None
+        disp = state.baseline.dispersion
+        s = self.s
+        hist = list(state.recent)
+        for h in HORIZONS:
+            if h > 1 and len(hist) < h - 1:
+                continue
+            parts = [(x, e)] + [(px, pe) for px, pe, _ in hist[-(h - 1):]] if h > 1 else [(x, e)]
+            X = sum(p[0] for p in parts)
+            E = sum(p[1] for p in parts)
+            # The current window must itself show the effect: a multi-window sum
+            # only adds the statistical power that one low-volume window lacks.
+            if X >= s.spike_min_count * h ** 0.5 and X >= s.spike_min_ratio * max(E, 0.5) \
+                    and x >= s.spike_min_ratio * max(e, 0.5):
+                p = _upper_p(X, E, disp)
+                if p <= s.alpha:
+                    return self._signal("traffic_spike", win, x, e, p, h)
+            if E >= s.drop_min_expected * (h ** 0.5) and X <= s.drop_max_ratio * E \
+                    and x <= s.drop_max_ratio * e:
+                p = _lower_p(X, E, disp)
+                if p <= s.alpha:
+                    return self._signal("traffic_drop", win, x, e, p, h)
+        return None
+
+    def _signal(self, kind: str, win: SeriesWindow, x: float, e: float, p: float,
+                horizon: int) -> Signal:
+        k = win.key
+        return Signal(kind, k.service, k.route, k.method, None, win.start, win.end,
+                      score_from_p(p), x, round(e, 2), int(x), p,
+                      {"horizon_windows": horizon, "window_seconds": win.end - win.start},
+                      list(win.stats[SAMPLES]))
+
+    def dormant(self, state: _State, t: float) -> bool:
+        """True when an empty window could not raise anything for this series."""
+        if state.seen < self.s.warmup_windows:
+            return False
+        e, _ = state.baseline.forecast(t)
+        return e < self.s.drop_min_expected / 4
+
+    def skip_empty(self, state: _State, m: int) -> None:
+        """Account for ``m`` empty windows that were not evaluated one by one."""
+        state.seen += m
+        state.baseline.skip_zeros(m)
+        for _ in range(min(m, state.recent.maxlen or 0)):
+            state.recent.append((0.0, 0.0, 1.0))
+
+    def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
+        x, e, var = state.pending
+        state.seen += 1
+        if win.coverage < 0.5:
+            return
+        state.recent.append((x, e, var))
+        if flagged:
+            state.streak += 1
+            if state.streak >= self.s.relearn_after_windows:
+                state.baseline.reset_to(x)  # a change this long is the new normal
+                state.streak = 0
+            return
+        state.streak = 0
+        state.baseline.learn(x / win.coverage if win.coverage < 1 else x, win.start)

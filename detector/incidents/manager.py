@@ -1,0 +1,184 @@
+"""Signals -> incidents: grouping, open/update/resolve lifecycle, deployment attribution."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from detector.config import IncidentSettings
+from detector.deployments.registry import DeploymentRegistry
+from detector.detectors.base import Signal
+from detector.incidents.model import DeploymentRef, Incident
+from detector.incidents.redact import sample_line
+from detector.incidents.summary import SEVERITY_RANK, describe, severity
+from detector.incidents.timefmt import iso
+
+IncidentKey = tuple[str, str, str | None, str | None]  # service, kind, route, client
+
+
+def incident_id(key: IncidentKey, start: float) -> str:
+    """Deterministic id: the same input gives the same ids (replay = live).
+
+    >>> incident_id(("pay", "error_surge", "/r", None), 60.0)
+    'inc-...'
+    """
+    raw = "\x1f".join([key[0], key[1], key[2] or "", key[3] or "", str(int(start))])
+    return "inc-" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class _Tracked:
+    __slots__ = ("id", "key", "route", "method", "start", "end", "detected_at", "score", "severity",
+                 "summary", "evidence", "deployment", "quiet", "last_emit", "resolved_at",
+                 "samples")
+
+    def __init__(self, inc_id: str, key: IncidentKey, start: float) -> None:
+        self.id = inc_id
+        self.key = key
+        self.route: str | None = key[2]
+        self.method: str | None = None
+        self.start = start
+        self.end = start
+        self.detected_at = 0.0
+        self.score = 0.0
+        self.severity = "low"
+        self.summary = ""
+        self.evidence: dict[str, Any] = {}
+        self.deployment: DeploymentRef | None = None
+        self.quiet = 0
+        self.last_emit = 0.0
+        self.resolved_at: float | None = None
+        self.samples: list[str] = []
+
+
+class IncidentManager:
+    """Groups window signals into incidents and emits their state changes.
+
+    Grouping is by (service, kind, route or client). An incident resolves after
+    ``resolve_after_windows`` quiet windows; a signal for the same key within
+    ``reopen_within_seconds`` of resolving reopens it (an ``update`` with the
+    same id) instead of paging again.
+
+    >>> from detector.config import IncidentSettings
+    >>> from detector.deployments.registry import DeploymentRegistry
+    >>> from detector.detectors.base import Signal
+    >>> out = []
+    >>> m = IncidentManager(IncidentSettings(), DeploymentRegistry(), out.append)
+    >>> sig = Signal("error_surge", "pay", "/r", "POST", None, 0.0, 60.0, 0.9, 0.2, 0.01,
+    ...              100, 1e-9, {}, [])
+    >>> m.on_window(0.0, 60.0, 90.0, [sig])
+    >>> out[0].status, out[0].kind, out[0].deployment
+    ('open', 'error_surge', None)
+    """
+
+    def __init__(self, settings: IncidentSettings, registry: DeploymentRegistry,
+                 emit: Callable[[Incident], None], window_seconds: float = 60.0) -> None:
+        self.s = settings
+        self.registry = registry
+        self.emit = emit
+        self.window = window_seconds
+        self.open: dict[IncidentKey, _Tracked] = {}
+        self.resolved: dict[IncidentKey, _Tracked] = {}
+        self.last_signal: dict[IncidentKey, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def on_window(self, start: float, end: float, watermark: float,
+                  signals: list[Signal]) -> None:
+        grouped: dict[IncidentKey, list[Signal]] = {}
+        for sig in signals:
+            key = (sig.service, sig.kind, None if sig.client else sig.route, sig.client)
+            grouped.setdefault(key, []).append(sig)
+        for key in sorted(grouped, key=lambda k: (k[0], k[1], k[2] or "", k[3] or "")):
+            self._on_signal(key, grouped[key], start, end, watermark)
+            self.last_signal[key] = end
+        for key in sorted(set(self.open) - set(grouped),
+                          key=lambda k: (k[0], k[1], k[2] or "", k[3] or "")):
+            inc = self.open[key]
+            inc.quiet += 1
+            if inc.quiet >= self.s.resolve_after_windows:
+                del self.open[key]
+                inc.resolved_at = watermark
+                self.resolved[key] = inc
+                self._emit(inc, "resolved", watermark)
+        horizon = watermark - self.s.reopen_within_seconds
+        for key in [k for k, v in self.resolved.items() if (v.resolved_at or 0) < horizon]:
+            del self.resolved[key]
+
+    def _on_signal(self, key: IncidentKey, sigs: list[Signal], start: float, end: float,
+                   watermark: float) -> None:
+        best = max(sigs, key=lambda s: (s.score, s.requests))
+        inc = self.open.get(key)
+        if inc is None and key in self.resolved:
+            inc = self.resolved.pop(key)
+            inc.resolved_at = None
+            self.open[key] = inc
+            self._refresh(inc, sigs, best, end)
+            self._emit(inc, "update", watermark)
+            return
+        if inc is None:
+            inc = _Tracked(incident_id(key, start), key, start)
+            inc.detected_at = watermark
+            inc.deployment = self._attribute(key, start, end)
+            self.open[key] = inc
+            self._refresh(inc, sigs, best, end)
+            self.counts[key[1]] = self.counts.get(key[1], 0) + 1
+            self._emit(inc, "open", watermark)
+            return
+        before = SEVERITY_RANK[inc.severity]
+        self._refresh(inc, sigs, best, end)
+        if SEVERITY_RANK[inc.severity] > before or \
+                watermark - inc.last_emit >= self.s.update_every_seconds:
+            self._emit(inc, "update", watermark)
+
+    def _refresh(self, inc: _Tracked, sigs: list[Signal], best: Signal, end: float) -> None:
+        inc.quiet = 0
+        inc.end = max(inc.end, end)
+        inc.score = max(inc.score, best.score)
+        if inc.route is None and best.route:
+            inc.route = best.route  # client-keyed: the route the client hit most
+        methods = {s.method for s in sigs if s.method}
+        if inc.method is None and len(methods) == 1:
+            inc.method = methods.pop()
+        sev = severity(best)
+        if SEVERITY_RANK[sev] > SEVERITY_RANK[inc.severity]:
+            inc.severity = sev
+        for s in sigs:
+            for ev in s.samples:
+                if len(inc.samples) >= self.s.max_samples:
+                    break
+                inc.samples.append(sample_line(ev))
+        text = describe(best, inc.start)
+        dep = inc.deployment
+        if dep is not None and dep.suspect:
+            text += f", {dep.seconds_since_deploy} s after deploy {dep.version}"
+        inc.summary = text
+        inc.evidence = {
+            "observed": best.observed, "baseline": best.baseline,
+            "requests": sum(s.requests for s in sigs), "p_value": float(f"{best.p_value:.3g}"),
+            **{k: v for k, v in best.extra.items() if k != "window_seconds"},
+            "samples": list(inc.samples),
+        }
+
+    def _attribute(self, key: IncidentKey, start: float, end: float) -> DeploymentRef | None:
+        # A deploy inside the first anomalous window counts: the window start is
+        # only the resolution of the detector, not when the anomaly began.
+        dep = self.registry.latest(key[0], end)
+        if dep is None:
+            return None
+        since = max(0.0, start - dep.ts)
+        absent_before = self.last_signal.get(key, float("-inf")) < dep.ts - self.window
+        suspect = since <= self.s.suspect_window_seconds and absent_before
+        return DeploymentRef(version=dep.version, previous_version=dep.previous_version,
+                             deployed_at=iso(dep.ts), seconds_since_deploy=int(since),
+                             suspect=suspect)
+
+    def _emit(self, inc: _Tracked, status: str, watermark: float) -> None:
+        inc.last_emit = watermark
+        key = inc.key
+        self.emit(Incident(
+            id=inc.id, status=status, kind=key[1], severity=inc.severity,  # type: ignore[arg-type]
+            service=key[0], route=inc.route, method=inc.method,
+            client=key[3], start=iso(inc.start), end=iso(inc.end),
+            detected_at=iso(inc.detected_at), score=inc.score, summary=inc.summary,
+            evidence=inc.evidence, deployment=inc.deployment,
+        ))

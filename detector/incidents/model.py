@@ -1,0 +1,55 @@
+"""The incident record (CONTRACTS §3): one JSON object per state change."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Status = Literal["open", "update", "resolved"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+KINDS: tuple[str, ...] = (
+    "traffic_spike", "traffic_drop", "error_surge", "client_error_surge",
+    "latency_regression", "auth_failure_burst", "scanning", "attack_payload",
+    "unusual_payload", "new_endpoint",
+)
+
+
+class DeploymentRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    version: str
+    previous_version: str | None
+    deployed_at: str
+    seconds_since_deploy: int
+    suspect: bool
+
+
+class Incident(BaseModel):
+    """One incident state change, exactly as sinks write it.
+
+    >>> inc = Incident(id="inc-0123456789ab", status="open", kind="error_surge",
+    ...                severity="high", service="pay", route="/r", method="POST",
+    ...                client=None, start="2026-03-17T09:07:00Z", end="2026-03-17T09:08:00Z",
+    ...                detected_at="2026-03-17T09:08:30Z", score=0.9, summary="s",
+    ...                evidence={}, deployment=None)
+    >>> inc.model_dump(mode="json")["status"]
+    'open'
+    """
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    status: Status
+    kind: str
+    severity: Severity
+    service: str
+    route: str | None
+    method: str | None
+    client: str | None
+    start: str
+    end: str
+    detected_at: str
+    score: float
+    summary: str
+    evidence: dict[str, Any]
+    deployment: DeploymentRef | None

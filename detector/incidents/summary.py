@@ -1,0 +1,61 @@
+"""Human summaries and severities of incidents, with the numbers in them."""
+
+from __future__ import annotations
+
+from detector.detectors.base import Signal
+from detector.incidents.timefmt import hhmm
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%" if x < 0.995 else "100%"
+
+
+def _secs(x: float) -> str:
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def describe(sig: Signal, start: float) -> str:
+    """The summary text without the deployment suffix."""
+    target = f"{sig.method} {sig.route}" if sig.method else (sig.route or "")
+    per_min = 60.0 / max(sig.extra.get("window_seconds", 60.0), 1.0)
+    since = f" since {hhmm(start)}"
+    if sig.kind == "traffic_spike":
+        return (f"{target} traffic {sig.observed * per_min:,.0f} req/min "
+                f"(expected {sig.baseline * per_min:,.0f}){since}")
+    if sig.kind == "traffic_drop":
+        return (f"{target} traffic {sig.observed * per_min:,.0f} req/min "
+                f"(expected {sig.baseline * per_min:,.0f}){since}")
+    if sig.kind == "error_surge":
+        return f"{target} 5xx rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+    if sig.kind == "client_error_surge":
+        return f"{target} 4xx rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+    if sig.kind == "latency_regression":
+        return f"{target} p95 latency {_secs(sig.observed)} (baseline {_secs(sig.baseline)}){since}"
+    if sig.kind == "auth_failure_burst":
+        if sig.client:
+            where = f" on {sig.route}" if sig.route else ""
+            return (f"client {sig.client}: {sig.observed:,.0f} auth failures (401/403) in one window"
+                    f"{where}{since}")
+        return f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+    return f"{sig.kind} on {target or sig.client}{since}"
+
+
+def severity(sig: Signal) -> str:
+    """low / medium / high / critical from the effect size."""
+    o, b = sig.observed, sig.baseline
+    if sig.kind in ("error_surge", "client_error_surge", "auth_failure_burst") and not sig.client:
+        delta = o - b
+        return "critical" if delta >= 0.3 else "high" if delta >= 0.1 else "medium"
+    if sig.kind == "traffic_drop":
+        return "critical" if o <= 0.05 * max(b, 1) else "high" if o <= 0.25 * b else "medium"
+    ratio = o / b if b > 0 else float("inf")
+    if sig.kind == "traffic_spike":
+        return "high" if ratio >= 5 else "medium"
+    if sig.kind == "latency_regression":
+        return "critical" if ratio >= 5 else "high" if ratio >= 2.5 else "medium"
+    if sig.kind == "auth_failure_burst":
+        return "high" if o >= 100 else "medium"
+    return "medium"
+
+
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}

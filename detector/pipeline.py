@@ -1,0 +1,362 @@
+"""The event-time pipeline: the same code behind replay and the live service.
+
+Per event (the hot path): route template lookup (cached), then counter updates
+in the event's tumbling window. Everything heavier runs once per closed window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from detector.config import Settings
+from detector.deployments.registry import DeploymentRegistry
+from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
+from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetector
+from detector.detectors.client_error_surge import client_error_surge_detector
+from detector.detectors.error_surge import error_surge_detector
+from detector.detectors.latency_regression import LatencyRegressionDetector
+from detector.detectors.traffic import TrafficDetector
+from detector.events import AccessEvent, BadRecord, DeploymentEvent
+from detector.incidents.manager import IncidentManager
+from detector.incidents.model import Incident
+from detector.routes import RouteTemplater
+from detector.sinks.base import Sink
+from detector.windows.stats import BOUNDS, NBUCKETS, new_series_stats
+
+Item = AccessEvent | DeploymentEvent | BadRecord
+
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
+                           "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY",
+                           "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
+MAX_SERIES = 200_000  # beyond this, new routes share one overflow series per service
+MAX_EMPTY_WINDOWS = 1440  # a longer silence (a day of windows) is skipped, not walked
+PATH_CACHE_MAX = 500_000
+FUTURE_SLACK = 86400.0  # events stamped more than a day after the wall clock are absurd
+_EMPTY: list[Any] = new_series_stats()
+
+
+class RunSummary:
+    """Counters for the end-of-run summary and the service's metrics."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.deployments = 0
+        self.bad = 0
+        self.bad_reasons: Counter[str] = Counter()
+        self.late = 0
+        self.incidents: Counter[str] = Counter()
+        self.windows_closed = 0
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class Pipeline:
+    """Windows, detectors and incidents over a stream of decoded events.
+
+    >>> from detector.sinks.base import MemorySink
+    >>> from detector.events import AccessEvent
+    >>> sink = MemorySink()
+    >>> p = Pipeline(Settings(), [sink])
+    >>> p.process([AccessEvent(float(i), "shop", None, "GET", f"/items/{i}", "", 200,
+    ...            0.01, 10, "10.0.0.1", "ua", None, None, "f", i) for i in range(300)])
+    >>> p.finish()
+    >>> p.summary.events, sink.items
+    (300, [])
+    """
+
+    def __init__(self, settings: Settings, sinks: list[Sink], *,
+                 registry: DeploymentRegistry | None = None,
+                 templater: RouteTemplater | None = None,
+                 dead_letter: Callable[[BadRecord], None] | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.size = float(settings.windows.size_seconds)
+        self.lateness = float(settings.windows.allowed_lateness_seconds)
+        self.sinks = sinks
+        self.registry = registry or DeploymentRegistry()
+        self.templater = templater or RouteTemplater()
+        self.dead_letter = dead_letter
+        self.summary = RunSummary()
+        ds = settings.detectors
+        self.detectors: list[WindowDetector] = [
+            TrafficDetector(ds), error_surge_detector(ds), client_error_surge_detector(ds),
+            LatencyRegressionDetector(ds), auth_route_detector(ds),
+        ]
+        self.traffic = self.detectors[0]
+        assert isinstance(self.traffic, TrafficDetector)
+        self.client_auth = ClientAuthDetector(ds)
+        self.incidents = IncidentManager(settings.incidents, self.registry, self._emit, self.size)
+        self.series_keys: list[SeriesKey] = []
+        self.series_states: list[list[Any]] = []
+        self.series_birth: list[int] = []
+        self.series_last: list[int] = []  # last window index evaluated, per series
+        self.awake: set[int] = set()  # series evaluated even in empty windows
+        self.sid_of: dict[SeriesKey, int] = {}
+        self.path_cache: dict[tuple[str, str, str], int] = {}
+        self.open_windows: dict[int, tuple[dict[int, list[Any]], dict[tuple[str, str], list[Any]]]] = {}
+        self.closed_upto: float = -math.inf  # windows with a smaller index are closed
+        self.min_open: float = math.inf
+        self.next_close: float = math.inf  # max event time at which the oldest window closes
+        self.max_ts = -math.inf
+        self.first_ts = math.inf
+        self.last_version: dict[str, str] = {}
+        self.future_limit = wall_clock() + FUTURE_SLACK
+        self._gen = getattr(self.templater, "generation", 0)
+
+    # ---- per event -------------------------------------------------------
+    def process(self, items: Iterable[Item]) -> None:
+        """Feed decoded items (events, deployments, bad records) in arrival order."""
+        size = self.size
+        ae = AccessEvent
+        open_w = self.open_windows
+        path_cache = self.path_cache
+        last_ver = self.last_version
+        bounds = BOUNDS
+        bis = bisect_right
+        cur_idx: float = math.nan
+        cur_s: dict[int, list[Any]] = {}
+        cur_c: dict[tuple[str, str], list[Any]] = {}
+        max_ts = self.max_ts
+        next_close = self.next_close
+        closed_upto = self.closed_upto
+        future = self.future_limit
+        n = 0
+        for ev in items:
+            if ev.__class__ is not ae:
+                self._slow_item(ev)  # type: ignore[arg-type]
+                continue
+            ts = ev[0]
+            if ts > max_ts:
+                if ts > future:
+                    self._bad(BadRecord(ev[13], ev[14], "timestamp in the future", b""))
+                    continue
+                max_ts = ts
+                if ts >= next_close:
+                    self.max_ts = max_ts
+                    self.summary.events += n
+                    n = 0
+                    self._close_due()
+                    next_close = self.next_close
+                    closed_upto = self.closed_upto
+                    cur_idx = math.nan
+            widx = ts // size
+            if widx != cur_idx:
+                if widx < closed_upto:
+                    self.summary.late += 1
+                    continue
+                w = open_w.get(widx)  # type: ignore[call-overload]
+                if w is None:
+                    w = open_w[widx] = ({}, {})  # type: ignore[index]
+                    if widx < self.min_open:
+                        self.min_open = widx
+                        next_close = self.next_close = (widx + 1) * size + self.lateness
+                    if ts < self.first_ts:
+                        self.first_ts = ts
+                cur_idx = widx
+                cur_s, cur_c = w
+            n += 1
+            svc = ev[1]
+            ver = ev[2]
+            if ver is not None and last_ver.get(svc) != ver:
+                last_ver[svc] = ver
+                self.registry.observe_version(svc, ver, ts)
+            pk = (svc, ev[3], ev[4])
+            sid = path_cache.get(pk)
+            if sid is None:
+                sid = self._resolve_series(pk, int(widx))
+            st = cur_s.get(sid)
+            if st is None:
+                st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], []]
+                if self.series_birth[sid] > widx:
+                    self.series_birth[sid] = int(widx)
+            st[0] += 1
+            client = ev[9]
+            ck = (svc, client)
+            cs = cur_c.get(ck)
+            if cs is None:
+                cs = cur_c[ck] = [1, 0, 0, None, None]
+            else:
+                cs[0] += 1
+            status = ev[6]
+            if status is not None and status >= 400:
+                if status >= 500:
+                    st[1] += 1
+                elif status == 401 or status == 403:
+                    st[3] += 1
+                    self._client_failure(cs, sid, ev)
+                elif status == 404:
+                    st[4] += 1
+                    cs[2] += 1
+                else:
+                    st[2] += 1
+                if len(st[8]) < 3:
+                    st[8].append(ev)
+            elif st[0] == 2:
+                st[7].append(ev)
+            d = ev[7]
+            if d is not None:
+                st[5] += 1
+                st[6][bis(bounds, d)] += 1
+        self.max_ts = max_ts
+        self.summary.events += n
+
+    def _client_failure(self, cs: list[Any], sid: int, ev: AccessEvent) -> None:
+        cs[1] += 1
+        routes = cs[3]
+        if routes is None:
+            routes = cs[3] = {}
+        route = self.series_keys[sid].route
+        routes[route] = routes.get(route, 0) + 1
+        samples = cs[4]
+        if samples is None:
+            cs[4] = [ev]
+        elif len(samples) < 3:
+            samples.append(ev)
+
+    def _resolve_series(self, pk: tuple[str, str, str], widx: int) -> int:
+        svc, method, path = pk
+        route = self.templater.template(svc, path)
+        gen = getattr(self.templater, "generation", 0)
+        if gen != self._gen:  # learned collapse changed templates: cached mappings are stale
+            self._gen = gen
+            self.path_cache.clear()
+        if len(self.path_cache) >= PATH_CACHE_MAX:
+            self.path_cache.clear()
+        key = SeriesKey(svc, method if method in KNOWN_METHODS else "OTHER", route)
+        sid = self.sid_of.get(key)
+        if sid is None:
+            if len(self.series_keys) >= MAX_SERIES:
+                key = SeriesKey(svc, key.method, "/{overflow}")
+                sid = self.sid_of.get(key)
+            if sid is None:
+                sid = len(self.series_keys)
+                self.sid_of[key] = sid
+                self.series_keys.append(key)
+                self.series_states.append([d.new_state() for d in self.detectors])
+                self.series_birth.append(widx)
+                self.series_last.append(widx - 1)
+                self.awake.add(sid)
+        self.path_cache[pk] = sid
+        return sid
+
+    def _slow_item(self, item: DeploymentEvent | BadRecord) -> None:
+        if isinstance(item, DeploymentEvent):
+            self.registry.add(item)
+            self.summary.deployments += 1
+        elif isinstance(item, BadRecord):
+            self._bad(item)
+
+    def _bad(self, rec: BadRecord) -> None:
+        self.summary.bad += 1
+        self.summary.bad_reasons[rec.reason.split(":")[0][:80]] += 1
+        if self.dead_letter is not None:
+            self.dead_letter(rec)
+
+    def add_deployment(self, dep: DeploymentEvent) -> None:
+        self.registry.add(dep)
+        self.summary.deployments += 1
+
+    # ---- per window ------------------------------------------------------
+    def watermark(self) -> float:
+        return self.max_ts - self.lateness
+
+    def _close_due(self, final: bool = False) -> None:
+        size = self.size
+        if final:
+            last = max(self.open_windows) if self.open_windows else -1
+        else:
+            last = math.floor(self.watermark() / size) - 1
+        start = self.closed_upto if self.closed_upto != -math.inf else self.min_open
+        if start == math.inf or last < start:
+            return
+        w = int(start)
+        keys = sorted(k for k in self.open_windows if k <= last)
+        ki = 0
+        while w <= last:
+            while ki < len(keys) and keys[ki] < w:
+                ki += 1
+            nxt = keys[ki] if ki < len(keys) else last + 1
+            if nxt - w > MAX_EMPTY_WINDOWS:
+                w = int(nxt) if ki < len(keys) else last + 1  # skip a long silence
+                continue
+            series, clients = self.open_windows.pop(w, ({}, {}))  # type: ignore[call-overload]
+            self._evaluate(w, series, clients, final and w == last)
+            w += 1
+        self.closed_upto = last + 1
+        self.min_open = min(self.open_windows) if self.open_windows else math.inf
+        self.next_close = (self.min_open + 1) * size + self.lateness if self.open_windows \
+            else math.inf
+
+    def _evaluate(self, w: int, series: dict[int, list[Any]],
+                  clients: dict[tuple[str, str], list[Any]], last: bool) -> None:
+        size = self.size
+        start = w * size
+        end = start + size
+        coverage = 1.0
+        if self.first_ts > start:
+            coverage = max(0.0, (end - self.first_ts) / size)
+        if last:
+            coverage = min(coverage, max(0.0, (self.max_ts - start) / size))
+        signals: list[Signal] = []
+        detectors = self.detectors
+        traffic = self.traffic
+        keys = self.series_keys
+        last = self.series_last
+        # Series with traffic in this window, plus those whose silence could mean
+        # a drop; quiet low-volume series sleep and catch up in closed form.
+        for sid in sorted(self.awake.union(series)):
+            if self.series_birth[sid] > w:
+                continue
+            key = keys[sid]
+            stats = series.get(sid)
+            states = self.series_states[sid]
+            gap = w - last[sid] - 1
+            if gap > 0:
+                traffic.skip_empty(states[0], gap)
+            last[sid] = w
+            if stats is None:
+                # Only the traffic detector has something to learn from silence.
+                win = SeriesWindow(key, start, end, _EMPTY, coverage)
+                sig = traffic.check(states[0], win)
+                traffic.learn(states[0], win, sig is not None)
+            else:
+                win = SeriesWindow(key, start, end, stats, coverage)
+                sig = None
+                for det, st in zip(detectors, states, strict=True):
+                    s = det.check(st, win)
+                    det.learn(st, win, s is not None)
+                    if s is not None:
+                        signals.append(s)
+            if sig is not None:
+                signals.append(sig)
+            if traffic.dormant(states[0], end):
+                self.awake.discard(sid)
+            else:
+                self.awake.add(sid)
+        for sig in self.client_auth.check_window(clients, start, end):
+            cs = clients.get((sig.service, sig.client or ""))
+            if cs is not None and cs[4]:
+                sig.samples.extend(cs[4])
+            signals.append(sig)
+        self.summary.windows_closed += 1
+        wm = max(self.watermark(), end) if last else self.watermark()
+        self.incidents.on_window(start, end, wm, signals)
+
+    def finish(self) -> None:
+        """End of input: close every open window (the last one is partial)."""
+        self._close_due(final=True)
+        for sink in self.sinks:
+            sink.flush()
+
+    def _emit(self, incident: Incident) -> None:
+        if incident.status == "open":
+            self.summary.incidents[incident.kind] += 1
+        for sink in self.sinks:
+            sink.write(incident)

@@ -1,0 +1,69 @@
+"""Fixed-size per-window statistics: counters and a log-spaced latency histogram.
+
+Window stats are plain lists (indexed by the constants below) because they are
+updated once per event on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+# Series window layout: [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples]
+COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES = range(9)
+# Client window layout: [count, auth failures, 404s, failure routes {route: n}, samples]
+C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES = range(5)
+
+# Latency buckets: 0.5 ms .. ~160 s, each 20 % wider than the previous one, so
+# a quantile read from the histogram is within ~10 % of the true value.
+_RATIO = 1.2
+BOUNDS: list[float] = [0.0005 * _RATIO**i for i in range(70)]
+NBUCKETS = len(BOUNDS) + 1
+SAMPLE_KEEP = 2  # first requests kept per series window, as incident samples
+
+
+def new_series_stats() -> list[object]:
+    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], []]
+
+
+def bucket_value(i: int) -> float:
+    """A representative latency (geometric middle) for bucket ``i``."""
+    if i <= 0:
+        return BOUNDS[0] / 2
+    if i >= len(BOUNDS):
+        return BOUNDS[-1] * _RATIO
+    return math.sqrt(BOUNDS[i - 1] * BOUNDS[i])
+
+
+def quantile(hist: Sequence[float], q: float) -> float | None:
+    """Quantile ``q`` of a histogram; None when it is empty.
+
+    >>> h = [0] * NBUCKETS
+    >>> h[20] = 10
+    >>> round(quantile(h, 0.5), 4) == round(bucket_value(20), 4)
+    True
+    """
+    total = sum(hist)
+    if total <= 0:
+        return None
+    target = q * total
+    acc = 0.0
+    for i, c in enumerate(hist):
+        acc += c
+        if acc >= target and c > 0:
+            return bucket_value(i)
+    return bucket_value(len(hist) - 1)
+
+
+def quantile_bucket(hist: Sequence[float], q: float) -> int:
+    """Index of the bucket holding quantile ``q`` (0 when empty)."""
+    total = sum(hist)
+    if total <= 0:
+        return 0
+    target = q * total
+    acc = 0.0
+    for i, c in enumerate(hist):
+        acc += c
+        if acc >= target and c > 0:
+            return i
+    return len(hist) - 1
