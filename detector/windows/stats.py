@@ -67,3 +67,10 @@ def quantile_bucket(hist: Sequence[float], q: float) -> int:
         if acc >= target and c > 0:
             return i
     return len(hist) - 1
+
+
+def bisect_bounds(seconds: float) -> int:
+    """Histogram bucket of a duration (the hot path inlines this with bisect_right)."""
+    from bisect import bisect_right
+
+    return bisect_right(BOUNDS, seconds)

@@ -1,0 +1,36 @@
+"""A tiny deterministic traffic generator for pipeline tests (the simulator is tested apart)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from detector.events import AccessEvent
+
+T0 = 1_773_740_000.0  # 2026-03-17T09:33:20Z
+
+
+def traffic(minutes: int, *, rate: float = 5.0, seed: int = 0, service: str = "pay",
+            version: Callable[[float], str | None] = lambda t: None,
+            status: Callable[[float, np.random.Generator], int] = lambda t, r: 200,
+            latency: Callable[[float, np.random.Generator], float] = lambda t, r: 0.05,
+            rate_at: Callable[[float], float] | None = None) -> list[AccessEvent]:
+    rng = np.random.default_rng(seed)
+    out: list[AccessEvent] = []
+    t = T0
+    end = T0 + minutes * 60
+    i = 0
+    while t < end:
+        r = rate_at(t - T0) if rate_at else rate
+        t += rng.exponential(1.0 / max(r, 1e-3))
+        if t >= end:
+            break
+        i += 1
+        rel = t - T0
+        out.append(AccessEvent(
+            t, service, version(rel), "POST", f"/v2/payments/{rng.integers(1, 10**6)}/refunds",
+            "", status(rel, rng), latency(rel, rng) * float(rng.lognormal(0, 0.2)), 100,
+            f"10.0.{rng.integers(0, 50)}.{rng.integers(1, 255)}", "app/1.0", None, None,
+            "test.log", i))
+    return out

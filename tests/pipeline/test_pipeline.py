@@ -1,0 +1,116 @@
+"""The pipeline end to end on in-memory events: windows, watermark, incidents, deploys."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detector.config import Settings
+from detector.events import AccessEvent, BadRecord, DeploymentEvent
+from detector.incidents.model import Incident
+from detector.pipeline import Pipeline
+from detector.sinks import MemorySink
+from tests.pipeline.synthetic import T0, traffic
+
+DEPLOY_AT = 90 * 60.0
+
+
+def _bad_deploy_status(t: float, rng: np.random.Generator) -> int:
+    if DEPLOY_AT + 30 <= t < DEPLOY_AT + 20 * 60:
+        return 503 if rng.random() < 0.2 else 200
+    return 500 if rng.random() < 0.002 else 200
+
+
+def _run(events: list[AccessEvent | DeploymentEvent | BadRecord],
+         settings: Settings | None = None) -> tuple[Pipeline, list[Incident]]:
+    sink = MemorySink()
+    p = Pipeline(settings or Settings(), [sink])
+    p.process(events)
+    p.finish()
+    return p, sink.items
+
+
+def test_error_surge_after_deploy_is_attributed_to_the_new_version() -> None:
+    events = traffic(150, rate=8, status=_bad_deploy_status,
+                     version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0")
+    p, incs = _run(list(events))
+    opened = [i for i in incs if i.status == "open"]
+    assert [i.kind for i in opened] == ["error_surge"]
+    inc = opened[0]
+    assert inc.route == "/v2/payments/{id}/refunds" and inc.method == "POST"
+    assert inc.deployment is not None
+    assert inc.deployment.version == "2.32.0"
+    assert inc.deployment.previous_version == "2.31.0"
+    assert inc.deployment.suspect is True
+    assert inc.deployment.seconds_since_deploy <= 120
+    assert "after deploy 2.32.0" in inc.summary
+    assert any("-> 503" in s for s in inc.evidence["samples"])
+    # The surge ends at +20 min: the incident resolves, with the same id.
+    resolved = [i for i in incs if i.status == "resolved"]
+    assert [i.id for i in resolved] == [inc.id]
+    assert p.summary.events == len(events)
+
+
+def test_explicit_deployment_event_wins_over_inference() -> None:
+    events: list[AccessEvent | DeploymentEvent | BadRecord] = list(
+        traffic(150, rate=8, status=_bad_deploy_status,
+                version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0"))
+    dep = DeploymentEvent(T0 + DEPLOY_AT - 20, "pay", "2.32.0", "prod", "9f1c2ab")
+    events.insert(0, dep)
+    p, incs = _run(events)
+    inc = next(i for i in incs if i.status == "open")
+    assert inc.deployment is not None and inc.deployment.deployed_at.endswith("Z")
+    assert p.registry.latest("pay", T0 + DEPLOY_AT + 1) == p.registry.all("pay")[0]
+    assert p.registry.all("pay")[0].explicit and len(p.registry.all("pay")) == 1
+
+
+def test_same_input_same_incident_ids() -> None:
+    events = traffic(150, rate=8, status=_bad_deploy_status)
+    _, a = _run(list(events))
+    _, b = _run(list(events))
+    assert [(i.id, i.status) for i in a] == [(i.id, i.status) for i in b] and a
+
+
+def test_unrelated_anomaly_is_not_suspect_when_no_recent_deploy() -> None:
+    events = traffic(150, rate=8, status=_bad_deploy_status,
+                     version=lambda t: "2.31.0" if t < 10 * 60 else "2.31.1")
+    _, incs = _run(list(events))
+    inc = next(i for i in incs if i.status == "open")
+    assert inc.deployment is not None and inc.deployment.version == "2.31.1"
+    assert inc.deployment.suspect is False  # 80 minutes before: outside the suspect window
+
+
+def test_flatline_raises_traffic_drop_and_partial_edges_do_not() -> None:
+    def rate(t: float) -> float:
+        return 0.0 if 100 * 60 <= t < 115 * 60 else 6.0
+
+    _, incs = _run(list(traffic(150, rate_at=rate)))
+    kinds = [i.kind for i in incs if i.status == "open"]
+    assert kinds == ["traffic_drop"]
+    # And a plain run (partial first and last windows) raises nothing.
+    _, quiet = _run(list(traffic(150, rate=6, seed=5)))
+    assert quiet == []
+
+
+def test_late_events_are_counted_not_lost() -> None:
+    events = traffic(40, rate=5)
+    late = events[100]._replace(ts=events[-1].ts - 600)  # ten minutes behind the watermark
+    p, _ = _run(list(events) + [late])
+    assert p.summary.late == 1 and p.summary.events == len(events)
+
+
+def test_bad_records_are_counted_with_reasons() -> None:
+    seen: list[BadRecord] = []
+    p = Pipeline(Settings(), [MemorySink()], dead_letter=seen.append)
+    p.process([BadRecord("f", 3, "invalid JSON: x", b"{"),
+               *traffic(2, rate=1)])
+    p.finish()
+    assert p.summary.bad == 1 and seen[0].offset == 3
+    assert p.summary.bad_reasons["invalid JSON"] == 1
+
+
+def test_future_timestamps_are_rejected_not_windowed() -> None:
+    ev = traffic(1, rate=1)[0]
+    p = Pipeline(Settings(), [MemorySink()], wall_clock=lambda: T0)
+    p.process([ev._replace(ts=T0 + 10 * 86400), ev])
+    p.finish()
+    assert p.summary.bad == 1 and p.summary.events == 1
