@@ -1,0 +1,198 @@
+"""Run the online level/spike detector over the NAB v1.1 corpus and score it NAB's way.
+
+    .venv/bin/python scripts/nab.py [--data ../shared/data/nab] [--json out.json]
+                                    [--detector level_spike|random|null|oracle] [--seeds N]
+
+Every file is streamed point by point (score_one, then learn_one) with one global parameter
+set; the threshold is then optimised over the whole corpus per profile, as NAB's optimiser does
+(see detector/online/nab_scoring.py), and the 0-100 scores are printed next to the published
+scoreboard rows (nab_scoreboard_v1.1.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from detector.online import DETECTORS  # noqa: E402
+from detector.online.nab_scoring import PROFILES, CostProfile, ScoredFile, evaluate  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
+SHOWN = (
+    "numenta",
+    "earthgeckoSkyline",
+    "knncad",
+    "randomCutForest",
+    "windowedGaussian",
+    "random",
+    "null",
+)
+
+
+def _ts(s: str) -> datetime:
+    return datetime.fromisoformat(s.strip())
+
+
+def load_corpus(root: Path) -> list[tuple[str, list[datetime], np.ndarray, list[tuple[int, int]]]]:
+    labels = json.loads((root / "labels" / "combined_windows.json").read_text())
+    corpus = []
+    for rel in sorted(labels):
+        with (root / "data" / rel).open() as fh:
+            rows = list(csv.DictReader(fh))
+        ts = [_ts(r["timestamp"]) for r in rows]
+        values = np.array([float(r["value"]) for r in rows])
+        index = {t: i for i, t in enumerate(ts)}
+        windows = [(index[_ts(a)], index[_ts(b)]) for a, b in labels[rel]]
+        corpus.append((rel, ts, values, windows))
+    return corpus
+
+
+def run_detector(args: tuple[str, str, list[datetime], np.ndarray, dict[str, float]]) -> np.ndarray:
+    name, rel, ts, values, params = args
+    det = DETECTORS[name](**params)
+    out = np.empty(len(values))
+    for i, (t, x) in enumerate(zip(ts, values.tolist(), strict=True)):
+        sec = t.timestamp()
+        out[i] = det.score_one(x, sec)
+        det.learn_one(x, sec)
+    return out
+
+
+def baseline_scores(
+    kind: str, rel: str, n: int, windows: list[tuple[int, int]], seed: int
+) -> np.ndarray:
+    if kind == "null":
+        return np.zeros(n)
+    if kind == "oracle":
+        s = np.zeros(n)
+        for a, _ in windows:
+            s[a] = 1.0
+        return s
+    rng = random.Random(f"{seed}:{rel}")  # seeded per file, like NAB's random detector
+    return np.array([rng.random() for _ in range(n)])
+
+
+def published(root: Path) -> dict[str, dict[str, float]]:
+    path = root / "nab_scoreboard_v1.1.csv"
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        return {r["detector"]: {p: float(r[p]) for p in PROFILES} for r in csv.DictReader(fh)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="NAB root (default %(default)s)"
+    )
+    ap.add_argument(
+        "--detector",
+        default="level_spike",
+        help=f"one of {sorted(DETECTORS)} or random / null / oracle",
+    )
+    ap.add_argument("--params", default="{}", help="JSON dict of detector parameters")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds to average (random detector)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--per-file", action="store_true", help="print per-file standard scores")
+    a = ap.parse_args(argv)
+
+    root: Path = a.data
+    if not (root / "labels" / "combined_windows.json").exists():
+        print(
+            f"NAB data not found under {root} (expected labels/combined_windows.json and "
+            "data/<category>/*.csv; pass --data, see ../shared/data/README.md)",
+            file=sys.stderr,
+        )
+        return 2
+    profiles: dict[str, CostProfile] = dict(PROFILES)
+    pf = root / "config" / "profiles.json"
+    if pf.exists():
+        raw = json.loads(pf.read_text())
+        profiles = {
+            k: CostProfile(
+                tp=v["CostMatrix"]["tpWeight"],
+                fp=v["CostMatrix"]["fpWeight"],
+                fn=v["CostMatrix"]["fnWeight"],
+            )
+            for k, v in raw.items()
+        }
+
+    t_start = time.perf_counter()
+    corpus = load_corpus(root)
+    t_load = time.perf_counter()
+    params = json.loads(a.params)
+    runs: list[list[ScoredFile]] = []
+    if a.detector in DETECTORS:
+        jobs = [(a.detector, rel, ts, v, params) for rel, ts, v, _ in corpus]
+        with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+            scores = list(pool.map(run_detector, jobs))
+        runs.append(
+            [ScoredFile(rel, s, w) for (rel, _, _, w), s in zip(corpus, scores, strict=True)]
+        )
+    else:
+        score_of: Callable[[int], list[ScoredFile]] = lambda seed: [  # noqa: E731
+            ScoredFile(rel, baseline_scores(a.detector, rel, len(v), w, seed), w)
+            for rel, _, v, w in corpus
+        ]
+        runs = [score_of(seed) for seed in range(a.seeds)]
+    t_detect = time.perf_counter()
+    results = [evaluate(files, profiles) for files in runs]
+    t_score = time.perf_counter()
+
+    names = list(profiles)
+    mean = {p: float(np.mean([r[p].normalized for r in results])) for p in names}
+    board = published(root)
+    print(f"{'detector':<22}" + "".join(f"{p:>20}" for p in names))
+    label = a.detector if len(results) == 1 else f"{a.detector} (mean of {len(results)})"
+    print(f"{label:<22}" + "".join(f"{mean[p]:>20.2f}" for p in names))
+    if len(results) > 1:
+        lo = {p: min(r[p].normalized for r in results) for p in names}
+        hi = {p: max(r[p].normalized for r in results) for p in names}
+        print(f"{'  range':<22}" + "".join(f"{lo[p]:>9.2f} ..{hi[p]:>7.2f}" for p in names))
+    thresholds = {p: results[0][p].threshold for p in names}
+    print(f"{'  threshold':<22}" + "".join(f"{thresholds[p]:>20.6f}" for p in names))
+    for d in SHOWN:
+        if d in board:
+            print(f"{'  published ' + d:<22}" + "".join(f"{board[d][p]:>20.2f}" for p in names))
+    if a.per_file:
+        for fr in results[0]["standard"].files:
+            print(f"  {fr.name:<60} {fr.raw:>8.3f}  {dict(fr.counts)}")
+    print(
+        f"runtime: load {t_load - t_start:.1f}s, detect {t_detect - t_load:.1f}s, "
+        f"score {t_score - t_detect:.1f}s, total {t_score - t_start:.1f}s"
+    )
+
+    if a.json:
+        out = {
+            "detector": a.detector,
+            "params": params,
+            "scores": mean,
+            "runs": [{p: r[p].normalized for p in names} for r in results],
+            "thresholds": thresholds,
+            "raw": {p: results[0][p].raw for p in names},
+            "null": {p: results[0][p].null for p in names},
+            "perfect": {p: results[0][p].perfect for p in names},
+            "per_file_standard": {fr.name: fr.raw for fr in results[0]["standard"].files},
+            "published": board,
+            "runtime_s": round(t_score - t_start, 2),
+        }
+        a.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
