@@ -1,0 +1,149 @@
+"""RouteTemplater: the routes stage facade, a cache in front of per-service trees."""
+
+from __future__ import annotations
+
+from detector.routes import state
+from detector.routes.paths import split_path
+from detector.routes.tree import RouteTree
+
+# Longer raw paths are templated every time rather than cached: it keeps the
+# cache's memory bounded by cache_size * this, whatever the input.
+MAX_CACHED_PATH_LEN = 512
+
+
+class RouteTemplater:
+    """Raw URL path -> low-cardinality route template, per service.
+
+    Known id shapes become ``{id}``; segments whose distinct values keep growing
+    collapse to ``{id}`` once a node has more than ``collapse_threshold`` literal
+    children; paths deeper than ``max_depth`` end in ``{rest}`` (a tail of
+    unknown length, so it is told apart from a single ``{id}`` segment).
+
+    >>> t = RouteTemplater(collapse_threshold=3)
+    >>> t.template("shop", "/api/v1/users/42/orders/")
+    '/api/v1/users/{id}/orders'
+    >>> t.template("shop", "//img/3f2a9c1be9d04c7a.png")
+    '/img/{id}.png'
+    >>> [t.template("shop", f"/catalog/items/{s}") for s in ("red", "blue", "green")]
+    ['/catalog/items/red', '/catalog/items/blue', '/catalog/items/green']
+    >>> t.template("shop", "/catalog/items/mauve"), t.template("shop", "/catalog/items/red")
+    ('/catalog/items/{id}', '/catalog/items/{id}')
+    >>> t.templates("shop")
+    ['/api/v1/users/{id}/orders', '/catalog/items/{id}', '/img/{id}.png']
+    """
+
+    def __init__(
+        self,
+        *,
+        collapse_threshold: int = 50,
+        max_nodes_per_service: int = 5000,
+        cache_size: int = 200_000,
+        max_depth: int = 16,
+        max_segment_len: int = 256,
+        max_root_children: int = 200,
+    ) -> None:
+        self.collapse_threshold = collapse_threshold
+        self.max_nodes_per_service = max_nodes_per_service
+        self.cache_size = cache_size
+        self.max_depth = max_depth
+        self.max_segment_len = max_segment_len
+        self.max_root_children = max_root_children
+        for name, value in self._config().items():
+            if value < (0 if name == "cache_size" else 1):
+                raise ValueError(f"{name} must be positive, got {value}")
+        self._trees: dict[str, RouteTree] = {}
+        self._caches: dict[str, dict[str, str]] = {}
+        self._cached = 0  # entries over all services, bounded by cache_size
+        self._interned: dict[str, str] = {}  # one str per template, shared by cache values
+        # Bumped whenever a learned collapse changes templates, so callers that
+        # cache templating results of their own know to drop them.
+        self.generation = 0
+
+    def template(self, service: str, path: str) -> str:
+        """The route template of ``path``; never raises, always starts with ``/``."""
+        cache = self._caches.get(service)
+        if cache is not None:
+            hit = cache.get(path)
+            if hit is not None:
+                return hit
+        return self._miss(service, path)
+
+    def _miss(self, service: str, path: str) -> str:
+        tree = self._trees.get(service)
+        if tree is None:
+            tree = self._trees[service] = self._new_tree()
+            self._caches[service] = {}
+        generation = tree.generation
+        result = "/" + "/".join(tree.walk(split_path(path, self.max_depth)))
+        cache = self._caches[service]
+        if tree.generation != generation:  # a collapse: every cached result may be stale
+            self._cached -= len(cache)
+            cache.clear()
+            self.generation += 1
+        if len(path) > MAX_CACHED_PATH_LEN or self.cache_size == 0:
+            return result
+        if self._cached >= self.cache_size or len(self._interned) >= self.cache_size:
+            # Wholesale clear rather than LRU: a hit then stays a plain dict lookup.
+            for c in self._caches.values():
+                c.clear()
+            self._interned.clear()
+            self._cached = 0
+        result = self._interned.setdefault(result, result)
+        cache[path] = result
+        self._cached += 1
+        return result
+
+    def templates(self, service: str) -> list[str]:
+        """Templates learned so far for ``service``, sorted.
+
+        Paths templated off the tree (node budget spent) are not listed.
+        """
+        tree = self._trees.get(service)
+        return tree.templates() if tree is not None else []
+
+    def node_count(self, service: str) -> int:
+        """Nodes held for ``service`` (never above ``max_nodes_per_service``)."""
+        tree = self._trees.get(service)
+        return tree.nodes if tree is not None else 0
+
+    def cached_paths(self) -> int:
+        """Raw paths in the cache over all services (never above ``cache_size``)."""
+        return self._cached
+
+    def save_state(self) -> bytes:
+        """Learned trees and config as bytes (Drain3-style persistence port)."""
+        return state.dump_state(self._config(), self._trees)
+
+    @classmethod
+    def load_state(cls, data: bytes) -> RouteTemplater:
+        """A templater that continues exactly where the saved one stopped."""
+        config, services = state.load_state(data)
+        try:
+            templater = cls(**config)
+        except TypeError as exc:
+            raise ValueError(f"route state: bad config ({exc})") from exc
+        for name, root, count in services:
+            tree = templater._new_tree()
+            tree.root, tree.nodes = root, count
+            templater._trees[name] = tree
+            templater._caches[name] = {}
+        return templater
+
+    def _config(self) -> dict[str, int]:
+        return {
+            "collapse_threshold": self.collapse_threshold,
+            "max_nodes_per_service": self.max_nodes_per_service,
+            "cache_size": self.cache_size,
+            "max_depth": self.max_depth,
+            "max_segment_len": self.max_segment_len,
+            "max_root_children": self.max_root_children,
+        }
+
+    def _new_tree(self) -> RouteTree:
+        return RouteTree(
+            collapse_threshold=self.collapse_threshold,
+            max_nodes=self.max_nodes_per_service,
+            max_root_children=self.max_root_children,
+            max_depth=self.max_depth,
+            max_segment_len=self.max_segment_len,
+        )
