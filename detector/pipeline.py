@@ -329,11 +329,14 @@ class Pipeline:
             else:
                 win = SeriesWindow(key, start, end, stats, coverage)
                 sig = None
-                for det, st in zip(detectors, states, strict=True):
-                    s = det.check(st, win)
-                    det.learn(st, win, s is not None)
-                    if s is not None:
-                        signals.append(s)
+                found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
+                # A window anomalous in any respect is learned by no baseline of
+                # the series: stuffing traffic must not teach the latency baseline.
+                anomalous = any(f is not None for f in found)
+                for det, st, f in zip(detectors, states, found, strict=True):
+                    det.learn(st, win, anomalous)
+                    if f is not None:
+                        signals.append(f)
             if sig is not None:
                 signals.append(sig)
             if traffic.dormant(states[0], end):

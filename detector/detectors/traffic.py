@@ -9,13 +9,16 @@ from scipy.special import gammainc, gammaincc
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
 from detector.detectors.baselines.count import CountBaseline
-from detector.windows.stats import COUNT, SAMPLES
+from detector.windows.stats import COUNT, S404, SAMPLES, SAUTH
 
 HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume changes
+PEAK_DECAY = 0.999  # the peak envelope halves in about 11 hours of windows
+PEAK_MARGIN = 1.25  # a spike must beat the route's own recent peaks by this factor
+SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are over
 
 
 class _State:
-    __slots__ = ("baseline", "recent", "seen", "streak", "pending")
+    __slots__ = ("baseline", "recent", "seen", "streak", "pending", "peak", "episode", "fired")
 
     def __init__(self) -> None:
         self.baseline = CountBaseline()
@@ -23,6 +26,9 @@ class _State:
         self.seen = 0
         self.streak = 0
         self.pending: tuple[float, float, float] = (0.0, 0.0, 1.0)
+        self.peak = 0.0  # decayed max of count/expected over learned windows
+        self.episode = 0.0  # max ratio of the current run of spike windows
+        self.fired = False  # did this detector flag the pending window
 
 
 def _upper_p(x: float, e: float, disp: float) -> float:
@@ -69,8 +75,12 @@ class TrafficDetector:
         e, var = state.baseline.forecast(win.start)
         e *= win.coverage
         state.pending = (x, e, var)
+        state.fired = False
         if state.seen < self.s.warmup_windows or win.coverage < 0.5:
             return None
+        # Routes with recurring bursts (batch jobs, cron clients) learn how far
+        # above their level they usually go: a spike must beat that too.
+        spike_ratio = max(self.s.spike_min_ratio, PEAK_MARGIN * state.peak)
         disp = state.baseline.dispersion
         s = self.s
         hist = list(state.recent)
@@ -82,17 +92,27 @@ class TrafficDetector:
             E = sum(p[1] for p in parts)
             # The current window must itself show the effect: a multi-window sum
             # only adds the statistical power that one low-volume window lacks.
-            if X >= s.spike_min_count * h ** 0.5 and X >= s.spike_min_ratio * max(E, 0.5) \
-                    and x >= s.spike_min_ratio * max(e, 0.5):
+            if X >= s.spike_min_count * h ** 0.5 and X >= spike_ratio * max(E, 1.0) \
+                    and x >= spike_ratio * max(e, 1.0) and not self._explained(win, x, e):
                 p = _upper_p(X, E, disp)
                 if p <= s.alpha:
+                    state.fired = True
+                    state.episode = max(state.episode, x / max(e, 1.0))
                     return self._signal("traffic_spike", win, x, e, p, h)
             if E >= s.drop_min_expected * (h ** 0.5) and X <= s.drop_max_ratio * E \
                     and x <= s.drop_max_ratio * e:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
+                    state.fired = True
                     return self._signal("traffic_drop", win, x, e, p, h)
         return None
+
+    @staticmethod
+    def _explained(win: SeriesWindow, x: float, e: float) -> bool:
+        """Excess traffic made mostly of 401/403/404 answers: credential stuffing or
+        probing, which the auth and scanning detectors report with better keys."""
+        failures = win.stats[SAUTH] + win.stats[S404]
+        return failures >= 0.5 * max(x - e, 1.0)
 
     def _signal(self, kind: str, win: SeriesWindow, x: float, e: float, p: float,
                 horizon: int) -> Signal:
@@ -115,6 +135,17 @@ class TrafficDetector:
         state.baseline.skip_zeros(m)
         for _ in range(min(m, state.recent.maxlen or 0)):
             state.recent.append((0.0, 0.0, 1.0))
+        self._end_episode(state)
+        state.peak *= PEAK_DECAY ** m
+
+    @staticmethod
+    def _end_episode(state: _State) -> None:
+        if 0 < state.streak <= SHORT_EPISODE and state.episode > 0:
+            # A short burst is over: remember how high it went, so the same
+            # pattern (a batch job, a cron client) does not page every time.
+            state.peak = max(state.peak, state.episode)
+        state.streak = 0
+        state.episode = 0.0
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
         x, e, var = state.pending
@@ -128,5 +159,7 @@ class TrafficDetector:
                 state.baseline.reset_to(x)  # a change this long is the new normal
                 state.streak = 0
             return
-        state.streak = 0
-        state.baseline.learn(x / win.coverage if win.coverage < 1 else x, win.start)
+        self._end_episode(state)
+        xn = x / win.coverage if win.coverage < 1 else x
+        state.peak = max(state.peak * PEAK_DECAY, xn / max(e, 1.0) if e > 0 else 0.0)
+        state.baseline.learn(xn, win.start)

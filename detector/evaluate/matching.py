@@ -1,0 +1,132 @@
+"""Loading labels and incidents, collapsing incident states, the matching rule."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+BEFORE_S = 120.0  # a label's span is widened by 2 min before ...
+AFTER_S = 300.0  # ... and 5 min after, for detector windows and watermarks
+_PLACEHOLDER = re.compile(r"\{[^}]*\}")
+
+
+class Label(BaseModel):
+    """One injected anomaly (a line of labels.jsonl).
+
+    >>> Label.model_validate({"id": "l1", "service": "s", "kind": "traffic_spike",
+    ...     "start": "2026-03-17T09:00:00Z", "end": "2026-03-17T09:10:00Z"}).route is None
+    True
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    service: str
+    kind: str
+    route: str | None = None
+    method: str | None = None
+    client: str | None = None
+    start: datetime
+    end: datetime
+    deployment: str | None = None
+    description: str = ""
+
+
+class Incident(BaseModel):
+    """An incident collapsed over its open/update/resolved records.
+
+    >>> Incident(id="i", kind="k", service="s", start=datetime(2026, 1, 1, tzinfo=UTC),
+    ...          end=datetime(2026, 1, 1, tzinfo=UTC)).suspect
+    False
+    """
+
+    id: str
+    kind: str
+    service: str
+    route: str | None = None
+    method: str | None = None
+    client: str | None = None
+    start: datetime
+    end: datetime
+    detected_at: datetime | None = None
+    version: str | None = None  # deployment.version
+    suspect: bool = False  # deployment.suspect
+
+
+def norm_route(route: str | None) -> str | None:
+    """Every placeholder is the same placeholder; a trailing slash does not count.
+
+    >>> norm_route("/v2/payments/{id}/refunds/") == norm_route("/v2/payments/{payment_id}/refunds")
+    True
+    """
+    if route is None:
+        return None
+    r = _PLACEHOLDER.sub("{}", route)
+    return r.rstrip("/") or "/"
+
+
+def parse_time(v: Any) -> datetime | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, int | float):
+        return datetime.fromtimestamp(float(v), UTC)
+    d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def load_labels(path: Path) -> list[Label]:
+    return [Label.model_validate(orjson.loads(line))
+            for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def load_incidents(paths: list[Path]) -> list[Incident]:
+    """Collapse records by id: identity from the first (open) record, widest span."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            rec = orjson.loads(line)
+            cur = by_id.get(rec["id"])
+            if cur is None or (rec.get("status") == "open" and cur["_status"] != "open"):
+                merged = dict(rec)
+                merged["_status"] = rec.get("status")
+                if cur is not None:  # an update seen before its open: keep the span seen so far
+                    merged["_times"] = cur["_times"]
+                else:
+                    merged["_times"] = {"start": [], "end": [], "detected_at": []}
+                by_id[rec["id"]] = cur = merged
+            for key in ("start", "end", "detected_at"):
+                t = parse_time(rec.get(key))
+                if t is not None:
+                    cur["_times"][key].append(t)
+    out = []
+    for rec in by_id.values():
+        times = rec["_times"]
+        start = min(times["start"] or times["detected_at"])
+        end = max(times["end"] or [start, *times["detected_at"]])
+        dep = rec.get("deployment") or {}
+        out.append(Incident(
+            id=rec["id"], kind=rec["kind"], service=rec["service"], route=rec.get("route"),
+            method=rec.get("method"), client=rec.get("client"), start=start, end=max(end, start),
+            detected_at=min(times["detected_at"]) if times["detected_at"] else None,
+            version=dep.get("version"), suspect=bool(dep.get("suspect", False))))
+    return out
+
+
+def matches(label: Label, inc: Incident) -> bool:
+    """Same service and kind, same route template or client, overlapping widened spans."""
+    if label.service != inc.service or label.kind != inc.kind:
+        return False
+    same_route = label.route is not None and norm_route(label.route) == norm_route(inc.route)
+    same_client = label.client is not None and label.client == inc.client
+    if not (same_route or same_client):
+        return False
+    lo = label.start.timestamp() - BEFORE_S
+    hi = label.end.timestamp() + AFTER_S
+    return inc.start.timestamp() <= hi and inc.end.timestamp() >= lo

@@ -1,0 +1,23 @@
+"""Anomaly injectors, one module per kind, registered by kind name.
+
+To add a kind: write an ``Injector`` subclass in its own module and list it
+here; the planner and the labels pick it up from ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
+from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
+from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
+from detector.simulate.anomalies.error_surge import ErrorSurge
+from detector.simulate.anomalies.latency_regression import LatencyRegression
+from detector.simulate.anomalies.traffic_drop import TrafficDrop
+from detector.simulate.anomalies.traffic_spike import TrafficSpike
+
+REGISTRY: dict[str, Injector] = {
+    inj.kind: inj
+    for inj in (TrafficSpike(), TrafficDrop(), ErrorSurge(), ClientErrorSurge(),
+                LatencyRegression(), AuthFailureBurst())
+}
+
+__all__ = ["REGISTRY", "Anomaly", "Injector", "PlanContext"]

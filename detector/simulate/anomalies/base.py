@@ -1,0 +1,160 @@
+"""Injector protocol and the planning context every injector shares.
+
+An injector owns one anomaly kind. ``plan`` picks where and when (through
+``PlanContext``, which enforces warm-up, non-overlap and deploy spacing);
+``arrivals`` adds or removes requests; ``effects`` rewrites attributes of
+requests already drawn. Register new kinds in ``anomalies.REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from detector.simulate.catalog import RouteSpec, ServiceSpec
+from detector.simulate.deploys import ROLLOUT_S, Deploy
+from detector.simulate.traffic import Traffic
+
+WARMUP_S = 75 * 60.0
+ROUTE_GAP_S = 10 * 60.0  # quiet time between anomalies on the same route
+DEPLOY_QUIET_S = 45 * 60.0  # after a deploy, no unrelated anomaly starts on that service
+
+
+@dataclass
+class Anomaly:
+    """A planned, labelled anomaly (becomes one line of labels.jsonl).
+
+    >>> a = Anomaly("traffic_spike", "search", 0, "/v1/search", "GET", 5000.0, 5600.0)
+    >>> a.end - a.start
+    600.0
+    """
+
+    kind: str
+    service: str
+    route: int | None  # index into the service's routes
+    template: str | None
+    method: str | None
+    start: float
+    end: float
+    client: str | None = None
+    deploy: Deploy | None = None  # the deploy that caused it
+    fix: Deploy | None = None  # the rollback or hotfix that ended it
+    params: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    index: int = -1  # tag of its injected requests; set by the planner
+
+
+class PlanContext:
+    """Where anomalies may go: route rates, time bounds, what is already taken.
+
+    >>> from detector.simulate.catalog import SERVICES
+    >>> rates = {s.name: [1.0] * len(s.routes) for s in SERVICES}
+    >>> ctx = PlanContext(SERVICES, rates, 0.0, 8 * 3600.0)
+    >>> ctx.t_min == WARMUP_S
+    True
+    """
+
+    def __init__(self, services: tuple[ServiceSpec, ...], route_rates: dict[str, list[float]],
+                 t0: float, t1: float) -> None:
+        self.services = {s.name: s for s in services}
+        self.route_rates = route_rates  # mean req/s over the run
+        self.t0, self.t1 = t0, t1
+        self.t_min = t0 + WARMUP_S
+        self.anomalies: list[Anomaly] = []
+        self.deploys: list[Deploy] = []
+
+    def candidates(self, min_rate: float,
+                   ok: Callable[[RouteSpec], bool] = lambda r: True) -> list[tuple[str, int]]:
+        """(service, route) pairs with enough traffic; falls back to the busiest few."""
+        pairs = [(s, j) for s, spec in self.services.items() for j, r in enumerate(spec.routes)
+                 if r.anomaly_eligible and ok(r)]
+        good = [p for p in pairs if self.route_rates[p[0]][p[1]] >= min_rate]
+        if good:
+            return good
+        pairs.sort(key=lambda p: -self.route_rates[p[0]][p[1]])
+        return pairs[:3]
+
+    def choose(self, rng: np.random.Generator, pairs: list[tuple[str, int]]) -> tuple[str, int]:
+        """Prefer services with fewer anomalies so kinds spread over services."""
+        load = {s: sum(a.service == s for a in self.anomalies) for s in self.services}
+        low = min(load[s] for s, _ in pairs)
+        pool = [p for p in pairs if load[p[0]] <= low + 1]
+        return pool[int(rng.integers(len(pool)))]
+
+    def place(self, rng: np.random.Generator, pairs: list[tuple[str, int]], by_deploy: bool,
+              ) -> tuple[str, int, float, float] | None:
+        """(service, route, start, end) for a new anomaly, trying several routes."""
+        for _ in range(8):
+            svc, j = self.choose(rng, pairs)
+            dur = duration(rng)
+            start = self.slot(rng, svc, self.services[svc].routes[j].template, dur, by_deploy)
+            if start is not None:
+                return svc, j, start, start + dur
+        return None
+
+    def slot(self, rng: np.random.Generator, service: str, template: str,
+             duration: float, by_deploy: bool, tries: int = 40) -> float | None:
+        """A start time honouring warm-up, route gaps and deploy spacing, or None."""
+        latest = self.t1 - duration - 5 * 60.0
+        if latest <= self.t_min:
+            return None
+        for _ in range(tries):
+            start = float(rng.uniform(self.t_min, latest))
+            if self._free(service, template, start, start + duration, by_deploy):
+                return start
+        return None
+
+    def _free(self, service: str, template: str, start: float, end: float,
+              by_deploy: bool) -> bool:
+        for a in self.anomalies:
+            if a.service != service:
+                continue
+            near = start < a.end + ROUTE_GAP_S and a.start < end + ROUTE_GAP_S
+            if a.template == template and near:
+                return False
+            if a.deploy is not None and a.deploy.ts <= start <= a.end + DEPLOY_QUIET_S:
+                return False
+            if by_deploy and start <= a.start <= end + DEPLOY_QUIET_S:
+                return False
+        return True
+
+    def deploy_pair(self, rng: np.random.Generator, service: str, start: float, end: float,
+                    silent: bool) -> tuple[Deploy, Deploy]:
+        """The bad deploy at ``start`` and the rollback or hotfix that ends it at ``end``."""
+        bad = Deploy(service, start, "bad", publish=not silent)
+        # A rollback to an old version is invisible in access logs, so a
+        # service without deployment events always ships a hotfix instead.
+        role = "hotfix" if silent or rng.random() < 0.5 else "rollback"
+        fix = Deploy(service, end - ROLLOUT_S, role, publish=not silent)
+        self.deploys += [bad, fix]
+        return bad, fix
+
+
+class Injector:
+    """Base class: one anomaly kind. Subclasses set ``kind`` and override hooks."""
+
+    kind: ClassVar[str] = ""
+
+    def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
+        raise NotImplementedError
+
+    def arrivals(self, a: Anomaly, t: Traffic) -> None:
+        """Add or remove requests (runs before attributes are drawn)."""
+
+    def effects(self, a: Anomaly, t: Traffic) -> None:
+        """Rewrite status / latency of requests (runs after attributes are drawn)."""
+
+
+def route_window(a: Anomaly, t: Traffic) -> np.ndarray:
+    """Rows of the anomaly's route in its time window, or served by its bad version."""
+    on_route = t.route == a.route
+    if a.deploy is not None:
+        return np.asarray(on_route & (t.version == t.version_of(a.deploy)))
+    return np.asarray(on_route & (t.ts >= a.start) & (t.ts < a.end))
+
+
+def duration(rng: np.random.Generator) -> float:
+    return float(rng.uniform(8, 30)) * 60.0
