@@ -1,0 +1,18 @@
+"""Decoding stage: raw bytes of one record -> AccessEvent / DeploymentEvent, or DecodeError."""
+
+from detector.decoding.base import BODY_CAP, MAX_LINE_BYTES, DecodeError, Decoder
+from detector.decoding.deployment import parse_deployment
+from detector.decoding.registry import FORMATS, detect_format, make_decoder
+from detector.decoding.timestamps import parse_timestamp
+
+__all__ = [
+    "BODY_CAP",
+    "FORMATS",
+    "MAX_LINE_BYTES",
+    "DecodeError",
+    "Decoder",
+    "detect_format",
+    "make_decoder",
+    "parse_deployment",
+    "parse_timestamp",
+]

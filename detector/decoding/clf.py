@@ -1,0 +1,61 @@
+"""Common and Combined Log Format (Apache, nginx default), optionally with a request time."""
+
+from __future__ import annotations
+
+import re
+
+from detector.decoding._common import (
+    excerpt,
+    fail,
+    new_event,
+    split_request,
+    to_count,
+    to_seconds,
+    to_status,
+)
+from detector.decoding._text import TextDecoder
+from detector.events import AccessEvent
+
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'  # quotes inside a field arrive escaped as \"
+_CLF = re.compile(
+    r"(\S+) \S+ \S+ \[([^\]]+)\] "  # host ident user [time]
+    + _QUOTED
+    + r" (\d+|-) (\d+|-)"  # "request" status bytes
+    + r"(?: "
+    + _QUOTED
+    + r" "
+    + _QUOTED
+    + r")?"  # Combined: "referer" "agent"
+    + r"(?: (\d+(?:\.\d+)?))?"  # request time in seconds ($request_time, %T)
+    + r"(?: .*)?\Z",  # further fields some setups append
+    re.DOTALL,
+)
+
+
+class ClfDecoder(TextDecoder):
+    """Common/Combined Log Format; the service is the configured default.
+
+    >>> d = ClfDecoder("www")
+    >>> e = d.decode(b'pc1.nasa.gov - - [01/Jul/1995:00:00:01 -0400] "GET /history/ HTTP/1.0"'
+    ...              b' 200 6245\\n', "f", 1)
+    >>> e.client, e.path, e.status, e.bytes, e.service
+    ('pc1.nasa.gov', '/history/', 200, 6245, 'www')
+    """
+
+    name = "clf"
+    __slots__ = ()
+
+    def _access(self, line: str, source: str, offset: int) -> AccessEvent:
+        m = _CLF.match(line)
+        if m is None:
+            fail(f"not a {self.name} line: {excerpt(line)}")
+        host, ts_text, request, status, size, _referer, ua, rt = m.groups()
+        ts = self._parse_ts(ts_text)
+        method, path, query = split_request(request)
+        return new_event(
+            AccessEvent,
+            (ts, self.default_service, None, method, path, query,
+             to_status(status), to_seconds(rt) if rt else None,
+             to_count(size), host, ua if ua and ua != "-" else "", None, None,
+             source, offset),
+        )  # fmt: skip
