@@ -1,7 +1,9 @@
-"""Run the online level/spike detector over the NAB v1.1 corpus and score it NAB's way.
+"""Run an online detector (default: level_spike_range = RangeGuard(LevelSpikeDetector)) over
+the NAB v1.1 corpus and score it NAB's way.
 
     .venv/bin/python scripts/nab.py [--data ../shared/data/nab] [--json out.json]
-                                    [--detector level_spike|random|null|oracle] [--seeds N]
+                                    [--detector level_spike_range|level_spike_likelihood|
+                                    level_spike|random|null|oracle] [--seeds N]
 
 Every file is streamed point by point (score_one, then learn_one) with one global parameter
 set; the threshold is then optimised over the whole corpus per profile, as NAB's optimiser does
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--detector",
-        default="level_spike",
+        default="level_spike_range",
         help=f"one of {sorted(DETECTORS)} or random / null / oracle",
     )
     ap.add_argument("--params", default="{}", help="JSON dict of detector parameters")
