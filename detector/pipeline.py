@@ -185,9 +185,11 @@ class Pipeline:
             else:
                 cs[0] += 1
             status = ev[6]
+            d = ev[7]
             if status is not None and status >= 400:
                 if status >= 500:
                     st[1] += 1
+                    d = None  # timeouts and crashes are error symptoms, not latency
                 elif status == 401 or status == 403:
                     st[3] += 1
                     self._client_failure(cs, sid, ev)
@@ -198,9 +200,10 @@ class Pipeline:
                     st[2] += 1
                 if len(st[8]) < 3:
                     st[8].append(ev)
+            elif status is None:
+                d = None  # no response was sent: nothing to time
             elif st[0] == 2:
                 st[7].append(ev)
-            d = ev[7]
             if d is not None:
                 st[5] += 1
                 st[6][bis(bounds, d)] += 1

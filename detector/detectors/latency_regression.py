@@ -28,7 +28,8 @@ class _State:
 class LatencyRegressionDetector:
     """Latency percentiles above baseline, tested on exceedances of the baseline p90.
 
-    Under the baseline about 10 % of requests are slower than its p90; a
+    Durations of 5xx answers are not counted (timeouts are an error symptom,
+    reported by error_surge). Under the baseline about 10 % of requests are slower than its p90; a
     regression makes that share grow. The binomial test on that share is
     robust to the long tails of latency, and an effect size on p95 (ratio and
     absolute delta) keeps tiny but significant shifts from paging.
@@ -81,6 +82,9 @@ class LatencyRegressionDetector:
             K = sum(agg[b + 1:])
             if N < self.s.ratio_min_requests or K < self.s.ratio_min_hits:
                 continue
+            cur_n = sum(cur)
+            if h > 1 and (cur_n == 0 or sum(cur[b + 1:]) / cur_n < 1.5 * q0):
+                continue  # the current window must carry the regression itself
             p95 = quantile(agg, 0.95) or 0.0
             cur_p95 = quantile(cur, 0.95) or 0.0
             if p95 < self.s.latency_min_ratio * base_p95 or cur_p95 < self.s.latency_min_ratio * base_p95:
