@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -75,10 +76,17 @@ def run_replay(files: list[str], *, settings: Settings, fmt: str, service: str,
     items: Iterable[Item] = merged(sources)
     if progress if progress is not None else sys.stderr.isatty():
         items = _progress(items)
+    # Millions of short-lived event tuples and few reference cycles: collecting
+    # generation 0 every 700 allocations costs about a tenth of the run.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     try:
         pipeline.process(items)
         pipeline.finish()
     finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
         for s in sources:
             s.close()
         for sink in sinks:

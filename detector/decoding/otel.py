@@ -12,6 +12,7 @@ from detector.decoding._common import (
     new_event,
     opt_text,
     split_target,
+    strip_port,
     to_body,
     to_count,
     to_seconds,
@@ -64,7 +65,6 @@ class OtelDecoder(JsonDecoder):
             and 0.0 <= duration < _INF
             and type(client) is str
             and client
-            and ":" not in client
             and type(ua) is str
             and type(service) is str
             and service
@@ -78,22 +78,37 @@ class OtelDecoder(JsonDecoder):
             method = self._methods[method]
         except (KeyError, TypeError):
             return None
-        # The key count proves which optional keys (query, body, request id) exist
-        # without looking each of them up.
-        n = len(obj)
-        if n == 10:
-            query = ""
-        elif n == 11:
+        if ":" in client:
+            client = strip_port(client)  # "1.2.3.4:5678"; bare IPv6 stays whole
+        # The key count proves which optional keys (query, body) exist:
+        # any other extra key sends the record to the generic path.
+        extra = len(obj) - 10
+        query = ""
+        body = None
+        if extra:
+            found = 0
             raw_query = obj.get("url.query")
-            if type(raw_query) is not str:
+            if raw_query is not None:
+                if type(raw_query) is not str:
+                    return None
+                query = raw_query
+                found += 1
+            raw_body = obj.get("http.request.body.content")
+            if raw_body is not None:
+                body = to_body(raw_body)
+                found += 1
+            # Behind a proxy: client.address already is the original client, so
+            # the peer and the forwarded-for header add nothing to the event.
+            if "network.peer.address" in obj:
+                found += 1
+            if "http.request.header.x-forwarded-for" in obj:
+                found += 1
+            if found != extra:
                 return None
-            query = raw_query
-        else:
-            return None
         return new_event(
             AccessEvent,
             (self._parse_ts(ts), service, version, method, path, query, status,
-             duration, size, client, ua, None, None, source, offset),
+             duration, size, client, ua, body, None, source, offset),
         )  # fmt: skip
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int) -> AccessEvent:

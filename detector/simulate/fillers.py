@@ -82,9 +82,16 @@ class Fillers:
         hot = (span // 3) + np.arange(0, 1500) * 7919 % span  # recently active objects
         hot_ids = hot.tolist()
 
+        log_span = float(np.log(span))
+
         def int_id(r: int, c: int) -> str:
             w = word(r)
-            return str(hot_ids[w % 1500] if w & 0x300 == 0 else 100_000 + w % span)
+            if w & 0x300 == 0:
+                return str(hot_ids[w % 1500])
+            # Object popularity is heavy-tailed: a log-uniform rank is Zipf with
+            # exponent 1, so popular objects repeat and the long tail stays long.
+            rank = int(np.exp(((w >> 12) % 1_048_576) / 1_048_576 * log_span))
+            return str(100_000 + rank * 7919 % span)
 
         return int_id
 
