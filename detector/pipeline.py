@@ -30,9 +30,28 @@ from detector.windows.stats import BOUNDS, NBUCKETS, new_series_stats
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 
-KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
-                           "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL", "COPY",
-                           "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
+KNOWN_METHODS = frozenset(
+    {
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "HEAD",
+        "OPTIONS",
+        "CONNECT",
+        "TRACE",
+        "PROPFIND",
+        "PROPPATCH",
+        "MKCOL",
+        "COPY",
+        "MOVE",
+        "LOCK",
+        "UNLOCK",
+        "REPORT",
+        "SEARCH",
+    }
+)
 MAX_SERIES = 200_000  # beyond this, new routes share one overflow series per service
 MAX_EMPTY_WINDOWS = 1440  # a longer silence (a day of windows) is skipped, not walked
 PATH_CACHE_MAX = 500_000
@@ -71,11 +90,16 @@ class Pipeline:
     (300, [])
     """
 
-    def __init__(self, settings: Settings, sinks: list[Sink], *,
-                 registry: DeploymentRegistry | None = None,
-                 templater: RouteTemplater | None = None,
-                 dead_letter: Callable[[BadRecord], None] | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sinks: list[Sink],
+        *,
+        registry: DeploymentRegistry | None = None,
+        templater: RouteTemplater | None = None,
+        dead_letter: Callable[[BadRecord], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.size = float(settings.windows.size_seconds)
         self.lateness = float(settings.windows.allowed_lateness_seconds)
@@ -85,14 +109,18 @@ class Pipeline:
         self.dead_letter = dead_letter
         self.summary = RunSummary()
         ds = settings.detectors
+        self.traffic = TrafficDetector(ds)
         self.detectors: list[WindowDetector] = [
-            TrafficDetector(ds), error_surge_detector(ds), client_error_surge_detector(ds),
-            LatencyRegressionDetector(ds), auth_route_detector(ds),
+            self.traffic,
+            error_surge_detector(ds),
+            client_error_surge_detector(ds),
+            LatencyRegressionDetector(ds),
+            auth_route_detector(ds),
         ]
-        self.traffic = self.detectors[0]
-        assert isinstance(self.traffic, TrafficDetector)
-        self.client_auth = ClientAuthDetector(ds)
-        self.incidents = IncidentManager(settings.incidents, self.registry, self._emit, self.size)
+        self.client_auth: ClientAuthDetector = ClientAuthDetector(ds)
+        self.incidents: IncidentManager = IncidentManager(
+            settings.incidents, self.registry, self._emit, self.size
+        )
         self.series_keys: list[SeriesKey] = []
         self.series_states: list[list[Any]] = []
         self.series_birth: list[int] = []
@@ -100,15 +128,17 @@ class Pipeline:
         self.awake: set[int] = set()  # series evaluated even in empty windows
         self.sid_of: dict[SeriesKey, int] = {}
         self.path_cache: dict[tuple[str, str, str], int] = {}
-        self.open_windows: dict[int, tuple[dict[int, list[Any]], dict[tuple[str, str], list[Any]]]] = {}
+        self.open_windows: dict[
+            int, tuple[dict[int, list[Any]], dict[tuple[str, str], list[Any]]]
+        ] = {}
         self.closed_upto: float = -math.inf  # windows with a smaller index are closed
         self.min_open: float = math.inf
         self.next_close: float = math.inf  # max event time at which the oldest window closes
-        self.max_ts = -math.inf
-        self.first_ts = math.inf
+        self.max_ts: float = -math.inf
+        self.first_ts: float = math.inf
         self.last_version: dict[str, str] = {}
-        self.future_limit = wall_clock() + FUTURE_SLACK
-        self._gen = getattr(self.templater, "generation", 0)
+        self.future_limit: float = wall_clock() + FUTURE_SLACK
+        self._gen: int = self.templater.generation
 
     # ---- per event -------------------------------------------------------
     def process(self, items: Iterable[Item]) -> None:
@@ -226,7 +256,7 @@ class Pipeline:
     def _resolve_series(self, pk: tuple[str, str, str], widx: int) -> int:
         svc, method, path = pk
         route = self.templater.template(svc, path)
-        gen = getattr(self.templater, "generation", 0)
+        gen = self.templater.generation
         if gen != self._gen:  # learned collapse changed templates: cached mappings are stale
             self._gen = gen
             self.path_cache.clear()
@@ -289,16 +319,22 @@ class Pipeline:
             if nxt - w > MAX_EMPTY_WINDOWS:
                 w = int(nxt) if ki < len(keys) else last + 1  # skip a long silence
                 continue
-            series, clients = self.open_windows.pop(w, ({}, {}))  # type: ignore[call-overload]
+            series, clients = self.open_windows.pop(w, ({}, {}))
             self._evaluate(w, series, clients, final and w == last)
             w += 1
         self.closed_upto = last + 1
         self.min_open = min(self.open_windows) if self.open_windows else math.inf
-        self.next_close = (self.min_open + 1) * size + self.lateness if self.open_windows \
-            else math.inf
+        self.next_close = (
+            (self.min_open + 1) * size + self.lateness if self.open_windows else math.inf
+        )
 
-    def _evaluate(self, w: int, series: dict[int, list[Any]],
-                  clients: dict[tuple[str, str], list[Any]], last: bool) -> None:
+    def _evaluate(
+        self,
+        w: int,
+        series: dict[int, list[Any]],
+        clients: dict[tuple[str, str], list[Any]],
+        last: bool,
+    ) -> None:
         size = self.size
         start = w * size
         end = start + size
@@ -311,7 +347,7 @@ class Pipeline:
         detectors = self.detectors
         traffic = self.traffic
         keys = self.series_keys
-        last = self.series_last
+        last_eval = self.series_last
         # Series with traffic in this window, plus those whose silence could mean
         # a drop; quiet low-volume series sleep and catch up in closed form.
         for sid in sorted(self.awake.union(series)):
@@ -320,10 +356,10 @@ class Pipeline:
             key = keys[sid]
             stats = series.get(sid)
             states = self.series_states[sid]
-            gap = w - last[sid] - 1
+            gap = w - last_eval[sid] - 1
             if gap > 0:
                 traffic.skip_empty(states[0], gap)
-            last[sid] = w
+            last_eval[sid] = w
             if stats is None:
                 # Only the traffic detector has something to learn from silence.
                 win = SeriesWindow(key, start, end, _EMPTY, coverage)

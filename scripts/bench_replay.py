@@ -67,8 +67,12 @@ def corpus_figures(logs: list[Path]) -> dict[str, float]:
                 paths.add(str(d.get("url.path")))
                 if d.get("url.query") or d.get("http.request.body.content"):
                     with_payload += 1
-    return {"lines": n, "distinct_clients": len(clients), "distinct_paths": len(paths),
-            "payload_share": with_payload / max(n, 1)}
+    return {
+        "lines": n,
+        "distinct_clients": len(clients),
+        "distinct_paths": len(paths),
+        "payload_share": with_payload / max(n, 1),
+    }
 
 
 def orjson_rate(logs: list[Path], repeat: int) -> float:
@@ -96,8 +100,13 @@ def replay_rate(logs: list[Path], repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         out = logs[0].parent / "bench-incidents.jsonl"
         out.unlink(missing_ok=True)
-        res = subprocess.run([sys.executable, "-c", CHILD, str(out), *map(str, logs)], env=env,
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", CHILD, str(out), *map(str, logs)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         fig = json.loads(res.stdout.strip().splitlines()[-1])
         fig["events_per_s"] = fig["events"] / fig["pipeline_s"]
         if not best or fig["events_per_s"] > best["events_per_s"]:
@@ -120,13 +129,23 @@ def main() -> int:
     raw = orjson_rate(logs, args.repeat)
     rep = replay_rate(logs, args.repeat)
     ratio = rep["events_per_s"] / raw
-    fig = {"corpus": corpus, "generate_s": round(gen_s, 1), "orjson_loads_per_s": round(raw),
-           "replay": rep, "ratio": round(ratio, 3), "cpu_count": os.cpu_count()}
-    print(f"corpus: {corpus['lines']:,} lines, {corpus['distinct_clients']:,} clients, "
-          f"{corpus['distinct_paths']:,} raw paths, {corpus['payload_share']:.0%} with query/body")
+    fig = {
+        "corpus": corpus,
+        "generate_s": round(gen_s, 1),
+        "orjson_loads_per_s": round(raw),
+        "replay": rep,
+        "ratio": round(ratio, 3),
+        "cpu_count": os.cpu_count(),
+    }
+    print(
+        f"corpus: {corpus['lines']:,} lines, {corpus['distinct_clients']:,} clients, "
+        f"{corpus['distinct_paths']:,} raw paths, {corpus['payload_share']:.0%} with query/body"
+    )
     print(f"orjson.loads baseline : {raw:>12,.0f} lines/s")
-    print(f"detector replay       : {rep['events_per_s']:>12,.0f} events/s "
-          f"(wall {rep['wall_s']:.1f} s incl. start-up)")
+    print(
+        f"detector replay       : {rep['events_per_s']:>12,.0f} events/s "
+        f"(wall {rep['wall_s']:.1f} s incl. start-up)"
+    )
     print(f"ratio replay/orjson   : {ratio:>12.3f}")
     print(f"peak RSS (replay)     : {rep['peak_rss_mb']:>12.0f} MB")
     print(f"incidents             : {rep['incidents']}")

@@ -33,24 +33,42 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Deploy-aware, streaming anomaly detection for API access logs."""
 
 
-@app.command(epilog="""Examples:\n
+@app.command(
+    epilog="""Examples:\n
   detector replay access.log.gz --deployments deploys.jsonl\n
   detector replay host1.log host2.log --sink jsonl:incidents.jsonl --dead-letter bad.jsonl\n
-  zcat access.log.gz | detector replay - --format clf --service shop""")
+  zcat access.log.gz | detector replay - --format clf --service shop"""
+)
 @one_line_errors
 def replay(
-    files: Annotated[list[str] | None, typer.Argument(help="Log files (plain or .gz); '-' = stdin.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|otel|nginx_json|envoy|clf|alb|wsgi")] = "auto",
-    service: Annotated[str, typer.Option("--service", help="Service name for formats without one.")] = "default",
-    deployments: Annotated[Path | None, typer.Option("--deployments", help="Deployment events (JSON lines).")] = None,
-    sink: Annotated[list[str] | None, typer.Option("--sink", help="stdout | jsonl:PATH (repeatable).")] = None,
-    dead_letter: Annotated[Path | None, typer.Option("--dead-letter", help="Write bad records here (JSON lines).")] = None,
+    files: Annotated[
+        list[str] | None, typer.Argument(help="Log files (plain or .gz); '-' = stdin.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto|otel|nginx_json|envoy|clf|alb|wsgi")
+    ] = "auto",
+    service: Annotated[
+        str, typer.Option("--service", help="Service name for formats without one.")
+    ] = "default",
+    deployments: Annotated[
+        Path | None, typer.Option("--deployments", help="Deployment events (JSON lines).")
+    ] = None,
+    sink: Annotated[
+        list[str] | None, typer.Option("--sink", help="stdout | jsonl:PATH (repeatable).")
+    ] = None,
+    dead_letter: Annotated[
+        Path | None, typer.Option("--dead-letter", help="Write bad records here (JSON lines).")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -59,8 +77,15 @@ def replay(
 
     settings = load_settings(config)
     sinks = build_sinks(sink or [])
-    summary, problems = run_replay(files or ["-"], settings=settings, fmt=fmt, service=service,
-                                   deployments=deployments, sinks=sinks, dead_letter=dead_letter)
+    summary, problems = run_replay(
+        files or ["-"],
+        settings=settings,
+        fmt=fmt,
+        service=service,
+        deployments=deployments,
+        sinks=sinks,
+        dead_letter=dead_letter,
+    )
     sys.stderr.write(format_summary(summary, problems, dead_letter) + "\n")
 
 
@@ -68,44 +93,67 @@ def main() -> None:
     app()
 
 
-@app.command(epilog="""Examples:\n
+@app.command(
+    epilog="""Examples:\n
   detector simulate out/sim --hours 8 --seed 42\n
-  detector simulate out/bench --profile bench --lines 1000000""")
+  detector simulate out/bench --profile bench --lines 1000000"""
+)
 @one_line_errors
 def simulate(
-    out_dir: Annotated[Path, typer.Argument(help="Directory to write logs, deployments and labels into.")],
-    hours: Annotated[float | None, typer.Option("--hours", min=0.1, max=24 * 14, help="Event-time span (default 8, bench 2).")] = None,
+    out_dir: Annotated[
+        Path, typer.Argument(help="Directory to write logs, deployments and labels into.")
+    ],
+    hours: Annotated[
+        float | None,
+        typer.Option("--hours", min=0.1, max=24 * 14, help="Event-time span (default 8, bench 2)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 0,
-    rate: Annotated[float, typer.Option("--rate", min=0.01, max=100.0, help="Traffic scale (1.0 = about 50 req/s in all).")] = 1.0,
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate", min=0.01, max=100.0, help="Traffic scale (1.0 = about 50 req/s in all)."
+        ),
+    ] = 1.0,
     profile: Annotated[str, typer.Option("--profile", help="default | bench")] = "default",
-    lines: Annotated[int | None, typer.Option("--lines", min=1000, help="Bench profile: total lines.")] = None,
+    lines: Annotated[
+        int | None, typer.Option("--lines", min=1000, help="Bench profile: total lines.")
+    ] = None,
     gz: Annotated[bool, typer.Option("--gzip", help="Write .gz files.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Write realistic labelled traffic: logs in several formats, deployments.jsonl, labels.jsonl."""
+    """Write realistic labelled traffic: logs, deployments.jsonl, labels.jsonl."""
     from detector.cli.errors import UsageError
     from detector.simulate import simulate as run_simulate
 
     if profile not in ("default", "bench"):
         raise UsageError(f"unknown profile {profile!r} (default or bench)")
-    summary = run_simulate(out_dir, hours=hours, seed=seed, rate=rate, profile=profile,
-                           lines=lines, gzip=gz)
+    summary = run_simulate(
+        out_dir, hours=hours, seed=seed, rate=rate, profile=profile, lines=lines, gzip=gz
+    )
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary.labels_by_kind.items()))
-    sys.stderr.write(f"simulate: {summary.lines:,} lines in {len(summary.files)} files, "
-                     f"{summary.deployments} deployments, {summary.labels} labels ({kinds}) "
-                     f"-> {out_dir} in {summary.elapsed_s:.1f} s\n")
+    sys.stderr.write(
+        f"simulate: {summary.lines:,} lines in {len(summary.files)} files, "
+        f"{summary.deployments} deployments, {summary.labels} labels ({kinds}) "
+        f"-> {out_dir} in {summary.elapsed_s:.1f} s\n"
+    )
 
 
-@app.command(epilog="""Examples:\n
+@app.command(
+    epilog="""Examples:\n
   detector evaluate out/sim/labels.jsonl incidents.jsonl\n
-  detector evaluate out/sim/labels.jsonl incidents.jsonl --kinds error_surge,traffic_drop --json report.json""")
+  detector evaluate out/sim/labels.jsonl incidents.jsonl --kinds error_surge --json r.json"""
+)
 @one_line_errors
 def evaluate(
     labels: Annotated[Path, typer.Argument(help="labels.jsonl written by `detector simulate`.")],
     incidents: Annotated[list[Path], typer.Argument(help="Incident JSON-lines files.")],
-    kinds: Annotated[str | None, typer.Option("--kinds", help="Comma-separated kinds to score.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
+    kinds: Annotated[
+        str | None, typer.Option("--kinds", help="Comma-separated kinds to score.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON.")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -130,4 +178,6 @@ def evaluate(
     if json_out:
         import orjson
 
-        json_out.write_bytes(orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+        json_out.write_bytes(
+            orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+        )

@@ -51,7 +51,8 @@ def one_line_errors(fn: F) -> F:
         except Exception as exc:  # a bug: say so in one line, keep the trace for --debug
             if debug:
                 traceback.print_exc()
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-                       EXIT_INTERNAL) from None
+            raise fail(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", EXIT_INTERNAL
+            ) from None
 
     return wrapper  # type: ignore[return-value]

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import orjson
+
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
@@ -16,11 +18,8 @@ from detector.sinks import Sink, make_sink
 from detector.sources.dead_letter import DeadLetterFile
 from detector.sources.files import FileSource, SourceError, merged
 
-import orjson
 
-
-def load_deployments(path: Path, registry: DeploymentRegistry,
-                     bad: list[BadRecord]) -> int:
+def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadRecord]) -> int:
     """Read a deployments JSON-lines file into the registry; bad lines are collected."""
     try:
         data = path.read_bytes()
@@ -47,20 +46,27 @@ def _progress(items: Iterable[Item]) -> Iterator[Item]:
     """A live count on stderr when it is a terminal (never when piped)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True,
-                  console=None) as prog:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=None
+    ) as prog:
         task = prog.add_task("replaying", total=None)
-        n = 0
-        for item in items:
-            n += 1
+        for n, item in enumerate(items, 1):
             if n % 100_000 == 0:
                 prog.update(task, description=f"replaying: {n:,} records")
             yield item
 
 
-def run_replay(files: list[str], *, settings: Settings, fmt: str, service: str,
-               deployments: Path | None, sinks: list[Sink], dead_letter: Path | None,
-               progress: bool | None = None) -> tuple[RunSummary, list[str]]:
+def run_replay(
+    files: list[str],
+    *,
+    settings: Settings,
+    fmt: str,
+    service: str,
+    deployments: Path | None,
+    sinks: list[Sink],
+    dead_letter: Path | None,
+    progress: bool | None = None,
+) -> tuple[RunSummary, list[str]]:
     """Replay ``files``; returns the run summary and one-line problems with inputs."""
     if fmt != "auto" and fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r} (one of auto, {', '.join(FORMATS)})")
@@ -100,8 +106,10 @@ def run_replay(files: list[str], *, settings: Settings, fmt: str, service: str,
 def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path | None) -> str:
     el = summary.elapsed()
     rate = summary.events / el if el > 0 else 0.0
-    lines = [f"replay: {summary.events:,} events in {el:.1f} s ({rate:,.0f} events/s), "
-             f"{summary.deployments} deployments, {summary.late:,} late events"]
+    lines = [
+        f"replay: {summary.events:,} events in {el:.1f} s ({rate:,.0f} events/s), "
+        f"{summary.deployments} deployments, {summary.late:,} late events"
+    ]
     if summary.bad:
         reasons = ", ".join(f"{r} x{n}" for r, n in summary.bad_reasons.most_common(6))
         where = f" -> {dead_letter}" if dead_letter else " (keep them with --dead-letter FILE)"

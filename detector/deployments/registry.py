@@ -49,8 +49,9 @@ class DeploymentRegistry:
                     return  # already known; an explicit event is never replaced by a guess
                 del deps[i]
                 break
-        dep = Deployment(event.ts, event.version, None, event.explicit,
-                         event.environment, event.revision)
+        dep = Deployment(
+            event.ts, event.version, None, event.explicit, event.environment, event.revision
+        )
         bisect.insort(deps, dep, key=lambda d: d.ts)
         self._relink(event.service)
 

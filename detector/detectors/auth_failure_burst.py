@@ -17,10 +17,17 @@ def auth_route_detector(s: DetectorSettings) -> RatioSurgeDetector:
     >>> auth_route_detector(DetectorSettings()).kinds
     ('auth_failure_burst',)
     """
-    return RatioSurgeDetector("auth_failure_burst", SAUTH, min_increase=s.auth_min_increase,
-                              warmup=s.warmup_windows, min_requests=s.ratio_min_requests,
-                              min_hits=max(s.ratio_min_hits, 10), alpha=s.alpha, prior=0.05,
-                              relearn_after=s.relearn_after_windows)
+    return RatioSurgeDetector(
+        "auth_failure_burst",
+        SAUTH,
+        min_increase=s.auth_min_increase,
+        warmup=s.warmup_windows,
+        min_requests=s.ratio_min_requests,
+        min_hits=max(s.ratio_min_hits, 10),
+        alpha=s.alpha,
+        prior=0.05,
+        relearn_after=s.relearn_after_windows,
+    )
 
 
 class ClientAuthDetector:
@@ -37,15 +44,16 @@ class ClientAuthDetector:
     ('10.0.0.9', '/login')
     """
 
-    kinds = ("auth_failure_burst",)
+    kinds: tuple[str, ...] = ("auth_failure_burst",)
     MAX_TRACKED = 50_000
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
         self._decayed: dict[tuple[str, str], list[float]] = {}
 
-    def check_window(self, clients: dict[tuple[str, str], list[Any]], start: float,
-                     end: float) -> list[Signal]:
+    def check_window(
+        self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
+    ) -> list[Signal]:
         out: list[Signal] = []
         decayed = self._decayed
         for key in list(decayed):
@@ -59,23 +67,44 @@ class ClientAuthDetector:
             fails = st[C_AUTH]
             if not fails:
                 continue
-            d = decayed.get(key)
-            if d is None:
+            found = decayed.get(key)
+            if found is None:
                 if len(decayed) >= self.MAX_TRACKED:
                     continue
-                d = decayed[key] = [0.0, 0.0]
+                found = decayed[key] = [0.0, 0.0]
+            d = found
             d[0] += fails
             d[1] += st[C_COUNT]
             share = d[0] / max(d[1], 1.0)
-            if (fails >= min_f or d[0] >= 2 * min_f) and share >= self.s.auth_client_min_share \
-                    and fails >= 3:
+            if (
+                (fails >= min_f or d[0] >= 2 * min_f)
+                and share >= self.s.auth_client_min_share
+                and fails >= 3
+            ):
                 routes: dict[str, int] = st[C_ROUTES] or {}
                 route = max(sorted(routes), key=lambda r: routes[r]) if routes else None
                 p = min(1.0, 10.0 ** (-fails / 4))
-                out.append(Signal("auth_failure_burst", key[0], route, None, key[1], start, end,
-                                  score_from_p(p), float(fails), 0.0, int(st[C_COUNT]), p,
-                                  {"failures": fails, "share": round(fails / max(st[C_COUNT], 1), 4),
-                                   "decayed_failures": round(d[0], 1),
-                                   "window_seconds": end - start},
-                                  []))
+                out.append(
+                    Signal(
+                        "auth_failure_burst",
+                        key[0],
+                        route,
+                        None,
+                        key[1],
+                        start,
+                        end,
+                        score_from_p(p),
+                        float(fails),
+                        0.0,
+                        int(st[C_COUNT]),
+                        p,
+                        {
+                            "failures": fails,
+                            "share": round(fails / max(st[C_COUNT], 1), 4),
+                            "decayed_failures": round(d[0], 1),
+                            "window_seconds": end - start,
+                        },
+                        [],
+                    )
+                )
         return out

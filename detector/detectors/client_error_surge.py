@@ -14,8 +14,14 @@ def client_error_surge_detector(s: DetectorSettings) -> RatioSurgeDetector:
     >>> client_error_surge_detector(DetectorSettings()).kinds
     ('client_error_surge',)
     """
-    return RatioSurgeDetector("client_error_surge", S4XX,
-                              min_increase=s.client_error_min_increase,
-                              warmup=s.warmup_windows, min_requests=s.ratio_min_requests,
-                              min_hits=s.ratio_min_hits, alpha=s.alpha, prior=0.01,
-                              relearn_after=s.relearn_after_windows)
+    return RatioSurgeDetector(
+        "client_error_surge",
+        S4XX,
+        min_increase=s.client_error_min_increase,
+        warmup=s.warmup_windows,
+        min_requests=s.ratio_min_requests,
+        min_hits=s.ratio_min_hits,
+        alpha=s.alpha,
+        prior=0.01,
+        relearn_after=s.relearn_after_windows,
+    )

@@ -14,7 +14,14 @@ def error_surge_detector(s: DetectorSettings) -> RatioSurgeDetector:
     >>> error_surge_detector(DetectorSettings()).kinds
     ('error_surge',)
     """
-    return RatioSurgeDetector("error_surge", S5XX, min_increase=s.error_min_increase,
-                              warmup=s.warmup_windows, min_requests=s.ratio_min_requests,
-                              min_hits=s.ratio_min_hits, alpha=s.alpha, prior=0.005,
-                              relearn_after=s.relearn_after_windows)
+    return RatioSurgeDetector(
+        "error_surge",
+        S5XX,
+        min_increase=s.error_min_increase,
+        warmup=s.warmup_windows,
+        min_requests=s.ratio_min_requests,
+        min_hits=s.ratio_min_hits,
+        alpha=s.alpha,
+        prior=0.005,
+        relearn_after=s.relearn_after_windows,
+    )

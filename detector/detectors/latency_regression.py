@@ -50,7 +50,7 @@ class LatencyRegressionDetector:
     'latency_regression'
     """
 
-    kinds = ("latency_regression",)
+    kinds: tuple[str, ...] = ("latency_regression",)
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -73,37 +73,56 @@ class LatencyRegressionDetector:
                 if len(hist) < h - 1:
                     continue
                 agg = list(cur)
-                for old in hist[-(h - 1):]:
+                for old in hist[-(h - 1) :]:
                     for i in range(NBUCKETS):
                         agg[i] += old[i]
             else:
                 agg = cur
             N = sum(agg)
-            K = sum(agg[b + 1:])
-            if N < self.s.ratio_min_requests or K < self.s.ratio_min_hits:
+            K = sum(agg[b + 1 :])
+            if self.s.ratio_min_requests > N or self.s.ratio_min_hits > K:
                 continue
             cur_n = sum(cur)
-            if h > 1 and (cur_n == 0 or sum(cur[b + 1:]) / cur_n < 1.5 * q0):
+            if h > 1 and (cur_n == 0 or sum(cur[b + 1 :]) / cur_n < 1.5 * q0):
                 continue  # the current window must carry the regression itself
             p95 = quantile(agg, 0.95) or 0.0
             cur_p95 = quantile(cur, 0.95) or 0.0
-            if p95 < self.s.latency_min_ratio * base_p95 or cur_p95 < self.s.latency_min_ratio * base_p95:
+            if (
+                p95 < self.s.latency_min_ratio * base_p95
+                or cur_p95 < self.s.latency_min_ratio * base_p95
+            ):
                 continue
             if p95 - base_p95 < self.s.latency_min_delta_seconds:
                 continue
             p = float(bdtrc(K - 1, N, q0))
             if p <= self.s.alpha:
                 k = win.key
-                slow = sorted((e for e in win.stats[SAMPLES] if e.duration is not None),
-                              key=lambda e: -(e.duration or 0.0))
-                return Signal("latency_regression", k.service, k.route, k.method, None,
-                              win.start, win.end, score_from_p(p), round(cur_p95, 4),
-                              round(base_p95, 4), n, p,
-                              {"horizon_windows": h, "p50": quantile(cur, 0.5),
-                               "baseline_p50": base.quantile(0.5),
-                               "share_above_baseline_p90": round(K / N, 4),
-                               "window_seconds": win.end - win.start},
-                              slow)
+                slow = sorted(
+                    (e for e in win.stats[SAMPLES] if e.duration is not None),
+                    key=lambda e: -(e.duration or 0.0),
+                )
+                return Signal(
+                    "latency_regression",
+                    k.service,
+                    k.route,
+                    k.method,
+                    None,
+                    win.start,
+                    win.end,
+                    score_from_p(p),
+                    round(cur_p95, 4),
+                    round(base_p95, 4),
+                    n,
+                    p,
+                    {
+                        "horizon_windows": h,
+                        "p50": quantile(cur, 0.5),
+                        "baseline_p50": base.quantile(0.5),
+                        "share_above_baseline_p90": round(K / N, 4),
+                        "window_seconds": win.end - win.start,
+                    },
+                    slow,
+                )
         return None
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:

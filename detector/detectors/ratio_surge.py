@@ -37,7 +37,8 @@ class RatioSurgeDetector:
     >>> st = det.new_state()
     >>> def win(i, n, k):
     ...     s = new_series_stats(); s[0] = n; s[S5XX] = k
-    ...     return SeriesWindow(SeriesKey("pay", "POST", "/refunds"), i * 60.0, i * 60.0 + 60, s, 1.0)
+    ...     key = SeriesKey("pay", "POST", "/refunds")
+    ...     return SeriesWindow(key, i * 60.0, i * 60.0 + 60, s, 1.0)
     >>> for i in range(20):
     ...     w = win(i, 200, i % 2)
     ...     _ = det.check(st, w); det.learn(st, w, False)
@@ -45,10 +46,20 @@ class RatioSurgeDetector:
     0.15
     """
 
-    def __init__(self, kind: str, index: int, *, min_increase: float, warmup: int = 30,
-                 min_requests: int = 20, min_hits: int = 5, alpha: float = 1e-6,
-                 prior: float = 0.005, relearn_after: int = 120) -> None:
-        self.kinds = (kind,)
+    def __init__(
+        self,
+        kind: str,
+        index: int,
+        *,
+        min_increase: float,
+        warmup: int = 30,
+        min_requests: int = 20,
+        min_hits: int = 5,
+        alpha: float = 1e-6,
+        prior: float = 0.005,
+        relearn_after: int = 120,
+    ) -> None:
+        self.kinds: tuple[str, ...] = (kind,)
         self.kind = kind
         self.index = index
         self.min_increase = min_increase
@@ -74,25 +85,41 @@ class RatioSurgeDetector:
             if h > 1:
                 if len(hist) < h - 1:
                     continue
-                K = k + sum(a for a, _ in hist[-(h - 1):])
-                N = n + sum(b for _, b in hist[-(h - 1):])
+                K = k + sum(a for a, _ in hist[-(h - 1) :])
+                N = n + sum(b for _, b in hist[-(h - 1) :])
             else:
                 K, N = k, n
-            if N < self.min_requests or K < self.min_hits:
+            if self.min_requests > N or self.min_hits > K:
                 continue
             share = K / N
             # The current window must carry the surge too, or an old burst would
             # keep re-raising through the multi-window sum.
-            if share < p0 + self.min_increase or share < 1.5 * p0 or k / max(n, 1) < p0 + self.min_increase / 2:
+            if (
+                share < p0 + self.min_increase
+                or share < 1.5 * p0
+                or k / max(n, 1) < p0 + self.min_increase / 2
+            ):
                 continue
             p = float(bdtrc(K - 1, N, p0))
             if p <= self.alpha:
                 key = win.key
                 samples = list(win.stats[ERR_SAMPLES]) or list(win.stats[SAMPLES])
-                return Signal(self.kind, key.service, key.route, key.method, None, win.start,
-                              win.end, score_from_p(p), round(k / max(n, 1), 4), round(p0, 4), n,
-                              p, {"horizon_windows": h, "hits": k, "window_seconds": win.end - win.start},
-                              samples)
+                return Signal(
+                    self.kind,
+                    key.service,
+                    key.route,
+                    key.method,
+                    None,
+                    win.start,
+                    win.end,
+                    score_from_p(p),
+                    round(k / max(n, 1), 4),
+                    round(p0, 4),
+                    n,
+                    p,
+                    {"horizon_windows": h, "hits": k, "window_seconds": win.end - win.start},
+                    samples,
+                )
         return None
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:

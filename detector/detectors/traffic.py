@@ -62,7 +62,7 @@ class TrafficDetector:
     'traffic_spike'
     """
 
-    kinds = ("traffic_spike", "traffic_drop")
+    kinds: tuple[str, ...] = ("traffic_spike", "traffic_drop")
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -87,20 +87,27 @@ class TrafficDetector:
         for h in HORIZONS:
             if h > 1 and len(hist) < h - 1:
                 continue
-            parts = [(x, e)] + [(px, pe) for px, pe, _ in hist[-(h - 1):]] if h > 1 else [(x, e)]
+            parts = [(x, e)] + [(px, pe) for px, pe, _ in hist[-(h - 1) :]] if h > 1 else [(x, e)]
             X = sum(p[0] for p in parts)
             E = sum(p[1] for p in parts)
             # The current window must itself show the effect: a multi-window sum
             # only adds the statistical power that one low-volume window lacks.
-            if X >= s.spike_min_count * h ** 0.5 and X >= spike_ratio * max(E, 1.0) \
-                    and x >= spike_ratio * max(e, 1.0) and not self._explained(win, x, e):
+            if (
+                s.spike_min_count * h**0.5 <= X
+                and spike_ratio * max(E, 1.0) <= X
+                and x >= spike_ratio * max(e, 1.0)
+                and not self._explained(win, x, e)
+            ):
                 p = _upper_p(X, E, disp)
                 if p <= s.alpha:
                     state.fired = True
                     state.episode = max(state.episode, x / max(e, 1.0))
                     return self._signal("traffic_spike", win, x, e, p, h)
-            if E >= s.drop_min_expected * (h ** 0.5) and X <= s.drop_max_ratio * E \
-                    and x <= s.drop_max_ratio * e:
+            if (
+                s.drop_min_expected * (h**0.5) <= E
+                and s.drop_max_ratio * E >= X
+                and x <= s.drop_max_ratio * e
+            ):
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
                     state.fired = True
@@ -111,16 +118,29 @@ class TrafficDetector:
     def _explained(win: SeriesWindow, x: float, e: float) -> bool:
         """Excess traffic made mostly of 401/403/404 answers: credential stuffing or
         probing, which the auth and scanning detectors report with better keys."""
-        failures = win.stats[SAUTH] + win.stats[S404]
+        failures = int(win.stats[SAUTH]) + int(win.stats[S404])
         return failures >= 0.5 * max(x - e, 1.0)
 
-    def _signal(self, kind: str, win: SeriesWindow, x: float, e: float, p: float,
-                horizon: int) -> Signal:
+    def _signal(
+        self, kind: str, win: SeriesWindow, x: float, e: float, p: float, horizon: int
+    ) -> Signal:
         k = win.key
-        return Signal(kind, k.service, k.route, k.method, None, win.start, win.end,
-                      score_from_p(p), x, round(e, 2), int(x), p,
-                      {"horizon_windows": horizon, "window_seconds": win.end - win.start},
-                      list(win.stats[SAMPLES]))
+        return Signal(
+            kind,
+            k.service,
+            k.route,
+            k.method,
+            None,
+            win.start,
+            win.end,
+            score_from_p(p),
+            x,
+            round(e, 2),
+            int(x),
+            p,
+            {"horizon_windows": horizon, "window_seconds": win.end - win.start},
+            list(win.stats[SAMPLES]),
+        )
 
     def dormant(self, state: _State, t: float) -> bool:
         """True when an empty window could not raise anything for this series."""
@@ -136,7 +156,7 @@ class TrafficDetector:
         for _ in range(min(m, state.recent.maxlen or 0)):
             state.recent.append((0.0, 0.0, 1.0))
         self._end_episode(state)
-        state.peak *= PEAK_DECAY ** m
+        state.peak *= PEAK_DECAY**m
 
     @staticmethod
     def _end_episode(state: _State) -> None:

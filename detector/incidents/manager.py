@@ -28,9 +28,24 @@ def incident_id(key: IncidentKey, start: float) -> str:
 
 
 class _Tracked:
-    __slots__ = ("id", "key", "route", "method", "start", "end", "detected_at", "score", "severity",
-                 "summary", "evidence", "deployment", "quiet", "last_emit", "resolved_at",
-                 "samples")
+    __slots__ = (
+        "id",
+        "key",
+        "route",
+        "method",
+        "start",
+        "end",
+        "detected_at",
+        "score",
+        "severity",
+        "summary",
+        "evidence",
+        "deployment",
+        "quiet",
+        "last_emit",
+        "resolved_at",
+        "samples",
+    )
 
     def __init__(self, inc_id: str, key: IncidentKey, start: float) -> None:
         self.id = inc_id
@@ -71,8 +86,13 @@ class IncidentManager:
     ('open', 'error_surge', None)
     """
 
-    def __init__(self, settings: IncidentSettings, registry: DeploymentRegistry,
-                 emit: Callable[[Incident], None], window_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        settings: IncidentSettings,
+        registry: DeploymentRegistry,
+        emit: Callable[[Incident], None],
+        window_seconds: float = 60.0,
+    ) -> None:
         self.s = settings
         self.registry = registry
         self.emit = emit
@@ -82,8 +102,7 @@ class IncidentManager:
         self.last_signal: dict[IncidentKey, float] = {}
         self.counts: dict[str, int] = {}
 
-    def on_window(self, start: float, end: float, watermark: float,
-                  signals: list[Signal]) -> None:
+    def on_window(self, start: float, end: float, watermark: float, signals: list[Signal]) -> None:
         grouped: dict[IncidentKey, list[Signal]] = {}
         for sig in signals:
             key = (sig.service, sig.kind, None if sig.client else sig.route, sig.client)
@@ -91,8 +110,9 @@ class IncidentManager:
         for key in sorted(grouped, key=lambda k: (k[0], k[1], k[2] or "", k[3] or "")):
             self._on_signal(key, grouped[key], start, end, watermark)
             self.last_signal[key] = end
-        for key in sorted(set(self.open) - set(grouped),
-                          key=lambda k: (k[0], k[1], k[2] or "", k[3] or "")):
+        for key in sorted(
+            set(self.open) - set(grouped), key=lambda k: (k[0], k[1], k[2] or "", k[3] or "")
+        ):
             inc = self.open[key]
             inc.quiet += 1
             if inc.quiet >= self.s.resolve_after_windows:
@@ -104,11 +124,17 @@ class IncidentManager:
         for key in [k for k, v in self.resolved.items() if (v.resolved_at or 0) < horizon]:
             del self.resolved[key]
 
-    def _on_signal(self, key: IncidentKey, sigs: list[Signal], start: float, end: float,
-                   watermark: float) -> None:
+    def _on_signal(
+        self, key: IncidentKey, sigs: list[Signal], start: float, end: float, watermark: float
+    ) -> None:
         best = max(sigs, key=lambda s: (s.score, s.requests))
         inc = self.open.get(key)
-        if inc is None and key in self.resolved:
+        old = self.resolved.get(key)
+        if (
+            inc is None
+            and old is not None
+            and watermark - (old.resolved_at or 0.0) <= self.s.reopen_within_seconds
+        ):
             inc = self.resolved.pop(key)
             inc.resolved_at = None
             self.open[key] = inc
@@ -126,8 +152,10 @@ class IncidentManager:
             return
         before = SEVERITY_RANK[inc.severity]
         self._refresh(inc, sigs, best, end)
-        if SEVERITY_RANK[inc.severity] > before or \
-                watermark - inc.last_emit >= self.s.update_every_seconds:
+        if (
+            SEVERITY_RANK[inc.severity] > before
+            or watermark - inc.last_emit >= self.s.update_every_seconds
+        ):
             self._emit(inc, "update", watermark)
 
     def _refresh(self, inc: _Tracked, sigs: list[Signal], best: Signal, end: float) -> None:
@@ -153,8 +181,10 @@ class IncidentManager:
             text += f", {dep.seconds_since_deploy} s after deploy {dep.version}"
         inc.summary = text
         inc.evidence = {
-            "observed": best.observed, "baseline": best.baseline,
-            "requests": sum(s.requests for s in sigs), "p_value": float(f"{best.p_value:.3g}"),
+            "observed": best.observed,
+            "baseline": best.baseline,
+            "requests": sum(s.requests for s in sigs),
+            "p_value": float(f"{best.p_value:.3g}"),
             **{k: v for k, v in best.extra.items() if k != "window_seconds"},
             "samples": list(inc.samples),
         }
@@ -168,17 +198,33 @@ class IncidentManager:
         since = max(0.0, start - dep.ts)
         absent_before = self.last_signal.get(key, float("-inf")) < dep.ts - self.window
         suspect = since <= self.s.suspect_window_seconds and absent_before
-        return DeploymentRef(version=dep.version, previous_version=dep.previous_version,
-                             deployed_at=iso(dep.ts), seconds_since_deploy=int(since),
-                             suspect=suspect)
+        return DeploymentRef(
+            version=dep.version,
+            previous_version=dep.previous_version,
+            deployed_at=iso(dep.ts),
+            seconds_since_deploy=int(since),
+            suspect=suspect,
+        )
 
     def _emit(self, inc: _Tracked, status: str, watermark: float) -> None:
         inc.last_emit = watermark
         key = inc.key
-        self.emit(Incident(
-            id=inc.id, status=status, kind=key[1], severity=inc.severity,  # type: ignore[arg-type]
-            service=key[0], route=inc.route, method=inc.method,
-            client=key[3], start=iso(inc.start), end=iso(inc.end),
-            detected_at=iso(inc.detected_at), score=inc.score, summary=inc.summary,
-            evidence=inc.evidence, deployment=inc.deployment,
-        ))
+        self.emit(
+            Incident(
+                id=inc.id,
+                status=status,
+                kind=key[1],
+                severity=inc.severity,
+                service=key[0],
+                route=inc.route,
+                method=inc.method,
+                client=key[3],
+                start=iso(inc.start),
+                end=iso(inc.end),
+                detected_at=iso(inc.detected_at),
+                score=inc.score,
+                summary=inc.summary,
+                evidence=inc.evidence,
+                deployment=inc.deployment,
+            )
+        )

@@ -10,9 +10,16 @@ Status = Literal["open", "update", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 KINDS: tuple[str, ...] = (
-    "traffic_spike", "traffic_drop", "error_surge", "client_error_surge",
-    "latency_regression", "auth_failure_burst", "scanning", "attack_payload",
-    "unusual_payload", "new_endpoint",
+    "traffic_spike",
+    "traffic_drop",
+    "error_surge",
+    "client_error_surge",
+    "latency_regression",
+    "auth_failure_burst",
+    "scanning",
+    "attack_payload",
+    "unusual_payload",
+    "new_endpoint",
 )
 
 

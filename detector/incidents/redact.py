@@ -50,7 +50,7 @@ def redact_query(query: str) -> str:
     if not query:
         return ""
     out = []
-    for part in query[:MAX_QUERY * 4].split("&")[:32]:
+    for part in query[: MAX_QUERY * 4].split("&")[:32]:
         k, sep, v = part.partition("=")
         key = unquote_plus(k)[:64]
         if sep:
@@ -75,4 +75,6 @@ def sample_line(ev: AccessEvent) -> str:
     status = "no response" if ev.status is None else str(ev.status)
     dur = f" in {ev.duration * 1000:.0f} ms" if ev.duration is not None else ""
     ua = ev.user_agent[:60]
-    return f"{ev.method} {target} -> {status}{dur} from {ev.client} ({ua}) [{ev.source}:{ev.offset}]"
+    return (
+        f"{ev.method} {target} -> {status}{dur} from {ev.client} ({ua}) [{ev.source}:{ev.offset}]"
+    )

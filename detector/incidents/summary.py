@@ -20,11 +20,15 @@ def describe(sig: Signal, start: float) -> str:
     per_min = 60.0 / max(sig.extra.get("window_seconds", 60.0), 1.0)
     since = f" since {hhmm(start)}"
     if sig.kind == "traffic_spike":
-        return (f"{target} traffic {sig.observed * per_min:,.0f} req/min "
-                f"(expected {sig.baseline * per_min:,.0f}){since}")
+        return (
+            f"{target} traffic {sig.observed * per_min:,.0f} req/min "
+            f"(expected {sig.baseline * per_min:,.0f}){since}"
+        )
     if sig.kind == "traffic_drop":
-        return (f"{target} traffic {sig.observed * per_min:,.0f} req/min "
-                f"(expected {sig.baseline * per_min:,.0f}){since}")
+        return (
+            f"{target} traffic {sig.observed * per_min:,.0f} req/min "
+            f"(expected {sig.baseline * per_min:,.0f}){since}"
+        )
     if sig.kind == "error_surge":
         return f"{target} 5xx rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
     if sig.kind == "client_error_surge":
@@ -34,8 +38,10 @@ def describe(sig: Signal, start: float) -> str:
     if sig.kind == "auth_failure_burst":
         if sig.client:
             where = f" on {sig.route}" if sig.route else ""
-            return (f"client {sig.client}: {sig.observed:,.0f} auth failures (401/403) in one window"
-                    f"{where}{since}")
+            return (
+                f"client {sig.client}: {sig.observed:,.0f} auth failures (401/403) in one window"
+                f"{where}{since}"
+            )
         return f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
     return f"{sig.kind} on {target or sig.client}{since}"
 

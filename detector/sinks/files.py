@@ -65,7 +65,8 @@ class StdoutSink:
             f"[{style}]{incident.status:>8}[/] {incident.detected_at} "
             f"[bold]{incident.kind}[/] {incident.severity:<8} {escape(incident.service)}: "
             f"{escape(incident.summary)} [dim]({incident.id})[/]",
-            markup=True, soft_wrap=True,
+            markup=True,
+            soft_wrap=True,
         )
 
     def flush(self) -> None:

@@ -37,7 +37,7 @@ def open_input(path: str) -> tuple[IO[bytes], str]:
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
         name = p.name
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
         head = buffered.peek(2)[:2]
     except OSError as exc:
@@ -61,8 +61,14 @@ class FileSource:
     ['AccessEvent']
     """
 
-    def __init__(self, path: str, *, fmt: str = "auto", service: str = "default",
-                 max_line: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        fmt: str = "auto",
+        service: str = "default",
+        max_line: int = MAX_LINE_BYTES,
+    ) -> None:
         self.path = path
         self.stream, self.name = open_input(path)
         self.fmt = fmt

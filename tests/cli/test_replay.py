@@ -12,9 +12,11 @@ import pytest
 
 from tests.conftest import shared_path
 
-GOOD = (b'{"timestamp":"2026-03-17T09:00:%02dZ","service.name":"pay","http.request.method":"GET",'
-        b'"url.path":"/v1/items/%d","http.response.status_code":200,'
-        b'"http.server.request.duration":0.01,"client.address":"10.0.0.1"}\n')
+GOOD = (
+    b'{"timestamp":"2026-03-17T09:00:%02dZ","service.name":"pay","http.request.method":"GET",'
+    b'"url.path":"/v1/items/%d","http.response.status_code":200,'
+    b'"http.server.request.duration":0.01,"client.address":"10.0.0.1"}\n'
+)
 
 
 def _good(n: int) -> bytes:
@@ -22,8 +24,9 @@ def _good(n: int) -> bytes:
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "detector", *args], input=stdin,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "detector", *args], input=stdin, capture_output=True, timeout=120
+    )
 
 
 def test_unreadable_file_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -48,7 +51,9 @@ def test_hostile_lines_are_dead_lettered_with_reasons(tmp_path: Path) -> None:
         b'{"timestamp":"2026-03-17T09:00:01Z","http.request.method":"GET","url.path":"/\xff\xfe"}',
         b'{"http.request.method":"GET","url.path":"/no-time","client.address":"1.2.3.4"}',
         b'{"timestamp":"1066-10-14T09:00:00Z","http.request.method":"GET","url.path":"/old"}',
-        b'{"timestamp":"2026-03-17T09:00:01Z","http.request.method":"GET","url.path":"/' + b"a" * (10 << 20) + b'"}',
+        b'{"timestamp":"2026-03-17T09:00:01Z","http.request.method":"GET","url.path":"/'
+        + b"a" * (10 << 20)
+        + b'"}',
     ]
     f = tmp_path / "mixed.log"
     f.write_bytes(_good(30) + b"\n".join(hostile) + b"\n" + _good(5))
@@ -89,8 +94,12 @@ def test_piped_stdout_is_json_lines(tmp_path: Path) -> None:
     lines = []
     for i in range(60 * 60 * 2):
         status = 503 if 5400 <= i < 6000 and i % 3 == 0 else 200
-        lines.append(GOOD.replace(b"200", str(status).encode()).replace(
-            b'"2026-03-17T09:00:%02dZ"', b'%d' % (1773738000 + i // 2)) % (i,))
+        lines.append(
+            GOOD.replace(b"200", str(status).encode()).replace(
+                b'"2026-03-17T09:00:%02dZ"', b"%d" % (1773738000 + i // 2)
+            )
+            % (i,)
+        )
     sim.write_bytes(b"".join(lines))
     res = run("replay", str(sim))
     assert res.returncode == 0, res.stderr
@@ -98,19 +107,31 @@ def test_piped_stdout_is_json_lines(tmp_path: Path) -> None:
     assert out and out[0]["kind"] == "error_surge" and out[0]["status"] == "open"
 
 
-@pytest.mark.parametrize("rel,service", [
-    (("access_logs", "apache_logs.log"), "blog"),
-    (("access_logs", "nasa_ksc_1995", "NASA_access_log_small.gz"), "nasa"),
-    (("access_logs", "loghub_openstack", "OpenStack_2k.log"), "nova"),
-])
-def test_real_logs_every_line_decoded_or_dead_lettered(rel: tuple[str, ...], service: str,
-                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "rel,service",
+    [
+        (("access_logs", "apache_logs.log"), "blog"),
+        (("access_logs", "nasa_ksc_1995", "NASA_access_log_small.gz"), "nasa"),
+        (("access_logs", "loghub_openstack", "OpenStack_2k.log"), "nova"),
+    ],
+)
+def test_real_logs_every_line_decoded_or_dead_lettered(
+    rel: tuple[str, ...], service: str, tmp_path: Path
+) -> None:
     path = shared_path(*rel)
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     total = sum(1 for line in raw.splitlines() if line.strip())
     dl = tmp_path / "dl.jsonl"
-    res = run("replay", str(path), "--service", service, "--dead-letter", str(dl),
-              "--sink", f"jsonl:{tmp_path / 'i.jsonl'}")
+    res = run(
+        "replay",
+        str(path),
+        "--service",
+        service,
+        "--dead-letter",
+        str(dl),
+        "--sink",
+        f"jsonl:{tmp_path / 'i.jsonl'}",
+    )
     assert res.returncode == 0, res.stderr
     first = res.stderr.decode().splitlines()[0]
     events = int(first.split()[1].replace(",", ""))

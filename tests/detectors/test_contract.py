@@ -17,15 +17,31 @@ from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.traffic import TrafficDetector
 from detector.windows.stats import (
-    BOUNDS, COUNT, HIST, S4XX, S5XX, SAUTH, TIMED, bisect_bounds, new_series_stats,
+    BOUNDS,
+    COUNT,
+    HIST,
+    S4XX,
+    S5XX,
+    SAUTH,
+    TIMED,
+    bisect_bounds,
+    new_series_stats,
 )
 
 S = DetectorSettings(warmup_windows=20)
 KEY = SeriesKey("svc", "GET", "/r/{id}")
 
 
-def _window(i: int, n: int, *, s5xx: int = 0, s4xx: int = 0, sauth: int = 0,
-            lat: float = 0.05, rng: random.Random) -> SeriesWindow:
+def _window(
+    i: int,
+    n: int,
+    *,
+    s5xx: int = 0,
+    s4xx: int = 0,
+    sauth: int = 0,
+    lat: float = 0.05,
+    rng: random.Random,
+) -> SeriesWindow:
     st = new_series_stats()
     st[COUNT] = n
     st[S5XX], st[S4XX], st[SAUTH] = s5xx, s4xx, sauth
@@ -37,21 +53,30 @@ def _window(i: int, n: int, *, s5xx: int = 0, s4xx: int = 0, sauth: int = 0,
 
 def _normal(i: int, rng: random.Random) -> SeriesWindow:
     n = max(0, int(rng.gauss(200, 14)))
-    return _window(i, n, s5xx=int(rng.random() < 0.5), s4xx=rng.randint(0, 3),
-                   sauth=rng.randint(0, 4), rng=rng)
+    return _window(
+        i, n, s5xx=int(rng.random() < 0.5), s4xx=rng.randint(0, 3), sauth=rng.randint(0, 4), rng=rng
+    )
 
 
 # Each case: the detector, and a window that must be flagged after warm-up.
-CASES: dict[str, tuple[Callable[[], WindowDetector], Callable[[int, random.Random], SeriesWindow]]] = {
+CASES: dict[
+    str, tuple[Callable[[], WindowDetector], Callable[[int, random.Random], SeriesWindow]]
+] = {
     "traffic_spike": (lambda: TrafficDetector(S), lambda i, r: _window(i, 1500, rng=r)),
     "traffic_drop": (lambda: TrafficDetector(S), lambda i, r: _window(i, 3, rng=r)),
     "error_surge": (lambda: error_surge_detector(S), lambda i, r: _window(i, 200, s5xx=40, rng=r)),
-    "client_error_surge": (lambda: client_error_surge_detector(S),
-                           lambda i, r: _window(i, 200, s4xx=70, rng=r)),
-    "latency_regression": (lambda: LatencyRegressionDetector(S),
-                           lambda i, r: _window(i, 200, lat=0.2, rng=r)),
-    "auth_failure_burst": (lambda: auth_route_detector(S),
-                           lambda i, r: _window(i, 200, sauth=90, rng=r)),
+    "client_error_surge": (
+        lambda: client_error_surge_detector(S),
+        lambda i, r: _window(i, 200, s4xx=70, rng=r),
+    ),
+    "latency_regression": (
+        lambda: LatencyRegressionDetector(S),
+        lambda i, r: _window(i, 200, lat=0.2, rng=r),
+    ),
+    "auth_failure_burst": (
+        lambda: auth_route_detector(S),
+        lambda i, r: _window(i, 200, sauth=90, rng=r),
+    ),
 }
 
 

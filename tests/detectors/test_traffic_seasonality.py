@@ -20,8 +20,15 @@ def _rate(t: float, growth: float = 0.0) -> float:
     return max(1.0, base) * (1 + growth * t / (3 * day))
 
 
-def _feed(det: TrafficDetector, state: object, windows: int, *, spike_at: int | None = None,
-          growth: float = 0.0, seed: int = 0) -> list[tuple[int, str]]:
+def _feed(
+    det: TrafficDetector,
+    state: object,
+    windows: int,
+    *,
+    spike_at: int | None = None,
+    growth: float = 0.0,
+    seed: int = 0,
+) -> list[tuple[int, str]]:
     rng = np.random.default_rng(seed)
     flags = []
     for i in range(windows):

@@ -11,11 +11,17 @@ from detector.events import AccessEvent
 T0 = 1_773_740_000.0  # 2026-03-17T09:33:20Z
 
 
-def traffic(minutes: int, *, rate: float = 5.0, seed: int = 0, service: str = "pay",
-            version: Callable[[float], str | None] = lambda t: None,
-            status: Callable[[float, np.random.Generator], int] = lambda t, r: 200,
-            latency: Callable[[float, np.random.Generator], float] = lambda t, r: 0.05,
-            rate_at: Callable[[float], float] | None = None) -> list[AccessEvent]:
+def traffic(
+    minutes: int,
+    *,
+    rate: float = 5.0,
+    seed: int = 0,
+    service: str = "pay",
+    version: Callable[[float], str | None] = lambda t: None,
+    status: Callable[[float, np.random.Generator], int] = lambda t, r: 200,
+    latency: Callable[[float, np.random.Generator], float] = lambda t, r: 0.05,
+    rate_at: Callable[[float], float] | None = None,
+) -> list[AccessEvent]:
     rng = np.random.default_rng(seed)
     out: list[AccessEvent] = []
     t = T0
@@ -28,9 +34,23 @@ def traffic(minutes: int, *, rate: float = 5.0, seed: int = 0, service: str = "p
             break
         i += 1
         rel = t - T0
-        out.append(AccessEvent(
-            t, service, version(rel), "POST", f"/v2/payments/{rng.integers(1, 10**6)}/refunds",
-            "", status(rel, rng), latency(rel, rng) * float(rng.lognormal(0, 0.2)), 100,
-            f"10.0.{rng.integers(0, 50)}.{rng.integers(1, 255)}", "app/1.0", None, None,
-            "test.log", i))
+        out.append(
+            AccessEvent(
+                t,
+                service,
+                version(rel),
+                "POST",
+                f"/v2/payments/{rng.integers(1, 10**6)}/refunds",
+                "",
+                status(rel, rng),
+                latency(rel, rng) * float(rng.lognormal(0, 0.2)),
+                100,
+                f"10.0.{rng.integers(0, 50)}.{rng.integers(1, 255)}",
+                "app/1.0",
+                None,
+                None,
+                "test.log",
+                i,
+            )
+        )
     return out

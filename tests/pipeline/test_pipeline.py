@@ -20,8 +20,9 @@ def _bad_deploy_status(t: float, rng: np.random.Generator) -> int:
     return 500 if rng.random() < 0.002 else 200
 
 
-def _run(events: list[AccessEvent | DeploymentEvent | BadRecord],
-         settings: Settings | None = None) -> tuple[Pipeline, list[Incident]]:
+def _run(
+    events: list[AccessEvent | DeploymentEvent | BadRecord], settings: Settings | None = None
+) -> tuple[Pipeline, list[Incident]]:
     sink = MemorySink()
     p = Pipeline(settings or Settings(), [sink])
     p.process(events)
@@ -30,8 +31,12 @@ def _run(events: list[AccessEvent | DeploymentEvent | BadRecord],
 
 
 def test_error_surge_after_deploy_is_attributed_to_the_new_version() -> None:
-    events = traffic(150, rate=8, status=_bad_deploy_status,
-                     version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0")
+    events = traffic(
+        150,
+        rate=8,
+        status=_bad_deploy_status,
+        version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0",
+    )
     p, incs = _run(list(events))
     opened = [i for i in incs if i.status == "open"]
     assert [i.kind for i in opened] == ["error_surge"]
@@ -52,8 +57,13 @@ def test_error_surge_after_deploy_is_attributed_to_the_new_version() -> None:
 
 def test_explicit_deployment_event_wins_over_inference() -> None:
     events: list[AccessEvent | DeploymentEvent | BadRecord] = list(
-        traffic(150, rate=8, status=_bad_deploy_status,
-                version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0"))
+        traffic(
+            150,
+            rate=8,
+            status=_bad_deploy_status,
+            version=lambda t: "2.32.0" if t >= DEPLOY_AT else "2.31.0",
+        )
+    )
     dep = DeploymentEvent(T0 + DEPLOY_AT - 20, "pay", "2.32.0", "prod", "9f1c2ab")
     events.insert(0, dep)
     p, incs = _run(events)
@@ -71,8 +81,12 @@ def test_same_input_same_incident_ids() -> None:
 
 
 def test_unrelated_anomaly_is_not_suspect_when_no_recent_deploy() -> None:
-    events = traffic(150, rate=8, status=_bad_deploy_status,
-                     version=lambda t: "2.31.0" if t < 10 * 60 else "2.31.1")
+    events = traffic(
+        150,
+        rate=8,
+        status=_bad_deploy_status,
+        version=lambda t: "2.31.0" if t < 10 * 60 else "2.31.1",
+    )
     _, incs = _run(list(events))
     inc = next(i for i in incs if i.status == "open")
     assert inc.deployment is not None and inc.deployment.version == "2.31.1"
@@ -101,8 +115,7 @@ def test_late_events_are_counted_not_lost() -> None:
 def test_bad_records_are_counted_with_reasons() -> None:
     seen: list[BadRecord] = []
     p = Pipeline(Settings(), [MemorySink()], dead_letter=seen.append)
-    p.process([BadRecord("f", 3, "invalid JSON: x", b"{"),
-               *traffic(2, rate=1)])
+    p.process([BadRecord("f", 3, "invalid JSON: x", b"{"), *traffic(2, rate=1)])
     p.finish()
     assert p.summary.bad == 1 and seen[0].offset == 3
     assert p.summary.bad_reasons["invalid JSON"] == 1

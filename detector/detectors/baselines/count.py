@@ -29,11 +29,24 @@ class CountBaseline:
     True
     """
 
-    __slots__ = ("level", "trend", "dispersion", "n", "t0", "season",
-                 "slot_sum", "slot_n", "alpha", "beta", "phi", "gamma")
+    __slots__ = (
+        "level",
+        "trend",
+        "dispersion",
+        "n",
+        "t0",
+        "season",
+        "slot_sum",
+        "slot_n",
+        "alpha",
+        "beta",
+        "phi",
+        "gamma",
+    )
 
-    def __init__(self, alpha: float = 0.12, beta: float = 0.01, phi: float = 0.95,
-                 gamma: float = 0.03) -> None:
+    def __init__(
+        self, alpha: float = 0.12, beta: float = 0.01, phi: float = 0.95, gamma: float = 0.03
+    ) -> None:
         self.alpha = alpha
         self.beta = beta
         self.phi = phi
@@ -95,8 +108,9 @@ class CountBaseline:
         self.n += 1
 
     def _start_season(self) -> None:
-        means = [self.slot_sum[i] / self.slot_n[i] if self.slot_n[i] else None
-                 for i in range(SLOTS)]
+        means = [
+            self.slot_sum[i] / self.slot_n[i] if self.slot_n[i] else None for i in range(SLOTS)
+        ]
         known = [m for m in means if m is not None]
         overall = sum(known) / len(known) if known else 0.0
         if overall <= 0:

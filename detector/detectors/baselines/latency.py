@@ -43,4 +43,4 @@ class LatencyBaseline:
         """Share of the baseline's requests in buckets above ``bucket``."""
         if self.total <= 0:
             return 0.0
-        return sum(self.hist[bucket + 1:]) / self.total
+        return sum(self.hist[bucket + 1 :]) / self.total

@@ -19,8 +19,9 @@ class RatioBaseline:
 
     __slots__ = ("k", "n", "prior", "prior_weight", "decay")
 
-    def __init__(self, prior: float = 0.005, prior_weight: float = 50.0,
-                 decay: float = 0.995) -> None:
+    def __init__(
+        self, prior: float = 0.005, prior_weight: float = 50.0, decay: float = 0.995
+    ) -> None:
         self.k = 0.0
         self.n = 0.0
         self.prior = prior
