@@ -99,6 +99,7 @@ class Pipeline:
         templater: RouteTemplater | None = None,
         dead_letter: Callable[[BadRecord], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        external_watermark: bool = False,
     ) -> None:
         self.settings = settings
         self.size = float(settings.windows.size_seconds)
@@ -138,6 +139,10 @@ class Pipeline:
         self.first_ts: float = math.inf
         self.last_version: dict[str, str] = {}
         self.future_limit: float = wall_clock() + FUTURE_SLACK
+        # With several partitions the source drives the watermark (the minimum
+        # over partitions, see advance_event_time); otherwise max event time does.
+        self.external = external_watermark
+        self.external_time: float = -math.inf
         self._gen: int = self.templater.generation
 
     # ---- per event -------------------------------------------------------
@@ -186,7 +191,8 @@ class Pipeline:
                     w = open_w[widx] = ({}, {})  # type: ignore[index]
                     if widx < self.min_open:
                         self.min_open = widx
-                        next_close = self.next_close = (widx + 1) * size + self.lateness
+                        if not self.external:
+                            next_close = self.next_close = (widx + 1) * size + self.lateness
                     if ts < self.first_ts:
                         self.first_ts = ts
                 cur_idx = widx
@@ -298,7 +304,50 @@ class Pipeline:
 
     # ---- per window ------------------------------------------------------
     def watermark(self) -> float:
+        if self.external:
+            return self.external_time - self.lateness
         return self.max_ts - self.lateness
+
+    def advance_event_time(self, t: float) -> None:
+        """External mode: every input has reached event time ``t``; close what is due."""
+        if t > self.external_time:
+            self.external_time = t
+            self._close_due()
+
+    # ---- checkpoints -----------------------------------------------------
+    _STATE = ("series_keys", "series_states", "series_birth", "series_last", "awake",
+              "sid_of", "open_windows", "closed_upto", "min_open", "next_close", "max_ts",
+              "first_ts", "last_version", "templater", "registry", "external_time")
+
+    def state(self) -> dict[str, Any]:
+        """Everything a restart needs to continue exactly where this pipeline is."""
+        st = {name: getattr(self, name) for name in self._STATE}
+        inc = self.incidents
+        st["incidents"] = (inc.open, inc.resolved, inc.last_signal, inc.counts)
+        st["client_auth"] = self.client_auth._decayed
+        return st
+
+    def snapshot(self) -> bytes:
+        """Serialised state, for a checkpoint (sinks flushed first, offsets committed after)."""
+        from detector.state import dumps
+
+        return dumps(self.state())
+
+    def restore(self, data: bytes) -> None:
+        """Continue from a snapshot written by :meth:`snapshot` (SnapshotError if unusable)."""
+        from detector.state import SnapshotError, loads
+
+        st = loads(data)
+        if not isinstance(st, dict) or set(self._STATE) - set(st):
+            raise SnapshotError("snapshot does not hold pipeline state")
+        for name in self._STATE:
+            setattr(self, name, st[name])
+        inc = self.incidents
+        inc.open, inc.resolved, inc.last_signal, inc.counts = st["incidents"]
+        inc.registry = self.registry
+        self.client_auth._decayed = st["client_auth"]
+        self.path_cache.clear()
+        self._gen = self.templater.generation
 
     def _close_due(self, final: bool = False) -> None:
         size = self.size
