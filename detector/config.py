@@ -48,6 +48,9 @@ class DetectorSettings(_Section):
     auth_client_min_failures: int = Field(20, ge=1)
     auth_client_min_share: float = Field(0.5, gt=0, le=1)
     relearn_after_windows: int = Field(120, ge=10)
+    scan_min_paths: int = Field(15, ge=2)
+    new_endpoint_learning_windows: int = Field(60, ge=1)
+    new_endpoint_min_requests: int = Field(10, ge=1)
 
 
 class IncidentSettings(_Section):

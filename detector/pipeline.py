@@ -20,13 +20,25 @@ from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetec
 from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
+from detector.detectors.new_endpoint import NewEndpointDetector
+from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
 from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
-from detector.windows.stats import BOUNDS, NBUCKETS, new_series_stats
+from detector.windows.stats import (
+    BOUNDS,
+    COUNT,
+    NBUCKETS,
+    S4XX,
+    S5XX,
+    S404,
+    SAUTH,
+    SCAN_PATHS_CAP,
+    new_series_stats,
+)
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 
@@ -119,6 +131,9 @@ class Pipeline:
             auth_route_detector(ds),
         ]
         self.client_auth: ClientAuthDetector = ClientAuthDetector(ds)
+        self.scanner = ScanDetector(ds)
+        self.new_endpoint = NewEndpointDetector(ds)
+        self.routes_by_service: dict[str, list[SeriesKey]] = {}
         self.incidents: IncidentManager = IncidentManager(
             settings.incidents, self.registry, self._emit, self.size
         )
@@ -217,7 +232,7 @@ class Pipeline:
             ck = (svc, client)
             cs = cur_c.get(ck)
             if cs is None:
-                cs = cur_c[ck] = [1, 0, 0, None, None]
+                cs = cur_c[ck] = [1, 0, 0, None, None, None]
             else:
                 cs[0] += 1
             status = ev[6]
@@ -231,7 +246,7 @@ class Pipeline:
                     self._client_failure(cs, sid, ev)
                 elif status == 404:
                     st[4] += 1
-                    cs[2] += 1
+                    self._client_missing(cs, ev)
                 else:
                     st[2] += 1
                 if len(st[8]) < 3:
@@ -259,6 +274,20 @@ class Pipeline:
         elif len(samples) < 3:
             samples.append(ev)
 
+    @staticmethod
+    def _client_missing(cs: list[Any], ev: AccessEvent) -> None:
+        cs[2] += 1
+        paths = cs[5]
+        if paths is None:
+            cs[5] = {ev[4]}
+        elif len(paths) < SCAN_PATHS_CAP:
+            paths.add(ev[4])
+        samples = cs[4]
+        if samples is None:
+            cs[4] = [ev]
+        elif len(samples) < 3:
+            samples.append(ev)
+
     def _resolve_series(self, pk: tuple[str, str, str], widx: int) -> int:
         svc, method, path = pk
         route = self.templater.template(svc, path)
@@ -277,6 +306,10 @@ class Pipeline:
             if sid is None:
                 sid = len(self.series_keys)
                 self.sid_of[key] = sid
+                known = self.routes_by_service.setdefault(svc, [])
+                self.new_endpoint.service_seen(svc, widx)
+                self.new_endpoint.series_born(key, widx, known)
+                known.append(key)
                 self.series_keys.append(key)
                 self.series_states.append([d.new_state() for d in self.detectors])
                 self.series_birth.append(widx)
@@ -325,6 +358,10 @@ class Pipeline:
         inc = self.incidents
         st["incidents"] = (inc.open, inc.resolved, inc.last_signal, inc.counts)
         st["client_auth"] = self.client_auth._decayed
+        st["scanner"] = self.scanner._decayed
+        ne = self.new_endpoint
+        st["new_endpoint"] = (ne.first_window, ne.watch, ne.known)
+        st["routes_by_service"] = self.routes_by_service
         return st
 
     def snapshot(self) -> bytes:
@@ -346,6 +383,10 @@ class Pipeline:
         inc.open, inc.resolved, inc.last_signal, inc.counts = st["incidents"]
         inc.registry = self.registry
         self.client_auth._decayed = st["client_auth"]
+        self.scanner._decayed = st["scanner"]
+        ne = self.new_endpoint
+        ne.first_window, ne.watch, ne.known = st["new_endpoint"]
+        self.routes_by_service = st["routes_by_service"]
         self.path_cache.clear()
         self._gen = self.templater.generation
 
@@ -427,10 +468,17 @@ class Pipeline:
                         signals.append(f)
             if sig is not None:
                 signals.append(sig)
+            if stats is not None and key in self.new_endpoint.watch:
+                ok = stats[COUNT] - stats[S5XX] - stats[S4XX] - stats[SAUTH] - stats[S404]
+                sig = self.new_endpoint.on_window(key, w, start, end, stats[COUNT], ok,
+                                                  list(stats[7]))
+                if sig is not None:
+                    signals.append(sig)
             if traffic.dormant(states[0], end):
                 self.awake.discard(sid)
             else:
                 self.awake.add(sid)
+        signals.extend(self.scanner.check_window(clients, start, end))
         for sig in self.client_auth.check_window(clients, start, end):
             cs = clients.get((sig.service, sig.client or ""))
             if cs is not None and cs[4]:

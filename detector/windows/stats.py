@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 # Series window layout: [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples]
 COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES = range(9)
-# Client window layout: [count, auth failures, 404s, failure routes {route: n}, samples]
-C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES = range(5)
+# Client window layout:
+# [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths]
+C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS = range(6)
+SCAN_PATHS_CAP = 256  # distinct missing paths kept per client window
 
 # Latency buckets: 0.5 ms .. ~160 s, each 20 % wider than the previous one, so
 # a quantile read from the histogram is within ~10 % of the true value.
