@@ -26,8 +26,9 @@ class NewEndpointDetector:
     >>> from detector.config import DetectorSettings
     >>> det = NewEndpointDetector(DetectorSettings(warmup_windows=2))
     >>> det.service_seen("pay", 0)
-    >>> det.series_born(SeriesKey("pay", "GET", "/v2/disputes/{id}"), 10, [])
-    >>> sig = det.on_window(SeriesKey("pay", "GET", "/v2/disputes/{id}"), 10, 600.0, 660.0, 30, 30, [])
+    >>> key = SeriesKey("pay", "GET", "/v2/disputes/{id}")
+    >>> det.series_born(key, 10, [])
+    >>> sig = det.on_window(key, 10, 600.0, 660.0, 30, 30, [])
     >>> sig.kind, sig.route
     ('new_endpoint', '/v2/disputes/{id}')
     """
