@@ -24,7 +24,7 @@ class NewEndpointDetector:
     ``/items/red`` into ``/items/{id}``: same traffic, new template).
 
     >>> from detector.config import DetectorSettings
-    >>> det = NewEndpointDetector(DetectorSettings(warmup_windows=2))
+    >>> det = NewEndpointDetector(DetectorSettings(new_endpoint_learning_windows=5))
     >>> det.service_seen("pay", 0)
     >>> key = SeriesKey("pay", "GET", "/v2/disputes/{id}")
     >>> det.series_born(key, 10, [])
