@@ -61,6 +61,7 @@ class IncidentSettings(_Section):
     update_every_seconds: float = Field(300.0, ge=0)
     suspect_window_seconds: float = Field(1800.0, ge=0)
     max_samples: int = Field(3, ge=0, le=20)
+    db: str = "incidents.db"  # the sqlite incident store read by `detector incidents`
 
 
 class Settings(BaseSettings):

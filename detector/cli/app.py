@@ -10,6 +10,7 @@ import typer
 
 from detector import __version__
 from detector.cli.errors import one_line_errors
+from detector.cli.incidents_cmds import incidents_app
 from detector.config import load_settings
 
 app = typer.Typer(
@@ -87,6 +88,9 @@ def replay(
         dead_letter=dead_letter,
     )
     sys.stderr.write(format_summary(summary, problems, dead_letter) + "\n")
+
+
+app.add_typer(incidents_app, name="incidents")
 
 
 def main() -> None:

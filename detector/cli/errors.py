@@ -12,13 +12,14 @@ import typer
 
 from detector.config import ConfigError
 from detector.sinks.base import SinkError
+from detector.sinks.delivery import SinkDeliveryError
 from detector.sources.files import SourceError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 
-USER_ERRORS = (ConfigError, SinkError, SourceError)
+USER_ERRORS = (ConfigError, SinkError, SinkDeliveryError, SourceError)
 
 
 class UsageError(ValueError):

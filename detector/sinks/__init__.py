@@ -1,6 +1,7 @@
 """Sinks: where incident state changes go (CONTRACTS §4 sink specs)."""
 
-from detector.sinks import files as _files  # noqa: F401  (registers stdout and jsonl)
+from detector.sinks import registry_all as _registry_all  # noqa: F401  (registers every sink)
 from detector.sinks.base import MemorySink, Sink, SinkError, make_sink
+from detector.sinks.delivery import SinkDeliveryError
 
-__all__ = ["MemorySink", "Sink", "SinkError", "make_sink"]
+__all__ = ["MemorySink", "Sink", "SinkDeliveryError", "SinkError", "make_sink"]
