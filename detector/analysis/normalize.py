@@ -69,6 +69,8 @@ def _overlong(err: UnicodeError) -> tuple[str, int]:
         return chr(((b[i + 2] & 0x3F) << 6) | (b[i + 3] & 0x3F)), i + 4
     if b0 == 0xF8 and i + 4 < n and all(b[i + k] & 0xC0 == 0x80 for k in (1, 2, 3, 4)):
         return chr(((b[i + 3] & 0x3F) << 6) | (b[i + 4] & 0x3F)), i + 5
+    if b0 == 0xFC and i + 5 < n and all(b[i + k] & 0xC0 == 0x80 for k in (1, 2, 3, 4, 5)):
+        return chr(((b[i + 4] & 0x3F) << 6) | (b[i + 5] & 0x3F)), i + 6
     return chr(b0), i + 1
 
 

@@ -18,7 +18,7 @@ import yaml
 
 __all__ = ["CATEGORIES", "LOCATIONS", "Rule", "load_rules", "word_list"]
 
-LOCATIONS = ("path", "query", "body", "user_agent")
+LOCATIONS = ("path", "query", "body", "user_agent", "header")
 CATEGORIES = frozenset(
     {
         "sqli", "xss", "path_traversal", "rfi", "cmdi", "ssti", "ssrf", "log4shell", "nosqli",

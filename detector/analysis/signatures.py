@@ -9,6 +9,7 @@ Python ``re``: scanning time stays linear whatever the input.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,12 +17,12 @@ from detector.analysis.backends import Matcher, make_matcher
 from detector.analysis.normalize import MAX_FIELD_CHARS, variants
 from detector.analysis.rules import LOCATIONS, Rule, load_rules
 
-__all__ = ["SignatureEngine", "SignatureHit"]
+__all__ = ["SignatureEngine", "SignatureHit", "header_values"]
 
 
 @dataclass(frozen=True, slots=True)
 class SignatureHit:
-    """One rule firing in one request location ("path", "query", "body", "user_agent").
+    """One rule firing in one request location ("path", "query", "body", "user_agent", "header").
 
     >>> SignatureHit("sqli-union-select", "sqli", 1, "query").category
     'sqli'
@@ -108,15 +109,30 @@ class SignatureEngine:
         if len(text) > self.max_field_chars:
             text = text[: self.max_field_chars]
         json_like = location == "body" and _looks_json(text)
-        form = location == "query" or (location == "body" and not json_like)
+        form = location in ("query", "header") or (location == "body" and not json_like)
         return self._scan(text, location, form=form, json_like=json_like)
 
     def scan_request(
-        self, method: str, path: str, query: str, body: str | None, user_agent: str
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: str | None,
+        user_agent: str,
+        headers: Mapping[str, str] | None = None,
     ) -> list[SignatureHit]:
-        """Hits over the path, query string, body and User-Agent of one request.
+        """Hits over the path, query string, body, User-Agent and headers of one request.
 
+        ``headers`` (optional) are scanned with location "header": see
+        :func:`header_values` for which ones and how they are split. A User-Agent
+        found in ``headers`` is ignored when ``user_agent`` is given.
         ``method`` is accepted for future method-specific rules; none uses it yet.
+
+        >>> engine = SignatureEngine.default(paranoia=2)
+        >>> cookie = {"Cookie": "sid=1' union select 1--"}
+        >>> hits = engine.scan_request("GET", "/", "", None, "", cookie)
+        >>> sorted({(h.category, h.location) for h in hits})
+        [('sqli', 'header')]
         """
         hits = self.scan_text(path, "path")
         if query:
@@ -125,4 +141,80 @@ class SignatureEngine:
             hits += self.scan_text(body, "body")
         if user_agent:
             hits += self.scan_text(user_agent, "user_agent")
+        if headers:
+            seen: set[SignatureHit] = set(hits)
+            for value in header_values(headers, skip_user_agent=bool(user_agent)):
+                for h in self.scan_text(value, "header"):
+                    if h not in seen:
+                        seen.add(h)
+                        hits.append(h)
         return hits
+
+
+# Headers whose values are protocol plumbing set by the client or a proxy, not by a
+# person or an application: scanning them adds cost and false positives, no attacks
+# that the other locations would not catch. Accept-* are left to rules that name them.
+_PLUMBING = frozenset(
+    {
+        "host", "connection", "keep-alive", "proxy-connection", "content-length",
+        "transfer-encoding", "te", "upgrade", "cache-control", "pragma", "accept",
+        "accept-encoding", "accept-language", "accept-charset", "accept-ranges",
+        "accept-datetime", "authorization", "proxy-authorization", "if-modified-since",
+        "if-unmodified-since", "if-none-match", "if-match", "date", "dnt", "sec-fetch-site",
+        "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile",
+        "sec-ch-ua-platform", "upgrade-insecure-requests", "priority", "x-request-id",
+        "x-amzn-trace-id", "traceparent", "tracestate", "x-b3-traceid", "x-b3-spanid",
+        "x-b3-parentspanid", "x-b3-sampled", "x-envoy-expected-rq-timeout-ms",
+        "x-envoy-attempt-count", "x-forwarded-proto", "x-forwarded-port", "x-real-port",
+        "content-md5", "x-csrf-token", "x-xsrf-token", "x-forwarded-host", "x-forwarded-server",
+        "x-original-host", "x-envoy-original-host", "x-envoy-decorator-operation",
+    }
+)  # fmt: skip
+MAX_HEADER_VALUES = 64  # at most this many header values (after Cookie splitting) per request
+
+
+def _cookie_parts(value: str) -> Iterator[str]:
+    """Cookie values, and names that are more than a plain token.
+
+    >>> list(_cookie_parts("sid=1; java.lang.Runtime=x; flag"))
+    ['1', 'java.lang.Runtime', 'x']
+    """
+    for pair in value.split(";"):
+        name, eq, val = pair.strip().partition("=")
+        if name and not name.replace("_", "").replace("-", "").isalnum():
+            yield name
+        if eq and val:
+            yield val
+
+
+def header_values(headers: Mapping[str, str], *, skip_user_agent: bool = True) -> list[str]:
+    """The header values worth scanning, Cookie split into its names and values.
+
+    Plumbing headers (Host, Accept*, Connection, Authorization, tracing ids ...)
+    are skipped; everything else (Cookie, Referer, X-Forwarded-For, Forwarded,
+    Content-Type, X-* and other custom headers) is kept. Header *names* that are
+    not plain tokens are scanned too: CRS tests payloads hidden in names.
+    Upload-name headers (X-Filename, X-File-Name ...) become ``filename="..."``
+    so the multipart upload rules apply to them.
+
+    >>> header_values({"Cookie": "sid=abc; pref=o%27reilly", "Host": "x", "X-Api": "1"})
+    ['abc', 'o%27reilly', '1']
+    """
+    out: list[str] = []
+    for raw_name, raw_value in headers.items():
+        name = raw_name.lower()
+        value = str(raw_value or "")
+        if name in _PLUMBING or (name == "user-agent" and skip_user_agent):
+            continue
+        if not name.replace("-", "").replace("_", "").isalnum():
+            out.append(raw_name)
+        if not value:
+            continue
+        if name == "cookie":
+            out.extend(_cookie_parts(value))
+        elif "filename" in name.replace("-", "").replace("_", "").replace(".", ""):
+            # X-Filename & co. name an upload: scan it the way a multipart part is scanned
+            out.append(f'filename="{value}"')
+        else:
+            out.append(value)
+    return out[:MAX_HEADER_VALUES]

@@ -20,6 +20,7 @@ from detector.analysis.normalize import MAX_FIELD_CHARS, decode, sql_compact, va
         ("%u0027%u003cscript", {}, "'<script"),
         ("%c0%ae%c0%ae%c0%af", {}, "../"),  # overlong UTF-8
         ("%e0%80%ae", {}, "."),
+        ("%f8%80%80%80%ae%fc%80%80%80%80%ae", {}, ".."),  # 5- and 6-byte overlong forms
         ("%c1%9c", {}, "\\"),
         ("&#x27;&#39;&lt;&gt;&quot;&amp;", {}, "''<>\"&"),
         ("&#60;script&#62;", {}, "<script>"),

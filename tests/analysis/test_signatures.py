@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from detector.analysis.backends import available_backends
 from detector.analysis.rules import CATEGORIES, LOCATIONS, Rule, load_rules
-from detector.analysis.signatures import SignatureEngine
+from detector.analysis.signatures import SignatureEngine, header_values
 from tests.conftest import shared_path
 
 RULES = load_rules()
@@ -85,6 +85,9 @@ def test_lookalikes_stay_benign(engine: SignatureEngine) -> None:
     for s in corpus["body"]:
         if hits := engine.scan_request("POST", "/api/items", "", s, "Mozilla/5.0"):
             flagged.append((s, hits))
+    for h in corpus["header"]:
+        if hits := engine.scan_request("GET", "/", "", None, "Mozilla/5.0", h):
+            flagged.append((str(h), hits))
     assert not flagged
 
 
@@ -107,9 +110,68 @@ def test_scan_request_locations(engine: SignatureEngine) -> None:
     }  # fmt: skip
 
 
+def test_scan_request_headers(engine: SignatureEngine) -> None:
+    # positional calls without headers keep working
+    assert engine.scan_request("GET", "/", "", None, "Mozilla/5.0") == []
+    attacks = {
+        "Cookie": "sid=abc; pref=1%27%20union%20select%20password%20from%20users--",
+        "Referer": "/etc/shadow",
+        "X-Filename": "shell.php5",
+        "X-Custom": "() { :;}; /bin/bash -c id",
+    }
+    hits = engine.scan_request("GET", "/", "", None, "Mozilla/5.0", attacks)
+    assert {h.location for h in hits} == {"header"}
+    assert {h.category for h in hits} >= {"sqli", "path_traversal", "php", "cmdi"}
+    # cookie names are scanned too (CRS puts Java class names there)
+    hits = engine.scan_request("GET", "/", "", None, "", {"Cookie": "java.lang.Runtime=test"})
+    assert {h.category for h in hits} == {"java"}
+    # plumbing headers are not scanned
+    quiet = {"Host": "x' or 1=1--", "Accept": "<script>", "Authorization": "Bearer ' or 1=1--"}
+    assert engine.scan_request("GET", "/", "", None, "", quiet) == []
+
+
+def test_header_values_splitting() -> None:
+    vals = header_values({"Cookie": "a=1; b=x%27y; c", "Host": "h", "X-File-Name": "a.txt"})
+    assert vals == ["1", "x%27y", 'filename="a.txt"']
+    assert header_values({"User-Agent": "ua"}) == []
+    assert header_values({"User-Agent": "ua"}, skip_user_agent=False) == ["ua"]
+
+
 def test_unknown_location_rejected(engine: SignatureEngine) -> None:
     with pytest.raises(ValueError):
         engine.scan_text("x", "cookie")
+
+
+def test_hyperscan_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "hyperscan" not in BACKENDS:
+        pytest.skip("hyperscan not installed")
+    from detector.analysis.backends import HyperscanMatcher, cache_dir
+
+    monkeypatch.setenv("DETECTOR_CACHE_DIR", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    pats = ["union\\s+select", "<script", "/etc/passwd"]
+    first = HyperscanMatcher(pats, cache_dir())
+    second = HyperscanMatcher(pats, cache_dir())
+    assert (first.source, second.source) == ("compiled", "cache")
+    assert second.scan(b"1 UNION SELECT <script>") == {0, 1}
+    # a different rule set never reuses the file
+    assert HyperscanMatcher([*pats, "x"], cache_dir()).source == "compiled"
+    # a tampered file (digest mismatch) is ignored and rewritten
+    for f in (tmp_path / "c").glob("hs-*.db"):
+        blob = bytearray(f.read_bytes())
+        blob[-1] ^= 0xFF
+        f.write_bytes(bytes(blob))
+    assert HyperscanMatcher(pats, cache_dir()).source == "compiled"
+    assert HyperscanMatcher(pats, cache_dir()).source == "cache"
+    # garbage and an unwritable location fall back to compiling
+    for f in (tmp_path / "c").glob("hs-*.db"):
+        f.write_bytes(b"not a database")
+    assert HyperscanMatcher(pats, cache_dir()).scan(b"<script") == {1}
+    (tmp_path / "file").write_text("")  # a file where the cache dir should be
+    assert HyperscanMatcher(pats, tmp_path / "file").scan(b"/etc/passwd") == {2}
+    assert HyperscanMatcher(pats, tmp_path / "file" / "x").source == "compiled"
+    monkeypatch.setenv("DETECTOR_CACHE_DIR", "")
+    assert cache_dir() is None
 
 
 KNOWN_IDS = {r.id for r in RULES}
@@ -142,7 +204,6 @@ def test_large_hostile_input_completes() -> None:
 # --- acceptance figures on the third-party reference data -------------------------------
 
 CRS_CATS = {942, 941, 930, 931, 932, 933, 944, 934}
-CRS_FLOOR = 0.74  # regression floor: the measured rate when this suite was written
 
 
 def _crs_rate(engine: SignatureEngine) -> float:
@@ -156,23 +217,20 @@ def _crs_rate(engine: SignatureEngine) -> float:
             if d["expect_trigger"] is not True:
                 continue
             p, _, q = (d["uri"] or "/").partition("?")
-            ua = next((v for k, v in (d["headers"] or {}).items() if k.lower() == "user-agent"), "")
+            headers = {str(k): str(v) for k, v in (d["headers"] or {}).items()}
+            ua = next((v for k, v in headers.items() if k.lower() == "user-agent"), "")
             total += 1
-            hit += bool(engine.scan_request(d["method"], p, q, d["body"], ua or ""))
+            hits = engine.scan_request(d["method"] or "GET", p, q, d["body"], ua, headers)
+            hit += bool(hits)
     return hit / total
 
 
-def test_crs_detection_floor(engine: SignatureEngine) -> None:
-    assert _crs_rate(engine) >= CRS_FLOOR
-
-
-@pytest.mark.xfail(reason="target not reached yet: ~76 % (many CRS payloads sit in cookies and "
-                   "custom headers, which scan_request does not take)", strict=False)  # fmt: skip
 def test_crs_detection_target(engine: SignatureEngine) -> None:
+    """CRS regression attacks at PL1-2 (categories 930-934, 941, 942, 944), whole requests."""
     assert _crs_rate(engine) >= 0.90
 
 
-PAYLOAD_FLOORS = {"sqli": 0.95, "lfi": 0.91, "path_traversal": 0.89, "xss": 0.68, "cmdi": 0.38}
+PAYLOAD_FLOORS = {"sqli": 0.95, "lfi": 0.92, "path_traversal": 0.99, "xss": 0.68, "cmdi": 0.42}
 
 
 def _payload_rates(engine: SignatureEngine) -> dict[str, float]:
@@ -197,8 +255,19 @@ def test_payload_detection_floors(engine: SignatureEngine) -> None:
         assert rates[cat] >= floor, (cat, rates[cat])
 
 
-@pytest.mark.xfail(reason="target reached for sqli and lfi only; xss ~69 %, cmdi ~39 % "
-                   "(fuzzdb's bare command names), path_traversal ~90 %", strict=False)  # fmt: skip
-def test_payload_detection_target(engine: SignatureEngine) -> None:
-    rates = _payload_rates(engine)
-    assert all(rates[c] >= 0.90 for c in PAYLOAD_FLOORS), rates
+@pytest.mark.parametrize("category", ["sqli", "lfi", "path_traversal"])
+def test_payload_detection_target(engine: SignatureEngine, category: str) -> None:
+    assert _payload_rates(engine)[category] >= 0.90
+
+
+@pytest.mark.xfail(
+    reason="not reachable without flagging benign words: of 6,241 xss lines 1,090 are fuzzdb "
+    "metadata ('Author Name: ha.ckers.org', 'Exploit Description: ...'), 424 bare event-handler "
+    "names ('onload'), 207 plain descriptive titles, 139 a lone encoded '<'; of 1,845 cmdi lines "
+    "1,135 are bare command names ('id', 'sort', 'test', 'find'). Without those lines: xss ~95 %, "
+    "cmdi ~95 % (scripts/eval_signatures.py reports both rates)",
+    strict=True,
+)
+@pytest.mark.parametrize("category", ["xss", "cmdi"])
+def test_payload_detection_target_noisy_lists(engine: SignatureEngine, category: str) -> None:
+    assert _payload_rates(engine)[category] >= 0.90
