@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from detector import __version__
+from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
 from detector.config import load_settings
@@ -91,6 +92,8 @@ def replay(
 
 
 app.add_typer(incidents_app, name="incidents")
+app.command("train", epilog=TRAIN_EPILOG)(train_command)
+app.command("scan", epilog=SCAN_EPILOG)(scan_command)
 
 
 def main() -> None:

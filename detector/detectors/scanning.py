@@ -50,11 +50,12 @@ class ScanDetector:
             if not paths:
                 continue
             distinct = len(paths)
-            d = decayed.get(key)
-            if d is None:
+            found = decayed.get(key)
+            if found is None:
                 if len(decayed) >= MAX_TRACKED:
                     continue
-                d = decayed[key] = [0.0, 0.0]
+                found = decayed[key] = [0.0, 0.0]
+            d = found
             d[0] += distinct
             d[1] += st[C_COUNT]
             share = st[C_404] / max(st[C_COUNT], 1)

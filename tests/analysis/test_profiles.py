@@ -1,0 +1,198 @@
+"""Learned request profiles: what they flag, what they leave alone, bounds, persistence."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.analysis.params import Param, parse_body, parse_query
+from detector.analysis.profiles import ProfileStore, value_kind
+
+WORDS = ["red shoes", "dyson", "o'reilly books", "usb-c cable", "tv 55 inch", "lego", "Café crème"]
+
+
+def charge(rng: random.Random) -> list[Param]:
+    body = {
+        "amount": rng.randint(1, 40) * rng.choice([1, 10, 100]),
+        "currency": rng.choice(["EUR", "USD", "GBP"]),
+        "customer": f"cus_{rng.getrandbits(36):09x}",
+        "capture": rng.random() < 0.7,
+        "description": f"Order #{rng.randint(1000, 999999)}",
+    }
+    if rng.random() < 0.3:
+        body["metadata"] = {"cart": f"c{rng.randint(1, 99999)}"}
+    return parse_body(orjson.dumps(body).decode())
+
+
+def search(rng: random.Random) -> list[Param]:
+    q = f"q={rng.choice(WORDS).replace(' ', '+')}"
+    if rng.random() < 0.6:
+        q += f"&page={rng.randint(1, 10)}"
+    return parse_query(q)
+
+
+@pytest.fixture(scope="module")
+def store() -> ProfileStore:
+    s = ProfileStore()
+    rng = random.Random(1)
+    for _ in range(2000):
+        s.learn("pay", "POST", "/v2/charges", charge(rng))
+        s.learn("shop", "GET", "/search", search(rng))
+    return s
+
+
+def base(rng: random.Random) -> dict[str, object]:
+    return {
+        "amount": 500,
+        "currency": "EUR",
+        "customer": "cus_0a1b2c3d4",
+        "capture": True,
+        "description": f"Order #{rng.randint(1000, 99999)}",
+    }
+
+
+def score_body(store: ProfileStore, body: dict[str, object]) -> tuple[float, list[str]]:
+    return store.score("pay", "POST", "/v2/charges", parse_body(orjson.dumps(body).decode()))
+
+
+def test_normal_variety_is_not_flagged(store: ProfileStore) -> None:
+    rng = random.Random(99)  # unseen values from the same distribution
+    scores = [store.score("pay", "POST", "/v2/charges", charge(rng))[0] for _ in range(1000)]
+    scores += [store.score("shop", "GET", "/search", search(rng))[0] for _ in range(1000)]
+    assert sum(s >= 0.5 for s in scores) == 0
+    assert sum(s > 0 for s in scores) <= 20
+
+
+def test_unknown_parameter(store: ProfileStore) -> None:
+    s, why = score_body(store, {**base(random.Random(0)), "coupon": "X"})
+    assert s >= 0.5 and why == ["unknown parameter coupon"]
+
+
+def test_mass_assignment_weighs_more(store: ProfileStore) -> None:
+    plain, _ = score_body(store, {**base(random.Random(0)), "coupon": "X"})
+    for name in ("is_admin", "role", "isAdmin", "account_balance", "permissions"):
+        s, why = score_body(store, {**base(random.Random(0)), name: True})
+        assert s > plain and s >= 0.85, name
+        assert why[0].startswith(f"unknown parameter {name}")
+
+
+def test_long_value(store: ProfileStore) -> None:
+    s, why = score_body(store, {**base(random.Random(0)), "currency": "E" * 600})
+    assert s >= 0.9 and why == ["currency: length 600 (usual 3)"]
+
+
+def test_object_where_scalar_lives(store: ProfileStore) -> None:
+    s, why = score_body(store, {**base(random.Random(0)), "amount": {"$gt": 0}})
+    assert s >= 0.8 and why[0] == "amount: object where int lives"
+    s, why = score_body(store, {**base(random.Random(0)), "currency": ["EUR", "USD"]})
+    assert s >= 0.8 and why[0] == "currency: array where text lives"
+
+
+def test_numeric_range(store: ProfileStore) -> None:
+    s, why = score_body(store, {**base(random.Random(0)), "amount": 10**18})
+    assert s >= 0.9 and why[0].startswith("amount: 1e+18 beyond learned range [1, 4")
+    s, why = score_body(store, {**base(random.Random(0)), "amount": -5})
+    assert s >= 0.5 and why[0].startswith("amount: negative -5")
+
+
+def test_type_change_and_enum(store: ProfileStore) -> None:
+    s, why = score_body(store, {**base(random.Random(0)), "amount": "12 OR 1=1"})
+    assert s >= 0.5 and why == ["amount: text where int lives"]
+    s, why = score_body(store, {**base(random.Random(0)), "currency": "JPY"})
+    assert 0 < s < 0.5 and why == ["currency: value outside its 3 known values"]
+
+
+def test_control_characters_and_missing_required(store: ProfileStore) -> None:
+    s, why = store.score("shop", "GET", "/search", parse_query("q=lego%00%0d%0aSet-Cookie:x"))
+    assert s >= 0.5 and "q: control characters" in why
+    body = base(random.Random(0))
+    del body["currency"]
+    s, why = score_body(store, body)
+    assert 0 < s < 0.5 and why == ["missing required parameter currency"]
+
+
+def test_quiet_route_scores_zero() -> None:
+    s = ProfileStore(min_history=50)
+    for i in range(49):
+        s.learn("svc", "GET", "/rare", [("id", str(i), "str")])
+    assert s.score("svc", "GET", "/rare", [("is_admin", "{}", "object")]) == (0.0, [])
+    assert s.score("svc", "GET", "/never", [("x", "y", "str")]) == (0.0, [])
+
+
+def test_save_load_round_trip(store: ProfileStore) -> None:
+    again = ProfileStore.load_state(store.save_state())
+    rng = random.Random(5)
+    for _ in range(200):
+        p = charge(rng)
+        assert again.score("pay", "POST", "/v2/charges", p) == store.score(
+            "pay", "POST", "/v2/charges", p
+        )
+    assert again.save_state() == store.save_state()
+    doc = orjson.loads(store.save_state())
+    assert doc["format"] == "detector.profiles" and doc["version"] == 1
+    for bad in (
+        b"{}",
+        b"not json",
+        orjson.dumps({**doc, "version": 99}),
+        orjson.dumps({**doc, "routes": [{"service": "x"}]}),
+    ):
+        with pytest.raises(ValueError, match="profile state"):
+            ProfileStore.load_state(bad)
+
+
+def test_memory_is_bounded() -> None:
+    s = ProfileStore(max_params=10, max_enum=4, max_routes=3)
+    for i in range(500):
+        s.learn("svc", "POST", f"/r{i % 5}", [(f"k{i}", f"v{i}", "str"), ("e", str(i), "str")])
+    assert len(s) == 3
+    doc = orjson.loads(s.save_state())
+    for route in doc["routes"]:
+        assert len(route["params"]) <= 10
+        assert route["params"]["e"]["values"] is None  # more than 4 distinct: not an enum
+    # a full name table makes unknown names weak evidence
+    score, _ = s.score("svc", "POST", "/r0", [("brand_new", "1", "str")])
+    assert score < 0.5
+
+
+def test_value_kinds() -> None:
+    cases = {
+        "123": "int",
+        "-7": "int",
+        "3.14": "float",
+        "1e+18": "float",
+        "false": "bool",
+        "550e8400-e29b-41d4-a716-446655440000": "uuid",
+        "ann@example.com": "email",
+        "2026-03-17T09:06:00Z": "date",
+        "https://x.io/a?b=c": "url",
+        "tok_9f8e7d6c": "token",
+        "hello world": "text",
+        "": "empty",
+        "١٢٣": "text",
+    }
+    assert {v: value_kind(v, "str") for v in cases} == cases
+
+
+hostile = st.lists(
+    st.tuples(
+        st.text(max_size=30),
+        st.text(max_size=300),
+        st.sampled_from(["str", "int", "float", "bool", "null", "object", "array", "??"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(hostile, min_size=1, max_size=80), hostile)
+def test_never_raises_on_hostile_input(train: list[list[Param]], probe: list[Param]) -> None:
+    s = ProfileStore(min_history=5, max_params=20)
+    for params in train:
+        s.learn("svc", "POST", "/x", params)
+    score, reasons = s.score("svc", "POST", "/x", probe)
+    assert 0.0 <= score <= 1.0 and all(isinstance(r, str) for r in reasons)
+    assert ProfileStore.load_state(s.save_state()).score("svc", "POST", "/x", probe)[0] == score
