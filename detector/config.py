@@ -51,6 +51,9 @@ class DetectorSettings(_Section):
     scan_min_paths: int = Field(15, ge=2)
     new_endpoint_learning_windows: int = Field(60, ge=1)
     new_endpoint_min_requests: int = Field(10, ge=1)
+    attack_min_client_findings: int = Field(2, ge=1)
+    unusual_min_client_findings: int = Field(5, ge=1)
+    payload_min_route_clients: int = Field(3, ge=2)
 
 
 class IncidentSettings(_Section):

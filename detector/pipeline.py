@@ -7,11 +7,12 @@ in the event's tumbling window. Everything heavier runs once per closed window.
 from __future__ import annotations
 
 import math
+import re
 import time
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
@@ -21,6 +22,7 @@ from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
+from detector.detectors.payload import PayloadDetector
 from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
@@ -40,8 +42,19 @@ from detector.windows.stats import (
     new_series_stats,
 )
 
-Item = AccessEvent | DeploymentEvent | BadRecord
+if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
 
+Item = AccessEvent | DeploymentEvent | BadRecord
+# Requests analysed besides those with a query or body: paths with characters
+# or suffixes that injection, traversal and probing need. No nested
+# quantifiers: linear on attacker-controlled paths.
+_SUSPICIOUS_PATH = re.compile(
+    r"[%'\"<>;`{}\\|$!*()\[\]~]|\.\.|/\.|\.(?:php\d?|aspx?|jspx?|cgi|env|bak|old|sql|ini|log"
+    r"|conf|cfg|ya?ml|xml|git|svn|htaccess|passwd|swp|zip|tar|gz|dll|exe|sh)\b",
+    re.IGNORECASE,
+)
+UA_BENIGN_MAX = 100_000
 KNOWN_METHODS = frozenset(
     {
         "GET",
@@ -81,6 +94,7 @@ class RunSummary:
         self.bad_reasons: Counter[str] = Counter()
         self.late = 0
         self.incidents: Counter[str] = Counter()
+        self.findings: Counter[str] = Counter()  # per-request findings by kind
         self.windows_closed = 0
         self.started = time.monotonic()
 
@@ -112,6 +126,7 @@ class Pipeline:
         dead_letter: Callable[[BadRecord], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         external_watermark: bool = False,
+        analyzer: RequestAnalyzer | None = None,
     ) -> None:
         self.settings = settings
         self.size = float(settings.windows.size_seconds)
@@ -132,6 +147,9 @@ class Pipeline:
         ]
         self.client_auth: ClientAuthDetector = ClientAuthDetector(ds)
         self.scanner = ScanDetector(ds)
+        self.analyzer = analyzer
+        self.payload = PayloadDetector(ds)
+        self.ua_benign: set[str] = set()  # user agents analysed and found harmless
         self.new_endpoint = NewEndpointDetector(ds)
         self.routes_by_service: dict[str, list[SeriesKey]] = {}
         self.incidents: IncidentManager = IncidentManager(
@@ -145,7 +163,12 @@ class Pipeline:
         self.sid_of: dict[SeriesKey, int] = {}
         self.path_cache: dict[tuple[str, str, str], int] = {}
         self.open_windows: dict[
-            int, tuple[dict[int, list[Any]], dict[tuple[str, str], list[Any]]]
+            int,
+            tuple[
+                dict[int, list[Any]],
+                dict[tuple[str, str], list[Any]],
+                list[tuple[AccessEvent, int]],
+            ],
         ] = {}
         self.closed_upto: float = -math.inf  # windows with a smaller index are closed
         self.min_open: float = math.inf
@@ -173,6 +196,10 @@ class Pipeline:
         cur_idx: float = math.nan
         cur_s: dict[int, list[Any]] = {}
         cur_c: dict[tuple[str, str], list[Any]] = {}
+        cur_p: list[tuple[AccessEvent, int]] = []
+        analyze = self.analyzer is not None
+        ua_benign = self.ua_benign
+        suspicious = _SUSPICIOUS_PATH.search
         max_ts = self.max_ts
         next_close = self.next_close
         closed_upto = self.closed_upto
@@ -203,7 +230,7 @@ class Pipeline:
                     continue
                 w = open_w.get(widx)  # type: ignore[call-overload]
                 if w is None:
-                    w = open_w[widx] = ({}, {})  # type: ignore[index]
+                    w = open_w[widx] = ({}, {}, [])  # type: ignore[index]
                     if widx < self.min_open:
                         self.min_open = widx
                         if not self.external:
@@ -211,7 +238,7 @@ class Pipeline:
                     if ts < self.first_ts:
                         self.first_ts = ts
                 cur_idx = widx
-                cur_s, cur_c = w
+                cur_s, cur_c, cur_p = w
             n += 1
             svc = ev[1]
             ver = ev[2]
@@ -222,6 +249,11 @@ class Pipeline:
             sid = path_cache.get(pk)
             if sid is None:
                 sid = self._resolve_series(pk, int(widx))
+            if analyze and (
+                ev[5] or ev[11] is not None or ev[10] not in ua_benign
+                or suspicious(ev[4]) is not None
+            ):
+                cur_p.append((ev, sid))  # analysed in one batch when the window closes
             st = cur_s.get(sid)
             if st is None:
                 st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], []]
@@ -362,6 +394,9 @@ class Pipeline:
         ne = self.new_endpoint
         st["new_endpoint"] = (ne.first_window, ne.watch, ne.known)
         st["routes_by_service"] = self.routes_by_service
+        st["payload"] = self.payload.state()
+        st["profiles"] = self.analyzer.profiles.save_state() if self.analyzer else None
+        st["ua_benign"] = self.ua_benign
         return st
 
     def snapshot(self) -> bytes:
@@ -387,6 +422,12 @@ class Pipeline:
         ne = self.new_endpoint
         ne.first_window, ne.watch, ne.known = st["new_endpoint"]
         self.routes_by_service = st["routes_by_service"]
+        self.payload.restore(st["payload"])
+        self.ua_benign = st["ua_benign"]
+        if self.analyzer is not None and st["profiles"] is not None:
+            from detector.analysis.profiles import ProfileStore
+
+            self.analyzer.profiles = ProfileStore.load_state(st["profiles"])
         self.path_cache.clear()
         self._gen = self.templater.generation
 
@@ -409,8 +450,8 @@ class Pipeline:
             if nxt - w > MAX_EMPTY_WINDOWS:
                 w = int(nxt) if ki < len(keys) else last + 1  # skip a long silence
                 continue
-            series, clients = self.open_windows.pop(w, ({}, {}))
-            self._evaluate(w, series, clients, final and w == last)
+            series, clients, pending = self.open_windows.pop(w, ({}, {}, []))
+            self._evaluate(w, series, clients, pending, final and w == last)
             w += 1
         self.closed_upto = last + 1
         self.min_open = min(self.open_windows) if self.open_windows else math.inf
@@ -423,6 +464,7 @@ class Pipeline:
         w: int,
         series: dict[int, list[Any]],
         clients: dict[tuple[str, str], list[Any]],
+        pending: list[tuple[AccessEvent, int]],
         last: bool,
     ) -> None:
         size = self.size
@@ -479,6 +521,8 @@ class Pipeline:
             else:
                 self.awake.add(sid)
         signals.extend(self.scanner.check_window(clients, start, end))
+        if pending and self.analyzer is not None:
+            signals.extend(self._analyze(pending, start, end))
         for sig in self.client_auth.check_window(clients, start, end):
             cs = clients.get((sig.service, sig.client or ""))
             if cs is not None and cs[4]:
@@ -487,6 +531,27 @@ class Pipeline:
         self.summary.windows_closed += 1
         wm = max(self.watermark(), end) if last else self.watermark()
         self.incidents.on_window(start, end, wm, signals)
+
+    def _analyze(
+        self, pending: list[tuple[AccessEvent, int]], start: float, end: float
+    ) -> list[Signal]:
+        """Per-request analysis of one window's candidates, in one batch."""
+        assert self.analyzer is not None
+        keys = self.series_keys
+        events = [p[0] for p in pending]
+        routes = [keys[p[1]].route for p in pending]
+        found = self.analyzer.analyze_many(events, routes)
+        flagged = []
+        ua_benign = self.ua_benign
+        if len(ua_benign) >= UA_BENIGN_MAX:
+            ua_benign.clear()  # bounded: benign agents are simply analysed once more
+        for ev, route, f in zip(events, routes, found, strict=True):
+            if f is None:
+                ua_benign.add(ev.user_agent)
+            else:
+                flagged.append((ev, route, f))
+                self.summary.findings[f.kind] += 1
+        return self.payload.check_window(flagged, start, end)
 
     def finish(self) -> None:
         """End of input: close every open window (the last one is partial)."""

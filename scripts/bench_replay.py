@@ -28,18 +28,20 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from detector.config import Settings
-from detector.cli.replay import run_replay
+from detector.cli.replay import build_analyzer, run_replay
 from detector.sinks import make_sink
 out = sys.argv[1]
+analyzer = build_analyzer(None, enabled=sys.argv[2] == "analysis")
 t0 = time.perf_counter()
-summary, problems = run_replay(sys.argv[2:], settings=Settings(), fmt="auto", service="default",
+summary, problems = run_replay(sys.argv[3:], analyzer=analyzer, settings=Settings(), fmt="auto",
+                               service="default",
                                deployments=None, sinks=[make_sink("jsonl:" + out)],
                                dead_letter=None, progress=False)
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"events": summary.events, "bad": summary.bad, "wall_s": wall,
                   "pipeline_s": summary.elapsed(), "peak_rss_mb": rss,
-                  "incidents": dict(summary.incidents)}))
+                  "incidents": dict(summary.incidents), "findings": dict(summary.findings)}))
 """
 
 
@@ -94,14 +96,14 @@ def orjson_rate(logs: list[Path], repeat: int) -> float:
     return best
 
 
-def replay_rate(logs: list[Path], repeat: int) -> dict[str, float]:
+def replay_rate(logs: list[Path], repeat: int, mode: str) -> dict[str, float]:
     best: dict[str, float] = {}
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for _ in range(repeat):
         out = logs[0].parent / "bench-incidents.jsonl"
         out.unlink(missing_ok=True)
         res = subprocess.run(
-            [sys.executable, "-c", CHILD, str(out), *map(str, logs)],
+            [sys.executable, "-c", CHILD, str(out), mode, *map(str, logs)],
             env=env,
             capture_output=True,
             text=True,
@@ -127,14 +129,16 @@ def main() -> int:
     gen_s = time.perf_counter() - t0
     corpus = corpus_figures(logs)
     raw = orjson_rate(logs, args.repeat)
-    rep = replay_rate(logs, args.repeat)
-    ratio = rep["events_per_s"] / raw
+    rep = replay_rate(logs, args.repeat, "plain")
+    ana = replay_rate(logs, args.repeat, "analysis")
     fig = {
         "corpus": corpus,
         "generate_s": round(gen_s, 1),
         "orjson_loads_per_s": round(raw),
         "replay": rep,
-        "ratio": round(ratio, 3),
+        "ratio": round(rep["events_per_s"] / raw, 3),
+        "replay_with_analysis": ana,
+        "ratio_with_analysis": round(ana["events_per_s"] / raw, 3),
         "cpu_count": os.cpu_count(),
     }
     print(
@@ -142,13 +146,14 @@ def main() -> int:
         f"{corpus['distinct_paths']:,} raw paths, {corpus['payload_share']:.0%} with query/body"
     )
     print(f"orjson.loads baseline : {raw:>12,.0f} lines/s")
-    print(
-        f"detector replay       : {rep['events_per_s']:>12,.0f} events/s "
-        f"(wall {rep['wall_s']:.1f} s incl. start-up)"
-    )
-    print(f"ratio replay/orjson   : {ratio:>12.3f}")
-    print(f"peak RSS (replay)     : {rep['peak_rss_mb']:>12.0f} MB")
-    print(f"incidents             : {rep['incidents']}")
+    for label, r in (("replay", rep), ("replay + analysis", ana)):
+        print(
+            f"{label:<22}: {r['events_per_s']:>12,.0f} events/s "
+            f"(ratio {r['events_per_s'] / raw:.3f}, peak RSS {r['peak_rss_mb']:.0f} MB, "
+            f"wall {r['wall_s']:.1f} s incl. start-up)"
+        )
+        print(f"{'':<24}incidents {r['incidents']}")
+        print(f"{'':<24}requests flagged {r.get('findings', {})}")
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2))
     return 0

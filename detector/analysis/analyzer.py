@@ -61,6 +61,7 @@ ATTACK = "attack_payload"
 UNUSUAL = "unusual_payload"
 _PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
 _CACHE_MAX = 65_536
+CACHE_EPOCH = 10  # batches (windows) an assessment may be reused while profiles learn
 _NO_HITS = (0,) * len(SIG_BUCKETS)
 # Plain integer and UUID path segments (as the templater's shortcut): linear, no nesting.
 _PLAIN_IDS = re.compile(
@@ -122,13 +123,20 @@ class RequestAnalyzer:
         self.templater = templater
         self.threshold = threshold
         self.learn_online = learn_online
+        self.learn_per_route = 32  # online learning: requests per route per batch
         self.version = version
         self._path_hits: dict[str, list[SignatureHit]] = {}
         self._ua_hits: dict[str, list[SignatureHit]] = {}
         self._query_hits: dict[str, list[SignatureHit]] = {}
         # (service, method, route, query) of body-less requests -> parsed params, assessment,
         # longest value; valid while the profiles do not change (cleared by learn()).
-        self._assessed: dict[tuple[str, str, str, str], tuple[list[Param], Assessment, int]] = {}
+        # (service, method, route, query, body) -> parsed params, assessment, longest
+        # value. Profiles move slowly: with online learning the cache is dropped
+        # every CACHE_EPOCH batches instead of on every learned request.
+        self._assessed: dict[
+            tuple[str, str, str, str, str | None], tuple[list[Param], Assessment, int]
+        ] = {}
+        self._batches = 0
 
     @classmethod
     def from_registry(
@@ -227,8 +235,8 @@ class RequestAnalyzer:
 
     def _prepare(self, ev: AccessEvent, route: str) -> _Pending:
         key = None
-        if not ev.body and not self.learn_online and len(ev.query) <= 1024:
-            key = (ev.service, ev.method, route, ev.query)
+        if len(ev.query) + len(ev.body or "") <= 1024:
+            key = (ev.service, ev.method, route, ev.query, ev.body)
             hit = self._assessed.get(key)
             if hit is not None:
                 params, a, longest = hit
@@ -245,7 +253,7 @@ class RequestAnalyzer:
         params = parse_request(ev.query, ev.body)
         a = self.profiles.assess(ev.service, ev.method, route, params)
         longest = max((len(v) for _, v, _ in params), default=0)
-        if key is not None:
+        if key is not None and not (self.learn_online and self._young(key[:3])):
             if len(self._assessed) >= _CACHE_MAX:
                 self._assessed.clear()
             self._assessed[key] = (params, a, longest)
@@ -298,6 +306,15 @@ class RequestAnalyzer:
     def _run(self, events: Sequence[AccessEvent], routes: Sequence[str]) -> list[Finding | None]:
         out: list[Finding | None] = [None] * len(events)
         pending: list[tuple[int, _Pending]] = []
+        # A route's profile converges after a few hundred requests: learning a
+        # bounded sample per route and call (one window in the pipeline) keeps it
+        # current at a fraction of the cost on busy routes.
+        self._batches += 1
+        if self.learn_online and self._batches % CACHE_EPOCH == 0:
+            self._assessed.clear()
+        budget: dict[tuple[str, str, str], int] = {}
+        budget_empty: dict[tuple[str, str, str], int] = {}  # requests without parameters
+        cap = self.learn_per_route
         learn = self.learn_online
         for i, ev in enumerate(events):
             hits = self.signature_hits(ev)
@@ -306,7 +323,11 @@ class RequestAnalyzer:
             elif ev.query or ev.body:
                 pending.append((i, self._prepare(ev, routes[i])))
             elif learn:
-                self.profiles.learn(ev.service, ev.method, routes[i], [])
+                key = (ev.service, ev.method, routes[i])
+                used = budget_empty.get(key, 0)
+                if used < cap or self._young(key):
+                    budget_empty[key] = used + 1
+                    self.profiles.learn(ev.service, ev.method, routes[i], [])
         if not pending:
             return out
         if self.model is None:
@@ -322,8 +343,16 @@ class RequestAnalyzer:
             for i, p in pending:
                 f = out[i]
                 if f is None or f.score < t:
-                    self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params)
+                    key = (p.ev.service, p.ev.method, p.route)
+                    used = budget.get(key, 0)
+                    if used < cap or self._young(key):
+                        budget[key] = used + 1
+                        self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params)
         return out
+
+    def _young(self, key: tuple[str, str, str]) -> bool:
+        """A profile still being established learns every request, not a sample."""
+        return self.profiles.history(*key) < 4 * self.profiles.min_history
 
     def verdict(self, ev: AccessEvent, route: str) -> dict[str, Any]:
         """Score and verdict for every request (``detector scan --all``)."""

@@ -68,6 +68,13 @@ def replay(
     sink: Annotated[
         list[str] | None, typer.Option("--sink", help="stdout | jsonl:PATH (repeatable).")
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option("--models", help="Model registry from `detector train` (request analysis)."),
+    ] = None,
+    no_analysis: Annotated[
+        bool, typer.Option("--no-analysis", help="Skip per-request analysis (payloads, scanners).")
+    ] = False,
     dead_letter: Annotated[
         Path | None, typer.Option("--dead-letter", help="Write bad records here (JSON lines).")
     ] = None,
@@ -75,7 +82,7 @@ def replay(
     debug: DebugOpt = False,
 ) -> None:
     """Replay historical access logs and emit incidents (summary on stderr)."""
-    from detector.cli.replay import build_sinks, format_summary, run_replay
+    from detector.cli.replay import build_analyzer, build_sinks, format_summary, run_replay
 
     settings = load_settings(config)
     sinks = build_sinks(sink or [])
@@ -87,6 +94,7 @@ def replay(
         deployments=deployments,
         sinks=sinks,
         dead_letter=dead_letter,
+        analyzer=build_analyzer(models, enabled=not no_analysis),
     )
     sys.stderr.write(format_summary(summary, problems, dead_letter) + "\n")
 

@@ -6,8 +6,12 @@ import gc
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
 
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
@@ -56,6 +60,19 @@ def _progress(items: Iterable[Item]) -> Iterator[Item]:
             yield item
 
 
+def build_analyzer(models: Path | None, enabled: bool = True) -> RequestAnalyzer | None:
+    """Request analysis from the model registry (signatures and online profiles without one)."""
+    if not enabled:
+        return None
+    from detector.analysis.analyzer import RequestAnalyzer
+
+    if models is not None and not models.is_dir():
+        raise SourceError(f"cannot read model registry {models}: not a directory")
+    return RequestAnalyzer.from_registry(models) if models is not None else RequestAnalyzer(
+        learn_online=True
+    )
+
+
 def run_replay(
     files: list[str],
     *,
@@ -66,6 +83,7 @@ def run_replay(
     sinks: list[Sink],
     dead_letter: Path | None,
     progress: bool | None = None,
+    analyzer: RequestAnalyzer | None = None,
 ) -> tuple[RunSummary, list[str]]:
     """Replay ``files``; returns the run summary and one-line problems with inputs."""
     if fmt != "auto" and fmt not in FORMATS:
@@ -73,7 +91,7 @@ def run_replay(
     sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
     registry = DeploymentRegistry()
     dl = DeadLetterFile(dead_letter) if dead_letter else None
-    pipeline = Pipeline(settings, sinks, registry=registry, dead_letter=dl)
+    pipeline = Pipeline(settings, sinks, registry=registry, dead_letter=dl, analyzer=analyzer)
     early_bad: list[BadRecord] = []
     if deployments is not None:
         pipeline.summary.deployments += load_deployments(deployments, registry, early_bad)
@@ -116,6 +134,9 @@ def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path |
         lines.append(f"bad records: {summary.bad:,} ({reasons}){where}")
     else:
         lines.append("bad records: 0")
+    if summary.findings:
+        found = ", ".join(f"{k} {n:,}" for k, n in sorted(summary.findings.items()))
+        lines.append(f"requests flagged: {found}")
     inc = ", ".join(f"{k} {n}" for k, n in sorted(summary.incidents.items())) or "none"
     lines.append(f"incidents: {sum(summary.incidents.values())} ({inc})")
     lines.extend(f"warning: {p}" for p in problems)
