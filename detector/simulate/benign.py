@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.simulate import vocab
+from detector.simulate.catalog import RARE_WEIGHT, ServiceSpec
 from detector.simulate.rates import marketing_bump
 from detector.simulate.traffic import Traffic
 
@@ -65,9 +66,36 @@ def singletons(t: Traffic, rng: np.random.Generator) -> None:
     ts = t.start_ts + rng.random(n) * (t.end_ts - t.start_ts)
     paths = [(vocab.SINGLETON_PATHS[int(i)], "", None)
              for i in rng.integers(0, len(vocab.SINGLETON_PATHS), n)]
+    t.offroute.add(SINGLETON)
     t.add(ts, 0, t.clients_for(0, n), SINGLETON, paths)
 
 
 def singleton_effects(t: Traffic) -> None:
     t.status[t.tag == SINGLETON] = 404
     t.shape_errors(t.tag == SINGLETON)
+
+
+# Unlabelled, all-run traffic that looks like the security kinds and is normal.
+_LOOKALIKES: dict[str, str] = {
+    "search": "search terms that read like attacks: select chair, union jack flag, o'reilly "
+              "books, <3 valentine, 50% off, c++ primer, rock & roll, 1=1 socks, drop table lamp",
+    "catalog": "review bodies with quotes, apostrophes, '--', '<3', 'SELECT your size' and long "
+               "prose",
+    "accounts": "login/logout next and redirect parameters with full public URLs; emails with "
+                "apostrophes",
+    "orders": "delivery notes with quotes, '#', '&', ';' and '--'",
+    "payments": "base64 signatures in webhook bodies",
+}
+
+
+def standing(services: tuple[ServiceSpec, ...], start: float, end: float) -> list[Benign]:
+    """Manifest entries for look-alike content and rare routes present all run long."""
+    out = [Benign("lookalikes", s.name, start, end, _LOOKALIKES[s.name])
+           for s in services if s.name in _LOOKALIKES]
+    for s in services:
+        for r in s.routes:
+            if r.weight == RARE_WEIGHT:
+                out.append(Benign("rare_route", s.name, start, end,
+                                  f"{r.key}: a few requests an hour from the start, "
+                                  "never labelled new_endpoint"))
+    return out

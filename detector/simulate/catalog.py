@@ -40,6 +40,8 @@ class RouteSpec:
     # Routes whose raw paths a templater cannot be expected to collapse
     # (slugs, hashed file names) never carry labelled anomalies.
     eligible: bool = True
+    # Shipped by a deploy during the run (new_endpoint): no traffic before it.
+    launched: bool = False
 
     @property
     def key(self) -> str:
@@ -47,7 +49,8 @@ class RouteSpec:
 
     @property
     def anomaly_eligible(self) -> bool:
-        return self.eligible and not (self.flat or self.bursty) and self.clients == "users"
+        return (self.eligible and not (self.flat or self.bursty or self.launched)
+                and self.clients == "users")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class ServiceSpec:
 
 
 R = RouteSpec
+RARE_WEIGHT = 1.5e-4  # of a ~5 req/s service: about 3 requests an hour
 
 PAYMENTS = ServiceSpec(
     "payments", "otel", 5.0, "2.31.0", zipf=1.05, p5xx=0.003,
@@ -89,6 +93,9 @@ PAYMENTS = ServiceSpec(
         R("GET", "/v2/payouts", 60, query="list", q_prob=0.5),
         R("GET", "/v2/disputes/{id}", 30, p404=0.02),
         R("DELETE", "/v2/payment-methods/{id}", 45, p404=0.03),
+        # Rare from the start (a few per hour): must not look like a new endpoint.
+        R("GET", "/v2/settlements/{id}/report", 900, query="export", q_prob=0.8,
+          weight=RARE_WEIGHT, eligible=False, bytes_median=90000),
         R("GET", "/healthz", 2, flat=True, clients="probe", weight=0.1, bytes_median=20),
     ),
 )
@@ -142,12 +149,12 @@ ACCOUNTS = ServiceSpec(
     routes=(
         R("GET", "/v1/users/me", 15, p401=0.01),
         R("POST", "/v1/auth/login", 250, body="login", p401=0.05, p400=0.003, auth=True,
-          sigma=0.35),
+          sigma=0.35, query="next", q_prob=0.3),
         R("GET", "/v1/users/{uuid}", 20, p404=0.004),
         R("GET", "/v1/users/{uuid}/addresses", 25),
         R("POST", "/v1/auth/refresh", 40, body="refresh", p401=0.02),
         R("PATCH", "/v1/users/{uuid}", 60, body="profile", p422=0.01),
-        R("POST", "/v1/auth/logout", 12, bytes_median=0),
+        R("POST", "/v1/auth/logout", 12, bytes_median=0, query="next", q_prob=0.5),
         R("GET", "/v1/sessions", 30, query="list", q_prob=0.4),
         R("POST", "/v1/users/{uuid}/addresses", 70, body="address", p422=0.02),
         R("POST", "/v1/users", 300, body="signup", p422=0.03, p400=0.005),
@@ -155,6 +162,8 @@ ACCOUNTS = ServiceSpec(
         R("POST", "/v1/auth/password-reset", 90, body="email", p404=0.02),
         R("DELETE", "/v1/sessions/{id}", 20, p404=0.01),
         R("GET", "/.well-known/openid-configuration", 3, flat=True, weight=0.05),
+        R("POST", "/v1/users/{uuid}/data-export", 400, body="export_request",
+          weight=RARE_WEIGHT, eligible=False),
     ),
 )
 
@@ -180,6 +189,34 @@ ORDERS = ServiceSpec(
 )
 
 SERVICES: tuple[ServiceSpec, ...] = (PAYMENTS, CATALOG, SEARCH, ACCOUNTS, ORDERS)
+
+# Routes a deploy may ship during the run (new_endpoint), per service.
+L = True
+NEW_ROUTES: dict[str, tuple[RouteSpec, ...]] = {
+    "payments": (
+        R("POST", "/v2/payments/{id}/disputes", 140, body="dispute", p422=0.02, launched=L),
+        R("GET", "/v2/payments/{id}/disputes", 30, launched=L),
+        R("GET", "/v2/customers/{uuid}/mandates", 35, launched=L),
+    ),
+    "catalog": (
+        R("GET", "/v1/products/{sku}/questions", 45, query="page", q_prob=0.4, launched=L),
+        R("GET", "/v1/products/{sku}/bundles", 60, bytes_median=5000, launched=L),
+    ),
+    "search": (
+        R("GET", "/v2/search", 110, query="search", q_prob=1.0, bytes_median=12000,
+          launched=L),
+        R("POST", "/v1/search/visual", 400, body="visual", p422=0.02, launched=L),
+    ),
+    "accounts": (
+        R("POST", "/v1/users/{uuid}/passkeys", 90, body="passkey", p422=0.02, launched=L),
+        R("GET", "/v1/users/{uuid}/passkeys", 20, launched=L),
+        R("GET", "/v1/users/{uuid}/consents", 25, launched=L),
+    ),
+    "orders": (
+        R("POST", "/v1/orders/{id}/returns", 180, body="return", p422=0.03, launched=L),
+        R("GET", "/v1/orders/{id}/invoice", 120, bytes_median=40000, launched=L),
+    ),
+}
 
 # The service whose traffic is written a second time in Combined Log Format.
 CLF_SERVICE = "catalog"

@@ -7,6 +7,7 @@ run: diverse enough for profiles, cheap enough for a million lines.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Callable
@@ -199,10 +200,16 @@ def _export_q(rng: np.random.Generator) -> str:
                ("from", f"2026-03-{day:02d}"), ("to", f"2026-03-{day + 1:02d}")])
 
 
+def _next_q(rng: np.random.Generator) -> str:
+    """Where to go after login/logout: own pages, sometimes a full public URL."""
+    key = _pick(rng, ("next", "next", "redirect", "return_to", "redirect_uri"))
+    return _q([(key, _pick(rng, vocab.REDIRECT_TARGETS))])
+
+
 QUERIES: dict[str, Callable[[np.random.Generator], str]] = {
     "list": _list_q, "browse": _browse_q, "page": _page_q, "reco": _reco_q,
     "search": _search_q, "suggest": _suggest_q, "orders": _orders_q,
-    "shipping": _shipping_q, "export": _export_q,
+    "shipping": _shipping_q, "export": _export_q, "next": _next_q,
 }
 
 Body = dict[str, object]
@@ -224,6 +231,40 @@ def _payment(rng: np.random.Generator) -> Body:
             "capture": _maybe(rng, 0.7), "description": f"Order #{int(rng.integers(10**6))}"}
 
 
+def _b64(rng: np.random.Generator, n: int, urlsafe: bool = False) -> str:
+    raw = rng.bytes(n)
+    if urlsafe:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64.b64encode(raw).decode()
+
+
+def _review(rng: np.random.Generator) -> Body:
+    # Long, ordinary prose with quotes, apostrophes and the odd SQL word.
+    k = int(rng.integers(1, 9)) if _maybe(rng, 0.35) else 1
+    text = " ".join(_pick(rng, vocab.REVIEW_TEXTS) for _ in range(k))
+    body: Body = {"rating": int(rng.integers(1, 6)), "text": text,
+                  "author": _pick(rng, vocab.FIRST_NAMES)}
+    if _maybe(rng, 0.2):
+        body["title"] = _pick(rng, vocab.REVIEW_TITLES)
+    return body
+
+
+def _order(rng: np.random.Generator) -> Body:
+    body: Body = {"cart_id": f"{int(rng.integers(1 << 62)):x}", "shipping": _address(rng),
+                  "payment_method": _pick(rng, ("card", "paypal", "klarna", "sepa"))}
+    if _maybe(rng, 0.25):
+        body["delivery_note"] = _pick(rng, vocab.DELIVERY_NOTES)
+    return body
+
+
+def _passkey(rng: np.random.Generator) -> Body:
+    return {"credential_id": _b64(rng, 32, urlsafe=True), "public_key": _b64(rng, 77),
+            "attestation": _pick(rng, ("none", "none", "packed", "apple")),
+            "transports": ["internal", "hybrid"] if _maybe(rng, 0.5) else ["internal"],
+            "name": _pick(rng, ("iPhone", "MacBook Pro", "Pixel 8", "YubiKey 5C", "Windows Hello",
+                                "Anna's iPad"))}
+
+
 def _address(rng: np.random.Generator) -> Body:
     street = _pick(rng, ("Hauptstraße", "Rue de la Paix", "High St", "Calle Mayor"))
     return {"line1": f"{int(rng.integers(1, 200))} {street}",
@@ -242,9 +283,9 @@ BODIES: dict[str, Callable[[np.random.Generator], Body]] = {
                        "billing_details": {"email": _email(r)}},
     "webhook": lambda r: {"id": f"evt_{int(r.integers(1 << 48)):012x}",
                           "type": _pick(r, ("charge.succeeded", "charge.refunded",
-                                            "payout.paid", "charge.dispute.created"))},
-    "review": lambda r: {"rating": int(r.integers(1, 6)), "text": _pick(r, vocab.REVIEW_TEXTS),
-                         "author": _pick(r, vocab.FIRST_NAMES)},
+                                            "payout.paid", "charge.dispute.created")),
+                          "signature": _b64(r, 32)},
+    "review": _review,
     "product": lambda r: {"price": {"amount": _amount(r), "currency": "EUR"},
                           "stock": int(r.integers(0, 500)), "color": _pick(r, vocab.COLORS)},
     "click": lambda r: {"query": _pick(r, vocab.SEARCH_TERMS), "position": int(r.integers(1, 25)),
@@ -264,11 +305,24 @@ BODIES: dict[str, Callable[[np.random.Generator], Body]] = {
     "mfa": lambda r: {"code": f"{int(r.integers(0, 10**6)):06d}", "method": "totp"},
     "email": lambda r: {"email": _email(r)},
     "cart_item": lambda r: {"quantity": int(r.integers(1, 4))},
-    "order": lambda r: {"cart_id": f"{int(r.integers(1 << 62)):x}", "shipping": _address(r),
-                        "payment_method": _pick(r, ("card", "paypal", "klarna", "sepa"))},
+    "order": _order,
     "checkout": lambda r: {"payment_method": _pick(r, ("card", "paypal", "klarna")),
                            "coupon": _pick(r, ("", "SPRING10", "WELCOME5", ""))},
     "coupon": lambda r: {"code": _pick(r, ("SPRING10", "WELCOME5", "FREESHIP", "BF2025",
                                            "spring10", "VIP-20"))},
     "cancel": lambda r: {"reason": _pick(r, ("changed_mind", "duplicate", "too_slow"))},
+    # Bodies of routes shipped during the run (catalog.NEW_ROUTES) and rare routes.
+    "dispute": lambda r: {"reason": _pick(r, ("product_not_received", "duplicate",
+                                              "subscription_canceled", "fraudulent")),
+                          "evidence": {"customer_email": _email(r),
+                                       "note": _pick(r, vocab.DELIVERY_NOTES)}},
+    "passkey": _passkey,
+    "visual": lambda r: {"image": _b64(r, 96), "mime": "image/jpeg",
+                         "crop": [int(r.integers(0, 50)), int(r.integers(0, 50)), 200, 200]},
+    "return": lambda r: {"items": [{"sku": f"SKU-{int(r.integers(10000, 50000))}",
+                                    "quantity": int(r.integers(1, 3))}],
+                         "reason": _pick(r, ("too_small", "too_large", "damaged",
+                                             "not_as_described", "changed_mind")),
+                         "comment": _pick(r, vocab.REVIEW_TEXTS)},
+    "export_request": lambda r: {"format": _pick(r, ("json", "csv")), "email": _email(r)},
 }

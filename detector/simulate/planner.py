@@ -26,12 +26,18 @@ def per_kind(hours: float) -> int:
 
 
 def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> list[Anomaly]:
-    """Round-robin over kinds so a crowded timeline does not starve the last kind."""
-    for _ in range(per_kind(hours)):
-        for injector in REGISTRY.values():
-            a = injector.plan(ctx, rng)
-            if a is not None:
-                ctx.anomalies.append(a)
+    """Round-robin over kinds so a crowded timeline does not starve the last kind.
+
+    Phase by phase: the traffic kinds (phase 0) are placed first, so the
+    security kinds (phase 1) fit around them and never take their slots.
+    """
+    for phase in sorted({inj.phase for inj in REGISTRY.values()}):
+        kinds = [inj for inj in REGISTRY.values() if inj.phase == phase]
+        for _ in range(per_kind(hours)):
+            for injector in kinds:
+                a = injector.plan(ctx, rng)
+                if a is not None:
+                    ctx.anomalies.append(a)
     ctx.anomalies.sort(key=lambda a: (a.start, a.service))
     for i, a in enumerate(ctx.anomalies):
         a.index = i

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from detector.simulate import benign
 from detector.simulate.anomalies import REGISTRY, Anomaly, PlanContext
+from detector.simulate.anomalies.new_endpoint import with_launched
 from detector.simulate.catalog import CLF_SERVICE, SERVICES, ServiceSpec
 from detector.simulate.clients import ClientPool
 from detector.simulate.deploys import ROLLOUT_S, Deploy, assign_versions
@@ -95,6 +96,12 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
     deploys = {s.name: [d for d in ctx.deploys if d.service == s.name] for s in services}
     for s in services:
         assign_versions(s.first_version, deploys[s.name])
+    # Routes shipped by deploys join their service's table (no traffic before).
+    extended = [with_launched(s, lams[s.name], ctx, anomalies) for s in services]
+    services = tuple(s for s, _ in extended)
+    lams = {s.name: lam for s, lam in extended}
+    since = {(a.service, a.template): a.deploy.version for a in anomalies
+             if a.kind == "new_endpoint" and a.deploy is not None}
 
     total = sum(float(x.sum()) * 60.0 for x in lams.values())
     pool = ClientPool(_rng(seed, "clients"),
@@ -139,7 +146,7 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
     manifest = {
         "generator": "detector.simulate", "version": 1, "profile": profile, "seed": seed,
         "hours": hours, "rate": rate, "start": _iso(t0), "end": _iso(t1),
-        "services": [_service_entry(s, counts, gzip, versions[s.name], lams[s.name])
+        "services": [_service_entry(s, counts, gzip, versions[s.name], since)
                      for s in services],
         "formats": {s.name: ("otel" if s.format == "otel_nested" else s.format)
                     for s in services},
@@ -152,7 +159,7 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         "deployments": {"published": published, "total": len(ctx.deploys)},
         "benign": [{"kind": b.kind, "service": b.service, "start": _iso(b.start),
                     "end": _iso(b.end), "description": b.description}
-                   for b in found if b is not None],
+                   for b in [*found, *benign.standing(services, t0, t1)] if b is not None],
     }
     (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return SimulationSummary(
@@ -171,14 +178,18 @@ def _route(svc: ServiceSpec, template: str) -> int:
 
 
 def _service_entry(s: ServiceSpec, counts: dict[str, int], gzip: bool, versions: list[str],
-                   lam: np.ndarray) -> dict[str, object]:
+                   since: dict[tuple[str, str | None], str]) -> dict[str, object]:
     fmt = "otel" if s.format == "otel_nested" else s.format
     name = f"access-{s.name}.{fmt}.log"
+    routes: list[dict[str, str]] = []
+    for r in s.routes:
+        routes.append({"method": r.method, "template": r.template})
+        if r.launched:  # shipped during the run by this version (new_endpoint)
+            routes[-1]["since"] = since[(s.name, r.template)]
     return {"name": s.name, "format": fmt,
             "layout": "nested" if s.format == "otel_nested" else "flat",
             "file": name + (".gz" if gzip else ""), "lines": counts[name],
-            "versions": versions,
-            "routes": [{"method": r.method, "template": r.template} for r in s.routes]}
+            "versions": versions, "routes": routes}
 
 
 def _write_deployments(path: Path, deploys: list[Deploy]) -> int:
@@ -203,5 +214,5 @@ def _write_labels(path: Path, anomalies: list[Anomaly]) -> int:
                 "route": a.template, "method": a.method, "client": a.client,
                 "start": _iso(a.start), "end": _iso(math.ceil(end)), "deployment": version,
                 "description": a.description.replace("{version}", version or "?"),
-                "params": a.params}) + b"\n")
+                "params": {**a.params, **a.extra}}) + b"\n")
     return len(anomalies)

@@ -19,6 +19,10 @@ from detector.simulate.deploys import Deploy, version_index
 BASELINE = -1  # tag of normal traffic
 BENIGN = -2  # tag of unlabelled surprises (crawler, singletons)
 
+# A row's (path, query, body) when it is not drawn from the route's fillers.
+# A None path means "fill the route template as usual" (payload in query/body).
+Override = tuple[str | None, str, str | None]
+
 # POST routes that create a resource answer 201, actions answer 200.
 _CREATES = {"payment", "review", "card", "address", "signup", "order", "refund"}
 _5XX = np.array([500, 500, 500, 500, 500, 502, 502, 503, 503, 504], dtype=np.int16)
@@ -45,41 +49,59 @@ class Traffic:
         self.pool = pool
         self.rng = rng
         self.perm = pool.service_perm()
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._chunks: list[tuple[np.ndarray, ...]] = []
         self.ts = np.empty(0)
         self.route = np.empty(0, dtype=np.int32)
         self.client = np.empty(0, dtype=np.int32)
         self.tag = np.empty(0, dtype=np.int32)
-        self.override = np.empty(0, dtype=object)  # (path, query, body) or None
+        self.override = np.empty(0, dtype=object)  # Override or None
+        self.forced = np.empty(0, dtype=np.int16)  # status decided at arrival, 0 = draw it
         self.routes = [r.template for r in svc.routes]
+        # Tags whose rows borrow a route index only for its method (scanners'
+        # and one-off paths): they are not traffic of that route.
+        self.offroute: set[int] = set()
 
     # -- arrivals -------------------------------------------------------------
 
     def add(self, ts: np.ndarray, route: np.ndarray | int, client: np.ndarray, tag: int,
-            override: Sequence[tuple[str, str, str | None] | None] | None = None) -> None:
+            override: Sequence[Override | None] | None = None,
+            status: np.ndarray | None = None) -> None:
         n = len(ts)
         over = np.empty(n, dtype=object)
         if override is not None:
-            over[:] = override
+            over[:] = list(override)
+        forced = np.zeros(n, dtype=np.int16) if status is None else np.asarray(status, np.int16)
         self._chunks.append((np.asarray(ts, dtype=np.float64),
                              np.broadcast_to(np.asarray(route, dtype=np.int32), (n,)).copy(),
                              np.asarray(client, dtype=np.int32),
-                             np.full(n, tag, dtype=np.int32), over))
+                             np.full(n, tag, dtype=np.int32), over, forced))
+
+    def _cols(self) -> tuple[np.ndarray, ...]:
+        return (self.ts, self.route, self.client, self.tag, self.override, self.forced)
+
+    def _set_cols(self, cols: Sequence[np.ndarray]) -> None:
+        self.ts, self.route, self.client, self.tag, self.override, self.forced = cols
 
     def finalize(self) -> None:
         """Merge pending arrivals into the time-sorted columns."""
         if not self._chunks:
             return
-        parts = [(self.ts, self.route, self.client, self.tag, self.override), *self._chunks]
+        parts = [self._cols(), *self._chunks]
         self._chunks = []
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+        cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
         order = np.argsort(cols[0], kind="stable")
-        self.ts, self.route, self.client, self.tag, self.override = (c[order] for c in cols)
+        self._set_cols([c[order] for c in cols])
 
     def keep(self, mask: np.ndarray) -> None:
         self.finalize()
-        self.ts, self.route, self.client, self.tag, self.override = (
-            c[mask] for c in (self.ts, self.route, self.client, self.tag, self.override))
+        self._set_cols([c[mask] for c in self._cols()])
+
+    def on_route(self, route: int) -> np.ndarray:
+        """Rows that are traffic of ``route`` (not scanners borrowing its index)."""
+        mask = self.route == route
+        if self.offroute:
+            mask &= ~np.isin(self.tag, sorted(self.offroute))
+        return np.asarray(mask)
 
     def clients_for(self, route: int, n: int) -> np.ndarray:
         group = self.svc.routes[route].clients
@@ -106,6 +128,8 @@ class Traffic:
         minutes, nroutes = self.lam.shape
         counts = self.rng.poisson(self.lam * 60.0)
         for j, r in enumerate(self.svc.routes):
+            if r.launched:
+                continue  # no traffic until a deploy ships it (new_endpoint)
             if r.clients == "probe":
                 # kubelet probes are periodic, not Poisson
                 period = 1.0 / max(self.lam[0, j], 1e-6)
@@ -143,6 +167,8 @@ class Traffic:
         status = ok[r].copy()
         err = which < 6
         status[err] = codes[which[err], np.flatnonzero(err)]
+        forced = self.forced > 0
+        status[forced] = self.forced[forced]
         self.status = status
 
         hour = ((self.ts % 86400.0) / 3600.0 - 14.0 + 12.0) % 24.0 - 12.0

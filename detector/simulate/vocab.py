@@ -24,6 +24,17 @@ SEARCH_TERMS: tuple[str, ...] = (
     "gift card", "nike", "adidas", "levi's", "north face", "patagonia", "ikea", "dyson",
     "or", "and", "not", "script", "alert clock", "exec chair", "drop shipping",
     "delete key caps", "insert molding", "update firmware cable", "truncate cone",
+    # More look-alikes: quotes, SQL and shell words, angle brackets, %, &, slashes.
+    "o'reilly books", "<3 valentine", "50% off", "c++ primer", "rock & roll",
+    "men's shoes size 10", "kids' shoes", "macbook pro sleeve (13\")", "14 x 18\" frame",
+    "3 to 6 months", "o'connor's union selected", "do or not do", "ipad -4 case",
+    "select * t-shirt", "union station print", "order by color", "drop table lamp",
+    "sleep mask", "benchmark 2026 book", "1/2\" drill bit", "a/b testing book",
+    "<b>old</b> sign", "tom & jerry dvd", "m&m's", "at&t sim", "100% wool", "2>1 shirt",
+    "c# in depth", "f#", "node.js book", "ls 400 pen", "cat & dog bowl", "wget bird feeder",
+    "script font stickers", "javascript: the good parts", "bash & pop party", "sudo hoodie",
+    "rm 1000", "where 2 buy", "1=1 socks", "and/or sign", "'70s dress", "\"the\" band tee",
+    "ex-con hat", "shell & tube", "ping pong table", "echo dot", "curl cream",
 )
 
 SUGGEST_PREFIXES: tuple[str, ...] = tuple(
@@ -71,6 +82,48 @@ REVIEW_TEXTS: tuple[str, ...] = (
     "Size runs small, order one up.", "Colour is darker than on the picture.",
     "Meh. It's ok for the price.", "Perfect gift for my dad's birthday",
     "Select the larger size, trust me", "Drop-in replacement for the old one",
+    "My kid's favourite -- she won't take it off.", "It's \"waterproof\" until it rains.",
+    "Bought it for my wife's birthday; she said it's the best gift she's ever had.",
+    "Works with my 2019 MacBook (13\") & the USB-C hub, 10/10.",
+    "Union Jack print is lovely; order one size up if you're between sizes.",
+    "Don't bother with the 'premium' version, the standard one is the same thing.",
+    "After 3 months of daily use: the zip broke, the seller replaced it within a week, "
+    "no questions asked. Customer service was great, but I'd rather it hadn't broken in the "
+    "first place. The fabric is soft, the colour hasn't faded in the wash (30 degrees, "
+    "as the label says) and the pockets are deep enough for a phone.",
+    "I was sceptical because of the price, but it's honestly better than the one I had "
+    "from the big brand. Assembly took 20 minutes; the instructions are pictures only, "
+    "which was fine. Two screws were missing from the bag, so I used spares from the "
+    "drawer. Would recommend to anyone who needs a simple, sturdy desk.",
+    "Ordered the 'navy' and got something closer to black -- see photo. Returned it; "
+    "refund came 5 days later. 2/5 for the colour, 5/5 for the returns process.",
+    "Great for <5 year olds, the pieces are big enough not to swallow.",
+    "SELECT your size carefully: the chart on the page is in EU sizes, not UK!",
+    "Bonjour ! Très bon produit, livraison rapide. Je recommande à 100%.",
+    "Perfecto para el día a día, aunque el envío tardó un poco más de lo esperado.",
+)
+
+REVIEW_TITLES: tuple[str, ...] = (
+    "Love it!", "Meh...", "Not for me :(", "5/5", "Great value & quality",
+    "\"Best purchase this year\"", "Don't buy -- read why", "Exactly as described",
+)
+
+DELIVERY_NOTES: tuple[str, ...] = (
+    "Leave it with the neighbour (no. 12) -- thanks!", "Call me when you're here; don't knock",
+    "Back door / side gate", "Apt #3 & ring twice", "Please don't leave it outside :(",
+    "Drop at reception, 2nd floor", "If I'm out, leave it in the shed. The code is on the door.",
+    "It's a gift -- no invoice in the box please", "Deliver after 5pm; O'Brien on the bell",
+)
+
+# Where login/logout send people next: own pages and public sites (open-redirect look-alikes).
+REDIRECT_TARGETS: tuple[str, ...] = (
+    "/account", "/account/orders", "/checkout?step=2", "/", "/cart",
+    "https://shop.example.com/orders", "https://shop.example.com/search?q=men%27s+shoes",
+    "https://www.google.com/", "https://accounts.google.com/o/oauth2/v2/auth",
+    "https://www.paypal.com/checkoutnow?token=EC-5YJ12345AB678901C",
+    "https://help.example.com/hc/en-us/articles/360001234-Returns-&-refunds",
+    "https://en.wikipedia.org/wiki/O%27Reilly_Media", "shopapp://orders/recent",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://shop.example.com/account?tab=security",
 )
 
 BROWSER_UAS: tuple[str, ...] = (

@@ -53,6 +53,8 @@ def rows(t: Traffic, fillers: Fillers, versions: list[str]) -> Iterator[Row]:
     for ts, r, c, st, dur, nb, rnd, hq, hb, over, v in cols:
         if over is not None:
             path, q, b = over
+            if path is None:
+                path = path_fns[r](rnd, c)
         else:
             path = path_fns[r](rnd, c)
             qk, bk = qkinds[r], bkinds[r]

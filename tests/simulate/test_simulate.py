@@ -7,12 +7,11 @@ import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
-import pytest
 
 from detector.simulate import simulate
+from tests.simulate.logs import jsonl, ts
 
 FIELDS = {
     "otel": {"timestamp", "http.request.method", "url.path", "http.response.status_code",
@@ -28,22 +27,6 @@ FIELDS = {
 NESTED = {"timestamp", "service", "http", "url", "client", "user_agent"}
 CLF = re.compile(r'^\S+ - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "[A-Z]+ \S+ HTTP/1\.1" '
                  r'\d{3} \d+ "[^"]*" "[^"]*" \d+\.\d{3}$')
-
-
-def ts(s: str) -> float:
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
-def jsonl(path: Path) -> list[Any]:
-    return [orjson.loads(x) for x in path.read_bytes().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def run8(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An 8 h run at a tenth of the rate: the full anomaly plan, few lines."""
-    out = tmp_path_factory.mktemp("sim8")
-    simulate(out, hours=8, rate=0.1, seed=3)
-    return out
 
 
 def test_deterministic(tmp_path: Path) -> None:
@@ -100,17 +83,24 @@ def test_labels_are_sane(run8: Path) -> None:
     labels = jsonl(run8 / "labels.jsonl")
     kinds = Counter(x["kind"] for x in labels)
     assert set(kinds) == {"traffic_spike", "traffic_drop", "error_surge", "client_error_surge",
-                          "latency_regression", "auth_failure_burst"}
+                          "latency_regression", "auth_failure_burst", "attack_payload",
+                          "unusual_payload", "scanning", "new_endpoint"}
     assert min(kinds.values()) >= 2 and kinds == Counter(m["labels"])
+    minutes = {"new_endpoint": (10, 10), "scanning": (2, 30), "attack_payload": (5, 30),
+               "unusual_payload": (5, 20)}
     t0 = ts(m["start"])
     by_route: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for x in labels:
         assert set(x) >= {"id", "service", "kind", "route", "method", "client", "start", "end",
                           "deployment", "description"}
-        assert (x["method"], x["route"]) in routes[x["service"]]
         start, end = ts(x["start"]), ts(x["end"])
         assert start >= t0 + 75 * 60
-        assert 8 * 60 - 2 <= end - start <= 30 * 60 + 2
+        lo, hi = minutes.get(x["kind"], (8, 30))
+        assert lo * 60 - 2 <= end - start <= hi * 60 + 2, x
+        if x["route"] is None:  # client-keyed, no route (scanning)
+            assert x["client"] is not None and x["kind"] == "scanning"
+            continue
+        assert (x["method"], x["route"]) in routes[x["service"]]
         by_route.setdefault((x["service"], x["route"]), []).append((start, end))
         if x["kind"] == "client_error_surge":
             assert x["deployment"] is not None

@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from detector.simulate.catalog import RouteSpec, ServiceSpec
+from detector.simulate.clients import ClientPool
 from detector.simulate.deploys import ROLLOUT_S, Deploy
 from detector.simulate.traffic import Traffic
 
@@ -45,6 +46,17 @@ class Anomaly:
     params: dict[str, float] = field(default_factory=dict)
     description: str = ""
     index: int = -1  # tag of its injected requests; set by the planner
+    # Non-numeric label params (attack types, variant, tool), merged into ``params``.
+    extra: dict[str, str | list[str]] = field(default_factory=dict)
+    # Further routes its requests touch: kept free of other anomalies like ``template``.
+    also: tuple[str, ...] = ()
+    # Owns its service's timeline while it runs (a scan's 404 flood): no other
+    # anomaly of that service may overlap it, whatever its route.
+    exclusive: bool = False
+
+    @property
+    def templates(self) -> tuple[str | None, ...]:
+        return (self.template, *self.also)
 
 
 class PlanContext:
@@ -65,6 +77,8 @@ class PlanContext:
         self.t_min = t0 + WARMUP_S
         self.anomalies: list[Anomaly] = []
         self.deploys: list[Deploy] = []
+        # Routes shipped during the run (new_endpoint), appended to the service's table.
+        self.launched: dict[str, list[RouteSpec]] = {}
 
     def candidates(self, min_rate: float,
                    ok: Callable[[RouteSpec], bool] = lambda r: True) -> list[tuple[str, int]]:
@@ -85,35 +99,45 @@ class PlanContext:
         return pool[int(rng.integers(len(pool)))]
 
     def place(self, rng: np.random.Generator, pairs: list[tuple[str, int]], by_deploy: bool,
+              span: tuple[float, float] | None = None,
               ) -> tuple[str, int, float, float] | None:
-        """(service, route, start, end) for a new anomaly, trying several routes."""
+        """(service, route, start, end) for a new anomaly, trying several routes.
+
+        ``span`` bounds the duration in minutes (default 8-30).
+        """
+        lo, hi = span or (8.0, 30.0)
         for _ in range(8):
             svc, j = self.choose(rng, pairs)
-            dur = duration(rng)
+            dur = float(rng.uniform(lo, hi)) * 60.0
             start = self.slot(rng, svc, self.services[svc].routes[j].template, dur, by_deploy)
             if start is not None:
                 return svc, j, start, start + dur
         return None
 
-    def slot(self, rng: np.random.Generator, service: str, template: str,
-             duration: float, by_deploy: bool, tries: int = 40) -> float | None:
+    def slot(self, rng: np.random.Generator, service: str, template: str | None,
+             duration: float, by_deploy: bool, tries: int = 40, also: tuple[str, ...] = (),
+             exclusive: bool = False) -> float | None:
         """A start time honouring warm-up, route gaps and deploy spacing, or None."""
         latest = self.t1 - duration - 5 * 60.0
         if latest <= self.t_min:
             return None
         for _ in range(tries):
             start = float(rng.uniform(self.t_min, latest))
-            if self._free(service, template, start, start + duration, by_deploy):
+            if self.free(service, (template, *also), start, start + duration, by_deploy,
+                         exclusive):
                 return start
         return None
 
-    def _free(self, service: str, template: str, start: float, end: float,
-              by_deploy: bool) -> bool:
+    def free(self, service: str, templates: tuple[str | None, ...], start: float, end: float,
+             by_deploy: bool, exclusive: bool = False) -> bool:
+        """Whether an anomaly on ``templates`` of ``service`` may run in [start, end)."""
         for a in self.anomalies:
             if a.service != service:
                 continue
             near = start < a.end + ROUTE_GAP_S and a.start < end + ROUTE_GAP_S
-            if a.template == template and near:
+            if near and (exclusive or a.exclusive):
+                return False
+            if near and any(x is not None and x in templates for x in a.templates):
                 return False
             if a.deploy is not None and a.deploy.ts <= start <= a.end + DEPLOY_QUIET_S:
                 return False
@@ -134,9 +158,15 @@ class PlanContext:
 
 
 class Injector:
-    """Base class: one anomaly kind. Subclasses set ``kind`` and override hooks."""
+    """Base class: one anomaly kind. Subclasses set ``kind`` and override hooks.
+
+    Injectors hold no state between calls: the same instance serves every run.
+    ``phase`` orders planning: phase 0 kinds are placed before phase 1 kinds,
+    so adding kinds never costs the older ones their slots.
+    """
 
     kind: ClassVar[str] = ""
+    phase: ClassVar[int] = 0
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         raise NotImplementedError
@@ -150,7 +180,8 @@ class Injector:
 
 def route_window(a: Anomaly, t: Traffic) -> np.ndarray:
     """Rows of the anomaly's route in its time window, or served by its bad version."""
-    on_route = t.route == a.route
+    assert a.route is not None
+    on_route = t.on_route(a.route)
     if a.deploy is not None:
         return np.asarray(on_route & (t.version == t.version_of(a.deploy)))
     return np.asarray(on_route & (t.ts >= a.start) & (t.ts < a.end))
@@ -158,3 +189,36 @@ def route_window(a: Anomaly, t: Traffic) -> np.ndarray:
 
 def duration(rng: np.random.Generator) -> float:
     return float(rng.uniform(8, 30)) * 60.0
+
+
+def spread(rng: np.random.Generator, n: int, start: float, end: float) -> np.ndarray:
+    """``n`` sorted arrival times in [start, end), bunched the way tools send (bursts)."""
+    if n <= 0:
+        return np.empty(0)
+    bursts = max(1, int(rng.integers(1, 6)))
+    centres = start + rng.random(bursts) * (end - start)
+    width = (end - start) / (2.0 * bursts)
+    ts = np.where(rng.random(n) < 0.6,
+                  centres[rng.integers(0, bursts, n)] + rng.normal(0, width / 3.0, n),
+                  start + rng.random(n) * (end - start))
+    out = (ts < start) | (ts >= end)  # spill-over lands anywhere in the window instead
+    ts[out] = start + rng.random(int(out.sum())) * (end - start)
+    return np.sort(ts)
+
+
+def body_logged(svc: ServiceSpec) -> bool:
+    """Whether the service's log format records request bodies (Envoy's does not)."""
+    return svc.format != "envoy"
+
+
+def new_clients(pool: ClientPool, uas: list[str], cloud: bool = True) -> list[int]:
+    """Clients never seen before (addresses nobody else uses), one per user agent."""
+    taken = set(pool.ip)
+    out = []
+    for ua in uas:
+        ip = pool.cloud_ip() if cloud else pool.residential_ip()
+        while ip in taken:
+            ip = pool.cloud_ip() if cloud else pool.residential_ip()
+        taken.add(ip)
+        out.append(pool.add(ip, ua))
+    return out

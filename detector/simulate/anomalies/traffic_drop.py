@@ -29,7 +29,8 @@ class TrafficDrop(Injector):
                        params={"keep": round(keep, 3)}, description=f"{r.key} traffic {what}")
 
     def arrivals(self, a: Anomaly, t: Traffic) -> None:
+        assert a.route is not None
         t.finalize()
-        hit = (t.route == a.route) & (t.ts >= a.start) & (t.ts < a.end)
+        hit = t.on_route(a.route) & (t.ts >= a.start) & (t.ts < a.end)
         drop = hit & (t.rng.random(len(t.ts)) >= a.params["keep"])
         t.keep(~drop)

@@ -1,0 +1,17 @@
+"""Shared simulator runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detector.simulate import simulate
+
+
+@pytest.fixture(scope="session")
+def run8(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 8 h run at a tenth of the rate: the full anomaly plan, few lines."""
+    out = tmp_path_factory.mktemp("sim8")
+    simulate(out, hours=8, rate=0.1, seed=3)
+    return out
