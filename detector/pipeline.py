@@ -22,7 +22,7 @@ from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
-from detector.detectors.payload import PayloadDetector
+from detector.detectors.payload import PayloadDetector, is_probe
 from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
@@ -43,7 +43,7 @@ from detector.windows.stats import (
 )
 
 if TYPE_CHECKING:
-    from detector.analysis.analyzer import RequestAnalyzer
+    from detector.analysis.analyzer import Finding, RequestAnalyzer
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 # Requests analysed besides those with a query or body: paths with characters
@@ -390,7 +390,7 @@ class Pipeline:
         inc = self.incidents
         st["incidents"] = (inc.open, inc.resolved, inc.last_signal, inc.counts)
         st["client_auth"] = self.client_auth._decayed
-        st["scanner"] = self.scanner._decayed
+        st["scanner"] = self.scanner.state()
         ne = self.new_endpoint
         st["new_endpoint"] = (ne.first_window, ne.watch, ne.known)
         st["routes_by_service"] = self.routes_by_service
@@ -418,7 +418,7 @@ class Pipeline:
         inc.open, inc.resolved, inc.last_signal, inc.counts = st["incidents"]
         inc.registry = self.registry
         self.client_auth._decayed = st["client_auth"]
-        self.scanner._decayed = st["scanner"]
+        self.scanner.restore(st["scanner"])
         ne = self.new_endpoint
         ne.first_window, ne.watch, ne.known = st["new_endpoint"]
         self.routes_by_service = st["routes_by_service"]
@@ -476,6 +476,9 @@ class Pipeline:
         if last:
             coverage = min(coverage, max(0.0, (self.max_ts - start) / size))
         signals: list[Signal] = []
+        flagged: list[tuple[AccessEvent, str, Finding]] = []
+        if pending and self.analyzer is not None:
+            flagged = self._analyze(pending, series, clients)
         detectors = self.detectors
         traffic = self.traffic
         keys = self.series_keys
@@ -520,9 +523,11 @@ class Pipeline:
                 self.awake.discard(sid)
             else:
                 self.awake.add(sid)
-        signals.extend(self.scanner.check_window(clients, start, end))
-        if pending and self.analyzer is not None:
-            signals.extend(self._analyze(pending, start, end))
+        scans = self.scanner.check_window(clients, start, end)
+        signals.extend(scans)
+        if flagged:
+            scanners = {(s.service, s.client or "") for s in scans}
+            signals.extend(self.payload.check_window(flagged, start, end, scanners))
         for sig in self.client_auth.check_window(clients, start, end):
             cs = clients.get((sig.service, sig.client or ""))
             if cs is not None and cs[4]:
@@ -533,25 +538,48 @@ class Pipeline:
         self.incidents.on_window(start, end, wm, signals)
 
     def _analyze(
-        self, pending: list[tuple[AccessEvent, int]], start: float, end: float
-    ) -> list[Signal]:
-        """Per-request analysis of one window's candidates, in one batch."""
+        self,
+        pending: list[tuple[AccessEvent, int]],
+        series: dict[int, list[Any]],
+        clients: dict[tuple[str, str], list[Any]],
+    ) -> list[tuple[AccessEvent, str, Finding]]:
+        """Per-request analysis of one window's candidates, in one batch.
+
+        Flagged requests are taken out of their route's counts: the route's
+        health (errors, latency) is judged on legitimate traffic, and attack
+        traffic is reported as what it is.
+        """
         assert self.analyzer is not None
         keys = self.series_keys
         events = [p[0] for p in pending]
         routes = [keys[p[1]].route for p in pending]
         found = self.analyzer.analyze_many(events, routes)
-        flagged = []
+        flagged: list[tuple[AccessEvent, str, Finding]] = []
         ua_benign = self.ua_benign
         if len(ua_benign) >= UA_BENIGN_MAX:
             ua_benign.clear()  # bounded: benign agents are simply analysed once more
-        for ev, route, f in zip(events, routes, found, strict=True):
+        for (ev, sid), route, f in zip(pending, routes, found, strict=True):
             if f is None:
                 ua_benign.add(ev.user_agent)
-            else:
-                flagged.append((ev, route, f))
-                self.summary.findings[f.kind] += 1
-        return self.payload.check_window(flagged, start, end)
+                continue
+            flagged.append((ev, route, f))
+            self.summary.findings[f.kind] += 1
+            if is_probe(f):  # a sensitive-file probe counts towards scanning
+                cs = clients.get((ev.service, ev.client))
+                if cs is not None:
+                    if cs[5] is None:
+                        cs[5] = {ev.path}
+                    elif len(cs[5]) < SCAN_PATHS_CAP:
+                        cs[5].add(ev.path)
+            st = series.get(sid)
+            if st is not None and st[COUNT] > 0:
+                st[COUNT] -= 1
+                status = ev.status
+                if status is not None and status >= 400:
+                    idx = (S5XX if status >= 500 else SAUTH if status in (401, 403)
+                           else S404 if status == 404 else S4XX)
+                    st[idx] = max(0, st[idx] - 1)
+        return flagged
 
     def finish(self) -> None:
         """End of input: close every open window (the last one is partial)."""

@@ -21,6 +21,34 @@ if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is o
 DECAY = 0.7
 MAX_TRACKED = 50_000
 ROUTE_HORIZON = 5  # windows during which distinct clients of a route add up
+HEAVY_CLIENT = 10  # findings (decayed) that make a client an incident of its own
+# Findings that only say "a sensitive file was asked for" or "a scanner's user
+# agent" are probing: evidence for the scanning detector, not an attack payload.
+PROBE_TYPES = frozenset({"sensitive_file", "scanner"})
+
+
+def is_probe(f: Finding) -> bool:
+    return bool(f.attack_types) and PROBE_TYPES.issuperset(f.attack_types)
+
+
+def _add(
+    table: dict[tuple[str, str, str], _Agg],
+    key: tuple[str, str, str],
+    ev: AccessEvent,
+    route: str,
+    f: Finding,
+) -> None:
+    agg = table.get(key)
+    if agg is None:
+        agg = table[key] = _Agg()
+    agg.count += 1
+    agg.types.update(f.attack_types or ("unusual",))
+    agg.routes[route] += 1
+    agg.methods[ev.method] += 1
+    agg.clients.add(ev.client)
+    agg.reasons.update(f.reasons[:2])
+    if len(agg.samples) < 3:
+        agg.samples.append(ev)
 
 
 class _Agg:
@@ -68,81 +96,99 @@ class PayloadDetector:
         )
 
     def check_window(
-        self, findings: list[tuple[AccessEvent, str, Finding]], start: float, end: float
+        self,
+        findings: list[tuple[AccessEvent, str, Finding]],
+        start: float,
+        end: float,
+        scanners: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
     ) -> list[Signal]:
+        """Signals for one window's findings. Findings of clients that are
+        scanning belong to the scanning incident; unusual requests of a client
+        that is attacking are part of its attack."""
+        attackers = {
+            (ev.service, ev.client)
+            for ev, _, f in findings
+            if f.kind == "attack_payload" and not is_probe(f)
+        }
+        attackers.update((svc, c) for (svc, kind, c) in self._clients if kind == "attack_payload")
+        kept = [
+            (ev, route, f)
+            for ev, route, f in findings
+            if (ev.service, ev.client) not in scanners
+            and not is_probe(f)
+            and not (f.kind == "unusual_payload" and (ev.service, ev.client) in attackers)
+        ]
         by_client: dict[tuple[str, str, str], _Agg] = {}
-        by_route: dict[tuple[str, str, str], _Agg] = {}
-        for ev, route, f in findings:
-            for table, key in (
-                (by_client, (ev.service, f.kind, ev.client)),
-                (by_route, (ev.service, f.kind, route)),
-            ):
-                agg = table.get(key)
-                if agg is None:
-                    agg = table[key] = _Agg()
-                agg.count += 1
-                agg.types.update(f.attack_types or ("unusual",))
-                agg.routes[route] += 1
-                agg.methods[ev.method] += 1
-                agg.clients.add(ev.client)
-                agg.reasons.update(f.reasons[:2])
-                if len(agg.samples) < 3:
-                    agg.samples.append(ev)
-        out: list[Signal] = []
+        for ev, route, f in kept:
+            _add(by_client, (ev.service, f.kind, ev.client), ev, route, f)
         clients = self._clients
         for key in list(clients):
             clients[key] *= DECAY
             if clients[key] < 0.5:
                 del clients[key]
-        flagged_clients: set[tuple[str, str, str]] = set()
-        for key in sorted(by_client):
-            agg = by_client[key]
-            total = clients.get(key, 0.0) + agg.count
+        totals: dict[tuple[str, str, str], float] = {}
+        for key, agg in by_client.items():
+            totals[key] = clients.get(key, 0.0) + agg.count
             if key in clients or len(clients) < MAX_TRACKED:
-                clients[key] = total
-            need = self._min_client(key[1])
-            if agg.count >= need or total >= 1.5 * need:
-                flagged_clients.add(key)
-                route = agg.routes.most_common(1)[0][0]
-                out.append(self._signal(key[1], key[0], route, None, key[2], agg, start, end))
+                clients[key] = totals[key]
+        # Distinct clients per route over the horizon: a campaign spread thin.
         routes = self._routes
-        for key in list(routes):
-            seen = routes[key]
+        for rkey in list(routes):
+            seen = routes[rkey]
             for c in list(seen):
                 seen[c] -= 1
                 if seen[c] <= 0:
                     del seen[c]
             if not seen:
-                del routes[key]
-        for key in sorted(by_route):
-            agg = by_route[key]
-            # Clients already raised on their own do not make a route campaign.
-            others = {c for c in agg.clients if (key[0], key[1], c) not in flagged_clients}
-            if not others:
+                del routes[rkey]
+        for (service, kind, client), agg in by_client.items():
+            for route in agg.routes:
+                rkey = (service, kind, route)
+                known = routes.get(rkey)
+                if known is None:
+                    if len(routes) >= MAX_TRACKED:
+                        continue
+                    known = routes[rkey] = {}
+                known[client] = ROUTE_HORIZON
+        need_route = self.s.payload_min_route_clients
+        campaigns = {rkey for rkey, seen in routes.items() if len(seen) >= need_route}
+        out: list[Signal] = []
+        heavy: set[tuple[str, str, str]] = set()
+        for key in sorted(by_client):
+            agg = by_client[key]
+            service, kind, client = key
+            need = self._min_client(kind)
+            big = max(agg.count, totals[key]) >= HEAVY_CLIENT
+            in_campaign = all((service, kind, r) in campaigns for r in agg.routes)
+            if in_campaign and not big:
+                continue  # one participant of a route campaign: reported with the route
+            if agg.count >= need or totals[key] >= 1.5 * need:
+                heavy.add(key)
+                route = agg.routes.most_common(1)[0][0]
+                out.append(self._signal(kind, service, route, None, client, agg, start, end))
+        by_route: dict[tuple[str, str, str], _Agg] = {}
+        for ev, route, f in kept:
+            if (ev.service, f.kind, ev.client) in heavy:
                 continue
-            known = routes.get(key)
-            if known is None:
-                if len(routes) >= MAX_TRACKED:
-                    continue
-                known = routes[key] = {}
-            seen = known
-            for c in others:
-                seen[c] = ROUTE_HORIZON
-            if len(seen) >= self.s.payload_min_route_clients:
-                method = agg.methods.most_common(1)[0][0] if len(agg.methods) == 1 else None
-                out.append(
-                    self._signal(
-                        key[1],
-                        key[0],
-                        key[2],
-                        method,
-                        None,
-                        agg,
-                        start,
-                        end,
-                        distinct_clients=len(seen),
-                    )
+            rkey = (ev.service, f.kind, route)
+            if rkey in campaigns:
+                _add(by_route, rkey, ev, route, f)
+        for rkey in sorted(by_route):
+            agg = by_route[rkey]
+            method = agg.methods.most_common(1)[0][0] if len(agg.methods) == 1 else None
+            out.append(
+                self._signal(
+                    rkey[1],
+                    rkey[0],
+                    rkey[2],
+                    method,
+                    None,
+                    agg,
+                    start,
+                    end,
+                    distinct_clients=len(routes[rkey]),
                 )
+            )
         return out
 
     @staticmethod

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from detector.config import DetectorSettings
 from detector.detectors.base import Signal, score_from_p
 from detector.windows.stats import C_404, C_COUNT, C_SAMPLES, C_SCANPATHS
 
-DECAY = 0.8  # per window: a campaign slower than one window still adds up
+HORIZON = 5  # windows over which a slow scanner's distinct paths add up
+KEEP_PATHS = 64  # distinct paths remembered per client per window beyond the current one
 MAX_TRACKED = 50_000
 
 
 class ScanDetector:
     """Clients whose 404s spread over many distinct paths: a scanner, not a broken link.
 
-    Per window a client's distinct missing paths are counted (capped set); a
-    decayed count across windows catches low-and-slow scanners. Raised when
-    enough distinct paths failed and failures dominate the client's traffic.
+    Raised when a client's distinct missing paths in one window, or in the
+    union of its last five windows (a slow scanner), reach ``scan_min_paths``
+    and failures dominate that client's traffic.
 
     >>> from detector.config import DetectorSettings
     >>> det = ScanDetector(DetectorSettings())
@@ -31,48 +33,62 @@ class ScanDetector:
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
-        self._decayed: dict[tuple[str, str], list[float]] = {}
+        # (service, client) -> recent windows of (distinct missing paths, requests, misses)
+        self._recent: dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]] = {}
 
     def check_window(
         self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
     ) -> list[Signal]:
-        decayed = self._decayed
-        for key in list(decayed):
-            d = decayed[key]
-            d[0] *= DECAY
-            d[1] *= DECAY
-            if d[0] < 1.0:
-                del decayed[key]
+        recent = self._recent
+        for key in list(recent):
+            if key not in clients:
+                past = recent[key]
+                past.append((frozenset(), 0, 0))
+                if not any(h[0] for h in past):
+                    del recent[key]
         out: list[Signal] = []
         min_paths = self.s.scan_min_paths
         for key, st in clients.items():
             paths = st[C_SCANPATHS]
+            hist = recent.get(key)
             if not paths:
+                if hist is not None:
+                    hist.append((frozenset(), int(st[C_COUNT]), 0))
                 continue
             distinct = len(paths)
-            found = decayed.get(key)
-            if found is None:
-                if len(decayed) >= MAX_TRACKED:
-                    continue
-                found = decayed[key] = [0.0, 0.0]
-            d = found
-            d[0] += distinct
-            d[1] += st[C_COUNT]
             share = st[C_404] / max(st[C_COUNT], 1)
-            slow_share = d[0] / max(d[1], 1.0)
+            union = set(paths)
+            total, misses = int(st[C_COUNT]), int(st[C_404])
+            if hist is not None:
+                for old_paths, n, m in hist:
+                    union |= old_paths
+                    total += n
+                    misses += m
+            elif distinct >= 2 and len(recent) < MAX_TRACKED:
+                hist = recent[key] = deque(maxlen=HORIZON - 1)
+            if hist is not None:
+                hist.append(
+                    (frozenset(sorted(paths)[:KEEP_PATHS]), int(st[C_COUNT]), int(st[C_404]))
+                )
+            slow_share = misses / max(total, 1)
             if (distinct >= min_paths and share >= 0.5) or (
-                d[0] >= 2 * min_paths and slow_share >= 0.5 and distinct >= 2
+                len(union) >= min_paths and slow_share >= 0.5 and distinct >= 2
             ):
-                p = min(1.0, 10.0 ** (-distinct / 5))
-                samples = list(st[C_SAMPLES] or [])
+                p = min(1.0, 10.0 ** (-len(union) / 5))
                 out.append(
                     Signal("scanning", key[0], None, None, key[1], start, end,
                            score_from_p(p), float(distinct), 0.0, int(st[C_COUNT]), p,
                            {"distinct_missing_paths": distinct,
                             "missing_share": round(share, 4),
-                            "decayed_distinct_paths": round(d[0], 1),
+                            "distinct_missing_paths_recent": len(union),
                             "example_paths": sorted(paths)[:5],
                             "window_seconds": end - start},
-                           samples)
+                           list(st[C_SAMPLES] or []))
                 )  # fmt: skip
         return out
+
+    def state(self) -> dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]]:
+        return self._recent
+
+    def restore(self, st: dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]]) -> None:
+        self._recent = st

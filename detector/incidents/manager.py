@@ -15,6 +15,11 @@ from detector.incidents.summary import SEVERITY_RANK, describe, severity
 from detector.incidents.timefmt import iso
 
 IncidentKey = tuple[str, str, str | None, str | None]  # service, kind, route, client
+# Kinds a deployment can cause. Scanners, attackers, credential stuffing and
+# odd client payloads come from outside: the latest deploy is attached for
+# context but is never the suspect.
+DEPLOY_CAUSED_KINDS = frozenset({"traffic_spike", "traffic_drop", "error_surge",
+                                 "client_error_surge", "latency_regression", "new_endpoint"})
 
 
 def incident_id(key: IncidentKey, start: float) -> str:
@@ -197,7 +202,8 @@ class IncidentManager:
             return None
         since = max(0.0, start - dep.ts)
         absent_before = self.last_signal.get(key, float("-inf")) < dep.ts - self.window
-        suspect = since <= self.s.suspect_window_seconds and absent_before
+        suspect = (since <= self.s.suspect_window_seconds and absent_before
+                   and key[1] in DEPLOY_CAUSED_KINDS)
         return DeploymentRef(
             version=dep.version,
             previous_version=dep.previous_version,
