@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/python scripts/bench_replay.py
+	$(BIN)/python scripts/bench_scan.py
 
 nab: install
 	$(BIN)/python scripts/nab.py
