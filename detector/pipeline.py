@@ -149,7 +149,10 @@ class Pipeline:
         self.scanner = ScanDetector(ds)
         self.analyzer = analyzer
         self.payload = PayloadDetector(ds)
-        self.ua_benign: set[str] = set()  # user agents analysed and found harmless
+        # (service, user agent) analysed and found harmless. Keyed by service so
+        # that what one pipeline analyses never depends on other services'
+        # traffic: a pipeline per partition decides exactly like one for all.
+        self.ua_benign: dict[str, set[str]] = {}
         self.new_endpoint = NewEndpointDetector(ds)
         self.routes_by_service: dict[str, list[SeriesKey]] = {}
         self.incidents: IncidentManager = IncidentManager(
@@ -250,7 +253,7 @@ class Pipeline:
             if sid is None:
                 sid = self._resolve_series(pk, int(widx))
             if analyze and (
-                ev[5] or ev[11] is not None or ev[10] not in ua_benign
+                ev[5] or ev[11] is not None or ev[10] not in ua_benign.get(ev[1], ())
                 or suspicious(ev[4]) is not None
             ):
                 cur_p.append((ev, sid))  # analysed in one batch when the window closes
@@ -525,9 +528,10 @@ class Pipeline:
                 self.awake.add(sid)
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
-        if flagged:
-            scanners = {(s.service, s.client or "") for s in scans}
-            signals.extend(self.payload.check_window(flagged, start, end, scanners))
+        # Every window, findings or not: the payload memory decays per window,
+        # so one service's attacks never change how another's are grouped.
+        scanners = {(s.service, s.client or "") for s in scans}
+        signals.extend(self.payload.check_window(flagged, start, end, scanners))
         for sig in self.client_auth.check_window(clients, start, end):
             cs = clients.get((sig.service, sig.client or ""))
             if cs is not None and cs[4]:
@@ -556,11 +560,14 @@ class Pipeline:
         found = self.analyzer.analyze_many(events, routes)
         flagged: list[tuple[AccessEvent, str, Finding]] = []
         ua_benign = self.ua_benign
-        if len(ua_benign) >= UA_BENIGN_MAX:
-            ua_benign.clear()  # bounded: benign agents are simply analysed once more
         for (ev, sid), route, f in zip(pending, routes, found, strict=True):
             if f is None:
-                ua_benign.add(ev.user_agent)
+                known = ua_benign.get(ev.service)
+                if known is None:
+                    known = ua_benign[ev.service] = set()
+                elif len(known) >= UA_BENIGN_MAX:
+                    known.clear()  # bounded: benign agents are simply analysed once more
+                known.add(ev.user_agent)
                 continue
             flagged.append((ev, route, f))
             self.summary.findings[f.kind] += 1

@@ -61,7 +61,6 @@ ATTACK = "attack_payload"
 UNUSUAL = "unusual_payload"
 _PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
 _CACHE_MAX = 65_536
-CACHE_EPOCH = 10  # batches (windows) an assessment may be reused while profiles learn
 _NO_HITS = (0,) * len(SIG_BUCKETS)
 # Plain integer and UUID path segments (as the templater's shortcut): linear, no nesting.
 _PLAIN_IDS = re.compile(
@@ -131,12 +130,13 @@ class RequestAnalyzer:
         # (service, method, route, query) of body-less requests -> parsed params, assessment,
         # longest value; valid while the profiles do not change (cleared by learn()).
         # (service, method, route, query, body) -> parsed params, assessment, longest
-        # value. Profiles move slowly: with online learning the cache is dropped
-        # every CACHE_EPOCH batches instead of on every learned request.
+        # value. Only with fixed profiles: while profiles learn online a cached
+        # assessment would depend on when it was cached, and a pipeline restored
+        # from a checkpoint (empty cache) must decide exactly as one that never
+        # stopped.
         self._assessed: dict[
             tuple[str, str, str, str, str | None], tuple[list[Param], Assessment, int]
         ] = {}
-        self._batches = 0
 
     @classmethod
     def from_registry(
@@ -235,7 +235,7 @@ class RequestAnalyzer:
 
     def _prepare(self, ev: AccessEvent, route: str) -> _Pending:
         key = None
-        if len(ev.query) + len(ev.body or "") <= 1024:
+        if not self.learn_online and len(ev.query) + len(ev.body or "") <= 1024:
             key = (ev.service, ev.method, route, ev.query, ev.body)
             hit = self._assessed.get(key)
             if hit is not None:
@@ -253,7 +253,7 @@ class RequestAnalyzer:
         params = parse_request(ev.query, ev.body)
         a = self.profiles.assess(ev.service, ev.method, route, params)
         longest = max((len(v) for _, v, _ in params), default=0)
-        if key is not None and not (self.learn_online and self._young(key[:3])):
+        if key is not None:
             if len(self._assessed) >= _CACHE_MAX:
                 self._assessed.clear()
             self._assessed[key] = (params, a, longest)
@@ -309,9 +309,6 @@ class RequestAnalyzer:
         # A route's profile converges after a few hundred requests: learning a
         # bounded sample per route and call (one window in the pipeline) keeps it
         # current at a fraction of the cost on busy routes.
-        self._batches += 1
-        if self.learn_online and self._batches % CACHE_EPOCH == 0:
-            self._assessed.clear()
         budget: dict[tuple[str, str, str], int] = {}
         budget_empty: dict[tuple[str, str, str], int] = {}  # requests without parameters
         cap = self.learn_per_route

@@ -12,6 +12,13 @@ from detector import __version__
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
+from detector.cli.service_cmds import (
+    DEPLOY_EPILOG,
+    RUN_EPILOG,
+    demo_command,
+    deploy_record_command,
+    run_command,
+)
 from detector.config import load_settings
 
 app = typer.Typer(
@@ -102,6 +109,11 @@ def replay(
 app.add_typer(incidents_app, name="incidents")
 app.command("train", epilog=TRAIN_EPILOG)(train_command)
 app.command("scan", epilog=SCAN_EPILOG)(scan_command)
+app.command("run", epilog=RUN_EPILOG)(run_command)
+app.command("demo")(demo_command)
+deploy_app = typer.Typer(help="Deployment events.", no_args_is_help=True)
+deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
+app.add_typer(deploy_app, name="deploy")
 
 
 def main() -> None:

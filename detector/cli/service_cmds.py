@@ -1,0 +1,199 @@
+"""``detector run``, ``detector deploy record`` and ``detector demo``: command functions.
+
+Registered by the application (``app.command("run")(run_command)`` and so on);
+``python -m detector.service`` registers them on a small app of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detector.cli.errors import UsageError, fail, one_line_errors
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+
+def _mapping(values: list[str] | None, flag: str) -> dict[str, str] | None:
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for v in values:
+        k, sep, val = v.partition("=")
+        if not sep or not k or not val:
+            raise UsageError(f"{flag} expects TOPIC=VALUE, not {v!r}")
+        out[k] = val
+    return out
+
+
+RUN_EPILOG = """Examples:\n
+  detector run --bootstrap-servers kafka:9092 --topic access --sink sqlite:incidents.db\n
+  detector run --topic nginx --topic-service nginx=www --state-dir /var/lib/detector\n
+  detector run --topic access --drain-when-idle 30 --sink jsonl:backfill.jsonl   # a backfill\n
+\n
+Every option can also come from the config file ([service] section, same keys
+with underscores) or from DETECTOR_SERVICE__<KEY> environment variables (lists
+and mappings as JSON). --models loads the current model version at start
+(without it, profiles are learned online); --retrain-every is accepted but not
+available in this version: retrain with `detector train` and restart.
+"""
+
+
+@one_line_errors
+def run_command(
+    bootstrap_servers: Annotated[
+        str | None, typer.Option("--bootstrap-servers", help="Kafka HOST:PORT[,HOST:PORT].")
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", help="Access-log topic (repeatable).")
+    ] = None,
+    deployments_topic: Annotated[
+        str | None, typer.Option("--deployments-topic", help="Deployment events topic.")
+    ] = None,
+    group_id: Annotated[str | None, typer.Option("--group-id", help="Consumer group.")] = None,
+    sink: Annotated[
+        list[str] | None,
+        typer.Option("--sink", help="stdout | jsonl:PATH | sqlite:PATH | kafka:TOPIC | "
+                                    "webhook:URL ... (repeatable)."),
+    ] = None,
+    models: Annotated[
+        Path | None, typer.Option("--models", help="Model registry from `detector train`.")
+    ] = None,
+    retrain_every: Annotated[
+        str | None, typer.Option("--retrain-every", help="Retrain period (not available yet).")
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="Checkpoints in this directory instead of the Kafka "
+                                         "changelog topic <group>-changelog."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="/metrics /healthz /readyz port "
+                                                        "(0 = off; default 9464).")
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option("--metrics-host", help="Bind address (default 127.0.0.1).")
+    ] = None,
+    dead_letter_topic: Annotated[
+        str | None, typer.Option("--dead-letter-topic", help="Poison records go here.")
+    ] = None,
+    checkpoint_every: Annotated[
+        float | None, typer.Option("--checkpoint-every", help="Seconds (default 10).")
+    ] = None,
+    grace_period: Annotated[
+        float | None, typer.Option("--grace-period", help="Shutdown budget, s (default 30).")
+    ] = None,
+    drain_when_idle: Annotated[
+        float | None,
+        typer.Option("--drain-when-idle", help="When every owned partition has been idle this "
+                     "many seconds and lag is 0, close all windows and exit (backfills)."),
+    ] = None,
+    topic_service: Annotated[
+        list[str] | None,
+        typer.Option("--topic-service", help="TOPIC=NAME: service for formats without one "
+                                             "(default: the topic name)."),
+    ] = None,
+    topic_format: Annotated[
+        list[str] | None,
+        typer.Option("--topic-format", help="TOPIC=FORMAT (default auto, detected per key)."),
+    ] = None,
+    strip_schema_prefix: Annotated[
+        list[str] | None,
+        typer.Option("--strip-schema-prefix", help="TOPIC whose values carry a Confluent "
+                                                   "Schema Registry prefix (repeatable)."),
+    ] = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The consumer service: Kafka in, incidents out, checkpointed, scaled by consumer group."""
+    from detector.cli.replay import build_sinks
+    from detector.service.config import load_service_settings
+    from detector.service.runtime import JsonLog, ServiceRuntime
+    from detector.sinks import registry_all  # noqa: F401  (every sink scheme)
+
+    service, settings = load_service_settings(
+        config,
+        bootstrap_servers=bootstrap_servers,
+        topics=tuple(topic) if topic else None,
+        deployments_topic=deployments_topic,
+        group_id=group_id,
+        sinks=tuple(sink) if sink else None,
+        models=models,
+        retrain_every=retrain_every,
+        state_dir=state_dir,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        dead_letter_topic=dead_letter_topic,
+        checkpoint_every=checkpoint_every,
+        grace_period=grace_period,
+        drain_when_idle=drain_when_idle,
+        topic_service=_mapping(topic_service, "--topic-service"),
+        topic_format=_mapping(topic_format, "--topic-format"),
+        strip_schema_prefix=tuple(strip_schema_prefix) if strip_schema_prefix else None,
+    )
+    log = JsonLog()
+    if service.retrain_every is not None:
+        log("retraining not available in this version", level="warning",
+            detail="--retrain-every is ignored; retrain with `detector train` and restart")
+    sinks = build_sinks(list(service.sinks))
+    runtime = ServiceRuntime(service, settings, sinks, log=log, handle_signals=True)
+    code = asyncio.run(runtime.run())
+    raise typer.Exit(code)
+
+
+DEPLOY_EPILOG = """Examples:\n
+  detector deploy record --service payments --version 2.32.0 --revision 9f1c2ab\n
+  detector deploy record --service www --version 41 --at 2026-03-17T09:06:00Z --environment prod
+"""
+
+
+@one_line_errors
+def deploy_record_command(
+    service: Annotated[str, typer.Option("--service", help="Service name.")],
+    version: Annotated[str, typer.Option("--version", help="Version deployed.")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="When (ISO 8601 or epoch s); default now.")
+    ] = None,
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="e.g. prod.")
+    ] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="VCS revision.")] = None,
+    bootstrap_servers: Annotated[
+        str, typer.Option("--bootstrap-servers", envvar="DETECTOR_SERVICE__BOOTSTRAP_SERVERS",
+                          help="Kafka HOST:PORT.")
+    ] = "localhost:9092",
+    topic: Annotated[
+        str, typer.Option("--topic", help="Deployments topic.")
+    ] = "deployments",
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Publish a deployment event (CONTRACTS §2), keyed by service; prints it."""
+    from detector.service.deploy import deployment_record, publish
+
+    record = deployment_record(service, version, at=at, environment=environment,
+                               revision=revision)
+    try:
+        asyncio.run(publish(bootstrap_servers, topic, service, record))
+    except Exception as exc:
+        if "Kafka" in type(exc).__name__ or isinstance(exc, OSError):
+            raise fail(f"cannot publish to {bootstrap_servers}: {type(exc).__name__}") from None
+        raise
+    sys.stdout.write(record.decode() + "\n")
+
+
+@one_line_errors
+def demo_command(
+    hours: Annotated[float, typer.Option("--hours", help="Simulated traffic (event time).")] = 2.0,
+    seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 7,
+    debug: DebugOpt = False,
+) -> None:
+    """Embedded broker, simulated traffic with a bad deploy, the service: watch the incidents."""
+    from detector.service.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(hours=hours, seed=seed)))

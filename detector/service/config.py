@@ -1,0 +1,126 @@
+"""``ServiceSettings``: the consumer service's configuration, one frozen model.
+
+Sources, lowest first: defaults < the ``[service]`` section of the config file
+< ``DETECTOR_SERVICE__<KEY>`` environment variables (lists and mappings as
+JSON, as pydantic-settings reads them) < command-line flags. To be merged into
+:mod:`detector.config` as its ``service`` section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+import detector.config as base_config
+from detector.config import ConfigError, Settings, read_config_file
+from detector.decoding.base import MAX_LINE_BYTES
+
+SECTION = "service"
+
+
+class ServiceSettings(BaseSettings):
+    """Everything ``detector run`` needs besides the pipeline settings.
+
+    >>> s = ServiceSettings(topics=("access",), group_id="g")
+    >>> s.changelog(), s.metrics_port, s.checkpoint_every
+    ('g-changelog', 9464, 10.0)
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DETECTOR_SERVICE__", frozen=True, extra="forbid"
+    )
+
+    bootstrap_servers: str = "localhost:9092"
+    topics: tuple[str, ...] = Field(default=("access",), min_length=1)
+    deployments_topic: str | None = "deployments"
+    group_id: str = "detector"
+    sinks: tuple[str, ...] = ("stdout",)
+    models: Path | None = None
+    retrain_every: str | None = None
+    state_dir: Path | None = None  # None: the Kafka changelog topic
+    changelog_topic: str | None = None  # default <group_id>-changelog
+    dead_letter_topic: str | None = "detector.dead-letter"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    checkpoint_every: float = Field(default=10.0, gt=0)
+    grace_period: float = Field(default=30.0, gt=0)
+    drain_when_idle: float | None = Field(default=None, gt=0)
+    topic_service: dict[str, str] = {}
+    topic_format: dict[str, str] = {}  # topic -> format; absent = auto (per record key)
+    strip_schema_prefix: tuple[str, ...] = ()  # topics whose values carry the 5-byte prefix
+    max_record_bytes: int = Field(default=MAX_LINE_BYTES, gt=0)
+    topic_max_record_bytes: dict[str, int] = {}
+    # Kafka group timings; tests shorten them (Tansu joins take ~session/2).
+    session_timeout_ms: int = Field(default=10_000, gt=0)
+    heartbeat_interval_ms: int = Field(default=3_000, gt=0)
+    poll_timeout_ms: int = Field(default=500, ge=0)
+    request_timeout_ms: int = Field(default=40_000, gt=0)
+    # /readyz turns 503 when the broker has not answered for this long.
+    ready_timeout: float = Field(default=6.0, gt=0)
+
+    def changelog(self) -> str:
+        return self.changelog_topic or f"{self.group_id}-changelog"
+
+    def topic_default_service(self, topic: str) -> str:
+        return self.topic_service.get(topic, topic)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SectionSource(settings_cls))
+
+
+_section_data: dict[str, Any] = {}
+
+
+class _SectionSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _section_data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_section_data)
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc).replace("\n", " ")[:300]
+
+
+def load_service_settings(
+    config_file: Path | None = None, **flags: Any
+) -> tuple[ServiceSettings, Settings]:
+    """(service settings, pipeline settings) from the config file, env and flags.
+
+    Flags that are None are "not given" and do not override lower sources.
+    """
+    global _section_data
+    data = read_config_file(config_file) if config_file else {}
+    section = data.pop(SECTION, None) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {config_file}: [{SECTION}] must be a table/mapping")
+    given = {k: v for k, v in flags.items() if v is not None}
+    _section_data = section
+    try:
+        service = ServiceSettings(**given)
+    except Exception as exc:  # pydantic ValidationError: one line
+        raise ConfigError(f"invalid service configuration: {_one_line(exc)}") from None
+    finally:
+        _section_data = {}
+    # detector.config rejects unknown sections, and [service] is not merged there
+    # yet: hand it the file without that section (same precedence rules).
+    base_config._config_file_data = data
+    try:
+        settings = Settings()
+    except Exception as exc:
+        raise ConfigError(f"invalid configuration: {_one_line(exc)}") from None
+    finally:
+        base_config._config_file_data = {}
+    return service, settings

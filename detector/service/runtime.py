@@ -1,0 +1,625 @@
+"""The service loop: one pipeline per assigned partition, checkpoints, health, shutdown.
+
+Why a pipeline per partition: the input topic is keyed by service, so a
+partition holds whole services. Its state then moves with it on a rebalance,
+and its event-time watermark is its own maximum event time (the pipeline's
+internal watermark), so an idle partition never holds the others back and the
+result depends only on the records of the partition, in offset order: a
+restored pipeline fed the same records gives the same incidents.
+
+Checkpoint, per partition (see ``checkpoint``): capture (snapshot, next offset)
+in memory, then flush the dead-letter producer and the sinks, then save the
+checkpoint, then commit the offset. Capturing first means no incident emitted
+after the flush can be missing from a restart: everything the saved state
+has emitted was flushed before it was saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+from aiokafka import TopicPartition
+
+from detector.config import Settings
+from detector.deployments.registry import DeploymentRegistry
+from detector.events import BadRecord, DeploymentEvent
+from detector.incidents.model import Incident
+from detector.kafka import (
+    DeadLetterProducer,
+    KafkaConnection,
+    KafkaSource,
+    KafkaSourceConfig,
+    TopicAdmin,
+    TopicSpec,
+)
+from detector.kafka.records import SCHEMA_PREFIX_LEN
+from detector.pipeline import Pipeline
+from detector.service.checkpoint import (
+    CheckpointError,
+    DirectoryStore,
+    KafkaChangelogStore,
+    StateStore,
+    pack,
+    partition_key,
+    unpack,
+)
+from detector.service.config import ServiceSettings
+from detector.service.decode import RecordDecoder, as_deployment
+from detector.service.metrics import HttpEndpoints, Metrics
+from detector.service.tail import assign_all, read_to_end
+from detector.sinks.base import Sink
+
+PROBE_EVERY = 2.0  # seconds between broker probes (lag, readiness)
+PROBE_TIMEOUT = 3.0
+LOOP_STALL = 90.0  # /healthz fails when the loop has not turned for this long
+
+
+
+if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
+    from detector.analysis.signatures import SignatureEngine
+
+class JsonLog:
+    """Structured logs: one JSON object per line (stderr by default)."""
+
+    def __init__(self, stream: IO[str] | None = None, **context: str) -> None:
+        self.stream = stream or sys.stderr
+        self.context = context
+
+    def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
+        rec = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
+               "event": event, **self.context, **fields}
+        with contextlib.suppress(ValueError, OSError):
+            self.stream.write(orjson.dumps(rec, default=str).decode() + "\n")
+            self.stream.flush()
+
+
+class FanOutSink:
+    """Forwards incident changes to the configured sinks and counts them for metrics."""
+
+    def __init__(self, sinks: list[Sink], metrics: Metrics) -> None:
+        self.sinks = sinks
+        self.metrics = metrics
+
+    def write(self, incident: Incident) -> None:
+        self.metrics.inc("detector_incident_changes_total", "Incident state changes emitted.",
+                         kind=incident.kind, status=incident.status)
+        for s in self.sinks:
+            s.write(incident)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            s.flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
+
+
+@dataclass
+class PartitionState:
+    tp: TopicPartition
+    pipeline: Pipeline
+    next_offset: int | None = None  # next offset the pipeline has not seen
+    version: int = 0  # bumped whenever the pipeline state changes
+    saved_version: int = 0
+    saved_offset: int | None = None
+    committed: int | None = None
+    last_activity: float = field(default_factory=time.monotonic)
+    ready: bool = True  # False until restored; its records are dropped and re-read
+
+
+class ServiceSource(KafkaSource):
+    """KafkaSource plus the seek a checkpointed consumer needs on assignment."""
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._live().seek(tp, offset)
+
+    async def seek_to_start(self, tp: TopicPartition) -> None:
+        if self.config.auto_offset_reset == "earliest":
+            await self._live().seek_to_beginning(tp)
+        else:
+            await self._live().seek_to_end(tp)
+
+
+class ServiceRuntime:
+    """``detector run``: consume, detect, checkpoint, serve health and metrics.
+
+    ``await ServiceRuntime(service_settings, settings, sinks).run()`` returns
+    the exit code; ``request_stop()`` (or SIGTERM/SIGINT) ends it gracefully.
+    """
+
+    def __init__(
+        self,
+        service: ServiceSettings,
+        settings: Settings,
+        sinks: list[Sink],
+        *,
+        store: StateStore | None = None,
+        log: JsonLog | None = None,
+        handle_signals: bool = False,
+        analysis: bool = True,
+    ) -> None:
+        self.cfg = service
+        self.settings = settings
+        self.metrics = Metrics()
+        self.sink = FanOutSink(sinks, self.metrics)
+        self.conn = KafkaConnection(bootstrap_servers=service.bootstrap_servers)
+        self.store = store
+        self.log = log or JsonLog()
+        self.handle_signals = handle_signals
+        self.decoder = RecordDecoder(service)
+        self.analysis = analysis
+        self._signatures: SignatureEngine | None = None  # compiled once, shared by partitions
+        self.parts: dict[TopicPartition, PartitionState] = {}
+        self.deployments: list[DeploymentEvent] = []
+        self.pending_dead: list[BadRecord] = []
+        self.stopping = asyncio.Event()
+        self.stop_reason = ""
+        self.http: HttpEndpoints | None = None
+        self.source: ServiceSource | None = None
+        self.dlq: DeadLetterProducer | None = None
+        self._deps_consumer: Any = None
+        self._ck_lock = asyncio.Lock()
+        self._restoring = 0
+        self._started = False
+        now = time.monotonic()
+        self._last_loop = now
+        self._last_contact = 0.0
+        self._reachable = True
+        self._last_checkpoint = now
+        self._last_probe = 0.0
+        self._lag: dict[TopicPartition, int] = {}
+        self.metrics.collectors.append(self._collect)
+
+    # ---- lifecycle -------------------------------------------------------
+    def request_stop(self, reason: str = "signal") -> None:
+        if not self.stopping.is_set():
+            self.stop_reason = reason
+            self.stopping.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        if self.handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+        self.log("started", group=self.cfg.group_id, topics=list(self.cfg.topics),
+                 bootstrap=self.cfg.bootstrap_servers)
+        try:
+            if self.cfg.metrics_port:
+                await self._start_http()
+            if not await self._start():
+                return 0
+            await self._consume()
+        finally:
+            self.log("stopping", reason=self.stop_reason or "end")
+            try:
+                await asyncio.wait_for(self._shutdown(), self.cfg.grace_period)
+            except TimeoutError:
+                self.log("grace period exceeded", level="error",
+                         grace_period=self.cfg.grace_period)
+            if self.http is not None:
+                await self.http.stop()
+            if self.handle_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        return 0
+
+    async def _start_http(self) -> None:
+        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready)
+        await self.http.start(self.cfg.metrics_host, self.cfg.metrics_port)
+        self.log("metrics", host=self.cfg.metrics_host, port=self.http.port)
+
+    async def _start(self) -> bool:
+        """Connect (retrying while the broker is unreachable); False if stopped meanwhile."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                await self._connect()
+                self._started = True
+                return True
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                why = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # aiokafka's KafkaConnectionError and friends
+                if "Kafka" not in type(exc).__name__:
+                    raise
+                why = f"{type(exc).__name__}: {exc}"
+            self._unreachable(why)
+            await self._close_clients()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            delay = min(delay * 2, 10.0)
+        return False
+
+    async def _connect(self) -> None:
+        cfg = self.cfg
+        specs = []
+        if cfg.dead_letter_topic:
+            specs.append(TopicSpec(cfg.dead_letter_topic, 1))
+        if cfg.deployments_topic:
+            specs.append(TopicSpec(cfg.deployments_topic, 1))
+        if self.store is None and cfg.state_dir is None:
+            specs.append(TopicSpec(cfg.changelog(), 1, configs={"cleanup.policy": "compact"}))
+        async with TopicAdmin(self.conn) as admin:
+            await admin.ensure_topics(specs)
+        if self.store is None:
+            self.store = (DirectoryStore(cfg.state_dir) if cfg.state_dir is not None
+                          else KafkaChangelogStore(self.conn, cfg.changelog(), timeout=10.0))
+        if cfg.dead_letter_topic:
+            self.dlq = await DeadLetterProducer(self.conn, cfg.dead_letter_topic).__aenter__()
+        if cfg.deployments_topic:
+            # Every instance reads every deployment (no group): each pipeline
+            # attributes incidents of its own services. Read what exists first,
+            # so a backfill attributes like a replay with --deployments.
+            self._deps_consumer = await assign_all(self.conn, cfg.deployments_topic)
+            await read_to_end(self._deps_consumer, self._on_deployment_record, 30.0)
+        cap = max([cfg.max_record_bytes, *cfg.topic_max_record_bytes.values()])
+        source_cfg = KafkaSourceConfig(
+            topics=cfg.topics, group_id=cfg.group_id, strip_schema_prefix=False,
+            max_record_bytes=cap + SCHEMA_PREFIX_LEN, poll_timeout_ms=cfg.poll_timeout_ms,
+            session_timeout_ms=cfg.session_timeout_ms,
+            heartbeat_interval_ms=cfg.heartbeat_interval_ms,
+            request_timeout_ms=cfg.request_timeout_ms,
+        )
+        self.source = ServiceSource(source_cfg, self.conn, on_assigned=self._on_assigned,
+                                    on_revoked=self._on_revoked)
+        await self.source.start()
+        self._last_contact = time.monotonic()
+
+    async def _close_clients(self) -> None:
+        if self.source is not None:
+            with contextlib.suppress(Exception):
+                await self.source.stop()
+            self.source = None
+        if self.dlq is not None:
+            with contextlib.suppress(Exception):
+                await self.dlq.__aexit__(None, None, None)
+            self.dlq = None
+        if self._deps_consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._deps_consumer.stop()
+            self._deps_consumer = None
+
+    async def _shutdown(self) -> None:
+        # Leaving the group revokes every partition, but KafkaSource.stop() can
+        # no longer commit by then: checkpoint first, the revoke finds nothing new.
+        if self.source is not None:
+            if self._started:
+                await self.checkpoint(reason="shutdown")
+            try:
+                await self.source.stop()
+            except Exception as exc:
+                self.log("leave failed", level="warning", error=f"{type(exc).__name__}: {exc}")
+            self.source = None
+        await self._close_clients()
+        await asyncio.to_thread(self.sink.close)
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+    # ---- health ----------------------------------------------------------
+    def healthy(self) -> tuple[bool, str]:
+        stalled = time.monotonic() - self._last_loop
+        if stalled > LOOP_STALL:
+            return False, f"loop stalled for {stalled:.0f} s"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._started:
+            return False, "not connected"
+        if self._restoring:
+            return False, "restoring partitions"
+        silent = time.monotonic() - self._last_contact
+        if silent > self.cfg.ready_timeout:
+            return False, f"broker silent for {silent:.0f} s"
+        return True, f"ok: {len(self.parts)} partitions"
+
+    def _unreachable(self, why: str) -> None:
+        if self._reachable:
+            self.log("broker unreachable", level="warning", error=why[:300])
+        self._reachable = False
+
+    def _collect(self, m: Metrics) -> None:
+        m.clear("detector_consumer_lag")
+        for tp, lag in self._lag.items():
+            m.set("detector_consumer_lag", "Records behind the partition end (>= 0).", max(0, lag),
+                  topic=tp.topic, partition=str(tp.partition))
+        m.set("detector_last_checkpoint_age_seconds", "Seconds since the last checkpoint.",
+              time.monotonic() - self._last_checkpoint)
+        m.set("detector_assigned_partitions", "Partitions owned by this instance.",
+              len(self.parts))
+
+    # ---- rebalance -------------------------------------------------------
+    def _new_pipeline(self) -> Pipeline:
+        p = Pipeline(self.settings, [self.sink], registry=DeploymentRegistry(),
+                     dead_letter=self._dead_letter, analyzer=self._new_analyzer())
+        return p
+
+    def _new_analyzer(self) -> RequestAnalyzer | None:
+        """Per-partition request analysis (its profiles are part of the partition's state);
+        the compiled signature database is shared."""
+        if not self.analysis:
+            return None
+        from detector.analysis.analyzer import RequestAnalyzer
+        from detector.analysis.signatures import SignatureEngine
+
+        if self.cfg.models is not None:
+            return RequestAnalyzer.from_registry(self.cfg.models)
+        if self._signatures is None:
+            self._signatures = SignatureEngine.default()
+        return RequestAnalyzer(signatures=self._signatures, learn_online=True)
+
+    async def _on_assigned(self, tps: frozenset[TopicPartition]) -> None:
+        assert self.source is not None and self.store is not None
+        # Placeholders first, before any await: the fetcher may already deliver
+        # records of these partitions; they are dropped until the partition is
+        # restored, and the seek below makes the consumer read them again.
+        for tp in tps:
+            self.parts[tp] = PartitionState(tp, self._new_pipeline(), ready=False)
+        self._restoring += 1
+        try:
+            for tp in sorted(tps):
+                await self._restore(tp)
+        finally:
+            self._restoring -= 1
+
+    async def _restore(self, tp: TopicPartition) -> None:
+        assert self.source is not None and self.store is not None
+        st = PartitionState(tp, self._new_pipeline(), ready=False)
+        key = partition_key(self.cfg.group_id, tp.topic, tp.partition)
+        data = await asyncio.to_thread(self.store.load, key)
+        restored = None
+        if data is not None:
+            try:
+                offset, snap = unpack(data)
+                st.pipeline.restore(snap)
+                restored = offset
+            except (CheckpointError, ValueError) as exc:
+                self.log("checkpoint unusable", level="error", partition=str(tp),
+                         error=str(exc)[:200])
+                st = PartitionState(tp, self._new_pipeline(), ready=False)
+        if restored is None:
+            # No state: start where the group left off (or where auto reset says).
+            committed = await self.source.committed(tp)
+            if committed is not None:
+                self.source.seek(tp, committed)
+                st.next_offset = committed
+            else:
+                await self.source.seek_to_start(tp)
+        else:
+            # The snapshot's offset, not the committed one: they differ after a
+            # crash between saving and committing.
+            self.source.seek(tp, restored)
+            st.next_offset = st.saved_offset = restored
+        for dep in self.deployments:
+            st.pipeline.add_deployment(dep)
+        st.ready = True
+        if self.parts.get(tp) is not None:  # not revoked meanwhile
+            self.parts[tp] = st
+        self.log("assigned", topic=tp.topic, partition=tp.partition, restored_offset=restored,
+                 state="snapshot" if restored is not None else "empty")
+
+    async def _on_revoked(self, tps: frozenset[TopicPartition]) -> None:
+        await self.checkpoint(tps, reason="revoke", drop=True)
+        self.log("revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in sorted(tps)])
+
+    # ---- records ---------------------------------------------------------
+    def _dead_letter(self, rec: BadRecord) -> None:
+        self.metrics.inc("detector_bad_records_total", "Records sent to the dead-letter output.",
+                         reason=rec.reason.split(":")[0][:60])
+        self.pending_dead.append(rec)
+
+    def _on_deployment_record(self, r: Any) -> None:
+        source = f"{r.topic}:{r.partition}"
+        try:
+            dep = as_deployment(r.value or b"", source, r.offset)
+        except ValueError as exc:  # DecodeError
+            self._dead_letter(BadRecord(source, r.offset, str(exc), r.value or b""))
+            return
+        if dep is None:
+            self._dead_letter(BadRecord(source, r.offset, "not a deployment event",
+                                        r.value or b""))
+            return
+        self._broadcast(dep, None)
+
+    def _broadcast(self, dep: DeploymentEvent, skip: TopicPartition | None) -> None:
+        self.deployments.append(dep)
+        self.metrics.inc("detector_deployments_total", "Deployment events received.",
+                         service=dep.service)
+        for tp, st in self.parts.items():
+            if tp != skip:
+                st.pipeline.add_deployment(dep)
+                st.version += 1
+
+    def handle(self, batch: list[Any]) -> None:
+        """Process one poll synchronously: no await, so no rebalance cuts through it."""
+        by_tp: dict[tuple[str, int], list[Any]] = {}
+        for r in batch:
+            if isinstance(r, BadRecord):
+                btopic, _, bpart = r.source.rpartition(":")
+                by_tp.setdefault((btopic, int(bpart)), []).append(r)
+            else:
+                by_tp.setdefault((r.topic, r.partition), []).append(r)
+        now = time.monotonic()
+        for (topic, part), recs in by_tp.items():
+            tp = TopicPartition(topic, part)
+            st = self.parts.get(tp)
+            if st is None or not st.ready:
+                # Revoked while this poll was in flight (the new owner reads it),
+                # or not restored yet (the restore seeks back to re-read it).
+                continue
+            if st.next_offset is not None:
+                recs = [r for r in recs if r.offset >= st.next_offset]
+                if not recs:
+                    continue
+            items = self.decoder.decode(recs)
+            for it in items:
+                if type(it) is DeploymentEvent:
+                    self._broadcast(it, tp)
+            before = st.pipeline.summary.windows_closed
+            st.pipeline.process(items)
+            st.next_offset = recs[-1].offset + 1
+            st.version += 1
+            st.last_activity = now
+            self.metrics.inc("detector_records_total", "Records consumed.", len(recs),
+                             topic=topic)
+            if st.pipeline.summary.windows_closed > before:
+                self.metrics.observe("detector_window_close_latency_seconds",
+                                     "From fetching the closing record to incidents at the sinks.",
+                                     time.monotonic() - now)
+
+    async def _send_dead_letters(self) -> None:
+        pending, self.pending_dead = self.pending_dead, []
+        if self.dlq is None:
+            return
+        for rec in pending:
+            await self.dlq.send_bad(rec)
+
+    async def _poll_deployments(self) -> None:
+        c = self._deps_consumer
+        if c is None:
+            return
+        got = await c.getmany(timeout_ms=0)
+        for recs in got.values():
+            for r in recs:
+                self._on_deployment_record(r)
+
+    # ---- checkpoints -----------------------------------------------------
+    async def checkpoint(
+        self, tps: frozenset[TopicPartition] | None = None, *, reason: str = "interval",
+        drop: bool = False,
+    ) -> int:
+        """Checkpoint ``tps`` (default: all owned partitions); returns how many were saved."""
+        async with self._ck_lock:
+            t0 = time.monotonic()
+            wanted = sorted(self.parts if tps is None else tps)
+            # 1. capture (snapshot, offset) pairs together, before any await.
+            captured: list[tuple[PartitionState, int, bytes]] = []
+            for tp in wanted:
+                st = self.parts.pop(tp, None) if drop else self.parts.get(tp)
+                if st is None or st.next_offset is None or not st.ready:
+                    continue
+                if st.version != st.saved_version or st.saved_offset is None:
+                    captured.append((st, st.version, pack(st.next_offset, st.pipeline.snapshot())))
+                elif st.committed != st.saved_offset:
+                    captured.append((st, st.version, b""))  # saved, commit still behind
+            if not captured:
+                return 0
+            try:
+                # 2. flush what the captured states have emitted.
+                await self._send_dead_letters()
+                if self.dlq is not None:
+                    await asyncio.wait_for(self.dlq.flush(), 15)
+                await asyncio.to_thread(self.sink.flush)
+                # 3. save state with its offset, 4. then commit the offsets.
+                store = self.store
+                assert store is not None
+                offsets: dict[TopicPartition, int] = {}
+                for st, version, data in captured:
+                    offset = unpack(data)[0] if data else st.saved_offset
+                    assert offset is not None
+                    if data:
+                        key = partition_key(self.cfg.group_id, st.tp.topic, st.tp.partition)
+                        await asyncio.to_thread(store.save, key, data)
+                        st.saved_version, st.saved_offset = version, offset
+                    offsets[st.tp] = offset
+                if self.source is not None:
+                    await self.source.commit(offsets)
+                    for st, _, _ in captured:
+                        st.committed = offsets.get(st.tp)
+            except Exception as exc:
+                # Nothing is lost: the previous checkpoint stays valid, and what
+                # was flushed will be emitted again (same ids) after a restart.
+                self.log("checkpoint failed", level="warning", reason=reason,
+                         error=f"{type(exc).__name__}: {exc}"[:300])
+                return 0
+            took = time.monotonic() - t0
+            self._last_checkpoint = time.monotonic()
+            self.metrics.observe("detector_checkpoint_seconds", "Checkpoint duration.", took)
+            self.log("checkpoint", reason=reason, partitions=len(captured),
+                     offsets={f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()},
+                     seconds=round(took, 3))
+            return len(captured)
+
+    # ---- main loop -------------------------------------------------------
+    async def _probe(self) -> None:
+        assert self.source is not None
+        self._last_probe = time.monotonic()
+        try:
+            self._lag = await asyncio.wait_for(self.source.lag(), PROBE_TIMEOUT)
+        except Exception as exc:
+            self._unreachable(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            return
+        self._last_contact = time.monotonic()
+        if not self._reachable:
+            self._reachable = True
+            self.log("broker reachable")
+
+    def _idle_for(self) -> float:
+        now = time.monotonic()
+        return min((now - st.last_activity for st in self.parts.values()), default=0.0)
+
+    async def _consume(self) -> None:
+        assert self.source is not None
+        # Probing runs beside the loop: a poll can block while the broker is frozen.
+        prober = asyncio.create_task(self._probe_forever())
+        try:
+            await self._consume_loop()
+        finally:
+            prober.cancel()
+            # aiokafka's offset lookups may swallow a cancellation mid-request:
+            # never let a probe hold up the shutdown.
+            await asyncio.wait({prober}, timeout=PROBE_TIMEOUT)
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_EVERY)
+            if self.source is not None:
+                await self._probe()
+
+    async def _consume_loop(self) -> None:
+        assert self.source is not None
+        batches = self.source.batches()
+        drain = self.cfg.drain_when_idle
+        every = self.cfg.checkpoint_every
+        while not self.stopping.is_set():
+            batch = await batches.__anext__()
+            self._last_loop = time.monotonic()
+            if batch:
+                self._last_contact = self._last_loop
+            self.handle(batch)
+            await self._send_dead_letters()
+            await self._poll_deployments()
+            now = time.monotonic()
+            if now - self._last_checkpoint >= every and self._reachable:
+                await self.checkpoint()
+                self._last_checkpoint = time.monotonic()
+            if (drain is not None and self.parts and not self._restoring
+                    and self._idle_for() >= drain):
+                await self._probe()
+                # Re-check after the await: a rebalance may have changed ownership.
+                if (self.parts and not self._restoring and self._reachable
+                        and self._idle_for() >= drain
+                        and all(v == 0 for v in self._lag.values())
+                        and set(self._lag) >= set(self.parts)):
+                    self.drain()
+                    self.request_stop("drained")
+
+    def drain(self) -> None:
+        """Close every open window of every owned partition (end of a backfill)."""
+        for st in self.parts.values():
+            st.pipeline.finish()
+            st.version += 1
+        self.log("drained", partitions={
+            f"{tp.topic}:{tp.partition}": {"events": st.pipeline.summary.events,
+                                           "windows": st.pipeline.summary.windows_closed,
+                                           "incidents": sum(st.pipeline.summary.incidents.values())}
+            for tp, st in sorted(self.parts.items())})

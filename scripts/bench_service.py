@@ -1,0 +1,192 @@
+"""End-to-end service benchmark on an embedded broker (Tansu).
+
+Throughput: N simulated JSON lines (flat otel) are produced into a 4-partition
+topic first; then, in the same run, a bare aiokafka consume loop reads them
+(no decoding), and one service instance consumes, decodes and detects until
+drained. Reported: events/s of both and their ratio.
+
+Detection latency: a real-time phase. A service's history is produced fast
+(event times in the past, ending now), then events are produced with event
+time = wall time; an error burst is injected on a different route in some
+windows. The window holding a burst is closed by the first record whose event
+time passes window end + allowed lateness; latency = wall time the incident
+reached the sink - wall time that closing record was produced. (Event-time
+design: the window length and lateness come on top, by construction.)
+
+    .venv/bin/python scripts/bench_service.py --lines 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from detector.config import DetectorSettings, Settings, WindowSettings
+from detector.decoding import parse_timestamp
+from detector.incidents.model import Incident
+from detector.kafka import EmbeddedBroker, KafkaConnection, TopicAdmin, TopicSpec, produce_lines
+from detector.service.config import ServiceSettings
+from detector.service.feed import merged_keyed, produce_keyed, sim_access_files
+from detector.service.runtime import JsonLog, ServiceRuntime
+from detector.service.tail import assign_all, read_to_end
+from detector.simulate import simulate
+
+FAST = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 250, "poll_timeout_ms": 100,
+        "request_timeout_ms": 5000}
+
+
+class TimedSink:
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, Incident]] = []
+
+    def write(self, incident: Incident) -> None:
+        self.arrivals.append((time.time(), incident))
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+async def bare_loop(conn: KafkaConnection, topic: str) -> tuple[int, float]:
+    c = await assign_all(conn, topic)
+    n = [0]
+    t0 = time.perf_counter()
+
+    def count(_r: object) -> None:
+        n[0] += 1
+
+    try:
+        await read_to_end(c, count, 300)
+    finally:
+        await c.stop()
+    return n[0], time.perf_counter() - t0
+
+
+async def throughput(bs: str, lines: int, tmp: Path) -> None:
+    conn = KafkaConnection(bootstrap_servers=bs)
+    simulate(tmp / "sim", profile="bench", lines=lines, seed=1)
+    records = merged_keyed(sim_access_files(tmp / "sim"))
+    async with TopicAdmin(conn) as admin:
+        await admin.ensure_topics([TopicSpec("bench", 4), TopicSpec("bench-deps", 1)])
+    t0 = time.perf_counter()
+    await produce_keyed(bs, "bench", records)
+    print(f"produced {len(records):,} records in {time.perf_counter() - t0:.1f} s")
+    n, el = await bare_loop(conn, "bench")
+    bare = n / el
+    print(f"bare aiokafka loop: {n:,} records in {el:.2f} s = {bare:,.0f} records/s")
+    cfg = ServiceSettings(bootstrap_servers=bs, topics=("bench",), deployments_topic="bench-deps",
+                          group_id="bench", metrics_port=0, state_dir=tmp / "state",
+                          checkpoint_every=10.0, drain_when_idle=1.0, dead_letter_topic=None,
+                          **FAST)
+    rt = ServiceRuntime(cfg, Settings(), [TimedSink()], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+    task = asyncio.create_task(rt.run())
+    first = None
+    total = len(records)
+    while True:
+        done = sum(st.next_offset or 0 for st in rt.parts.values() if st.ready)
+        if first is None and done:
+            first = time.perf_counter()
+        if done >= total:
+            break
+        await asyncio.sleep(0.01)
+    el = time.perf_counter() - (first or time.perf_counter())
+    rate = total / el
+    print(f"service: {total:,} events in {el:.2f} s (from first record) = {rate:,.0f} events/s; "
+          f"ratio to bare loop {rate / bare:.2f}")
+    await task
+
+
+def event(ts: float, route: int, status: int, rng: random.Random) -> bytes:
+    return orjson.dumps({
+        "timestamp": round(ts, 3), "service.name": "lat", "http.request.method": "GET",
+        "url.path": f"/api/r{route}/items/{rng.randint(1, 10**6)}",
+        "http.response.status_code": status, "http.server.request.duration": 0.01,
+        "client.address": f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 200)}",
+    })
+
+
+async def latency(bs: str, tmp: Path, bursts: int) -> None:
+    size, lateness, routes, per_s = 5, 1.0, bursts, 8
+    windows = WindowSettings(size_seconds=size, allowed_lateness_seconds=lateness)
+    settings = Settings(windows=windows, detectors=DetectorSettings(warmup_windows=10))
+    conn = KafkaConnection(bootstrap_servers=bs)
+    async with TopicAdmin(conn) as admin:
+        await admin.ensure_topics([TopicSpec("lat", 1)])
+    rng = random.Random(3)
+    now = time.time()
+    start = (now // size - 40) * size
+    hist = [event(start + i / (routes * per_s), i % routes, 200 if rng.random() > 0.01 else 500,
+                  rng) for i in range(int((now - start) * routes * per_s))]
+    await produce_lines(bs, "lat", hist, key_fn=lambda _l: b"lat")
+    sink = TimedSink()
+    cfg = ServiceSettings(bootstrap_servers=bs, topics=("lat",), deployments_topic=None,
+                          group_id="lat", metrics_port=0, state_dir=tmp / "lat-state",
+                          dead_letter_topic=None, **FAST)
+    rt = ServiceRuntime(cfg, settings, [sink], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+    task = asyncio.create_task(rt.run())
+    produced: list[tuple[float, float]] = []  # (max event time in the batch, wall time produced)
+    burst_windows = {}
+    w0 = time.time() // size + 2
+    for k in range(bursts):
+        burst_windows[int(w0 + 2 * k)] = k
+    end_wall = (w0 + 2 * bursts + 2) * size + lateness
+    last = time.time()
+    while time.time() < end_wall:
+        await asyncio.sleep(0.2)
+        t = time.time()
+        batch = []
+        n = int((t - last) * routes * per_s)
+        for i in range(n):
+            ts = last + (i + 1) * (t - last) / max(n, 1)
+            w = int(ts // size)
+            k = burst_windows.get(w)
+            route = i % routes
+            status = 500 if (k is not None and route == k and rng.random() < 0.7) else 200
+            batch.append(event(ts, route, status, rng))
+        last = t
+        if batch:
+            await produce_lines(bs, "lat", batch, key_fn=lambda _l: b"lat")
+            produced.append((ts, time.time()))
+    await asyncio.sleep(2)
+    rt.request_stop("bench")
+    await task
+    lat = []
+    for arrived, inc in sink.arrivals:
+        if inc.status != "open" or inc.kind != "error_surge":
+            continue
+
+        w_end = parse_timestamp(inc.start) + size
+        close_at = next((wall for ets, wall in produced if ets >= w_end + lateness), None)
+        if close_at is not None:
+            lat.append(arrived - close_at)
+    if not lat:
+        print("latency: no burst detected")
+        return
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    print(f"detection latency after the closing record ({len(lat)} bursts): "
+          f"median {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+          f"(window {size} s, lateness {lateness:g} s come on top by design)")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=300_000)
+    ap.add_argument("--bursts", type=int, default=6)
+    ap.add_argument("--skip-latency", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        await throughput(broker.bootstrap_servers, args.lines, Path(tmp))
+        if not args.skip_latency:
+            await latency(broker.bootstrap_servers, Path(tmp), args.bursts)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

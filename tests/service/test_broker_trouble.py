@@ -1,0 +1,96 @@
+"""A frozen broker (SIGSTOP): the service stays alive, reports not-ready, reconnects, loses
+nothing. The acceptance pause is 30 s: set DETECTOR_SLOW_TESTS=1 to run that variant."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from detector.kafka import BrokerUnavailable, EmbeddedBroker
+from detector.kafka.broker import free_port
+
+from .conftest import (
+    SimData,
+    feed,
+    load_deployments,
+    make_topics,
+    open_keys,
+    read_jsonl,
+    runtime,
+    service_settings,
+    unique,
+)
+from .test_scale_out import consumed, wait_for
+
+SLOW = os.environ.get("DETECTOR_SLOW_TESTS") == "1"
+
+
+def _status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+async def status(port: int, path: str) -> int:
+    # The server runs on this event loop: never block it with a synchronous request.
+    return await asyncio.to_thread(_status, port, path)
+
+
+@pytest.mark.parametrize("pause_s", [
+    9.0,
+    pytest.param(30.0, marks=pytest.mark.skipif(not SLOW, reason="set DETECTOR_SLOW_TESTS=1")),
+])
+async def test_frozen_broker(sim: SimData, tmp_path: Path, pause_s: float) -> None:
+    try:
+        broker = await EmbeddedBroker().__aenter__()
+    except BrokerUnavailable as e:
+        pytest.skip(str(e))
+    try:
+        bs = broker.bootstrap_servers
+        access, deps = await make_topics(bs)
+        await load_deployments(bs, deps, sim)
+        half = len(sim.records) // 2
+        await feed(bs, access, sim.records[:half])
+        port = free_port()
+        cfg = service_settings(bs, access, deps, unique("trouble"), metrics_port=port,
+                               drain_when_idle=12.0, session_timeout_ms=8000,
+                               request_timeout_ms=5000, heartbeat_interval_ms=1000)
+        rt = runtime(cfg, tmp_path / "incidents.jsonl", tmp_path / "log.jsonl")
+        task = asyncio.create_task(rt.run())
+        await wait_for(lambda: consumed(rt) >= half and len(rt.parts) == 4
+                       and all(st.ready for st in rt.parts.values()))
+        async with asyncio.timeout(15):
+            while await status(port, "/readyz") != 200:
+                await asyncio.sleep(0.3)
+        broker.pause()
+        health, ready = [], []
+        try:
+            t_end = asyncio.get_running_loop().time() + pause_s
+            while asyncio.get_running_loop().time() < t_end:
+                await asyncio.sleep(1.0)
+                health.append(await status(port, "/healthz"))
+                ready.append(await status(port, "/readyz"))
+        finally:
+            broker.resume()
+        assert set(health) == {200}
+        assert 503 in ready
+        await feed(bs, access, sim.records[half:])
+        async with asyncio.timeout(30):
+            while await status(port, "/readyz") != 200:
+                await asyncio.sleep(0.5)
+        metrics = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
+        assert "detector_records_total" in metrics and "detector_consumer_lag" in metrics
+        await asyncio.wait_for(task, 90)
+        assert open_keys(read_jsonl(tmp_path / "incidents.jsonl")) == sim.expected
+        log = (tmp_path / "log.jsonl").read_text()
+        assert '"broker unreachable"' in log
+    finally:
+        await broker.__aexit__(None, None, None)

@@ -1,0 +1,33 @@
+"""Live = replay: the service over a 4-partition topic raises the incidents a replay raises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detector.kafka import EmbeddedBroker
+
+from .conftest import (
+    SimData,
+    feed,
+    load_deployments,
+    make_topics,
+    open_keys,
+    read_jsonl,
+    run_until_drained,
+    runtime,
+    service_settings,
+    unique,
+)
+
+
+async def test_live_equals_replay(broker: EmbeddedBroker, sim: SimData, tmp_path: Path) -> None:
+    bs = broker.bootstrap_servers
+    access, deps = await make_topics(bs)
+    await load_deployments(bs, deps, sim)
+    await feed(bs, access, sim.records)
+    out = tmp_path / "incidents.jsonl"
+    rt = runtime(service_settings(bs, access, deps, unique("g")), out, tmp_path / "log.jsonl")
+    await run_until_drained(rt)
+    got = open_keys(read_jsonl(out))
+    assert got == sim.expected
+    assert rt.stop_reason == "drained"
