@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= out/demo
 
-.PHONY: install demo test bench lint nab clean
+.PHONY: install demo demo-offline test bench lint nab clean
 
 install: $(STAMP)
 
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
+	$(BIN)/detector demo
+
+demo-offline: install
 	$(BIN)/python scripts/demo_offline.py --out $(DEMO)
 
 test: install

@@ -43,6 +43,27 @@ def describe(sig: Signal, start: float) -> str:
                 f"{where}{since}"
             )
         return f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+    ex = sig.extra
+    if sig.kind == "scanning":
+        paths = ", ".join(ex.get("example_paths", [])[:3])
+        n = int(ex.get("distinct_missing_paths_recent", sig.observed))
+        return f"client {sig.client} probed {n} distinct missing paths ({paths}, ...){since}"
+    if sig.kind in ("attack_payload", "unusual_payload"):
+        n = int(ex.get("findings", sig.observed))
+        if sig.kind == "attack_payload":
+            what = f"{', '.join(ex.get('attack_types', []))} payloads"
+        else:
+            why = "; ".join(ex.get("top_reasons", [])[:2])
+            what = f"payloads unlike the route's usual ones ({why})"
+        if sig.client:
+            where = f" on {sig.route}" if sig.route else ""
+            return f"client {sig.client}: {n} requests with {what}{where}{since}"
+        clients = ex.get("distinct_clients")
+        many = f" from {clients} clients" if clients else ""
+        return f"{target}: {n} requests with {what}{many}{since}"
+    if sig.kind == "new_endpoint":
+        n = int(ex.get("successful_requests", sig.observed))
+        return f"{target}: new route serving traffic ({n} successful requests){since}"
     return f"{sig.kind} on {target or sig.client}{since}"
 
 
