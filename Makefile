@@ -28,6 +28,7 @@ test: install
 bench: install
 	$(BIN)/python scripts/bench_replay.py
 	$(BIN)/python scripts/bench_scan.py
+	$(BIN)/python scripts/bench_service.py --lines 300000
 
 nab: install
 	$(BIN)/python scripts/nab.py
