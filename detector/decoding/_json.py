@@ -15,7 +15,14 @@ from typing import Any
 
 from orjson import JSONDecodeError, loads
 
-from detector.decoding._common import fail, internal_error, load_object, to_method
+from detector.decoding._common import (
+    fail,
+    internal_error,
+    load_object,
+    opt_text,
+    to_body,
+    to_method,
+)
 from detector.decoding.base import MAX_LINE_BYTES, DecodeError
 from detector.decoding.deployment import parse_deployment
 from detector.decoding.timestamps import TimestampParser
@@ -113,6 +120,28 @@ class JsonDecoder:
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int) -> AccessEvent:
         raise NotImplementedError
+
+    def service_version(self, get: Getter) -> tuple[str, str | None]:
+        """Service (record, else the source default) and version, as any JSON format has them."""
+        service = get("service")
+        if type(service) is not str or not service:
+            service = opt_text(get("service.name")) or self.default_service
+        version = get("version")
+        if version is None:
+            version = get("service.version")
+        return service, (opt_text(version) if version is not None else None)
+
+    @staticmethod
+    def body_and_id(get: Getter, body_keys: tuple[str, ...]) -> tuple[str | None, str | None]:
+        """Request body sample (first key present, in this format's order) and request id."""
+        body = None
+        for key in body_keys:
+            body = get(key)
+            if body is not None:
+                break
+        request_id = get("request_id")
+        return (to_body(body) if body is not None else None,
+                opt_text(request_id) if request_id is not None else None)
 
     def event_time(self, get: Getter) -> float:
         """Event time under the learned key, else any alias (then remembered)."""

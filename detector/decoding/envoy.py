@@ -10,7 +10,6 @@ from detector.decoding._common import (
     new_event,
     opt_text,
     split_target,
-    to_body,
     to_count,
     to_method,
     to_seconds,
@@ -19,6 +18,8 @@ from detector.decoding._common import (
 from detector.decoding._json import JsonDecoder
 from detector.events import AccessEvent
 
+# Where this format carries a request body, most usual key first.
+_BODY_KEYS = ("body", "request_body", "http.request.body.content")
 
 class EnvoyDecoder(JsonDecoder):
     """Envoy JSON access logs; ``response_code`` 0 means no response was sent.
@@ -61,26 +62,8 @@ class EnvoyDecoder(JsonDecoder):
         if type(ua) is not str or ua == "-":
             ua = opt_text(ua) or ""
 
-        service = get("service")
-        if type(service) is not str or not service:
-            service = opt_text(get("service.name")) or self.default_service
-        version = get("version")
-        if version is None:
-            version = get("service.version")
-        if version is not None:
-            version = opt_text(version)
-
-        body = get("body")
-        if body is None:
-            body = get("request_body")
-            if body is None:
-                body = get("http.request.body.content")
-        if body is not None:
-            body = to_body(body)
-
-        request_id = get("request_id")
-        if request_id is not None:
-            request_id = opt_text(request_id)
+        service, version = self.service_version(get)
+        body, request_id = self.body_and_id(get, _BODY_KEYS)
 
         return new_event(
             AccessEvent,

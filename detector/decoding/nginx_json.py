@@ -12,7 +12,6 @@ from detector.decoding._common import (
     split_request,
     split_target,
     sum_seconds,
-    to_body,
     to_count,
     to_method,
     to_seconds,
@@ -22,6 +21,8 @@ from detector.decoding._json import JsonDecoder
 from detector.decoding.base import BODY_CAP
 from detector.events import AccessEvent
 
+# Where this format carries a request body, most usual key first.
+_BODY_KEYS = ("request_body", "body", "http.request.body.content")
 
 class NginxJsonDecoder(JsonDecoder):
     """nginx JSON access logs; ``request`` or ``request_method`` + ``request_uri``.
@@ -145,26 +146,8 @@ class NginxJsonDecoder(JsonDecoder):
         if type(ua) is not str or ua == "-":
             ua = opt_text(ua) or ""
 
-        service = get("service")
-        if type(service) is not str or not service:
-            service = opt_text(get("service.name")) or self.default_service
-        version = get("version")
-        if version is None:
-            version = get("service.version")
-        if version is not None:
-            version = opt_text(version)
-
-        body = get("request_body")
-        if body is None:
-            body = get("body")
-            if body is None:
-                body = get("http.request.body.content")
-        if body is not None:
-            body = to_body(body)
-
-        request_id = get("request_id")
-        if request_id is not None:
-            request_id = opt_text(request_id)
+        service, version = self.service_version(get)
+        body, request_id = self.body_and_id(get, _BODY_KEYS)
 
         return new_event(
             AccessEvent,
