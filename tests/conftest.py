@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from detector.kafka.broker import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DETECTOR_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -24,3 +29,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"reference data not found: {SHARED_DATA} (see ../shared/data/README.md)")
     return SHARED_DATA
+
+
+def embedded_broker() -> Iterator[EmbeddedBroker]:
+    """A running embedded broker (Tansu), or the test skipped with the reason it cannot run."""
+    from detector.kafka.broker import BrokerUnavailable, EmbeddedBroker
+
+    try:
+        with EmbeddedBroker() as b:
+            yield b
+    except BrokerUnavailable as e:
+        pytest.skip(f"no embedded Kafka broker: {e}")
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """One broker for every integration test that does not need a broker of its own."""
+    yield from embedded_broker()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from detector.events import BadRecord
 from detector.kafka import (
-    BrokerUnavailable,
     EmbeddedBroker,
     KafkaConnection,
     KafkaSource,
@@ -28,15 +27,6 @@ FAST_GROUP: dict[str, Any] = {
     "heartbeat_interval_ms": 250,
     "poll_timeout_ms": 200,
 }
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            yield b
-    except BrokerUnavailable as e:
-        pytest.skip(f"no embedded Kafka broker: {e}")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from detector.cli.replay import build_analyzer, run_replay
 from detector.config import Settings
-from detector.kafka import BrokerUnavailable, EmbeddedBroker, TopicAdmin, TopicSpec, produce_lines
+from detector.kafka import TopicAdmin, TopicSpec, produce_lines
 from detector.service.config import ServiceSettings
 from detector.service.feed import Keyed, merged_keyed, produce_keyed, sim_access_files
 from detector.service.runtime import JsonLog, ServiceRuntime
@@ -59,15 +58,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            yield b
-    except BrokerUnavailable as e:
-        pytest.skip(f"no embedded Kafka broker: {e}")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from detector.kafka import (
-    BrokerUnavailable,
     EmbeddedBroker,
     KafkaConnection,
     TopicAdmin,
@@ -24,6 +23,7 @@ from detector.kafka.broker import free_port
 from detector.sinks.base import SinkError, make_sink
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.kafka import KafkaSink, parse_spec
+from tests.conftest import embedded_broker
 
 from .incidents import incident, lifecycle
 
@@ -34,11 +34,7 @@ FAST = {"request_timeout_ms": 3000, "retry_backoff_ms": 100, "metadata_max_age_m
 @pytest.fixture(scope="module")
 def broker() -> Iterator[EmbeddedBroker]:
     # A broker of our own: these tests freeze it.
-    try:
-        with EmbeddedBroker() as b:
-            yield b
-    except BrokerUnavailable as e:
-        pytest.skip(f"no embedded Kafka broker: {e}")
+    yield from embedded_broker()
 
 
 @pytest.fixture
