@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 
 class _Section(BaseModel):
@@ -81,30 +81,6 @@ class Settings(BaseSettings):
     detectors: DetectorSettings = DetectorSettings()
     incidents: IncidentSettings = IncidentSettings()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Flags (init) beat the environment, which beats the config file (also
-        # passed as init data, but through _FileSource below so env wins).
-        return (init_settings, env_settings, _FileSource(settings_cls))
-
-
-_config_file_data: dict[str, Any] = {}
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _config_file_data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_config_file_data)
-
 
 class ConfigError(ValueError):
     """The configuration file or values are unusable (exit code 2)."""
@@ -129,14 +105,37 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings: defaults < config file < DETECTOR_* env < overrides."""
-    global _config_file_data
-    _config_file_data = read_config_file(config_file) if config_file else {}
+S = TypeVar("S", bound=BaseSettings)
+# Config-file sections read by other settings models (detector.service.config).
+OTHER_SECTIONS = frozenset({"service"})
+
+
+def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    out = dict(low)
+    for key, value in high.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_settings(cls: type[S], file_data: dict[str, Any], overrides: dict[str, Any]) -> S:
+    """defaults < ``file_data`` < environment (the model's ``DETECTOR_…`` prefix) < overrides.
+
+    >>> build_settings(Settings, {"windows": {"size_seconds": 30}}, {}).windows.size_seconds
+    30
+    """
+    env = EnvSettingsSource(cls)()
     try:
-        return Settings(**overrides)
+        return cls.model_validate(_merge(_merge(file_data, env), overrides))
     except Exception as exc:  # pydantic ValidationError: report one line
         msg = str(exc).replace("\n", " ")
         raise ConfigError(f"invalid configuration: {msg[:300]}") from None
-    finally:
-        _config_file_data = {}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """The pipeline settings: defaults < config file < DETECTOR_* env < overrides."""
+    data = read_config_file(config_file) if config_file else {}
+    data = {k: v for k, v in data.items() if k not in OTHER_SECTIONS}
+    return build_settings(Settings, data, overrides)

@@ -2,8 +2,8 @@
 
 Sources, lowest first: defaults < the ``[service]`` section of the config file
 < ``DETECTOR_SERVICE__<KEY>`` environment variables (lists and mappings as
-JSON, as pydantic-settings reads them) < command-line flags. To be merged into
-:mod:`detector.config` as its ``service`` section.
+JSON, as pydantic-settings reads them) < command-line flags, merged by
+:func:`detector.config.build_settings` like the pipeline settings.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-import detector.config as base_config
-from detector.config import ConfigError, Settings, read_config_file
+from detector.config import ConfigError, Settings, build_settings, load_settings, read_config_file
 from detector.decoding.base import MAX_LINE_BYTES
 
 SECTION = "service"
@@ -67,32 +66,6 @@ class ServiceSettings(BaseSettings):
     def topic_default_service(self, topic: str) -> str:
         return self.topic_service.get(topic, topic)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _SectionSource(settings_cls))
-
-
-_section_data: dict[str, Any] = {}
-
-
-class _SectionSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _section_data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_section_data)
-
-
-def _one_line(exc: Exception) -> str:
-    return str(exc).replace("\n", " ")[:300]
-
 
 def load_service_settings(
     config_file: Path | None = None, **flags: Any
@@ -101,26 +74,10 @@ def load_service_settings(
 
     Flags that are None are "not given" and do not override lower sources.
     """
-    global _section_data
     data = read_config_file(config_file) if config_file else {}
-    section = data.pop(SECTION, None) or {}
+    section = data.get(SECTION) or {}
     if not isinstance(section, dict):
         raise ConfigError(f"config file {config_file}: [{SECTION}] must be a table/mapping")
     given = {k: v for k, v in flags.items() if v is not None}
-    _section_data = section
-    try:
-        service = ServiceSettings(**given)
-    except Exception as exc:  # pydantic ValidationError: one line
-        raise ConfigError(f"invalid service configuration: {_one_line(exc)}") from None
-    finally:
-        _section_data = {}
-    # detector.config rejects unknown sections, and [service] is not merged there
-    # yet: hand it the file without that section (same precedence rules).
-    base_config._config_file_data = data
-    try:
-        settings = Settings()
-    except Exception as exc:
-        raise ConfigError(f"invalid configuration: {_one_line(exc)}") from None
-    finally:
-        base_config._config_file_data = {}
-    return service, settings
+    service = build_settings(ServiceSettings, section, given)
+    return service, load_settings(config_file)
