@@ -62,6 +62,8 @@ UNUSUAL = "unusual_payload"
 _PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
 _CACHE_MAX = 65_536
 _NO_HITS = (0,) * len(SIG_BUCKETS)
+_NONE: list[SignatureHit] = []  # shared "no hits": never mutated
+_MATURE = -1  # learning budget of a route past its warm-up whose sample is full
 # Plain integer and UUID path segments (as the templater's shortcut): linear, no nesting.
 _PLAIN_IDS = re.compile(
     r"/(?:\d{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)"
@@ -87,8 +89,11 @@ class _Pending:
     route: str
     profile_score: float
     reasons: tuple[str, ...]
-    row: RequestRow
+    row: RequestRow | None  # only with a model (the features it scores)
     params: list[Param]
+
+
+_QUIET = Finding(UNUSUAL, 0.0, (), (), ())  # frozen: shared by every request scoring 0
 
 
 def _attack(hits: Sequence[SignatureHit]) -> Finding:
@@ -127,6 +132,11 @@ class RequestAnalyzer:
         self._path_hits: dict[str, list[SignatureHit]] = {}
         self._ua_hits: dict[str, list[SignatureHit]] = {}
         self._query_hits: dict[str, list[SignatureHit]] = {}
+        self._body_hits: dict[str, list[SignatureHit]] = {}
+        # (query, body) -> (hits in query then body, parse_request(query, body)): pure
+        # functions of the payload, memoised (payloads repeat a lot). The lists are
+        # shared: nothing downstream may mutate them.
+        self._payloads: dict[tuple[str, str | None], tuple[list[SignatureHit], list[Param]]] = {}
         # (service, method, route, query) of body-less requests -> parsed params, assessment,
         # longest value; valid while the profiles do not change (cleared by learn()).
         # (service, method, route, query, body) -> parsed params, assessment, longest
@@ -137,6 +147,16 @@ class RequestAnalyzer:
         self._assessed: dict[
             tuple[str, str, str, str, str | None], tuple[list[Param], Assessment, int]
         ] = {}
+
+    @property
+    def profiles(self) -> ProfileStore:
+        """The route profiles; replacing them (a checkpoint restore) drops cached assessments."""
+        return self._profiles
+
+    @profiles.setter
+    def profiles(self, store: ProfileStore) -> None:
+        self._profiles = store
+        self._assessed = {}
 
     @classmethod
     def from_registry(
@@ -211,56 +231,73 @@ class RequestAnalyzer:
         path = ev.path
         if len(path) <= 512:  # ids carry no payload: '/users/42' and '/users/43' scan alike
             path = _PLAIN_IDS.sub("/0", path)
-        hits = self._cached(self._path_hits, path, "path")
-        ua = self._cached(self._ua_hits, ev.user_agent, "user_agent")
+        hits = self._path_hits.get(path)
+        if hits is None:
+            hits = self._cached(self._path_hits, path, "path")
+        ua = self._ua_hits.get(ev.user_agent)
+        if ua is None:
+            ua = self._cached(self._ua_hits, ev.user_agent, "user_agent")
         if not (ev.query or ev.body):
             return hits + ua if ua else hits
-        out = list(hits)
-        if ev.query:  # API queries repeat a lot (pagination, filters): cached too
-            out += self._cached(self._query_hits, ev.query, "query")
-        if ev.body:
-            out += self.signatures.scan_text(ev.body, "body")
-        return out + ua
+        qb = self._payload(ev.query, ev.body)[0]
+        return hits + qb + ua
+
+    def _payload(self, query: str, body: str | None) -> tuple[list[SignatureHit], list[Param]]:
+        """(hits in the query then the body, parsed parameters), memoised for short payloads."""
+        key = (query, body)
+        got = self._payloads.get(key)
+        if got is None:
+            # API queries repeat a lot (pagination, filters), bodies too: both cached
+            q = self._cached(self._query_hits, query, "query") if query else _NONE
+            b = self._cached(self._body_hits, body, "body") if body else _NONE
+            got = (q + b if q and b else q or b, parse_request(query, body))
+            if len(query) + len(body or "") <= 1024:
+                if len(self._payloads) >= _CACHE_MAX:
+                    self._payloads.clear()
+                self._payloads[key] = got
+        return got
 
     # -- learning ---------------------------------------------------------------------------
 
     def learn(self, ev: AccessEvent, route: str) -> None:
         """Add one (presumed normal) request to its route's profile."""
-        params = parse_request(ev.query, ev.body) if (ev.query or ev.body) else []
+        params = self._payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
         self.profiles.learn(ev.service, ev.method, route, params)
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
 
     # -- analysis ---------------------------------------------------------------------------
 
-    def _prepare(self, ev: AccessEvent, route: str) -> _Pending:
+    def _prepare(self, ev: AccessEvent, route: str, params: list[Param]) -> _Pending:
+        """``params`` is ``parse_request(ev.query, ev.body)``."""
         key = None
         if not self.learn_online and len(ev.query) + len(ev.body or "") <= 1024:
             key = (ev.service, ev.method, route, ev.query, ev.body)
             hit = self._assessed.get(key)
             if hit is not None:
                 params, a, longest = hit
-                row = RequestRow(
-                    ev.path,
-                    ev.query,
-                    ev.body,
-                    len(params),
-                    longest,
-                    (a.score, *a.components),
-                    _NO_HITS,
+                return _Pending(
+                    ev, route, a.score, a.reasons, self._row(ev, params, a, longest), params
                 )
-                return _Pending(ev, route, a.score, a.reasons, row, params)
-        params = parse_request(ev.query, ev.body)
         a = self.profiles.assess(ev.service, ev.method, route, params)
+        if key is None and self.model is None:  # no features to build
+            return _Pending(ev, route, a.score, a.reasons, None, params)
         longest = max((len(v) for _, v, _ in params), default=0)
         if key is not None:
             if len(self._assessed) >= _CACHE_MAX:
                 self._assessed.clear()
             self._assessed[key] = (params, a, longest)
-        row = RequestRow(
+        return _Pending(ev, route, a.score, a.reasons, self._row(ev, params, a, longest), params)
+
+    def _row(
+        self, ev: AccessEvent, params: list[Param], a: Assessment, longest: int
+    ) -> RequestRow | None:
+        """The model's feature inputs (None without a model: nothing scores them)."""
+        if self.model is None:
+            return None
+        return RequestRow(
             ev.path, ev.query, ev.body, len(params), longest, (a.score, *a.components), _NO_HITS
         )
-        return _Pending(ev, route, a.score, a.reasons, row, params)
 
     def _finish(
         self,
@@ -313,25 +350,53 @@ class RequestAnalyzer:
         budget_empty: dict[tuple[str, str, str], int] = {}  # requests without parameters
         cap = self.learn_per_route
         learn = self.learn_online
+        # signature_hits() inline, sharing the payload memo with the parse
+        path_hits = self._path_hits
+        ua_hits = self._ua_hits
+        payloads = self._payloads
+        plain_ids = _PLAIN_IDS.sub
         for i, ev in enumerate(events):
-            hits = self.signature_hits(ev)
-            if hits:
-                out[i] = _attack(hits)
-            elif ev.query or ev.body:
-                pending.append((i, self._prepare(ev, routes[i])))
+            path = ev.path
+            if len(path) <= 512:  # ids carry no payload: '/users/42' and '/users/43' alike
+                path = plain_ids("/0", path)
+            hits = path_hits.get(path)
+            if hits is None:
+                hits = self._cached(path_hits, path, "path")
+            ua = ua_hits.get(ev.user_agent)
+            if ua is None:
+                ua = self._cached(ua_hits, ev.user_agent, "user_agent")
+            query = ev.query
+            body = ev.body
+            if query or body:
+                got = payloads.get((query, body))
+                if got is None:
+                    got = self._payload(query, body)
+                qb, params = got
+                if hits or qb or ua:
+                    out[i] = _attack(hits + qb + ua)
+                else:
+                    pending.append((i, self._prepare(ev, routes[i], params)))
+            elif hits or ua:
+                out[i] = _attack(hits + ua)
             elif learn:
                 key = (ev.service, ev.method, routes[i])
                 used = budget_empty.get(key, 0)
-                if used < cap or self._young(key):
+                if used != _MATURE and (used < cap or self._young(key)):
                     budget_empty[key] = used + 1
                     self.profiles.learn(ev.service, ev.method, routes[i], [])
+                elif used != _MATURE:  # a profile never gets young again: ask once a batch
+                    budget_empty[key] = _MATURE
         if not pending:
             return out
         if self.model is None:
-            for i, p in pending:
-                out[i] = self._finish(p, None, None)
+            for i, p in pending:  # _finish(p, None, None), sharing the commonest finding
+                s = p.profile_score
+                if s == 0.0 and not p.reasons:
+                    out[i] = _QUIET
+                else:
+                    out[i] = Finding(UNUSUAL, round(s, 4), (), p.reasons, ())
         else:
-            X = feature_matrix([p.row for _, p in pending])
+            X = feature_matrix([p.row for _, p in pending if p.row is not None])
             scores = self.model.score_samples(X)
             for j, (i, p) in enumerate(pending):
                 out[i] = self._finish(p, float(scores[j]), X[j])
@@ -342,9 +407,11 @@ class RequestAnalyzer:
                 if f is None or f.score < t:
                     key = (p.ev.service, p.ev.method, p.route)
                     used = budget.get(key, 0)
-                    if used < cap or self._young(key):
+                    if used != _MATURE and (used < cap or self._young(key)):
                         budget[key] = used + 1
                         self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params)
+                    elif used != _MATURE:
+                        budget[key] = _MATURE
         return out
 
     def _young(self, key: tuple[str, str, str]) -> bool:

@@ -150,6 +150,11 @@ _DIGITS = frozenset("0123456789")
 _PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _CONTROL = frozenset([chr(i) for i in range(32)] + ["\x7f"])
 _CLASS_WEIGHT = (0.3, 0.3, 0.3, 0.3, 0.3, 0.7)
+# class bits -> indexes of the classes set in them
+_BIT_INDEXES = tuple(
+    tuple(i for i in range(len(CLASS_NAMES)) if bits >> i & 1)
+    for bits in range(1 << len(CLASS_NAMES))
+)
 
 # Linear patterns only (no nested quantifiers), applied to length-checked values.
 _FLOAT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)")
@@ -203,6 +208,8 @@ def value_kind(value: str, json_type: str) -> str:
 
 
 def _classes(value: str) -> int:
+    if value.isascii() and value.isalnum():  # letters and digits only: most values
+        return (0 if value.isdigit() else 1) | (0 if value.isalpha() else 2)
     chars = set(value)
     bits = 0
     if not chars.isdisjoint(_LETTERS):
@@ -223,6 +230,29 @@ def _classes(value: str) -> int:
 def _num_bin(x: float) -> int:
     f = math.copysign(math.log10(1.0 + abs(x)), x) if math.isfinite(x) else math.copysign(40, x)
     return max(-_MAX_NUM_BIN, min(_MAX_NUM_BIN, math.floor(f * _NUM_SCALE)))
+
+
+# value -> (kind as a "str" value, character-class bits, number or None, its bin): pure
+# functions of the text alone, memoised (values repeat a lot). Never depends on learned
+# state, so sharing it across routes and services cannot change a decision.
+_VALUE_MEMO_MAX = 1 << 16
+_VALUE_MEMO_LEN = 128  # longer values are computed every time
+_value_memo: dict[str, tuple[str, int, float | None, int]] = {}
+
+
+def _value_info(value: str) -> tuple[str, int, float | None, int]:
+    """(value_kind(value, "str"), _classes(value), number, numeric bin) of one value."""
+    info = _value_memo.get(value)
+    if info is None:
+        kind = value_kind(value, "str")
+        bits = _classes(value) if value else 0
+        x = _number(value) if kind in ("int", "float") else None
+        info = (kind, bits, x, _num_bin(x) if x is not None else 0)
+        if len(value) <= _VALUE_MEMO_LEN:
+            if len(_value_memo) >= _VALUE_MEMO_MAX:
+                _value_memo.clear()
+            _value_memo[value] = info
+    return info
 
 
 def _bin_value(b: int) -> float:
@@ -275,6 +305,8 @@ class _Derived(NamedTuple):
     num_hi_bin: int
     num_range: str  # "[lo, hi]" for reasons, "" without numbers
     floor: float  # 1 % of observations: rarer kinds do not count as learned
+    ok_kinds: frozenset[str]  # kinds that fit (learned or compatible)
+    rare_classes: int  # bits of the character classes seen in <= 0.5 % of the values
 
 
 def _derive(st: ParamStats) -> _Derived:
@@ -294,7 +326,15 @@ def _derive(st: ParamStats) -> _Derived:
         lo = max(_bin_value(lo_b), st.nmin)
         top = min(_bin_value(hi_b), st.nmax)
         rng = f"[{_fmt(lo)}, {_fmt(top)}]"
-    return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, 0.01 * obs)
+    floor = 0.01 * obs
+    kinds = st.kinds
+    ok = _ok_kinds(kinds, floor)
+    rare = 0.005 * obs
+    rare_bits = 0
+    for i, c in enumerate(st.classes):
+        if c <= rare:
+            rare_bits |= 1 << i
+    return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, floor, ok, rare_bits)
 
 
 class ParamStats:
@@ -333,23 +373,35 @@ class ParamStats:
         return d
 
     def learn(self, value: str, kind: str, max_enum: int) -> None:
+        _, bits, x, b = _value_info(value)
+        self._learn(value, kind, bits, x, b, max_enum)
+
+    def _learn(
+        self, value: str, kind: str, bits: int, x: float | None, b: int, max_enum: int
+    ) -> None:
+        """:meth:`learn` with the value's classes and number (``_value_info``) at hand."""
         self._derived = None
         self.obs += 1
-        self.kinds[kind] = self.kinds.get(kind, 0) + 1
-        self.lens[_len_bin(len(value))] += 1
-        bits = _classes(value) if value else 0
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        n = len(value)
+        self.lens[n if n <= 8 else _len_bin(n)] += 1  # LEN_EDGES[i] == i up to 8
         if bits:
             cl = self.classes
-            for i in range(len(cl)):
-                if bits >> i & 1:
-                    cl[i] += 1
-        if kind in ("int", "float"):
-            x = _number(value)
+            for i in _BIT_INDEXES[bits]:
+                cl[i] += 1
+        if kind == "int" or kind == "float":
+            if x is None:  # a JSON number whose text does not read as one by its shape
+                x = _number(value)
+                if x is not None:
+                    b = _num_bin(x)
             if x is not None:
-                b = _num_bin(x)
-                self.nums[b] = self.nums.get(b, 0) + 1
-                self.nmin = min(self.nmin, x)
-                self.nmax = max(self.nmax, x)
+                nums = self.nums
+                nums[b] = nums.get(b, 0) + 1
+                if x < self.nmin:
+                    self.nmin = x
+                if x > self.nmax:
+                    self.nmax = x
         vals = self.values
         if vals is not None:
             if value in vals:
@@ -391,7 +443,7 @@ class ParamStats:
 class RouteProfile:
     """Parameter statistics of one (service, method, route)."""
 
-    __slots__ = ("late", "new_late", "overflow", "n", "params")
+    __slots__ = ("late", "n", "new_late", "overflow", "params", "required")
 
     def __init__(self) -> None:
         self.n = 0  # requests learned, with or without parameters
@@ -399,6 +451,7 @@ class RouteProfile:
         self.overflow = 0  # names not kept because the table was full
         self.late = 0  # requests learned after the first warm-up
         self.new_late = 0  # ... of which brought a name never seen before
+        self.required: tuple[float, list[str]] | None = None  # assess() cache, reset by learn
 
     def novelty(self) -> float:
         """Share of recent requests that brought a new name: high for free-form JSON."""
@@ -454,10 +507,13 @@ class ProfileStore:
                 return
             prof = self._routes[key] = RouteProfile()
         prof.n += 1
+        prof.required = None
         warm = prof.n > self.min_history
         table = prof.params
         seen: set[str] = set()
         brought_new = False
+        memo = _value_memo
+        max_enum = self.max_enum
         for name, value, jtype in params:
             st = table.get(name)
             if st is None:
@@ -469,7 +525,11 @@ class ProfileStore:
             if name not in seen:
                 seen.add(name)
                 st.count += 1
-            st.learn(value, value_kind(value, jtype), self.max_enum)
+            info = memo.get(value)
+            if info is None:
+                info = _value_info(value)
+            kind = info[0] if jtype == "str" else jtype if jtype in KINDS else "text"
+            st._learn(value, kind, info[1], info[2], info[3], max_enum)
         if warm:
             prof.late += 1
             prof.new_late += brought_new
@@ -488,18 +548,56 @@ class ProfileStore:
             return _ZERO
         found: list[tuple[float, int, str]] = []  # (weight, component, reason)
         table = prof.params
-        novelty = prof.novelty()
-        full = len(table) >= self.max_params
         present: set[str] = set()
         reported: set[str] = set()
+        memo = _value_memo
         for name, value, jtype in params:
             present.add(name)
             st = table.get(name)
-            if st is None:
+            if st is not None:
+                # The usual case inline: a known name whose value fits (as _check_value
+                # would find); anything else takes _check_value.
+                if st.obs < 10:
+                    continue
+                d = st._derived
+                if d is None:
+                    d = st.derived()
+                info = memo.get(value)
+                if info is None:
+                    info = _value_info(value)
+                kind = info[0] if jtype == "str" else jtype if jtype in KINDS else "text"
+                if (
+                    kind in d.ok_kinds
+                    and len(value) <= d.len_limit
+                    and not info[1] & d.rare_classes
+                ):
+                    if d.num_range and (kind == "int" or kind == "float"):
+                        x = info[2]
+                        if (
+                            x is not None
+                            and (x >= 0 or st.nmin < 0)
+                            and d.num_lo_bin - 5 <= info[3] <= d.num_hi_bin + 5
+                        ):
+                            continue
+                    else:
+                        vals = st.values
+                        if (
+                            vals is None
+                            or kind == "null"
+                            or kind == "empty"
+                            or value in vals
+                            or st.obs < 50
+                            or st.obs < 5 * len(vals)
+                        ):
+                            continue
+                self._check_value(name, value, jtype, st, found)
+                continue
+            else:
                 if name in reported:
                     continue
                 reported.add(name)
                 parent = _scalar_ancestor(name, table)
+                full = len(table) >= self.max_params
                 if parent is not None:  # {"amount": {"$gt": 0}} where amount is a number
                     present.add(parent)
                     if parent not in reported:
@@ -510,7 +608,7 @@ class ProfileStore:
                     continue
                 mass = _mass_name(name)
                 w = 0.9 if mass else 0.55
-                if full or novelty > 0.02:  # free-form names on this route: weaker evidence
+                if full or prof.novelty() > 0.02:  # free-form names: weaker evidence
                     w = 0.6 if mass else 0.2
                 why = " (privilege-like name)" if mass else ""
                 found.append(
@@ -521,10 +619,13 @@ class ProfileStore:
                     )
                 )
                 continue
-            self._check_value(name, value, jtype, st, found)
         if len(present) < len(table):
             need = self.required_share * prof.n
-            missing = [n for n, st in table.items() if st.count >= need and n not in present]
+            req = prof.required  # names (nearly) every request carries; reset by learning
+            if req is None or req[0] != need:
+                req = prof.required = (need, [n for n, st in table.items() if st.count >= need])
+            required = req[1]
+            missing = [n for n in required if n not in present]
             for name in missing[:3]:
                 found.append((0.15, _C["missing"], f"missing required parameter {name[:64]}"))
         if not found:
@@ -544,30 +645,54 @@ class ProfileStore:
         obs = st.obs
         if obs < 10:
             return
-        d = st.derived()
+        d = st._derived
+        if d is None:
+            d = st.derived()
+        kind, bits, x, b = _value_info(value)
+        if jtype != "str":
+            kind = jtype if jtype in KINDS else "text"
+        type_ok = kind in d.ok_kinds
+        n = len(value)
+        long = n > d.len_limit
+        numeric = kind in ("int", "float")
+        if type_ok and not long and not bits & d.rare_classes:  # the usual case: often quiet
+            if numeric and d.num_range:
+                # _check_range reports nothing for a number in the learned bins +- 5
+                if (
+                    x is not None
+                    and (x >= 0 or st.nmin < 0)
+                    and d.num_lo_bin - 5 <= b <= d.num_hi_bin + 5
+                ):
+                    return
+            else:
+                vals = st.values
+                if (
+                    vals is None
+                    or kind in ("null", "empty")
+                    or obs < 50
+                    or obs < 5 * len(vals)
+                    or value in vals
+                ):
+                    return
         label = name[:64]
-        kind = value_kind(value, jtype)
-        kinds = st.kinds
-        type_ok = kinds.get(kind, 0) > d.floor or _compatible(kind, kinds, d.floor)
         if not type_ok:
             w = 0.85 if kind in ("object", "array") else 0.7
             found.append((w, _C["type"], f"{label}: {kind} where {st.dominant()} lives"))
-        n = len(value)
-        long = n > d.len_limit
         if long:
             w = min(0.95, 0.35 + 0.1 * math.log2(n / max(d.len_hi, 1)))
             found.append((w, _C["length"], f"{label}: length {n} (usual {d.usual_len})"))
-        bits = _classes(value) if value and type_ok else 0  # a wrong type says it all
+        bits = bits & d.rare_classes if type_ok else 0  # a wrong type says it all
         if bits:
-            cl = st.classes
-            rare = 0.005 * obs
             for i, cname in enumerate(CLASS_NAMES):
-                if bits >> i & 1 and cl[i] <= rare:
+                if bits >> i & 1:
                     found.append((_CLASS_WEIGHT[i], _C["charclass"], f"{label}: {cname}"))
-        if kind in ("int", "float") and d.num_range:
-            x = _number(value)
+        if numeric and d.num_range:
+            if x is None:  # a JSON number whose text does not read as one by its shape
+                x = _number(value)
+                if x is not None:
+                    b = _num_bin(x)
             if x is not None:
-                _check_range(label, x, st, d, found)
+                _check_range(label, x, b, st, d, found)
         elif st.values is not None and type_ok and not long and kind not in ("null", "empty"):
             vals = st.values
             if obs >= 50 and obs >= 5 * len(vals) and value not in vals:
@@ -615,14 +740,19 @@ class ProfileStore:
 
 
 def _check_range(
-    label: str, x: float, st: ParamStats, d: _Derived, found: list[tuple[float, int, str]]
+    label: str,
+    x: float,
+    b: int,
+    st: ParamStats,
+    d: _Derived,
+    found: list[tuple[float, int, str]],
 ) -> None:
+    """``b`` is ``_num_bin(x)``."""
     if x < 0 <= st.nmin:
         found.append(
             (0.6, _C["range"], f"{label}: negative {_fmt(x)} (learned range {d.num_range})")
         )
         return
-    b = _num_bin(x)
     dist = max(b - d.num_hi_bin, d.num_lo_bin - b) / _NUM_SCALE - 0.5
     if dist > 0:
         w = min(0.95, 0.45 + 0.1 * dist)
@@ -645,6 +775,22 @@ def _scalar_ancestor(name: str, table: dict[str, ParamStats]) -> str | None:
             nested = st.kinds.get("object", 0) > floor or st.kinds.get("array", 0) > floor
             return None if nested else cur
     return None
+
+
+def _ok_kinds(kinds: dict[str, int], floor: float) -> frozenset[str]:
+    """The kinds that fit a parameter: learned (more than ``floor`` times) or compatible.
+
+    The same set as ``{k for k in KINDS if kinds.get(k, 0) > floor or _compatible(k, ...)}``.
+    """
+    has = {k for k, c in kinds.items() if c > floor}
+    ok = {k for k in has if k in KINDS} | {"null", "empty"}
+    if "float" in has:
+        ok.add("int")
+    if "text" in has:
+        ok |= _STRINGY
+    if "token" in has:
+        ok.update(("int", "uuid", "date"))
+    return frozenset(ok)
 
 
 def _compatible(kind: str, kinds: dict[str, int], floor: float) -> bool:

@@ -2,9 +2,10 @@
 
 The analyzer is tuned for speed (memoised value shapes, cached parses, fast
 paths in the profile check); none of that may change a decision. This test
-replays eight simulated hours (seed 3, rate 0.1: every incident kind, attacks included) through ``RequestAnalyzer`` with online
-learning, in batches of 300 as the pipeline does per window, and compares with
-decisions recorded before the optimisations:
+replays eight simulated hours (seed 3, rate 0.1: every incident kind, attacks
+included) through ``RequestAnalyzer`` with online learning, in batches of 300
+as the pipeline does per window, and compares with decisions recorded before
+the optimisations:
 
 * every flagged request of ``analyze_many``: unusual payloads in full (score,
   reasons), attack payloads as (score, attack types), and a digest of all of
@@ -131,8 +132,9 @@ def _observe(events: list[AccessEvent], routes: list[str]) -> dict[str, Any]:
     half = (n // 2 // BATCH) * BATCH
     c = RequestAnalyzer(learn_online=True)
     resumed = _run_flagged(c, events, routes, 0, half)
-    c2 = RequestAnalyzer(profiles=ProfileStore.load_state(c.profiles.save_state()),
-                         learn_online=True)
+    c2 = RequestAnalyzer(
+        profiles=ProfileStore.load_state(c.profiles.save_state()), learn_online=True
+    )
     resumed += _run_flagged(c2, events, routes, half, n)
     # 4. frozen profiles (what a published version does), assessment cache on
     d = RequestAnalyzer(profiles=ProfileStore.load_state(state), learn_online=False)
