@@ -165,6 +165,9 @@ class Pipeline:
         self.awake: set[int] = set()  # series evaluated even in empty windows
         self.sid_of: dict[SeriesKey, int] = {}
         self.path_cache: dict[tuple[str, str, str], int] = {}
+        # Raw paths (as path_cache keys) that request analysis must see whatever
+        # their query: decided once per path, when it is first resolved.
+        self.odd_paths: set[tuple[str, str, str]] = set()
         self.open_windows: dict[
             int,
             tuple[
@@ -202,7 +205,7 @@ class Pipeline:
         cur_p: list[tuple[AccessEvent, int]] = []
         analyze = self.analyzer is not None
         ua_benign = self.ua_benign
-        suspicious = _SUSPICIOUS_PATH.search
+        odd_paths = self.odd_paths
         max_ts = self.max_ts
         next_close = self.next_close
         closed_upto = self.closed_upto
@@ -254,7 +257,7 @@ class Pipeline:
                 sid = self._resolve_series(pk, int(widx))
             if analyze and (
                 ev[5] or ev[11] is not None or ev[10] not in ua_benign.get(ev[1], ())
-                or suspicious(ev[4]) is not None
+                or pk in odd_paths
             ):
                 cur_p.append((ev, sid))  # analysed in one batch when the window closes
             st = cur_s.get(sid)
@@ -330,8 +333,12 @@ class Pipeline:
         if gen != self._gen:  # learned collapse changed templates: cached mappings are stale
             self._gen = gen
             self.path_cache.clear()
+            self.odd_paths.clear()
         if len(self.path_cache) >= PATH_CACHE_MAX:
             self.path_cache.clear()
+            self.odd_paths.clear()
+        if _SUSPICIOUS_PATH.search(path) is not None:
+            self.odd_paths.add(pk)
         key = SeriesKey(svc, method if method in KNOWN_METHODS else "OTHER", route)
         sid = self.sid_of.get(key)
         if sid is None:
@@ -432,6 +439,7 @@ class Pipeline:
 
             self.analyzer.profiles = ProfileStore.load_state(st["profiles"])
         self.path_cache.clear()
+        self.odd_paths.clear()
         self._gen = self.templater.generation
 
     def _close_due(self, final: bool = False) -> None:
