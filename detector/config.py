@@ -34,10 +34,8 @@ class DetectorSettings(_Section):
     alpha: float = Field(1e-6, gt=0, lt=0.1)  # per-test significance; many series x windows
     spike_min_ratio: float = Field(2.0, gt=1)
     spike_min_count: int = Field(20, ge=1)
-    spike_min_z: float = Field(5.0, gt=0)
     drop_max_ratio: float = Field(0.4, gt=0, lt=1)
     drop_min_expected: float = Field(15.0, gt=0)
-    drop_min_z: float = Field(4.0, gt=0)
     ratio_min_requests: int = Field(20, ge=1)
     ratio_min_hits: int = Field(5, ge=1)
     error_min_increase: float = Field(0.04, gt=0, lt=1)

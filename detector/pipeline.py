@@ -84,6 +84,24 @@ FUTURE_SLACK = 86400.0  # events stamped more than a day after the wall clock ar
 _EMPTY: list[Any] = new_series_stats()
 
 
+
+def _client_sample(cs: list[Any], ev: AccessEvent) -> None:
+    """Keep the first few failing requests of a client window as incident samples."""
+    samples = cs[4]
+    if samples is None:
+        cs[4] = [ev]
+    elif len(samples) < 3:
+        samples.append(ev)
+
+
+def _scan_path(cs: list[Any], path: str) -> None:
+    """Remember a missing or sensitive path a client asked for (capped)."""
+    paths = cs[5]
+    if paths is None:
+        cs[5] = {path}
+    elif len(paths) < SCAN_PATHS_CAP:
+        paths.add(path)
+
 class RunSummary:
     """Counters for the end-of-run summary and the service's metrics."""
 
@@ -125,7 +143,6 @@ class Pipeline:
         templater: RouteTemplater | None = None,
         dead_letter: Callable[[BadRecord], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
-        external_watermark: bool = False,
         analyzer: RequestAnalyzer | None = None,
     ) -> None:
         self.settings = settings
@@ -183,10 +200,6 @@ class Pipeline:
         self.first_ts: float = math.inf
         self.last_version: dict[str, str] = {}
         self.future_limit: float = wall_clock() + FUTURE_SLACK
-        # With several partitions the source drives the watermark (the minimum
-        # over partitions, see advance_event_time); otherwise max event time does.
-        self.external = external_watermark
-        self.external_time: float = -math.inf
         self._gen: int = self.templater.generation
 
     # ---- per event -------------------------------------------------------
@@ -239,8 +252,7 @@ class Pipeline:
                     w = open_w[widx] = ({}, {}, [])  # type: ignore[index]
                     if widx < self.min_open:
                         self.min_open = widx
-                        if not self.external:
-                            next_close = self.next_close = (widx + 1) * size + self.lateness
+                        next_close = self.next_close = (widx + 1) * size + self.lateness
                     if ts < self.first_ts:
                         self.first_ts = ts
                 cur_idx = widx
@@ -306,25 +318,13 @@ class Pipeline:
             routes = cs[3] = {}
         route = self.series_keys[sid].route
         routes[route] = routes.get(route, 0) + 1
-        samples = cs[4]
-        if samples is None:
-            cs[4] = [ev]
-        elif len(samples) < 3:
-            samples.append(ev)
+        _client_sample(cs, ev)
 
     @staticmethod
     def _client_missing(cs: list[Any], ev: AccessEvent) -> None:
         cs[2] += 1
-        paths = cs[5]
-        if paths is None:
-            cs[5] = {ev[4]}
-        elif len(paths) < SCAN_PATHS_CAP:
-            paths.add(ev[4])
-        samples = cs[4]
-        if samples is None:
-            cs[4] = [ev]
-        elif len(samples) < 3:
-            samples.append(ev)
+        _scan_path(cs, ev[4])
+        _client_sample(cs, ev)
 
     def _resolve_series(self, pk: tuple[str, str, str], widx: int) -> int:
         svc, method, path = pk
@@ -362,8 +362,7 @@ class Pipeline:
 
     def _slow_item(self, item: DeploymentEvent | BadRecord) -> None:
         if isinstance(item, DeploymentEvent):
-            self.registry.add(item)
-            self.summary.deployments += 1
+            self.add_deployment(item)
         elif isinstance(item, BadRecord):
             self._bad(item)
 
@@ -379,20 +378,12 @@ class Pipeline:
 
     # ---- per window ------------------------------------------------------
     def watermark(self) -> float:
-        if self.external:
-            return self.external_time - self.lateness
         return self.max_ts - self.lateness
-
-    def advance_event_time(self, t: float) -> None:
-        """External mode: every input has reached event time ``t``; close what is due."""
-        if t > self.external_time:
-            self.external_time = t
-            self._close_due()
 
     # ---- checkpoints -----------------------------------------------------
     _STATE = ("series_keys", "series_states", "series_birth", "series_last", "awake",
               "sid_of", "open_windows", "closed_upto", "min_open", "next_close", "max_ts",
-              "first_ts", "last_version", "templater", "registry", "external_time")
+              "first_ts", "last_version", "templater", "registry")
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -582,10 +573,7 @@ class Pipeline:
             if is_probe(f):  # a sensitive-file probe counts towards scanning
                 cs = clients.get((ev.service, ev.client))
                 if cs is not None:
-                    if cs[5] is None:
-                        cs[5] = {ev.path}
-                    elif len(cs[5]) < SCAN_PATHS_CAP:
-                        cs[5].add(ev.path)
+                    _scan_path(cs, ev.path)
             st = series.get(sid)
             if st is not None and st[COUNT] > 0:
                 st[COUNT] -= 1

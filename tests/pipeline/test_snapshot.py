@@ -12,7 +12,7 @@ from detector.incidents.model import Incident
 from detector.pipeline import Pipeline
 from detector.sinks import MemorySink
 from detector.state import SnapshotError, dumps, loads
-from tests.pipeline.synthetic import T0, traffic
+from tests.pipeline.synthetic import traffic
 from tests.pipeline.test_pipeline import DEPLOY_AT, _bad_deploy_status
 
 
@@ -44,16 +44,6 @@ def test_restore_continues_like_an_uninterrupted_run(cut: float) -> None:
     b.process(events[n:])
     b.finish()
     assert _key(first.items + second.items) == _key(whole.items)
-
-
-def test_external_watermark_closes_only_when_told() -> None:
-    events = traffic(10, rate=5)
-    p = Pipeline(Settings(), [MemorySink()], external_watermark=True)
-    p.process(events)
-    assert p.summary.windows_closed == 0
-    p.advance_event_time(T0 + 5 * 60 + 30)  # minus 30 s lateness: windows before T0+5min
-    assert p.summary.windows_closed >= 4
-    assert p.watermark() == T0 + 5 * 60
 
 
 def test_forbidden_types_and_corruption_are_refused() -> None:
