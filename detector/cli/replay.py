@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import BadRecord
+from detector.gc_tuning import throughput_gc
 from detector.pipeline import Item, Pipeline, RunSummary
 from detector.sinks import Sink, make_sink
 from detector.sources.dead_letter import DeadLetterFile
@@ -100,17 +100,11 @@ def run_replay(
     items: Iterable[Item] = merged(sources)
     if progress if progress is not None else sys.stderr.isatty():
         items = _progress(items)
-    # Millions of short-lived event tuples and few reference cycles: collecting
-    # generation 0 every 700 allocations costs about a tenth of the run.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
     try:
-        pipeline.process(items)
-        pipeline.finish()
+        with throughput_gc():
+            pipeline.process(items)
+            pipeline.finish()
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
         for s in sources:
             s.close()
         for sink in sinks:

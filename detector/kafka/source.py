@@ -192,6 +192,26 @@ class KafkaSource:
                 positions[tp] = items[-1].offset + 1
             yield [item for items in chunks.values() for item in items]
 
+    async def polls(self) -> AsyncIterator[dict[TopicPartition, list[Any]]]:
+        """Yield each poll as the consumer returned it: partition -> its records.
+
+        The records are aiokafka's own (``offset``, ``key``, ``value``,
+        ``timestamp``, ``headers``), not checked against the size cap nor
+        stripped of a schema prefix: for a caller that does those checks in its
+        own single pass over the records (the service does, per topic). An
+        empty dict means the poll timed out.
+        """
+        positions = self._positions
+        consumer = self._live()
+        while True:
+            got = await consumer.getmany(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch_records
+            )
+            got = {tp: recs for tp, recs in got.items() if recs}
+            for tp, recs in got.items():
+                positions[tp] = recs[-1].offset + 1
+            yield got
+
     async def __aiter__(self) -> AsyncIterator[Item]:
         positions = self._positions
         while True:

@@ -3,11 +3,17 @@
 The format of a topic is configured, or detected per record key from the
 first records with that key: the input topic is keyed by service, and
 services may log in different formats on one topic.
+
+This is the service's per-record hot path, so it works on the consumer's own
+record objects (anything with ``offset``, ``key`` and ``value``) one
+partition at a time, in a single pass: no intermediate record objects, the
+source label built once per partition, one dict lookup for the decoder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Protocol
 
 import orjson
 
@@ -15,11 +21,22 @@ from detector.decoding import DecodeError, detect_format, make_decoder, parse_de
 from detector.decoding.base import Decoder
 from detector.decoding.deployment import is_deployment
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
-from detector.kafka.records import KafkaRecord, strip_schema_prefix
+from detector.kafka.records import SCHEMA_PREFIX_LEN
 from detector.service.config import ServiceSettings
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 DETECT_SAMPLES = 20
+
+
+class RawRecord(Protocol):
+    """What the decoder reads of a consumer record (aiokafka's, or a KafkaRecord)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 def as_deployment(raw: bytes, source: str, offset: int) -> DeploymentEvent | None:
@@ -36,70 +53,121 @@ def as_deployment(raw: bytes, source: str, offset: int) -> DeploymentEvent | Non
 
 
 class RecordDecoder:
-    """Decodes the records of one poll; keeps the per-(topic, key) decoders it learned."""
+    """Decodes one partition's records at a time; keeps the per-(topic, key) decoders it learned.
+
+    >>> from detector.kafka.records import KafkaRecord
+    >>> dec = RecordDecoder(ServiceSettings(topics=("access",)))
+    >>> line = (b'{"timestamp": "2026-11-29T10:00:00Z", "service.name": "shop", '
+    ...         b'"http.request.method": "GET", "url.path": "/cart", '
+    ...         b'"http.response.status_code": 200}')
+    >>> recs = [KafkaRecord("access", 0, 7, b"shop", line, 0, ()),
+    ...         KafkaRecord("access", 0, 8, b"shop", None, 0, ())]
+    >>> [type(it).__name__ for it in dec.decode_partition("access", 0, recs)]
+    ['AccessEvent', 'BadRecord']
+    """
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self._decoders: dict[tuple[str, bytes | None], Decoder] = {}
+        self._decoders: dict[str, dict[bytes | None, Decoder]] = {}
         self._strip = frozenset(settings.strip_schema_prefix)
 
-    def _decoder(
-        self, topic: str, key: bytes | None, samples: Iterable[bytes]
-    ) -> Decoder | str:
-        """The decoder for (topic, key), detecting it from ``samples``; else why not."""
-        dk = (topic, key)
-        dec = self._decoders.get(dk)
-        if dec is not None:
-            return dec
+    def _detect(self, topic: str, key: bytes | None, samples: list[bytes]) -> Decoder | str:
+        """The decoder for (topic, key), detected from ``samples``; else why not."""
         fmt = self.settings.topic_format.get(topic, "auto")
-        service = self.settings.topic_default_service(topic)
         try:
             if fmt == "auto":
-                fmt = detect_format(list(samples)[:DETECT_SAMPLES])
-            dec = make_decoder(fmt, service)
+                fmt = detect_format(samples[:DETECT_SAMPLES])
+            dec = make_decoder(fmt, self.settings.topic_default_service(topic))
         except DecodeError as exc:
             return exc.reason  # detection is retried with the next records of this key
-        self._decoders[dk] = dec
+        self._decoders.setdefault(topic, {})[key] = dec
         return dec
 
-    def decode(self, records: list[KafkaRecord | BadRecord]) -> list[Item]:
-        """Items in record order (one partition's records keep their offset order)."""
+    def _prepared(self, topic: str, partition: int,
+                  records: Sequence[RawRecord]) -> list[tuple[int, bytes | None, bytes] | BadRecord]:
+        """(offset, key, value) after the null check, prefix stripping and size cap."""
+        source = f"{topic}:{partition}"
+        strip = topic in self._strip
+        cap = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
+        out: list[tuple[int, bytes | None, bytes] | BadRecord] = []
+        for r in records:
+            v = r.value
+            if v is None:
+                out.append(BadRecord(source, r.offset, "null value (tombstone)", b""))
+                continue
+            if strip and v[:1] == b"\x00":
+                if len(v) < SCHEMA_PREFIX_LEN:
+                    out.append(BadRecord(source, r.offset, "truncated schema-registry prefix", v))
+                    continue
+                v = v[SCHEMA_PREFIX_LEN:]
+            if len(v) > cap:
+                out.append(BadRecord(source, r.offset,
+                                     f"record of {len(v)} bytes over the {cap}-byte cap", v[:cap]))
+                continue
+            out.append((r.offset, r.key, v))
+        return out
+
+    def decode_partition(self, topic: str, partition: int,
+                         records: Sequence[RawRecord]) -> list[Item]:
+        """Items of one partition's records, in offset order."""
+        source = f"{topic}:{partition}"
+        decoders = self._decoders.get(topic)
+        if decoders is None:
+            decoders = self._decoders[topic] = {}
+        simple = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
         out: list[Item] = []
         append = out.append
-        cache: dict[tuple[str, bytes | None], Decoder | str] = {}
-        for rec in records:
-            if isinstance(rec, BadRecord):
-                append(rec)
-                continue
-            topic = rec.topic
-            source = f"{topic}:{rec.partition}"
-            value = rec.value
-            if topic in self._strip:
-                if value[:1] == b"\x00" and len(value) < 5:
-                    append(BadRecord(source, rec.offset, "truncated schema-registry prefix",
-                                     value))
-                    continue
-                value = strip_schema_prefix(value)
-            cap = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
-            if len(value) > cap:
-                append(BadRecord(source, rec.offset,
-                                 f"record of {len(value)} bytes over the {cap}-byte cap",
-                                 value[:cap]))
-                continue
-            ck = (topic, rec.key)
-            dec = cache.get(ck)
-            if dec is None:
-                dec = cache[ck] = self._decoder(
-                    topic, rec.key,
-                    (r.value for r in records
-                     if isinstance(r, KafkaRecord) and r.topic == topic and r.key == rec.key),
-                )
+        # Fast pass: every record has a known decoder, no prefix to strip, fits the cap.
+        if topic not in self._strip:
             try:
-                if isinstance(dec, str):
-                    dep = as_deployment(value, source, rec.offset)
-                    append(dep if dep is not None else BadRecord(source, rec.offset, dec, value))
+                for r in records:
+                    v = r.value
+                    if v is None or len(v) > simple:
+                        break
+                    append(decoders[r.key].decode(v, source, r.offset))
                 else:
-                    append(dec.decode(value, source, rec.offset))
+                    return out
+            except KeyError:
+                pass  # a key whose format is not known yet
+            except DecodeError:
+                pass  # this record is bad: the careful pass below says why
+            done = len(out)
+        else:
+            done = 0
+        out.extend(self._careful(topic, source, self._prepared(topic, partition, records[done:])))
+        return out
+
+    def _careful(self, topic: str, source: str,
+                 prepared: list[tuple[int, bytes | None, bytes] | BadRecord]) -> list[Item]:
+        out: list[Item] = []
+        append = out.append
+        decoders = self._decoders[topic]
+        failed: dict[bytes | None, str] = {}
+        for p in prepared:
+            if isinstance(p, BadRecord):
+                append(p)
+                continue
+            offset, key, value = p
+            dec = decoders.get(key)
+            if dec is None:
+                why = failed.get(key)
+                if why is None:
+                    got = self._detect(topic, key, [q[2] for q in prepared
+                                                    if not isinstance(q, BadRecord) and q[1] == key])
+                    if isinstance(got, str):
+                        why = failed[key] = got
+                    else:
+                        dec = got
+                if dec is None:
+                    try:
+                        dep = as_deployment(value, source, offset)
+                    except DecodeError as exc:
+                        append(BadRecord(source, offset, exc.reason, value))
+                        continue
+                    append(dep if dep is not None else BadRecord(source, offset, str(why), value))
+                    continue
+            try:
+                append(dec.decode(value, source, offset))
             except DecodeError as exc:
-                append(BadRecord(source, rec.offset, exc.reason, value))
+                append(BadRecord(source, offset, exc.reason, value))
         return out

@@ -31,6 +31,7 @@ from aiokafka import TopicPartition
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import BadRecord, DeploymentEvent
+from detector.gc_tuning import throughput_gc
 from detector.incidents.model import Incident
 from detector.kafka import (
     DeadLetterProducer,
@@ -198,7 +199,8 @@ class ServiceRuntime:
                 await self._start_http()
             if not await self._start():
                 return 0
-            await self._consume()
+            with throughput_gc():
+                await self._consume()
         finally:
             self.log("stopping", reason=self.stop_reason or "end")
             try:
@@ -439,28 +441,21 @@ class ServiceRuntime:
                 st.pipeline.add_deployment(dep)
                 st.version += 1
 
-    def handle(self, batch: list[Any]) -> None:
+    def handle(self, poll: dict[TopicPartition, list[Any]]) -> None:
         """Process one poll synchronously: no await, so no rebalance cuts through it."""
-        by_tp: dict[tuple[str, int], list[Any]] = {}
-        for r in batch:
-            if isinstance(r, BadRecord):
-                btopic, _, bpart = r.source.rpartition(":")
-                by_tp.setdefault((btopic, int(bpart)), []).append(r)
-            else:
-                by_tp.setdefault((r.topic, r.partition), []).append(r)
         now = time.monotonic()
-        for (topic, part), recs in by_tp.items():
-            tp = TopicPartition(topic, part)
+        for tp, recs in poll.items():
             st = self.parts.get(tp)
-            if st is None or not st.ready:
+            if st is None or not st.ready or not recs:
                 # Revoked while this poll was in flight (the new owner reads it),
                 # or not restored yet (the restore seeks back to re-read it).
                 continue
-            if st.next_offset is not None:
-                recs = [r for r in recs if r.offset >= st.next_offset]
+            nxt = st.next_offset
+            if nxt is not None and recs[0].offset < nxt:
+                recs = [r for r in recs if r.offset >= nxt]
                 if not recs:
                     continue
-            items = self.decoder.decode(recs)
+            items = self.decoder.decode_partition(tp.topic, tp.partition, recs)
             for it in items:
                 if type(it) is DeploymentEvent:
                     self._broadcast(it, tp)
@@ -470,7 +465,7 @@ class ServiceRuntime:
             st.version += 1
             st.last_activity = now
             self.metrics.inc("detector_records_total", "Records consumed.", len(recs),
-                             topic=topic)
+                             topic=tp.topic)
             if st.pipeline.summary.windows_closed > before:
                 self.metrics.observe("detector_window_close_latency_seconds",
                                      "From fetching the closing record to incidents at the sinks.",
@@ -587,15 +582,15 @@ class ServiceRuntime:
 
     async def _consume_loop(self) -> None:
         assert self.source is not None
-        batches = self.source.batches()
+        polls = self.source.polls()
         drain = self.cfg.drain_when_idle
         every = self.cfg.checkpoint_every
         while not self.stopping.is_set():
-            batch = await batches.__anext__()
+            poll = await polls.__anext__()
             self._last_loop = time.monotonic()
-            if batch:
+            if poll:
                 self._last_contact = self._last_loop
-            self.handle(batch)
+            self.handle(poll)
             await self._send_dead_letters()
             await self._poll_deployments()
             now = time.monotonic()
