@@ -199,7 +199,8 @@ class Pipeline:
         self.max_ts: float = -math.inf
         self.first_ts: float = math.inf
         self.last_version: dict[str, str] = {}
-        self.future_limit: float = wall_clock() + FUTURE_SLACK
+        self.wall_clock = wall_clock
+        self.future_limit: float = wall_clock() + FUTURE_SLACK  # renewed as the clock moves on
         self._gen: int = self.templater.generation
 
     # ---- per event -------------------------------------------------------
@@ -231,8 +232,11 @@ class Pipeline:
             ts = ev[0]
             if ts > max_ts:
                 if ts > future:
-                    self._bad(BadRecord(ev[13], ev[14], "timestamp in the future", b""))
-                    continue
+                    # The limit was set a while ago (a service runs for days): renew it first.
+                    future = self.future_limit = self.wall_clock() + FUTURE_SLACK
+                    if ts > future:
+                        self._bad(BadRecord(ev[13], ev[14], "timestamp in the future", b""))
+                        continue
                 max_ts = ts
                 if ts >= next_close:
                     self.max_ts = max_ts
@@ -375,6 +379,29 @@ class Pipeline:
     def add_deployment(self, dep: DeploymentEvent) -> None:
         self.registry.add(dep)
         self.summary.deployments += 1
+
+    def use_analyzer(self, analyzer: RequestAnalyzer) -> None:
+        """Analyse from now on with ``analyzer`` (a new model version); windows stay."""
+        self.analyzer = analyzer
+
+    def advance(self, ts: float) -> int:
+        """Move event time on to ``ts`` without an event (a silent source's heartbeat).
+
+        Windows that an event at ``ts`` would close are closed now, empty ones
+        included, so a source that stopped sending is seen as silent rather
+        than frozen. Returns how many windows closed. Later events before the
+        new watermark count as late, as after any event.
+        """
+        if not ts > self.max_ts or ts > self.wall_clock() + FUTURE_SLACK:
+            return 0
+        self.max_ts = ts
+        before = self.summary.windows_closed
+        # next_close only knows open windows; with none open, the empty windows
+        # after the last closed one are due once the watermark passes them.
+        passed = math.floor(self.watermark() / self.size) - 1 >= self.closed_upto
+        if ts >= self.next_close or (self.closed_upto != -math.inf and passed):
+            self._close_due()
+        return self.summary.windows_closed - before
 
     # ---- per window ------------------------------------------------------
     def watermark(self) -> float:

@@ -39,8 +39,13 @@ RUN_EPILOG = """Examples:\n
 Every option can also come from the config file ([service] section, same keys
 with underscores) or from DETECTOR_SERVICE__<KEY> environment variables (lists
 and mappings as JSON). --models loads the current model version at start
-(without it, profiles are learned online); --retrain-every is accepted but not
-available in this version: retrain with `detector train` and restart.
+(without it, profiles are learned online) and swaps in a new `current` version
+(published by `detector train`) while running, within --model-check-every
+seconds; --retrain-every is accepted but not available in this version: run
+`detector train` on a schedule instead (cron, a Kubernetes CronJob).
+A partition that is caught up and silent for --idle-close-after seconds
+(default: one window plus the allowed lateness) has its event time moved on
+with the wall clock, so a service that stops sending is reported as a drop.
 """
 
 
@@ -93,6 +98,16 @@ def run_command(
         typer.Option("--drain-when-idle", help="When every owned partition has been idle this "
                      "many seconds and lag is 0, close all windows and exit (backfills)."),
     ] = None,
+    idle_close_after: Annotated[
+        float | None,
+        typer.Option("--idle-close-after", help="Seconds a caught-up partition may be silent "
+                     "before its windows close by wall-clock time (0 = never)."),
+    ] = None,
+    model_check_every: Annotated[
+        float | None,
+        typer.Option("--model-check-every", help="Seconds between checks for a new current "
+                     "model version (default 10)."),
+    ] = None,
     topic_service: Annotated[
         list[str] | None,
         typer.Option("--topic-service", help="TOPIC=NAME: service for formats without one "
@@ -132,6 +147,8 @@ def run_command(
         checkpoint_every=checkpoint_every,
         grace_period=grace_period,
         drain_when_idle=drain_when_idle,
+        idle_close_after=idle_close_after,
+        model_check_every=model_check_every,
         topic_service=_mapping(topic_service, "--topic-service"),
         topic_format=_mapping(topic_format, "--topic-format"),
         strip_schema_prefix=tuple(strip_schema_prefix) if strip_schema_prefix else None,
@@ -139,7 +156,8 @@ def run_command(
     log = JsonLog()
     if service.retrain_every is not None:
         log("retraining not available in this version", level="warning",
-            detail="--retrain-every is ignored; retrain with `detector train` and restart")
+            detail="--retrain-every is ignored; run `detector train` on a schedule: "
+                   "the service swaps in each new current version")
     sinks = build_sinks(list(service.sinks))
     runtime = ServiceRuntime(service, settings, sinks, log=log, handle_signals=True)
     code = asyncio.run(runtime.run())

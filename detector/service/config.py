@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     group_id: str = "detector"
     sinks: tuple[str, ...] = ("stdout",)
     models: Path | None = None
+    model_check_every: float = Field(default=10.0, gt=0)  # seconds between `current` checks
     retrain_every: str | None = None
     state_dir: Path | None = None  # None: the Kafka changelog topic
     changelog_topic: str | None = None  # default <group_id>-changelog
@@ -47,6 +48,11 @@ class ServiceSettings(BaseSettings):
     checkpoint_every: float = Field(default=10.0, gt=0)
     grace_period: float = Field(default=30.0, gt=0)
     drain_when_idle: float | None = Field(default=None, gt=0)
+    # A caught-up partition that has been silent this long (seconds) moves its
+    # event time on with the wall clock, so a service that stops sending still
+    # has its windows closed (and its drop detected). None: one window plus the
+    # allowed lateness; 0: never (event time only moves with records).
+    idle_close_after: float | None = Field(default=None, ge=0)
     topic_service: dict[str, str] = {}
     topic_format: dict[str, str] = {}  # topic -> format; absent = auto (per record key)
     strip_schema_prefix: tuple[str, ...] = ()  # topics whose values carry the 5-byte prefix

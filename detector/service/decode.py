@@ -26,6 +26,7 @@ from detector.service.config import ServiceSettings
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 DETECT_SAMPLES = 20
+Prepared = tuple[int, bytes | None, bytes]  # (offset, key, value) ready to decode
 
 
 class RawRecord(Protocol):
@@ -84,12 +85,12 @@ class RecordDecoder:
         return dec
 
     def _prepared(self, topic: str, partition: int,
-                  records: Sequence[RawRecord]) -> list[tuple[int, bytes | None, bytes] | BadRecord]:
+                  records: Sequence[RawRecord]) -> list[Prepared | BadRecord]:
         """(offset, key, value) after the null check, prefix stripping and size cap."""
         source = f"{topic}:{partition}"
         strip = topic in self._strip
         cap = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
-        out: list[tuple[int, bytes | None, bytes] | BadRecord] = []
+        out: list[Prepared | BadRecord] = []
         for r in records:
             v = r.value
             if v is None:
@@ -138,7 +139,7 @@ class RecordDecoder:
         return out
 
     def _careful(self, topic: str, source: str,
-                 prepared: list[tuple[int, bytes | None, bytes] | BadRecord]) -> list[Item]:
+                 prepared: list[Prepared | BadRecord]) -> list[Item]:
         out: list[Item] = []
         append = out.append
         decoders = self._decoders[topic]
@@ -152,8 +153,9 @@ class RecordDecoder:
             if dec is None:
                 why = failed.get(key)
                 if why is None:
-                    got = self._detect(topic, key, [q[2] for q in prepared
-                                                    if not isinstance(q, BadRecord) and q[1] == key])
+                    samples = [q[2] for q in prepared
+                               if not isinstance(q, BadRecord) and q[1] == key]
+                    got = self._detect(topic, key, samples)
                     if isinstance(got, str):
                         why = failed[key] = got
                     else:

@@ -76,6 +76,11 @@ class Metrics:
         f = self._family(name, "gauge", help_)
         f.values[tuple(sorted(labels.items()))] = value
 
+    def value(self, name: str, **labels: str) -> float:
+        """The current value of a counter or gauge (0 when never set)."""
+        f = self._families.get(name)
+        return f.values.get(tuple(sorted(labels.items())), 0.0) if f is not None else 0.0
+
     def clear(self, name: str) -> None:
         f = self._families.get(name)
         if f is not None:

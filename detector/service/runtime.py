@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -115,6 +116,7 @@ class PartitionState:
     saved_offset: int | None = None
     committed: int | None = None
     last_activity: float = field(default_factory=time.monotonic)
+    activity_ts: float = -math.inf  # the pipeline's event time when records last came
     ready: bool = True  # False until restored; its records are dropped and re-read
 
 
@@ -160,6 +162,9 @@ class ServiceRuntime:
         self.decoder = RecordDecoder(service)
         self.analysis = analysis
         self._signatures: SignatureEngine | None = None  # compiled once, shared by partitions
+        self.model_version: str | None = None  # the registry version partitions analyse with
+        self._last_model_check = time.monotonic()
+        self._reloading = False
         self.parts: dict[TopicPartition, PartitionState] = {}
         self.deployments: list[DeploymentEvent] = []
         self.pending_dead: list[BadRecord] = []
@@ -354,7 +359,9 @@ class ServiceRuntime:
         from detector.analysis.signatures import SignatureEngine
 
         if self.cfg.models is not None:
-            return RequestAnalyzer.from_registry(self.cfg.models)
+            analyzer = RequestAnalyzer.from_registry(self.cfg.models)
+            self.model_version = analyzer.version
+            return analyzer
         if self._signatures is None:
             self._signatures = SignatureEngine.default()
         return RequestAnalyzer(signatures=self._signatures, learn_online=True)
@@ -403,6 +410,8 @@ class ServiceRuntime:
             st.next_offset = st.saved_offset = restored
         for dep in self.deployments:
             st.pipeline.add_deployment(dep)
+        st.activity_ts = st.pipeline.max_ts  # a restored partition may stay silent
+        st.last_activity = time.monotonic()
         st.ready = True
         if self.parts.get(tp) is not None:  # not revoked meanwhile
             self.parts[tp] = st
@@ -464,12 +473,83 @@ class ServiceRuntime:
             st.next_offset = recs[-1].offset + 1
             st.version += 1
             st.last_activity = now
+            st.activity_ts = st.pipeline.max_ts
             self.metrics.inc("detector_records_total", "Records consumed.", len(recs),
                              topic=tp.topic)
             if st.pipeline.summary.windows_closed > before:
                 self.metrics.observe("detector_window_close_latency_seconds",
                                      "From fetching the closing record to incidents at the sinks.",
                                      time.monotonic() - now)
+
+    async def _reload_model(self) -> None:
+        """Swap in the registry's new ``current`` version, if it changed (CONTRACTS §5).
+
+        Each partition gets the new version's profiles, model and threshold;
+        the partitions' windows, baselines and incidents are untouched. A
+        version that fails to load is logged and the running one kept.
+        """
+        from detector.analysis.analyzer import MODEL_NAME, RequestAnalyzer
+        from detector.models.registry import ModelRegistry, RegistryError
+
+        self._last_model_check = time.monotonic()
+        models = self.cfg.models
+        assert models is not None
+        reg = ModelRegistry(models)
+        if not await asyncio.to_thread(reg.changed_since, MODEL_NAME, self.model_version):
+            return
+        self._reloading = True
+        try:
+            tps = list(self.parts)
+            fresh = await asyncio.to_thread(
+                lambda: [RequestAnalyzer.from_registry(models) for _ in tps])
+        except (RegistryError, OSError, ValueError) as exc:
+            self.log("model reload failed", level="error", running=self.model_version,
+                     error=str(exc)[:300])
+            return
+        finally:
+            self._reloading = False
+        version = fresh[0].version if fresh else await asyncio.to_thread(reg.current, MODEL_NAME)
+        for tp, analyzer in zip(tps, fresh, strict=True):
+            st = self.parts.get(tp)
+            if st is not None:  # not revoked while loading
+                st.pipeline.use_analyzer(analyzer)
+                st.version += 1
+        previous, self.model_version = self.model_version, version
+        self.metrics.inc("detector_model_reloads_total", "Model versions swapped in.")
+        self.log("model reloaded", previous=previous, version=version, partitions=len(fresh))
+
+    def _idle_close_after(self) -> float:
+        after = self.cfg.idle_close_after
+        if after is None:
+            w = self.settings.windows
+            return float(w.size_seconds + w.allowed_lateness_seconds)
+        return after
+
+    def _advance_idle(self) -> None:
+        """Let event time run on with the wall clock in caught-up partitions gone silent.
+
+        A partition's windows close when a later record arrives; a service that
+        stops sending would leave its last windows open for good and its drop
+        unseen. Once a partition has no lag and no record for
+        ``idle_close_after`` seconds, its event time moves on by the wall time
+        elapsed since its last record (the offset between the two clocks, from
+        live traffic or a backfill, is kept), closing the windows it passes.
+        """
+        after = self._idle_close_after()
+        if after <= 0 or not self._reachable:
+            return
+        now = time.monotonic()
+        for tp, st in self.parts.items():
+            idle = now - st.last_activity
+            if (idle < after or not st.ready or st.activity_ts == -math.inf
+                    or self._lag.get(tp) != 0):
+                continue
+            closed = st.pipeline.advance(st.activity_ts + idle)
+            if closed:
+                st.version += 1
+                self.metrics.inc("detector_idle_windows_closed_total",
+                                 "Windows closed by wall-clock time in silent partitions.",
+                                 closed, topic=tp.topic)
 
     async def _send_dead_letters(self) -> None:
         pending, self.pending_dead = self.pending_dead, []
@@ -591,6 +671,10 @@ class ServiceRuntime:
             if poll:
                 self._last_contact = self._last_loop
             self.handle(poll)
+            self._advance_idle()
+            if (self.cfg.models is not None and self.analysis and not self._reloading
+                    and self._last_loop - self._last_model_check >= self.cfg.model_check_every):
+                await self._reload_model()
             await self._send_dead_letters()
             await self._poll_deployments()
             now = time.monotonic()

@@ -127,3 +127,44 @@ def test_future_timestamps_are_rejected_not_windowed() -> None:
     p.process([ev._replace(ts=T0 + 10 * 86400), ev])
     p.finish()
     assert p.summary.bad == 1 and p.summary.events == 1
+
+
+def test_advance_closes_the_windows_of_a_source_gone_silent() -> None:
+    # 100 minutes of steady traffic, then nothing: without another event the
+    # open windows never close; a heartbeat (advance) closes them, and the
+    # silence is seen as a drop, like a run of empty windows.
+    events = traffic(100, rate=6)
+    sink = MemorySink()
+    p = Pipeline(Settings(), [sink], wall_clock=lambda: T0 + 100 * 60)
+    p.process(events)
+    assert [i.kind for i in sink.items] == []
+    closed = p.summary.windows_closed
+    assert p.advance(events[-1].ts - 5) == 0  # not ahead of event time: nothing moves
+    assert p.advance(T0 + 102 * 60) >= 1  # the open windows close
+    assert p.advance(T0 + 108 * 60) >= 5  # then the empty ones, heartbeat by heartbeat
+    assert p.advance(T0 + 115 * 60) >= 6
+    assert p.summary.windows_closed > closed
+    assert "traffic_drop" in [i.kind for i in sink.items if i.status == "open"]
+    # Events before the advanced watermark are now late, as after any event.
+    p.process([events[-1]._replace(ts=T0 + 101 * 60)])
+    assert p.summary.late == 1
+
+
+def test_advance_refuses_a_time_far_beyond_the_wall_clock() -> None:
+    p = Pipeline(Settings(), [MemorySink()], wall_clock=lambda: T0)
+    p.process(traffic(5, rate=2))
+    assert p.advance(T0 + 3 * 86400) == 0
+
+
+def test_future_limit_follows_the_wall_clock_of_a_long_run() -> None:
+    now = [T0]
+    bad: list[BadRecord] = []
+    p = Pipeline(Settings(), [MemorySink()], wall_clock=lambda: now[0], dead_letter=bad.append)
+    day = traffic(2, rate=2)
+    p.process(day)
+    far = day[-1]._replace(ts=T0 + 2 * 86400)
+    p.process([far])  # two days ahead of the clock: absurd
+    assert [r.reason for r in bad] == ["timestamp in the future"]
+    now[0] = T0 + 2 * 86400  # the service has been up for two days
+    p.process([far])
+    assert len(bad) == 1 and p.max_ts == far.ts
