@@ -41,8 +41,10 @@ with underscores) or from DETECTOR_SERVICE__<KEY> environment variables (lists
 and mappings as JSON). --models loads the current model version at start
 (without it, profiles are learned online) and swaps in a new `current` version
 (published by `detector train`) while running, within --model-check-every
-seconds; --retrain-every is accepted but not available in this version: run
-`detector train` on a schedule instead (cron, a Kubernetes CronJob).
+seconds. --retrain-every 6h retrains each owned partition's model on a sample
+of its traffic since the previous training (--retrain-sample events, in a
+child process) and publishes it into --models as request.<topic>.<partition>;
+it is swapped in like any new version.
 A partition that is caught up and silent for --idle-close-after seconds
 (default: one window plus the allowed lateness) has its event time moved on
 with the wall clock, so a service that stops sending is reported as a drop.
@@ -70,7 +72,7 @@ def run_command(
         Path | None, typer.Option("--models", help="Model registry from `detector train`.")
     ] = None,
     retrain_every: Annotated[
-        str | None, typer.Option("--retrain-every", help="Retrain period (not available yet).")
+        str | None, typer.Option("--retrain-every", help="Retrain period, e.g. 6h or 1d (needs --models).")
     ] = None,
     state_dir: Annotated[
         Path | None,
@@ -102,6 +104,11 @@ def run_command(
         float | None,
         typer.Option("--idle-close-after", help="Seconds a caught-up partition may be silent "
                      "before its windows close by wall-clock time (0 = never)."),
+    ] = None,
+    retrain_sample: Annotated[
+        int | None,
+        typer.Option("--retrain-sample", help="Events sampled per partition for "
+                     "--retrain-every (default 50000)."),
     ] = None,
     model_check_every: Annotated[
         float | None,
@@ -149,15 +156,12 @@ def run_command(
         drain_when_idle=drain_when_idle,
         idle_close_after=idle_close_after,
         model_check_every=model_check_every,
+        retrain_sample=retrain_sample,
         topic_service=_mapping(topic_service, "--topic-service"),
         topic_format=_mapping(topic_format, "--topic-format"),
         strip_schema_prefix=tuple(strip_schema_prefix) if strip_schema_prefix else None,
     )
     log = JsonLog()
-    if service.retrain_every is not None:
-        log("retraining not available in this version", level="warning",
-            detail="--retrain-every is ignored; run `detector train` on a schedule: "
-                   "the service swaps in each new current version")
     sinks = build_sinks(list(service.sinks))
     runtime = ServiceRuntime(service, settings, sinks, log=log, handle_signals=True)
     code = asyncio.run(runtime.run())

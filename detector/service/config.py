@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detector.config import ConfigError, Settings, build_settings, load_settings, read_config_file
@@ -39,7 +39,8 @@ class ServiceSettings(BaseSettings):
     sinks: tuple[str, ...] = ("stdout",)
     models: Path | None = None
     model_check_every: float = Field(default=10.0, gt=0)  # seconds between `current` checks
-    retrain_every: str | None = None
+    retrain_every: str | None = None  # a duration (30m, 6h, 1d): see service/retrain.py
+    retrain_sample: int = Field(default=50_000, ge=100)  # events kept per partition
     state_dir: Path | None = None  # None: the Kafka changelog topic
     changelog_topic: str | None = None  # default <group_id>-changelog
     dead_letter_topic: str | None = "detector.dead-letter"
@@ -65,6 +66,21 @@ class ServiceSettings(BaseSettings):
     request_timeout_ms: int = Field(default=40_000, gt=0)
     # /readyz turns 503 when the broker has not answered for this long.
     ready_timeout: float = Field(default=6.0, gt=0)
+
+    @field_validator("retrain_every")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            from detector.service.retrain import parse_duration
+
+            parse_duration(v)  # ValueError with a one-line reason
+        return v
+
+    @model_validator(mode="after")
+    def _retrain_needs_models(self) -> ServiceSettings:
+        if self.retrain_every is not None and self.models is None:
+            raise ValueError("retrain_every needs models: the registry the new versions go to")
+        return self
 
     def changelog(self) -> str:
         return self.changelog_topic or f"{self.group_id}-changelog"

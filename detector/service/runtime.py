@@ -56,6 +56,13 @@ from detector.service.checkpoint import (
 from detector.service.config import ServiceSettings
 from detector.service.decode import RecordDecoder, as_deployment
 from detector.service.metrics import HttpEndpoints, Metrics
+from detector.service.retrain import (
+    MIN_TRAIN_EVENTS,
+    Reservoir,
+    parse_duration,
+    partition_model_name,
+    train_in_child,
+)
 from detector.service.tail import assign_all, read_to_end
 from detector.sinks.base import Sink
 
@@ -117,6 +124,8 @@ class PartitionState:
     committed: int | None = None
     last_activity: float = field(default_factory=time.monotonic)
     activity_ts: float = -math.inf  # the pipeline's event time when records last came
+    model_name: str | None = None  # registry model its analyzer was loaded from
+    sample: Reservoir | None = None  # events since the last retraining (--retrain-every)
     ready: bool = True  # False until restored; its records are dropped and re-read
 
 
@@ -162,9 +171,12 @@ class ServiceRuntime:
         self.decoder = RecordDecoder(service)
         self.analysis = analysis
         self._signatures: SignatureEngine | None = None  # compiled once, shared by partitions
-        self.model_version: str | None = None  # the registry version partitions analyse with
         self._last_model_check = time.monotonic()
         self._reloading = False
+        self._retrain_period = (parse_duration(service.retrain_every)
+                                if service.retrain_every is not None else None)
+        self._next_retrain = time.monotonic() + (self._retrain_period or 0.0)
+        self._retrain_task: asyncio.Task[None] | None = None
         self.parts: dict[TopicPartition, PartitionState] = {}
         self.deployments: list[DeploymentEvent] = []
         self.pending_dead: list[BadRecord] = []
@@ -345,12 +357,27 @@ class ServiceRuntime:
               len(self.parts))
 
     # ---- rebalance -------------------------------------------------------
-    def _new_pipeline(self) -> Pipeline:
-        p = Pipeline(self.settings, [self.sink], registry=DeploymentRegistry(),
-                     dead_letter=self._dead_letter, analyzer=self._new_analyzer())
-        return p
+    def _new_pipeline(self, tp: TopicPartition | None = None) -> Pipeline:
+        """A fresh pipeline; ``tp`` None: a placeholder that never processes (no analyzer)."""
+        return Pipeline(self.settings, [self.sink], registry=DeploymentRegistry(),
+                        dead_letter=self._dead_letter,
+                        analyzer=self._new_analyzer(tp) if tp is not None else None)
 
-    def _new_analyzer(self) -> RequestAnalyzer | None:
+    def _model_name(self, tp: TopicPartition) -> str:
+        """The partition's own model (--retrain-every) when published, else the shared one."""
+        from detector.analysis.analyzer import MODEL_NAME
+        from detector.models.registry import ModelRegistry, RegistryError
+
+        assert self.cfg.models is not None
+        own = partition_model_name(MODEL_NAME, tp.topic, tp.partition)
+        try:
+            if ModelRegistry(self.cfg.models).current(own) is not None:
+                return own
+        except RegistryError:
+            pass  # a broken pointer: the shared model
+        return MODEL_NAME
+
+    def _new_analyzer(self, tp: TopicPartition) -> RequestAnalyzer | None:
         """Per-partition request analysis (its profiles are part of the partition's state);
         the compiled signature database is shared."""
         if not self.analysis:
@@ -359,9 +386,7 @@ class ServiceRuntime:
         from detector.analysis.signatures import SignatureEngine
 
         if self.cfg.models is not None:
-            analyzer = RequestAnalyzer.from_registry(self.cfg.models)
-            self.model_version = analyzer.version
-            return analyzer
+            return RequestAnalyzer.from_registry(self.cfg.models, name=self._model_name(tp))
         if self._signatures is None:
             self._signatures = SignatureEngine.default()
         return RequestAnalyzer(signatures=self._signatures, learn_online=True)
@@ -372,7 +397,7 @@ class ServiceRuntime:
         # records of these partitions; they are dropped until the partition is
         # restored, and the seek below makes the consumer read them again.
         for tp in tps:
-            self.parts[tp] = PartitionState(tp, self._new_pipeline(), ready=False)
+            self.parts[tp] = PartitionState(tp, self._new_pipeline(None), ready=False)
         self._restoring += 1
         try:
             for tp in sorted(tps):
@@ -382,7 +407,7 @@ class ServiceRuntime:
 
     async def _restore(self, tp: TopicPartition) -> None:
         assert self.source is not None and self.store is not None
-        st = PartitionState(tp, self._new_pipeline(), ready=False)
+        st = PartitionState(tp, self._new_pipeline(tp), ready=False)
         key = partition_key(self.cfg.group_id, tp.topic, tp.partition)
         data = await asyncio.to_thread(self.store.load, key)
         restored = None
@@ -394,7 +419,7 @@ class ServiceRuntime:
             except (CheckpointError, ValueError) as exc:
                 self.log("checkpoint unusable", level="error", partition=str(tp),
                          error=str(exc)[:200])
-                st = PartitionState(tp, self._new_pipeline(), ready=False)
+                st = PartitionState(tp, self._new_pipeline(tp), ready=False)
         if restored is None:
             # No state: start where the group left off (or where auto reset says).
             committed = await self.source.committed(tp)
@@ -411,6 +436,10 @@ class ServiceRuntime:
         for dep in self.deployments:
             st.pipeline.add_deployment(dep)
         st.activity_ts = st.pipeline.max_ts  # a restored partition may stay silent
+        if self.cfg.models is not None and self.analysis:
+            st.model_name = await asyncio.to_thread(self._model_name, tp)
+        if self._retrain_period is not None:
+            st.sample = Reservoir(self.cfg.retrain_sample)
         st.last_activity = time.monotonic()
         st.ready = True
         if self.parts.get(tp) is not None:  # not revoked meanwhile
@@ -468,6 +497,8 @@ class ServiceRuntime:
             for it in items:
                 if type(it) is DeploymentEvent:
                     self._broadcast(it, tp)
+            if st.sample is not None:
+                st.sample.offer(items)
             before = st.pipeline.summary.windows_closed
             st.pipeline.process(items)
             st.next_offset = recs[-1].offset + 1
@@ -482,41 +513,95 @@ class ServiceRuntime:
                                      time.monotonic() - now)
 
     async def _reload_model(self) -> None:
-        """Swap in the registry's new ``current`` version, if it changed (CONTRACTS §5).
+        """Swap in new ``current`` versions from the registry (CONTRACTS §5).
 
-        Each partition gets the new version's profiles, model and threshold;
-        the partitions' windows, baselines and incidents are untouched. A
-        version that fails to load is logged and the running one kept.
+        Per partition: its own model (published by --retrain-every) when there
+        is one, else the shared ``request`` model. A partition whose model
+        changed gets the new version's profiles, model and threshold; its
+        windows, baselines and incidents are untouched. A version that fails to
+        load is logged and the running one kept.
         """
-        from detector.analysis.analyzer import MODEL_NAME, RequestAnalyzer
+        from detector.analysis.analyzer import RequestAnalyzer
         from detector.models.registry import ModelRegistry, RegistryError
 
         self._last_model_check = time.monotonic()
         models = self.cfg.models
         assert models is not None
         reg = ModelRegistry(models)
-        if not await asyncio.to_thread(reg.changed_since, MODEL_NAME, self.model_version):
+
+        def stale() -> list[tuple[TopicPartition, str]]:
+            out = []
+            for tp, st in list(self.parts.items()):
+                if not st.ready or st.pipeline.analyzer is None:
+                    continue
+                name = self._model_name(tp)
+                if name != st.model_name or reg.changed_since(name, st.pipeline.analyzer.version):
+                    out.append((tp, name))
+            return out
+
+        todo = await asyncio.to_thread(stale)
+        if not todo:
             return
         self._reloading = True
         try:
-            tps = list(self.parts)
             fresh = await asyncio.to_thread(
-                lambda: [RequestAnalyzer.from_registry(models) for _ in tps])
+                lambda: [RequestAnalyzer.from_registry(models, name=name) for _, name in todo])
         except (RegistryError, OSError, ValueError) as exc:
-            self.log("model reload failed", level="error", running=self.model_version,
-                     error=str(exc)[:300])
+            self.log("model reload failed", level="error", error=str(exc)[:300])
             return
         finally:
             self._reloading = False
-        version = fresh[0].version if fresh else await asyncio.to_thread(reg.current, MODEL_NAME)
-        for tp, analyzer in zip(tps, fresh, strict=True):
+        for (tp, name), analyzer in zip(todo, fresh, strict=True):
             st = self.parts.get(tp)
-            if st is not None:  # not revoked while loading
-                st.pipeline.use_analyzer(analyzer)
-                st.version += 1
-        previous, self.model_version = self.model_version, version
-        self.metrics.inc("detector_model_reloads_total", "Model versions swapped in.")
-        self.log("model reloaded", previous=previous, version=version, partitions=len(fresh))
+            if st is None or not st.ready:  # revoked while loading
+                continue
+            previous = st.pipeline.analyzer.version if st.pipeline.analyzer else None
+            st.pipeline.use_analyzer(analyzer)
+            st.model_name = name
+            st.version += 1
+            self.metrics.inc("detector_model_reloads_total", "Model versions swapped in.")
+            self.log("model reloaded", topic=tp.topic, partition=tp.partition, model=name,
+                     previous=previous, version=analyzer.version)
+
+    async def _retrain(self) -> None:
+        """Train each owned partition's model on its sample since the last training."""
+        from detector.analysis.analyzer import MODEL_NAME
+
+        models = self.cfg.models
+        assert models is not None
+        for tp, st in list(self.parts.items()):
+            if st.sample is None or not st.ready:
+                continue
+            events = st.sample.take()
+            where = {"topic": tp.topic, "partition": tp.partition}
+            if len(events) < MIN_TRAIN_EVENTS:
+                self.log("retrain skipped", **where, events=len(events),
+                         reason=f"fewer than {MIN_TRAIN_EVENTS} events since the last training")
+                continue
+            name = partition_model_name(MODEL_NAME, tp.topic, tp.partition)
+            t0 = time.monotonic()
+            try:
+                version = await train_in_child(models, name, events)
+            except (RuntimeError, OSError, TimeoutError) as exc:
+                self.metrics.inc("detector_retrain_total", "Scheduled retrainings.",
+                                 outcome="failed")
+                self.log("retrain failed", level="error", **where, model=name,
+                         error=str(exc)[:300])
+                continue
+            self.metrics.inc("detector_retrain_total", "Scheduled retrainings.",
+                             outcome="published")
+            self.log("model retrained", **where, model=name, version=version,
+                     events=len(events), seconds=round(time.monotonic() - t0, 1))
+        self._last_model_check = -math.inf  # swap the new versions in at the next turn
+
+    def _maybe_retrain(self) -> None:
+        period = self._retrain_period
+        if period is None or self._last_loop < self._next_retrain:
+            return
+        if self._retrain_task is not None and not self._retrain_task.done():
+            return  # the previous round is still training: the next period waits
+        self._next_retrain = self._last_loop + period
+        self._retrain_task = asyncio.create_task(self._retrain())
 
     def _idle_close_after(self) -> float:
         after = self.cfg.idle_close_after
@@ -650,6 +735,9 @@ class ServiceRuntime:
             await self._consume_loop()
         finally:
             prober.cancel()
+            if self._retrain_task is not None and not self._retrain_task.done():
+                self._retrain_task.cancel()  # kills the training child; the sample is dropped
+                await asyncio.wait({self._retrain_task}, timeout=PROBE_TIMEOUT)
             # aiokafka's offset lookups may swallow a cancellation mid-request:
             # never let a probe hold up the shutdown.
             await asyncio.wait({prober}, timeout=PROBE_TIMEOUT)
@@ -675,6 +763,7 @@ class ServiceRuntime:
             if (self.cfg.models is not None and self.analysis and not self._reloading
                     and self._last_loop - self._last_model_check >= self.cfg.model_check_every):
                 await self._reload_model()
+            self._maybe_retrain()
             await self._send_dead_letters()
             await self._poll_deployments()
             now = time.monotonic()

@@ -41,7 +41,6 @@ async def test_new_current_version_is_swapped_in_while_running(
     task = asyncio.create_task(rt.run())
     try:
         assert await _until(lambda: rt.parts and all(st.ready for st in rt.parts.values()), 30)
-        assert rt.model_version == v1
 
         def versions() -> set[str | None]:
             return {st.pipeline.analyzer.version for st in rt.parts.values()
@@ -52,13 +51,12 @@ async def test_new_current_version_is_swapped_in_while_running(
         reg = ModelRegistry(models)
         (models / "request" / "current").write_text("../../etc/passwd\n")
         await asyncio.sleep(1.0)
-        assert rt.model_version == v1 and not task.done()
+        assert versions() == {v1} and not task.done()
         reg.set_current("request", v1)
         v2 = train(history, models, n_estimators=50).version
         assert v2 != v1 and reg.current("request") == v2
         assert await _until(lambda: versions() == {v2}, 20), versions()
-        assert rt.model_version == v2
-        assert rt.metrics.value("detector_model_reloads_total") == 1
+        assert rt.metrics.value("detector_model_reloads_total") == len(rt.parts)
         # Keeps consuming with the new version.
         await feed(bs, access, sim.records[len(sim.records) // 4: len(sim.records) // 2])
         assert await _until(
