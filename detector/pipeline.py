@@ -198,6 +198,9 @@ class Pipeline:
         self.next_close: float = math.inf  # max event time at which the oldest window closes
         self.max_ts: float = -math.inf
         self.first_ts: float = math.inf
+        # Per service: event times of its first and latest events, so the partial
+        # first and last windows of a service are judged on its own traffic.
+        self.svc_span: dict[str, list[float]] = {}
         self.last_version: dict[str, str] = {}
         self.wall_clock = wall_clock
         self.future_limit: float = wall_clock() + FUTURE_SLACK  # renewed as the clock moves on
@@ -220,6 +223,7 @@ class Pipeline:
         analyze = self.analyzer is not None
         ua_benign = self.ua_benign
         odd_paths = self.odd_paths
+        svc_span = self.svc_span
         max_ts = self.max_ts
         next_close = self.next_close
         closed_upto = self.closed_upto
@@ -263,6 +267,13 @@ class Pipeline:
                 cur_s, cur_c, cur_p = w
             n += 1
             svc = ev[1]
+            span = svc_span.get(svc)
+            if span is None:
+                span = svc_span[svc] = [ts, ts]
+            elif ts > span[1]:
+                span[1] = ts
+            elif ts < span[0]:
+                span[0] = ts
             ver = ev[2]
             if ver is not None and last_ver.get(svc) != ver:
                 last_ver[svc] = ver
@@ -425,6 +436,7 @@ class Pipeline:
         st["payload"] = self.payload.state()
         st["profiles"] = self.analyzer.profiles.save_state() if self.analyzer else None
         st["ua_benign"] = self.ua_benign
+        st["svc_span"] = self.svc_span
         return st
 
     def snapshot(self) -> bytes:
@@ -452,6 +464,7 @@ class Pipeline:
         self.routes_by_service = st["routes_by_service"]
         self.payload.restore(st["payload"])
         self.ua_benign = st["ua_benign"]
+        self.svc_span = st.get("svc_span", {})  # absent in snapshots of earlier versions
         if self.analyzer is not None and st["profiles"] is not None:
             from detector.analysis.profiles import ProfileStore
 
@@ -499,11 +512,22 @@ class Pipeline:
         size = self.size
         start = w * size
         end = start + size
-        coverage = 1.0
-        if self.first_ts > start:
-            coverage = max(0.0, (end - self.first_ts) / size)
-        if last:
-            coverage = min(coverage, max(0.0, (self.max_ts - start) / size))
+        spans = self.svc_span
+        covered: dict[str, float] = {}
+
+        def coverage_of(service: str) -> float:
+            """Share of the window the service's traffic spans (partial first/last)."""
+            c = covered.get(service)
+            if c is None:
+                first, latest = spans.get(service) or (self.first_ts, self.max_ts)
+                c = 1.0
+                if first > start:
+                    c = max(0.0, (end - first) / size)
+                if last:
+                    c = min(c, max(0.0, (latest - start) / size))
+                covered[service] = c
+            return c
+
         signals: list[Signal] = []
         flagged: list[tuple[AccessEvent, str, Finding]] = []
         if pending and self.analyzer is not None:
@@ -526,11 +550,11 @@ class Pipeline:
             last_eval[sid] = w
             if stats is None:
                 # Only the traffic detector has something to learn from silence.
-                win = SeriesWindow(key, start, end, _EMPTY, coverage)
+                win = SeriesWindow(key, start, end, _EMPTY, coverage_of(key.service))
                 sig = traffic.check(states[0], win)
                 traffic.learn(states[0], win, sig is not None)
             else:
-                win = SeriesWindow(key, start, end, stats, coverage)
+                win = SeriesWindow(key, start, end, stats, coverage_of(key.service))
                 sig = None
                 found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
                 # A window anomalous in any respect is learned by no baseline of
@@ -564,8 +588,11 @@ class Pipeline:
                 sig.samples.extend(cs[4])
             signals.append(sig)
         self.summary.windows_closed += 1
-        wm = max(self.watermark(), end) if last else self.watermark()
-        self.incidents.on_window(start, end, wm, signals)
+        # The incident clock is the time this window became due (its end plus the
+        # lateness), not the watermark when it happened to close: that depends on
+        # other services' traffic, and a service's incidents must not (per-partition
+        # pipelines, replay --workers and a replay of everything agree to the update).
+        self.incidents.on_window(start, end, end + self.lateness, signals)
 
     def _analyze(
         self,

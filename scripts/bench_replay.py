@@ -5,7 +5,10 @@ Generates (or reuses) the simulator's bench profile: 1 M JSON lines with
 measures
   1. the bare decoding baseline: read the file and orjson.loads every line;
   2. `detector replay` on the same file in a child process (peak RSS of that
-     process alone), events/s as the pipeline reports it.
+     process alone), events/s as the pipeline reports it, without and with
+     request analysis;
+  3. with request analysis and `--workers N` (services split over N
+     processes; events/s from the parent's start, peak RSS of one worker).
 Prints a table and, with --json, writes the figures. Not a test: a benchmark.
 """
 
@@ -31,14 +34,16 @@ from detector.config import Settings
 from detector.cli.replay import build_analyzer, run_replay
 from detector.sinks import make_sink
 out = sys.argv[1]
-analyzer = build_analyzer(None, enabled=sys.argv[2] == "analysis")
+mode, _, w = sys.argv[2].partition("-w")
+analyzer = build_analyzer(None, enabled=mode == "analysis")
 t0 = time.perf_counter()
 summary, problems = run_replay(sys.argv[3:], analyzer=analyzer, settings=Settings(), fmt="auto",
                                service="default",
                                deployments=None, sinks=[make_sink("jsonl:" + out)],
-                               dead_letter=None, progress=False)
+                               dead_letter=None, progress=False, workers=int(w or 1))
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024  # a worker's
 print(json.dumps({"events": summary.events, "bad": summary.bad, "wall_s": wall,
                   "pipeline_s": summary.elapsed(), "peak_rss_mb": rss,
                   "incidents": dict(summary.incidents), "findings": dict(summary.findings)}))
@@ -123,6 +128,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261129)
     ap.add_argument("--repeat", type=int, default=2, help="best of N runs of each measurement")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="processes for the `replay --workers` row (default 2)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     logs = ensure_data(args.data, args.lines, args.seed)
@@ -131,6 +138,7 @@ def main() -> int:
     raw = orjson_rate(logs, args.repeat)
     rep = replay_rate(logs, args.repeat, "plain")
     ana = replay_rate(logs, args.repeat, "analysis")
+    par = replay_rate(logs, args.repeat, f"analysis-w{args.workers}")
     fig = {
         "corpus": corpus,
         "generate_s": round(gen_s, 1),
@@ -139,6 +147,7 @@ def main() -> int:
         "ratio": round(rep["events_per_s"] / raw, 3),
         "replay_with_analysis": ana,
         "ratio_with_analysis": round(ana["events_per_s"] / raw, 3),
+        "replay_with_analysis_workers": {"workers": args.workers, **par},
         "cpu_count": os.cpu_count(),
     }
     print(
@@ -146,7 +155,8 @@ def main() -> int:
         f"{corpus['distinct_paths']:,} raw paths, {corpus['payload_share']:.0%} with query/body"
     )
     print(f"orjson.loads baseline : {raw:>12,.0f} lines/s")
-    for label, r in (("replay", rep), ("replay + analysis", ana)):
+    for label, r in (("replay", rep), ("replay + analysis", ana),
+                     (f"  ... --workers {args.workers}", par)):
         print(
             f"{label:<22}: {r['events_per_s']:>12,.0f} events/s "
             f"(ratio {r['events_per_s'] / raw:.3f}, peak RSS {r['peak_rss_mb']:.0f} MB, "

@@ -85,6 +85,10 @@ def replay(
     dead_letter: Annotated[
         Path | None, typer.Option("--dead-letter", help="Write bad records here (JSON lines).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64,
+                          help="Processes, services split between them (files only).")
+    ] = 1,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -102,6 +106,7 @@ def replay(
         sinks=sinks,
         dead_letter=dead_letter,
         analyzer=build_analyzer(models, enabled=not no_analysis),
+        workers=workers,
     )
     sys.stderr.write(format_summary(summary, problems, dead_letter) + "\n")
 

@@ -84,10 +84,17 @@ def run_replay(
     dead_letter: Path | None,
     progress: bool | None = None,
     analyzer: RequestAnalyzer | None = None,
+    workers: int = 1,
 ) -> tuple[RunSummary, list[str]]:
     """Replay ``files``; returns the run summary and one-line problems with inputs."""
     if fmt != "auto" and fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r} (one of auto, {', '.join(FORMATS)})")
+    if workers > 1:
+        from detector.cli.replay_workers import run_parallel_replay
+
+        return run_parallel_replay(files or ["-"], workers=workers, settings=settings, fmt=fmt,
+                                   service=service, deployments=deployments, sinks=sinks,
+                                   dead_letter=dead_letter, analyzer=analyzer)
     sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
     registry = DeploymentRegistry()
     dl = DeadLetterFile(dead_letter) if dead_letter else None

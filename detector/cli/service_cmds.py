@@ -72,7 +72,8 @@ def run_command(
         Path | None, typer.Option("--models", help="Model registry from `detector train`.")
     ] = None,
     retrain_every: Annotated[
-        str | None, typer.Option("--retrain-every", help="Retrain period, e.g. 6h or 1d (needs --models).")
+        str | None,
+        typer.Option("--retrain-every", help="Retrain period, e.g. 6h or 1d (needs --models)."),
     ] = None,
     state_dir: Annotated[
         Path | None,

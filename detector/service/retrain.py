@@ -78,8 +78,10 @@ def partition_model_name(base: str, topic: str, partition: int) -> str:
 class Reservoir:
     """A uniform sample of at most ``capacity`` access events from a stream of polls.
 
+    >>> ev = AccessEvent(0.0, "shop", None, "GET", "/", "", 200, 0.01, 1, "10.0.0.1", "ua",
+    ...                  None, None, "topic:0", 0)
     >>> r = Reservoir(3, seed=1)
-    >>> r.offer(list(range(100)))
+    >>> r.offer([ev._replace(offset=i) for i in range(100)])
     >>> len(r.events), r.seen
     (3, 100)
     >>> len(r.take()), r.seen

@@ -722,6 +722,11 @@ class ServiceRuntime:
         if not self._reachable:
             self._reachable = True
             self.log("broker reachable")
+            # An outage is not silence: no partition counts as idle (for the drain
+            # of a backfill, or to move event time on) for the time it lasted.
+            now = time.monotonic()
+            for st in self.parts.values():
+                st.last_activity = now
 
     def _idle_for(self) -> float:
         now = time.monotonic()

@@ -1,0 +1,229 @@
+"""``detector replay --workers N``: one replay split by service over N processes.
+
+A service's incidents depend on that service's traffic alone (the property
+the consumer service's per-partition pipelines rest on, tested in
+``tests/pipeline/test_service_independence.py``). So N worker processes each
+read every input, keep the events of their own services and run a full
+pipeline on them; the parent writes what they find to the sinks. Decoding is
+done by every worker (each needs to know an event's service), the rest, the
+bulk of the work with request analysis, is split.
+
+Services go to workers by volume, largest first to the least loaded worker,
+counted over the first records of each input (a deterministic plan); a
+service first seen later goes by a hash of its name. Bad input lines are
+reported once (by worker 0); bad records about an event (a timestamp in the
+future) by the worker that owns its service. Incidents of different services
+reach the sinks in the order workers find them; each service's in its order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing as mp
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from queue import Empty
+from typing import TYPE_CHECKING, Any
+
+from detector.config import Settings
+from detector.deployments.registry import DeploymentRegistry
+from detector.events import AccessEvent, BadRecord
+from detector.gc_tuning import throughput_gc
+from detector.incidents.model import Incident
+from detector.pipeline import Item, Pipeline, RunSummary
+from detector.sinks import Sink
+from detector.sources.dead_letter import DeadLetterFile
+from detector.sources.files import FileSource, SourceError, merged
+
+if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
+
+PLAN_SAMPLE = 20_000  # records per input counted to balance services over workers
+BAD_CHUNK = 1_000
+
+
+def plan_services(files: list[str], fmt: str, service: str, workers: int) -> dict[str, int]:
+    """Service -> worker, balancing the event counts seen in the first records of each input.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for name, n in (("a", 30), ("b", 20), ("c", 15)):
+    ...     with open(os.path.join(d, name + ".log"), "w") as f:
+    ...         for i in range(n):
+    ...             _ = f.write('{"timestamp": %d, "service.name": "%s", "http.request.method":'
+    ...                         ' "GET", "url.path": "/", "http.response.status_code": 200}\\n'
+    ...                         % (1780000000 + i, name))
+    >>> sorted(plan_services([os.path.join(d, x + ".log") for x in "abc"], "auto", "d", 2).items())
+    [('a', 0), ('b', 1), ('c', 1)]
+    """
+    counts: Counter[str] = Counter()
+    for f in files:
+        src = FileSource(f, fmt=fmt, service=service)
+        try:
+            for n, it in enumerate(src):
+                if n >= PLAN_SAMPLE:
+                    break
+                if type(it) is AccessEvent:
+                    counts[it.service] += 1
+        finally:
+            src.close()
+    load = [(0, w) for w in range(workers)]
+    plan: dict[str, int] = {}
+    for svc, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        total, w = heapq.heappop(load)
+        plan[svc] = w
+        heapq.heappush(load, (total + n, w))
+    return plan
+
+
+def _owned(items: Iterable[Item], me: int, workers: int, plan: dict[str, int]) -> Iterator[Item]:
+    mine: dict[str, bool] = {svc: w == me for svc, w in plan.items()}
+    for it in items:
+        if it.__class__ is AccessEvent:
+            svc = it[1]
+            m = mine.get(svc)
+            if m is None:
+                m = mine[svc] = zlib.crc32(svc.encode()) % workers == me
+            if m:
+                yield it
+        elif it.__class__ is BadRecord:
+            if me == 0:
+                yield it
+        else:
+            yield it  # deployment events: every worker's registry needs them
+
+
+class _QueueSink:
+    """Incidents go to the parent, which owns the real sinks."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def write(self, incident: Incident) -> None:
+        self.queue.put(("incident", incident))
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
+            service: str, deployments: Path | None, settings: Settings,
+            analyzer: RequestAnalyzer | None, queue: Any) -> None:
+    from detector.cli.replay import load_deployments
+
+    bad: list[BadRecord] = []
+
+    def dead_letter(rec: BadRecord) -> None:
+        bad.append(rec)
+        if len(bad) >= BAD_CHUNK:
+            queue.put(("bad", bad[:]))
+            bad.clear()
+
+    sources: list[FileSource] = []
+    try:
+        sources = [FileSource(f, fmt=fmt, service=service) for f in files]
+        registry = DeploymentRegistry()
+        pipeline = Pipeline(settings, [_QueueSink(queue)], registry=registry,
+                            dead_letter=dead_letter, analyzer=analyzer)
+        if deployments is not None:
+            early: list[BadRecord] = []
+            pipeline.summary.deployments += load_deployments(deployments, registry, early)
+            if me == 0:
+                for rec in early:
+                    pipeline._bad(rec)
+        with throughput_gc():
+            pipeline.process(_owned(merged(sources), me, workers, plan))
+            pipeline.finish()
+        if bad:
+            queue.put(("bad", bad))
+        problems = [s.error for s in sources if s.error] if me == 0 else []
+        queue.put(("done", me, pipeline.summary, problems))
+    except BaseException as exc:  # reported by the parent as one line
+        queue.put(("error", me, f"worker {me}: {type(exc).__name__}: {exc}"[:500]))
+    finally:
+        for s in sources:
+            s.close()
+
+
+def _add(total: RunSummary, part: RunSummary) -> None:
+    total.events += part.events
+    total.deployments = max(total.deployments, part.deployments)  # every worker loads them all
+    total.bad += part.bad
+    total.bad_reasons.update(part.bad_reasons)
+    total.late += part.late
+    total.incidents.update(part.incidents)
+    total.findings.update(part.findings)
+    total.windows_closed = max(total.windows_closed, part.windows_closed)
+
+
+def run_parallel_replay(
+    files: list[str],
+    *,
+    workers: int,
+    settings: Settings,
+    fmt: str,
+    service: str,
+    deployments: Path | None,
+    sinks: list[Sink],
+    dead_letter: Path | None,
+    analyzer: RequestAnalyzer | None,
+) -> tuple[RunSummary, list[str]]:
+    """``run_replay`` over ``workers`` processes (see the module docstring)."""
+    if "-" in files:
+        raise SourceError("--workers needs files: standard input can be read only once")
+    if "fork" not in mp.get_all_start_methods():
+        raise SourceError("--workers needs the 'fork' start method (Linux); use --workers 1")
+    for f in files:
+        FileSource(f, fmt=fmt, service=service).close()  # unreadable inputs fail here, once
+    summary = RunSummary()
+    plan = plan_services(files, fmt, service, workers)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, name=f"detector-replay-{i}", daemon=True,
+                         args=(i, workers, plan, files, fmt, service, deployments, settings,
+                               analyzer, queue))
+             for i in range(workers)]
+    dl = DeadLetterFile(dead_letter) if dead_letter else None
+    problems: list[str] = []
+    error: str | None = None
+    try:
+        for p in procs:
+            p.start()
+        pending = set(range(workers))
+        while pending and error is None:
+            try:
+                msg = queue.get(timeout=1.0)
+            except Empty:
+                gone = [i for i in pending if procs[i].exitcode is not None]
+                if gone:  # killed (out of memory?) before it could say anything
+                    error = f"worker {gone[0]} died (exit code {procs[gone[0]].exitcode})"
+                continue
+            kind = msg[0]
+            if kind == "incident":
+                for s in sinks:
+                    s.write(msg[1])
+            elif kind == "bad":
+                if dl is not None:
+                    for rec in msg[1]:
+                        dl(rec)
+            elif kind == "done":
+                _add(summary, msg[2])
+                problems.extend(msg[3])
+                pending.discard(msg[1])
+            else:
+                error = msg[2]
+    finally:
+        for p in procs:
+            if error is not None and p.is_alive():
+                p.terminate()
+            p.join(timeout=10)
+        for s in sinks:
+            s.close()
+        if dl is not None:
+            dl.close()
+    if error is not None:
+        raise SourceError(error)
+    return summary, problems
