@@ -59,10 +59,13 @@ def hostile_costs() -> dict[str, dict[str, float]]:
         for size in (10_000, 100_000, 1_000_000):
             text = make(size)
             reps = max(1, 300_000 // size)
-            t0 = time.perf_counter()
-            for _ in range(reps):
-                engine.scan_text(text, "query")
-            dt = (time.perf_counter() - t0) / reps
+            engine.scan_text(text, "query")  # warm-up: first-call allocations are not the input's
+            dt = float("inf")
+            for _ in range(3):  # best of 3 rounds: a shared machine's noise only adds time
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    engine.scan_text(text, "query")
+                dt = min(dt, (time.perf_counter() - t0) / reps)
             row[f"{size // 1000}KB"] = round(dt * 1e6 / (size / 1000), 2)
         out[name] = row
     return out
