@@ -33,6 +33,7 @@ from detector.sinks.base import Sink
 from detector.windows.stats import (
     BOUNDS,
     COUNT,
+    LATEST,
     NBUCKETS,
     S4XX,
     S5XX,
@@ -198,9 +199,10 @@ class Pipeline:
         self.next_close: float = math.inf  # max event time at which the oldest window closes
         self.max_ts: float = -math.inf
         self.first_ts: float = math.inf
-        # Per service: event times of its first and latest events, so the partial
-        # first and last windows of a service are judged on its own traffic.
-        self.svc_span: dict[str, list[float]] = {}
+        # Per service: the time of its first event (its first series' first event),
+        # so a service's partial first window is judged on its own traffic; the
+        # latest event time per series window (LATEST) does the same for the last.
+        self.svc_first: dict[str, float] = {}
         self.last_version: dict[str, str] = {}
         self.wall_clock = wall_clock
         self.future_limit: float = wall_clock() + FUTURE_SLACK  # renewed as the clock moves on
@@ -223,7 +225,6 @@ class Pipeline:
         analyze = self.analyzer is not None
         ua_benign = self.ua_benign
         odd_paths = self.odd_paths
-        svc_span = self.svc_span
         max_ts = self.max_ts
         next_close = self.next_close
         closed_upto = self.closed_upto
@@ -267,13 +268,6 @@ class Pipeline:
                 cur_s, cur_c, cur_p = w
             n += 1
             svc = ev[1]
-            span = svc_span.get(svc)
-            if span is None:
-                span = svc_span[svc] = [ts, ts]
-            elif ts > span[1]:
-                span[1] = ts
-            elif ts < span[0]:
-                span[0] = ts
             ver = ev[2]
             if ver is not None and last_ver.get(svc) != ver:
                 last_ver[svc] = ver
@@ -281,7 +275,7 @@ class Pipeline:
             pk = (svc, ev[3], ev[4])
             sid = path_cache.get(pk)
             if sid is None:
-                sid = self._resolve_series(pk, int(widx))
+                sid = self._resolve_series(pk, int(widx), ts)
             if analyze and (
                 ev[5] or ev[11] is not None or ev[10] not in ua_benign.get(ev[1], ())
                 or pk in odd_paths
@@ -289,9 +283,11 @@ class Pipeline:
                 cur_p.append((ev, sid))  # analysed in one batch when the window closes
             st = cur_s.get(sid)
             if st is None:
-                st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], []]
+                st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts]
                 if self.series_birth[sid] > widx:
                     self.series_birth[sid] = int(widx)
+            elif ts > st[9]:
+                st[9] = ts
             st[0] += 1
             client = ev[9]
             ck = (svc, client)
@@ -341,8 +337,10 @@ class Pipeline:
         _scan_path(cs, ev[4])
         _client_sample(cs, ev)
 
-    def _resolve_series(self, pk: tuple[str, str, str], widx: int) -> int:
+    def _resolve_series(self, pk: tuple[str, str, str], widx: int, ts: float) -> int:
         svc, method, path = pk
+        if svc not in self.svc_first:  # its first event: new services miss the path cache
+            self.svc_first[svc] = ts
         route = self.templater.template(svc, path)
         gen = self.templater.generation
         if gen != self._gen:  # learned collapse changed templates: cached mappings are stale
@@ -436,7 +434,7 @@ class Pipeline:
         st["payload"] = self.payload.state()
         st["profiles"] = self.analyzer.profiles.save_state() if self.analyzer else None
         st["ua_benign"] = self.ua_benign
-        st["svc_span"] = self.svc_span
+        st["svc_first"] = self.svc_first
         return st
 
     def snapshot(self) -> bytes:
@@ -464,7 +462,7 @@ class Pipeline:
         self.routes_by_service = st["routes_by_service"]
         self.payload.restore(st["payload"])
         self.ua_benign = st["ua_benign"]
-        self.svc_span = st.get("svc_span", {})  # absent in snapshots of earlier versions
+        self.svc_first = st.get("svc_first", {})  # absent in snapshots of earlier versions
         if self.analyzer is not None and st["profiles"] is not None:
             from detector.analysis.profiles import ProfileStore
 
@@ -512,19 +510,27 @@ class Pipeline:
         size = self.size
         start = w * size
         end = start + size
-        spans = self.svc_span
+        firsts = self.svc_first
         covered: dict[str, float] = {}
+        latest: dict[str, float] = {}
+        if last:  # where each service's own traffic ends in the final, partial window
+            keys_ = self.series_keys
+            for sid, st in series.items():
+                svc = keys_[sid].service
+                t = st[LATEST] if len(st) > LATEST else self.max_ts  # older snapshots
+                if t > latest.get(svc, -math.inf):
+                    latest[svc] = t
 
         def coverage_of(service: str) -> float:
             """Share of the window the service's traffic spans (partial first/last)."""
             c = covered.get(service)
             if c is None:
-                first, latest = spans.get(service) or (self.first_ts, self.max_ts)
+                first = firsts.get(service, self.first_ts)
                 c = 1.0
                 if first > start:
                     c = max(0.0, (end - first) / size)
                 if last:
-                    c = min(c, max(0.0, (latest - start) / size))
+                    c = min(c, max(0.0, (latest.get(service, start) - start) / size))
                 covered[service] = c
             return c
 
@@ -588,11 +594,12 @@ class Pipeline:
                 sig.samples.extend(cs[4])
             signals.append(sig)
         self.summary.windows_closed += 1
-        # The incident clock is the time this window became due (its end plus the
-        # lateness), not the watermark when it happened to close: that depends on
+        # The incident clock (detected_at: CONTRACTS §3, the event-time watermark at
+        # which the incident is raised) is the watermark at which this window closes,
+        # its end, not the watermark when it happened to be closed: that depends on
         # other services' traffic, and a service's incidents must not (per-partition
         # pipelines, replay --workers and a replay of everything agree to the update).
-        self.incidents.on_window(start, end, end + self.lateness, signals)
+        self.incidents.on_window(start, end, end, signals)
 
     def _analyze(
         self,

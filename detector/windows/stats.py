@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# Series window layout: [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples]
-COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES = range(9)
+# Series window layout:
+# [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples, latest event time]
+COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES, LATEST = range(10)
 # Client window layout:
 # [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths]
 C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS = range(6)
@@ -25,7 +26,7 @@ SAMPLE_KEEP = 2  # first requests kept per series window, as incident samples
 
 
 def new_series_stats() -> list[object]:
-    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], []]
+    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf]
 
 
 def bucket_value(i: int) -> float:

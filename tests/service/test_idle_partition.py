@@ -52,17 +52,24 @@ def _settings() -> Settings:
                     detectors=DetectorSettings(warmup_windows=10))
 
 
+async def _quiet_service(broker: EmbeddedBroker, tmp_path: Path, idle_close_after: float,
+                         seed: int) -> tuple[ServiceRuntime, MemorySink, str]:
+    """A 1-partition topic holding 200 s of steady traffic ending now, then nothing more."""
+    bs = broker.bootstrap_servers
+    access, deps = await make_topics(bs, partitions=1)
+    await produce_lines(bs, access, _history(time.time(), 40, 10, seed),
+                        key_fn=lambda _l: b"quiet")
+    cfg = service_settings(bs, access, deps, unique("idle"), drain_when_idle=None,
+                           idle_close_after=idle_close_after, state_dir=tmp_path / "state")
+    sink = MemorySink()
+    rt = ServiceRuntime(cfg, _settings(), [sink], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+    return rt, sink, access
+
+
 async def test_silent_partition_closes_its_windows_and_reports_the_drop(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs, partitions=1)
-    # 200 s of steady traffic ending now, then nothing more.
-    await produce_lines(bs, access, _history(time.time(), 40, 10, 1), key_fn=lambda _l: b"quiet")
-    cfg = service_settings(bs, access, deps, unique("idle"), drain_when_idle=None,
-                           idle_close_after=1.0, state_dir=tmp_path / "state")
-    sink = MemorySink()
-    rt = ServiceRuntime(cfg, _settings(), [sink], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+    rt, sink, access = await _quiet_service(broker, tmp_path, 1.0, seed=1)
     took = await _run_until(rt, sink, "traffic_drop", 60.0)
     assert took >= 0, f"no traffic_drop; incidents: {[i.kind for i in sink.items]}"
     assert rt.metrics.value("detector_idle_windows_closed_total", topic=access) > 0
@@ -71,11 +78,5 @@ async def test_silent_partition_closes_its_windows_and_reports_the_drop(
 async def test_without_idle_closing_a_silent_partition_stays_open(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs, partitions=1)
-    await produce_lines(bs, access, _history(time.time(), 40, 10, 2), key_fn=lambda _l: b"quiet")
-    cfg = service_settings(bs, access, deps, unique("idle-off"), drain_when_idle=None,
-                           idle_close_after=0.0, state_dir=tmp_path / "state")
-    sink = MemorySink()
-    rt = ServiceRuntime(cfg, _settings(), [sink], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+    rt, sink, _ = await _quiet_service(broker, tmp_path, 0.0, seed=2)
     assert await _run_until(rt, sink, "traffic_drop", 8.0) == -1.0
