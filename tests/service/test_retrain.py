@@ -48,19 +48,27 @@ async def test_partitions_retrain_publish_and_swap_in_their_own_models(
     try:
         t0 = time.monotonic()
         swapped: dict[str, str] = {}
-        while time.monotonic() - t0 < 120 and len(swapped) < 2:
+        published = 0.0
+
+        def done() -> bool:
+            return len(swapped) == 2 and published >= 2
+
+        while time.monotonic() - t0 < 120 and not done():
             await asyncio.sleep(0.5)
             assert not task.done()
             for st in rt.parts.values():
                 if st.model_name in names and st.pipeline.analyzer is not None:
                     swapped[st.model_name] = str(st.pipeline.analyzer.version)
+            # The periodic model check may swap a version in before the training
+            # task, still reading the child's result, has counted it.
+            published = rt.metrics.value("detector_retrain_total", outcome="published")
         assert set(swapped) == names, log.read_text()[-2000:]
         for name, version in swapped.items():
-            assert reg.current(name) == version
+            assert version in reg.versions(name)  # a later round may have published more
             card = reg.read_card(name, version)
             assert card["events"] >= 1_000  # the partition's sample, not the whole topic
             assert card["events"] <= 5_000
-        assert rt.metrics.value("detector_retrain_total", outcome="published") >= 2
+        assert published >= 2
     finally:
         rt.request_stop("test")
         await asyncio.wait_for(task, 30)
