@@ -59,3 +59,40 @@ def test_workers_refuse_stdin() -> None:
     with pytest.raises(SourceError, match="standard input"):
         run_replay(["-"], settings=Settings(), fmt="auto", service="default", deployments=None,
                    sinks=[], dead_letter=None, workers=2)
+
+
+def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import detector.cli.replay_workers as rw
+
+    simulate(tmp_path / "sim", hours=1, seed=3, rate=0.2)
+    files = [str(f) for f in sorted((tmp_path / "sim").glob("access-*.log"))]
+    real = rw._worker
+
+    def dying(me: int, *args: object) -> None:
+        if me == 1:
+            os._exit(9)  # killed without a word, as by the OOM killer
+        real(me, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rw, "_worker", dying)
+    with pytest.raises(SourceError, match=r"worker 1 died \(exit code 9\)"):
+        run_replay(files, settings=Settings(), fmt="auto", service="default", deployments=None,
+                   sinks=[MemorySink()], dead_letter=None, workers=2)
+
+
+def test_a_worker_error_is_reported_in_one_line(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import detector.cli.replay_workers as rw
+
+    simulate(tmp_path / "sim", hours=1, seed=3, rate=0.2)
+    files = [str(f) for f in sorted((tmp_path / "sim").glob("access-*.log"))]
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(rw, "Pipeline", broken)
+    with pytest.raises(SourceError, match=r"worker \d: RuntimeError: disk on fire"):
+        run_replay(files, settings=Settings(), fmt="auto", service="default", deployments=None,
+                   sinks=[MemorySink()], dead_letter=None, workers=2)
