@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class SimData:
     records: list[Keyed]
     deployments: list[bytes]
     expected: set[OpenKey]
+    changes: list[bytes]  # every incident change of the replay, canonical JSON, sorted
 
 
 def unique(prefix: str) -> str:
@@ -69,10 +71,21 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> SimData:
     run_replay([str(f) for f in files], settings=Settings(), fmt="auto", service="default",
                deployments=d / "deployments.jsonl", sinks=[sink], dead_letter=None,
                progress=False, analyzer=build_analyzer(None))  # the service's default too
-    expected = open_keys([i.model_dump(mode="json") for i in sink.items])
+    records = [i.model_dump(mode="json") for i in sink.items]
+    expected = open_keys(records)
     assert expected, "the simulated scenario raises incidents"
     deps = [ln for ln in (d / "deployments.jsonl").read_bytes().splitlines() if ln.strip()]
-    return SimData(d, files, merged_keyed(files), deps, expected)
+    return SimData(d, files, merged_keyed(files), deps, expected, canonical(records))
+
+
+_PROVENANCE = re.compile(rb' \[[^\["\]]+:\d+\](?=")')  # " [file.log:12]" / " [topic:2:11]"
+
+
+def canonical(records: list[dict[str, Any]]) -> list[bytes]:
+    """Incident changes as sorted canonical JSON, comparable whatever the emission order;
+    samples lose their provenance (a file line in a replay, a topic offset live)."""
+    return sorted(_PROVENANCE.sub(b"", orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
+                  for r in records)
 
 
 async def make_topics(bootstrap: str, partitions: int = 4) -> tuple[str, str]:

@@ -19,7 +19,16 @@ from aiokafka import AIOKafkaConsumer
 from detector.kafka import EmbeddedBroker
 from detector.service.tail import assign_all, read_to_end
 
-from .conftest import FAST, SimData, feed, load_deployments, make_topics, open_keys, unique
+from .conftest import (
+    FAST,
+    SimData,
+    canonical,
+    feed,
+    load_deployments,
+    make_topics,
+    open_keys,
+    unique,
+)
 
 KILLS = 6
 CHUNKS = 12
@@ -89,6 +98,9 @@ async def test_kill_9_loses_and_duplicates_nothing(
         ids = {i for (i,) in conn.execute("SELECT id FROM incidents")}
     assert open_keys(bodies) == sim.expected
     assert ids == {k[0] for k in sim.expected}
+    # Every change of the uninterrupted replay, updates and evidence included, and no other.
+    assert set(canonical(bodies)) == set(sim.changes)
     # The Kafka sink is at-least-once: re-sent changes carry the same ids, never new ones.
     published = await topic_records(bs, out_topic)
     assert open_keys(published) == sim.expected
+    assert set(canonical(published)) == set(sim.changes)

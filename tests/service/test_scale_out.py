@@ -10,6 +10,7 @@ from detector.service.runtime import ServiceRuntime
 
 from .conftest import (
     SimData,
+    canonical,
     feed,
     load_deployments,
     make_topics,
@@ -61,3 +62,6 @@ async def test_two_instances_and_a_rebalance_lose_nothing(
     assert not pending
     got = set().union(*(open_keys(read_jsonl(tmp_path / f"{n}.jsonl")) for n in "abc"))
     assert got == sim.expected
+    # After the rebalance, the new owner re-emits from the checkpoint: the same changes.
+    changes = set().union(*(canonical(read_jsonl(tmp_path / f"{n}.jsonl")) for n in "abc"))
+    assert changes == set(sim.changes)
