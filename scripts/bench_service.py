@@ -14,6 +14,11 @@ reached the sink - wall time that closing record was produced. (Event-time
 design: the window length and lateness come on top, by construction.)
 
     .venv/bin/python scripts/bench_service.py --lines 300000
+    .venv/bin/python scripts/bench_service.py --lines 1000000 --skip-latency --instances 2
+
+With --instances N, N instances in separate processes (a new consumer group,
+one state directory) then consume the same topic again; the figure is from
+their start, group join included, to the last record processed.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -69,7 +75,46 @@ async def bare_loop(conn: KafkaConnection, topic: str) -> tuple[int, float]:
     return n[0], time.perf_counter() - t0
 
 
-async def throughput(bs: str, lines: int, tmp: Path) -> None:
+def _instance(bs: str, group: str, state: str, queue: Any) -> None:
+    """One more instance of the group in a process of its own (--instances)."""
+    async def go() -> None:
+        cfg = ServiceSettings(bootstrap_servers=bs, topics=("bench",),
+                              deployments_topic="bench-deps", group_id=group, metrics_port=0,
+                              state_dir=Path(state),
+                              checkpoint_every=10.0, drain_when_idle=3.0, dead_letter_topic=None,
+                              **FAST)
+        rt = ServiceRuntime(cfg, Settings(), [TimedSink()], log=JsonLog(open("/dev/null", "w")))  # noqa: SIM115
+        task = asyncio.create_task(rt.run())
+        events, last = 0, time.time()
+        while not task.done():
+            now = sum(st.pipeline.summary.events for st in rt.parts.values() if st.ready)
+            if now != events:
+                events, last = now, time.time()
+            await asyncio.sleep(0.01)
+        queue.put(last)
+    asyncio.run(go())
+
+
+async def instances(bs: str, n: int, total: int, bare: float, tmp: Path) -> None:
+    """N instances, each in its own process, over the topic already produced."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_instance, args=(bs, f"bench-{n}", str(tmp / f"state-{n}"), queue))
+             for i in range(n)]
+    t0 = time.time()
+    for p in procs:
+        p.start()
+    ends = [await asyncio.to_thread(queue.get) for _ in procs]
+    for p in procs:
+        p.join()
+    el = max(ends) - t0
+    print(f"{n} instances (separate processes, group join included): {total:,} events in "
+          f"{el:.2f} s = {total / el:,.0f} events/s; ratio to bare loop {total / el / bare:.2f}")
+
+
+async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1) -> None:
     conn = KafkaConnection(bootstrap_servers=bs)
     simulate(tmp / "sim", profile="bench", lines=lines, seed=1)
     records = merged_keyed(sim_access_files(tmp / "sim"))
@@ -101,6 +146,8 @@ async def throughput(bs: str, lines: int, tmp: Path) -> None:
     print(f"service: {total:,} events in {el:.2f} s (from first record) = {rate:,.0f} events/s; "
           f"ratio to bare loop {rate / bare:.2f}")
     await task
+    if n_instances > 1:
+        await instances(bs, n_instances, total, bare, tmp)
 
 
 def event(ts: float, route: int, status: int, rng: random.Random) -> bytes:
@@ -181,9 +228,11 @@ async def main() -> None:
     ap.add_argument("--lines", type=int, default=300_000)
     ap.add_argument("--bursts", type=int, default=6)
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="also run N instances in separate processes (a consumer group)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        await throughput(broker.bootstrap_servers, args.lines, Path(tmp))
+        await throughput(broker.bootstrap_servers, args.lines, Path(tmp), args.instances)
         if not args.skip_latency:
             await latency(broker.bootstrap_servers, Path(tmp), args.bursts)
 
