@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import builtins
-import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from detector.durations import TERM, term_seconds
 from detector.incidents.model import Incident
 from detector.sinks.sqlite import SCHEMA_VERSION, connect, schema_version
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 STATUSES = ("open", "update", "resolved", "active")
 
 
@@ -38,10 +36,9 @@ def parse_since(value: datetime | str, now: datetime | None = None) -> datetime:
     """
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    m = _RELATIVE.match(value)
+    m = TERM.fullmatch(value.strip())  # one term only: "2h", not "1h30m"
     if m:
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        return (now or datetime.now(UTC)) - timedelta(seconds=term_seconds(m))
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:

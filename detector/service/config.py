@@ -71,7 +71,7 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is not None:
-            from detector.service.retrain import parse_duration
+            from detector.durations import parse_duration
 
             parse_duration(v)  # ValueError with a one-line reason
         return v

@@ -34,32 +34,8 @@ import orjson
 
 from detector.events import AccessEvent
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MIN_TRAIN_EVENTS = 1_000  # fewer: the profiles would not be worth replacing
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``: ``90``, ``90s``, ``30m``, ``6h``, ``1d``, ``1h30m``.
-
-    >>> parse_duration("1h30m"), parse_duration("45"), parse_duration("1d")
-    (5400.0, 45.0, 86400.0)
-    """
-    t = text.strip().lower()
-    try:
-        value = float(t)
-    except ValueError:
-        pos, value = 0, 0.0
-        for m in _DURATION.finditer(t):
-            if t[pos:m.start()].strip():
-                break
-            value += float(m.group(1)) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[m.group(2)]
-            pos = m.end()
-        if pos == 0 or t[pos:].strip():
-            raise ValueError(f"not a duration: {text!r} (try 30m, 6h, 1d)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"not a positive duration: {text!r}")
-    return value
 
 
 def partition_model_name(base: str, topic: str, partition: int) -> str:

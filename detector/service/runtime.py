@@ -31,6 +31,7 @@ from aiokafka import TopicPartition
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
+from detector.durations import parse_duration
 from detector.events import BadRecord, DeploymentEvent
 from detector.gc_tuning import throughput_gc
 from detector.incidents.model import Incident
@@ -59,7 +60,6 @@ from detector.service.metrics import HttpEndpoints, Metrics
 from detector.service.retrain import (
     MIN_TRAIN_EVENTS,
     Reservoir,
-    parse_duration,
     partition_model_name,
     train_in_child,
 )
