@@ -176,10 +176,8 @@ def run_parallel_replay(
         raise SourceError("--workers needs files: standard input can be read only once")
     if "fork" not in mp.get_all_start_methods():
         raise SourceError("--workers needs the 'fork' start method (Linux); use --workers 1")
-    for f in files:
-        FileSource(f, fmt=fmt, service=service).close()  # unreadable inputs fail here, once
     summary = RunSummary()
-    plan = plan_services(files, fmt, service, workers)
+    plan = plan_services(files, fmt, service, workers)  # unreadable inputs fail here, once
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"detector-replay-{i}", daemon=True,

@@ -177,11 +177,15 @@ class KafkaSource:
             append(KafkaRecord(topic, part, r.offset, r.key, v, r.timestamp, r.headers))
         return out
 
-    async def _fetch(self) -> dict[TopicPartition, list[Item]]:
+    async def _poll(self) -> dict[TopicPartition, list[Any]]:
+        """One ``getmany``: the partitions that delivered records, with aiokafka's records."""
         got = await self._live().getmany(
             timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch_records
         )
-        return {tp: self._convert(tp, recs) for tp, recs in got.items() if recs}
+        return {tp: recs for tp, recs in got.items() if recs}
+
+    async def _fetch(self) -> dict[TopicPartition, list[Item]]:
+        return {tp: self._convert(tp, recs) for tp, recs in (await self._poll()).items()}
 
     async def batches(self) -> AsyncIterator[list[Item]]:
         """Yield one list per poll, partition by partition, in offset order."""
@@ -202,12 +206,8 @@ class KafkaSource:
         empty dict means the poll timed out.
         """
         positions = self._positions
-        consumer = self._live()
         while True:
-            got = await consumer.getmany(
-                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_batch_records
-            )
-            got = {tp: recs for tp, recs in got.items() if recs}
+            got = await self._poll()
             for tp, recs in got.items():
                 positions[tp] = recs[-1].offset + 1
             yield got

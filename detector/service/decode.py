@@ -84,12 +84,9 @@ class RecordDecoder:
         self._decoders.setdefault(topic, {})[key] = dec
         return dec
 
-    def _prepared(self, topic: str, partition: int,
+    def _prepared(self, source: str, strip: bool, cap: int,
                   records: Sequence[RawRecord]) -> list[Prepared | BadRecord]:
         """(offset, key, value) after the null check, prefix stripping and size cap."""
-        source = f"{topic}:{partition}"
-        strip = topic in self._strip
-        cap = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
         out: list[Prepared | BadRecord] = []
         for r in records:
             v = r.value
@@ -115,15 +112,16 @@ class RecordDecoder:
         decoders = self._decoders.get(topic)
         if decoders is None:
             decoders = self._decoders[topic] = {}
-        simple = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
+        cap = self.settings.topic_max_record_bytes.get(topic, self.settings.max_record_bytes)
+        strip = topic in self._strip
         out: list[Item] = []
         append = out.append
         # Fast pass: every record has a known decoder, no prefix to strip, fits the cap.
-        if topic not in self._strip:
+        if not strip:
             try:
                 for r in records:
                     v = r.value
-                    if v is None or len(v) > simple:
+                    if v is None or len(v) > cap:
                         break
                     append(decoders[r.key].decode(v, source, r.offset))
                 else:
@@ -135,7 +133,8 @@ class RecordDecoder:
             done = len(out)
         else:
             done = 0
-        out.extend(self._careful(topic, source, self._prepared(topic, partition, records[done:])))
+        out.extend(self._careful(topic, source,
+                                 self._prepared(source, strip, cap, records[done:])))
         return out
 
     def _careful(self, topic: str, source: str,

@@ -357,11 +357,10 @@ class ServiceRuntime:
               len(self.parts))
 
     # ---- rebalance -------------------------------------------------------
-    def _new_pipeline(self, tp: TopicPartition | None = None) -> Pipeline:
-        """A fresh pipeline; ``tp`` None: a placeholder that never processes (no analyzer)."""
+    def _new_pipeline(self, analyzer: RequestAnalyzer | None) -> Pipeline:
+        """A fresh pipeline (no analyzer: a placeholder that never processes, or analysis off)."""
         return Pipeline(self.settings, [self.sink], registry=DeploymentRegistry(),
-                        dead_letter=self._dead_letter,
-                        analyzer=self._new_analyzer(tp) if tp is not None else None)
+                        dead_letter=self._dead_letter, analyzer=analyzer)
 
     def _model_name(self, tp: TopicPartition) -> str:
         """The partition's own model (--retrain-every) when published, else the shared one."""
@@ -377,16 +376,17 @@ class ServiceRuntime:
             pass  # a broken pointer: the shared model
         return MODEL_NAME
 
-    def _new_analyzer(self, tp: TopicPartition) -> RequestAnalyzer | None:
-        """Per-partition request analysis (its profiles are part of the partition's state);
+    def _new_analyzer(self, model_name: str | None) -> RequestAnalyzer | None:
+        """Per-partition request analysis (its profiles are part of the partition's state),
+        from ``model_name`` in the registry (see :meth:`_model_name`) when there is one;
         the compiled signature database is shared."""
         if not self.analysis:
             return None
         from detector.analysis.analyzer import RequestAnalyzer
         from detector.analysis.signatures import SignatureEngine
 
-        if self.cfg.models is not None:
-            return RequestAnalyzer.from_registry(self.cfg.models, name=self._model_name(tp))
+        if self.cfg.models is not None and model_name is not None:
+            return RequestAnalyzer.from_registry(self.cfg.models, name=model_name)
         if self._signatures is None:
             self._signatures = SignatureEngine.default()
         return RequestAnalyzer(signatures=self._signatures, learn_online=True)
@@ -407,7 +407,10 @@ class ServiceRuntime:
 
     async def _restore(self, tp: TopicPartition) -> None:
         assert self.source is not None and self.store is not None
-        st = PartitionState(tp, self._new_pipeline(tp), ready=False)
+        name = (await asyncio.to_thread(self._model_name, tp)
+                if self.cfg.models is not None and self.analysis else None)
+        st = PartitionState(tp, self._new_pipeline(self._new_analyzer(name)), ready=False,
+                            model_name=name)
         key = partition_key(self.cfg.group_id, tp.topic, tp.partition)
         data = await asyncio.to_thread(self.store.load, key)
         restored = None
@@ -419,7 +422,8 @@ class ServiceRuntime:
             except (CheckpointError, ValueError) as exc:
                 self.log("checkpoint unusable", level="error", partition=str(tp),
                          error=str(exc)[:200])
-                st = PartitionState(tp, self._new_pipeline(tp), ready=False)
+                st = PartitionState(tp, self._new_pipeline(self._new_analyzer(name)),
+                                    ready=False, model_name=name)
         if restored is None:
             # No state: start where the group left off (or where auto reset says).
             committed = await self.source.committed(tp)
@@ -436,8 +440,6 @@ class ServiceRuntime:
         for dep in self.deployments:
             st.pipeline.add_deployment(dep)
         st.activity_ts = st.pipeline.max_ts  # a restored partition may stay silent
-        if self.cfg.models is not None and self.analysis:
-            st.model_name = await asyncio.to_thread(self._model_name, tp)
         if self._retrain_period is not None:
             st.sample = Reservoir(self.cfg.retrain_sample)
         st.last_activity = time.monotonic()
