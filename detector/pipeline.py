@@ -462,7 +462,10 @@ class Pipeline:
         self.routes_by_service = st["routes_by_service"]
         self.payload.restore(st["payload"])
         self.ua_benign = st["ua_benign"]
-        self.svc_first = st.get("svc_first", {})  # absent in snapshots of earlier versions
+        # Absent in snapshots of earlier versions: every service seen so far started
+        # no later than the pipeline's first event, as the old single figure said.
+        self.svc_first = (st["svc_first"] if "svc_first" in st
+                          else dict.fromkeys((k.service for k in self.series_keys), self.first_ts))
         if self.analyzer is not None and st["profiles"] is not None:
             from detector.analysis.profiles import ProfileStore
 

@@ -60,3 +60,25 @@ def test_forbidden_types_and_corruption_are_refused() -> None:
     p = Pipeline(Settings(), [MemorySink()])
     with pytest.raises(SnapshotError, match="pipeline state"):
         p.restore(dumps({"x": 1}))
+
+
+def test_snapshot_of_an_earlier_version_without_service_first_times() -> None:
+    # Snapshots written before per-service first-event times existed lack them: the
+    # services already seen must not look as if their traffic began after the restart.
+    events = _events()
+    whole = MemorySink()
+    p = Pipeline(Settings(), [whole])
+    p.process(events)
+    p.finish()
+    n = int(len(events) * 0.5)
+    first, second = MemorySink(), MemorySink()
+    a = Pipeline(Settings(), [first])
+    a.process(events[:n])
+    state = a.state()
+    del state["svc_first"]
+    b = Pipeline(Settings(), [second])
+    b.restore(dumps(state))
+    b.process(events[n:])
+    b.finish()
+    assert b.svc_first == {"pay": events[0].ts}
+    assert _key(first.items + second.items) == _key(whole.items)
