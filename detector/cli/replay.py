@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,32 @@ def build_analyzer(models: Path | None, enabled: bool = True) -> RequestAnalyzer
     )
 
 
+def feed_pipeline(
+    pipeline: Pipeline,
+    sources: list[FileSource],
+    deployments: Path | None,
+    *,
+    select: Callable[[Iterable[Item]], Iterable[Item]] | None = None,
+    report_deployment_errors: bool = True,
+) -> None:
+    """One replay through ``pipeline``: the deployments file into its registry (bad lines
+    reported unless ``report_deployment_errors`` is off), then the inputs merged in event-time
+    order (``select`` may narrow or watch them), then the end of input."""
+    if deployments is not None:
+        early_bad: list[BadRecord] = []
+        pipeline.summary.deployments += load_deployments(deployments, pipeline.registry,
+                                                         early_bad)
+        if report_deployment_errors:
+            for rec in early_bad:
+                pipeline._bad(rec)
+    items: Iterable[Item] = merged(sources)
+    if select is not None:
+        items = select(items)
+    with throughput_gc():
+        pipeline.process(items)
+        pipeline.finish()
+
+
 def run_replay(
     files: list[str],
     *,
@@ -96,21 +122,12 @@ def run_replay(
                                    service=service, deployments=deployments, sinks=sinks,
                                    dead_letter=dead_letter, analyzer=analyzer)
     sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
-    registry = DeploymentRegistry()
     dl = DeadLetterFile(dead_letter) if dead_letter else None
-    pipeline = Pipeline(settings, sinks, registry=registry, dead_letter=dl, analyzer=analyzer)
-    early_bad: list[BadRecord] = []
-    if deployments is not None:
-        pipeline.summary.deployments += load_deployments(deployments, registry, early_bad)
-    for rec in early_bad:
-        pipeline._bad(rec)
-    items: Iterable[Item] = merged(sources)
-    if progress if progress is not None else sys.stderr.isatty():
-        items = _progress(items)
+    pipeline = Pipeline(settings, sinks, registry=DeploymentRegistry(), dead_letter=dl,
+                        analyzer=analyzer)
+    show = progress if progress is not None else sys.stderr.isatty()
     try:
-        with throughput_gc():
-            pipeline.process(items)
-            pipeline.finish()
+        feed_pipeline(pipeline, sources, deployments, select=_progress if show else None)
     finally:
         for s in sources:
             s.close()

@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import AccessEvent, BadRecord
-from detector.gc_tuning import throughput_gc
 from detector.incidents.model import Incident
 from detector.pipeline import Item, Pipeline, RunSummary
 from detector.sinks import Sink
 from detector.sources.dead_letter import DeadLetterFile
-from detector.sources.files import FileSource, SourceError, merged
+from detector.sources.files import FileSource, SourceError
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -112,7 +111,7 @@ class _QueueSink:
 def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
             service: str, deployments: Path | None, settings: Settings,
             analyzer: RequestAnalyzer | None, queue: Any) -> None:
-    from detector.cli.replay import load_deployments
+    from detector.cli.replay import feed_pipeline
 
     bad: list[BadRecord] = []
 
@@ -125,18 +124,12 @@ def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: 
     sources: list[FileSource] = []
     try:
         sources = [FileSource(f, fmt=fmt, service=service) for f in files]
-        registry = DeploymentRegistry()
-        pipeline = Pipeline(settings, [_QueueSink(queue)], registry=registry,
+        pipeline = Pipeline(settings, [_QueueSink(queue)], registry=DeploymentRegistry(),
                             dead_letter=dead_letter, analyzer=analyzer)
-        if deployments is not None:
-            early: list[BadRecord] = []
-            pipeline.summary.deployments += load_deployments(deployments, registry, early)
-            if me == 0:
-                for rec in early:
-                    pipeline._bad(rec)
-        with throughput_gc():
-            pipeline.process(_owned(merged(sources), me, workers, plan))
-            pipeline.finish()
+        # Bad lines of the inputs and of the deployments file are worker 0's to report.
+        feed_pipeline(pipeline, sources, deployments,
+                      select=lambda items: _owned(items, me, workers, plan),
+                      report_deployment_errors=me == 0)
         if bad:
             queue.put(("bad", bad))
         problems = [s.error for s in sources if s.error] if me == 0 else []
