@@ -1,13 +1,10 @@
 """HTTP sinks: ``webhook:URL``, ``slack:URL``, ``alertmanager:URL``,
 ``pagerduty:ROUTING_KEY``.
 
-``write()`` never blocks: it queues the change for a background thread that
-POSTs in order, retrying with exponential backoff on timeouts, connection
-errors, 408, 425, 429 and 5xx (for ever: nothing is dropped while the target
-is down). Any other 4xx means the target rejects the payload itself: the
-change is given up with one log line. ``flush()`` waits, up to a bound, until
-the queue is empty, then raises a retriable :class:`SinkDeliveryError` with
-the changes still queued.
+Delivery (queue, sender thread, retries, give-ups) is :class:`HttpSink` in
+:mod:`detector.sinks.http_base`; the guards on every request (no redirects, no
+private or metadata targets unless ``DETECTOR_SINKS__ALLOW_PRIVATE=1``, capped
+answers, one deadline per request) are :mod:`detector.sinks.guarded`.
 
 Secrets: the argument may be ``env:VARNAME`` or ``file:/path`` instead of the
 URL (or routing key) itself, for example ``slack:env:SLACK_WEBHOOK_URL``.
@@ -16,260 +13,32 @@ URLs are never logged beyond their host: webhook URLs carry tokens.
 
 from __future__ import annotations
 
-import logging
 import os
-import random
-import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from detector import __version__
 from detector.incidents.model import Incident
-from detector.sinks.base import SinkError, register
-from detector.sinks.delivery import SinkDeliveryError, change_key
+from detector.sinks.base import register
+from detector.sinks.delivery import change_key
+from detector.sinks.http_base import (
+    RETRY_STATUS,
+    HttpRequest,
+    HttpSink,
+    Retry,
+    redact,
+    resolve_secret,
+)
 
-log = logging.getLogger("detector.sinks")
+__all__ = ["RETRY_STATUS", "AlertmanagerSink", "HttpRequest", "HttpSink", "PagerDutySink",
+           "Retry", "SlackSink", "WebhookSink", "redact", "resolve_secret", "slack_text"]
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 PAGERDUTY_URL_ENV = "DETECTOR_PAGERDUTY__URL"
 ALERTMANAGER_PATH = "/api/v2/alerts"
-RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 SEVERITIES = ("low", "medium", "high", "critical")
-
-
-def resolve_secret(arg: str, scheme: str) -> str:
-    """The value itself, or read from ``env:VARNAME`` / ``file:/path``.
-
-    >>> import os; os.environ["DOCTEST_HOOK"] = "https://hooks.example/x"
-    >>> resolve_secret("env:DOCTEST_HOOK", "webhook")
-    'https://hooks.example/x'
-    """
-    source, _, rest = arg.partition(":")
-    if source == "env" and rest:
-        value = os.environ.get(rest, "").strip()
-        if not value:
-            raise SinkError(f"{scheme} sink: environment variable {rest} is not set")
-        return value
-    if source == "file" and rest and not rest.startswith("//"):
-        try:
-            value = Path(rest).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SinkError(f"{scheme} sink: cannot read {rest}: {exc.strerror}") from None
-        if not value:
-            raise SinkError(f"{scheme} sink: {rest} is empty")
-        return value
-    if not arg:
-        raise SinkError(f"{scheme} sink needs a value: {scheme}:VALUE, {scheme}:env:VAR "
-                        f"or {scheme}:file:PATH")
-    return arg
-
-
-def _check_url(url: str, scheme: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SinkError(f"{scheme} sink needs an http(s) URL, not {redact(url)!r}")
-    return url
-
-
-def redact(url: str) -> str:
-    """Scheme and host only: the path and query of a webhook URL are its secret.
-
-    >>> redact("https://hooks.slack.com/services/T0/B0/XYZ")
-    'https://hooks.slack.com/...'
-    """
-    parts = urllib.parse.urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return "<url>"
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/..."
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Backoff and time bounds of an HTTP sink (seconds)."""
-
-    base_s: float = 0.5
-    max_s: float = 30.0
-    request_timeout_s: float = 10.0
-    flush_timeout_s: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """Exponential with jitter: about base * 2**attempt, capped at max."""
-        cap = min(self.max_s, self.base_s * 2 ** min(attempt, 30))
-        return float(cap * random.uniform(0.5, 1.0))
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-class _Retriable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class _Rejected(Exception):
-    pass
-
-
-class HttpSink:
-    """Base of the HTTP sinks: a bounded queue and one sender thread.
-
-    Subclasses only turn an incident into requests (:meth:`requests`).
-    ``max_pending`` bounds the queue softly: past it, changes superseded by a
-    later change of the same incident are dropped (the latest state of every
-    incident is always kept, so memory is bounded by the open incidents).
-    """
-
-    scheme = "http"
-
-    def __init__(self, *, retry: Retry | None = None, max_pending: int = 10_000,
-                 opener: urllib.request.OpenerDirector | None = None) -> None:
-        self.retry = retry or Retry()
-        self.max_pending = max_pending
-        self.delivered = 0
-        self.rejected = 0  # given up on a 4xx
-        self.superseded = 0  # dropped from an overfull queue, a later change was kept
-        self.last_error = ""
-        self._opener = opener or urllib.request.build_opener()
-        self._queue: deque[Incident] = deque()
-        self._busy = False  # the head is being sent
-        self._compact_at = max_pending
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sink-{self.scheme}",
-                                        daemon=True)
-        self._thread.start()
-
-    def requests(self, incident: Incident) -> list[HttpRequest]:
-        raise NotImplementedError
-
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue)
-
-    def write(self, incident: Incident) -> None:
-        with self._cond:
-            self._queue.append(incident)
-            if len(self._queue) > self._compact_at:
-                self._compact()
-            self._cond.notify_all()
-
-    def _compact(self) -> None:
-        # Keep the head (maybe in flight) and the last change of every incident.
-        head = self._queue.popleft()
-        seen: set[str] = set()
-        kept: list[Incident] = []
-        for inc in reversed(self._queue):
-            if inc.id in seen:
-                self.superseded += 1
-                continue
-            seen.add(inc.id)
-            kept.append(inc)
-        kept.reverse()
-        self._queue = deque([head, *kept])
-        self._compact_at = max(self.max_pending, 2 * len(self._queue))
-        log.warning("%s sink: %d changes queued (target down?); superseded changes dropped, "
-                    "latest state of each incident kept", self.scheme, len(self._queue))
-
-    def flush(self) -> None:
-        """Wait until every queued change is delivered or given up, up to
-        ``retry.flush_timeout_s``; else raise a retriable SinkDeliveryError."""
-        deadline = time.monotonic() + self.retry.flush_timeout_s
-        with self._cond:
-            while self._queue:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    n = len(self._queue)
-                    raise SinkDeliveryError(
-                        f"{self.scheme} sink: {n} incident changes not delivered yet "
-                        f"({self.last_error or 'sender stopped'})", pending=n)
-                self._cond.wait(left)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._stop.set()
-            with self._cond:
-                self._cond.notify_all()
-            self._thread.join(self.retry.request_timeout_s + 1.0)
-
-    def _run(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            with self._cond:
-                while not self._queue and not self._stop.is_set():
-                    self._cond.wait()
-                if self._stop.is_set():
-                    return
-                incident = self._queue[0]
-            try:
-                for req in self.requests(incident):
-                    self._post(req)
-            except _Retriable as exc:
-                self.last_error = str(exc)
-                wait = self.retry.delay(attempt)
-                if exc.retry_after is not None:
-                    wait = min(self.retry.max_s, max(wait, exc.retry_after))
-                attempt += 1
-                self._stop.wait(wait)
-                continue
-            except _Rejected as exc:
-                self.rejected += 1
-                log.warning("%s sink: gave up on %s: %s", self.scheme, change_key(incident), exc)
-            except Exception as exc:  # a bug building the payload: do not spin on it
-                self.rejected += 1
-                log.error("%s sink: gave up on %s: %s: %s", self.scheme, change_key(incident),
-                          type(exc).__name__, exc)
-            else:
-                self.delivered += 1
-            attempt = 0
-            with self._cond:
-                if self._queue and self._queue[0] is incident:
-                    self._queue.popleft()
-                self._cond.notify_all()
-
-    def _post(self, req: HttpRequest) -> None:
-        where = redact(req.url)
-        headers = {"Content-Type": "application/json",
-                   "User-Agent": f"detector/{__version__}", **req.headers}
-        request = urllib.request.Request(req.url, data=req.body, headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=self.retry.request_timeout_s) as resp:
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                detail = exc.read(200).decode("utf-8", "replace").strip().replace("\n", " ")
-            if exc.code in RETRY_STATUS:
-                raise _Retriable(f"HTTP {exc.code} from {where}",
-                                 _retry_after(exc.headers.get("Retry-After"))) from None
-            raise _Rejected(f"HTTP {exc.code} from {where}: {detail[:200]}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise _Retriable(f"{where}: {reason}") from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _json(obj: Any) -> bytes:
@@ -279,13 +48,19 @@ def _json(obj: Any) -> bytes:
 class WebhookSink(HttpSink):
     """POSTs the incident JSON as is, with ``Idempotency-Key`` = the change key.
 
+    A loopback or private URL is refused unless private targets are allowed:
+    >>> WebhookSink("http://10.0.0.7/hook", allow_private=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    detector.sinks.base.SinkError: webhook sink: refusing http://10.0.0.7/...: 10.0.0.7 is a ...
+
     >>> from detector.incidents.model import Incident
     >>> inc = Incident(id="inc-1", status="open", kind="error_surge", severity="high",
     ...                service="pay", route="/r", method="GET", client=None,
     ...                start="2026-03-17T09:07:00Z", end="2026-03-17T09:08:00Z",
     ...                detected_at="2026-03-17T09:08:30Z", score=0.9, summary="s",
     ...                evidence={}, deployment=None)
-    >>> sink = WebhookSink("http://127.0.0.1:9/hook")
+    >>> sink = WebhookSink("http://127.0.0.1:9/hook", allow_private=True)
     >>> sink.requests(inc)[0].headers
     {'Idempotency-Key': 'inc-1/open/2026-03-17T09:08:00Z/high'}
     >>> sink.close()
@@ -294,8 +69,7 @@ class WebhookSink(HttpSink):
     scheme = "webhook"
 
     def __init__(self, url: str, **kw: Any) -> None:
-        self.url = _check_url(resolve_secret(url, self.scheme), self.scheme)
-        super().__init__(**kw)
+        super().__init__(resolve_secret(url, self.scheme), **kw)
 
     def requests(self, incident: Incident) -> list[HttpRequest]:
         return [HttpRequest(self.url, _json(incident.model_dump(mode="json")),
@@ -336,8 +110,7 @@ class SlackSink(HttpSink):
     scheme = "slack"
 
     def __init__(self, url: str, **kw: Any) -> None:
-        self.url = _check_url(resolve_secret(url, self.scheme), self.scheme)
-        super().__init__(**kw)
+        super().__init__(resolve_secret(url, self.scheme), **kw)
 
     def requests(self, incident: Incident) -> list[HttpRequest]:
         return [HttpRequest(self.url, _json({"text": slack_text(incident)}), {})]
@@ -360,14 +133,12 @@ class AlertmanagerSink(HttpSink):
     scheme = "alertmanager"
 
     def __init__(self, url: str, *, firing_ttl_s: float = 3600.0, **kw: Any) -> None:
-        base = _check_url(resolve_secret(url, self.scheme), self.scheme)
-        parts = urllib.parse.urlsplit(base)
+        parts = urllib.parse.urlsplit(resolve_secret(url, self.scheme))
         path = parts.path.rstrip("/")
         if not path.endswith(ALERTMANAGER_PATH):
             path += ALERTMANAGER_PATH
-        self.url = urllib.parse.urlunsplit(parts._replace(path=path))
         self.firing_ttl_s = firing_ttl_s
-        super().__init__(**kw)
+        super().__init__(urllib.parse.urlunsplit(parts._replace(path=path)), **kw)
 
     def alerts(self, incident: Incident, now: datetime | None = None) -> list[dict[str, Any]]:
         now = now or datetime.now(UTC)
@@ -417,9 +188,7 @@ class PagerDutySink(HttpSink):
 
     def __init__(self, routing_key: str, *, url: str | None = None, **kw: Any) -> None:
         self.routing_key = resolve_secret(routing_key, self.scheme)
-        self.url = _check_url(url or os.environ.get(PAGERDUTY_URL_ENV) or PAGERDUTY_URL,
-                              self.scheme)
-        super().__init__(**kw)
+        super().__init__(url or os.environ.get(PAGERDUTY_URL_ENV) or PAGERDUTY_URL, **kw)
 
     def event(self, incident: Incident) -> dict[str, Any]:
         if incident.status == "resolved":

@@ -56,6 +56,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                  "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DETECTOR_SINKS__ALLOW_PRIVATE", "1")  # the targets here are loopback
 
 
 @pytest.fixture
