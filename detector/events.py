@@ -63,3 +63,7 @@ class BadRecord(NamedTuple):
     offset: int
     reason: str
     raw: bytes  # capped copy of the input, for the dead-letter record
+    # The input's true size when ``raw`` is only a prefix of it (None: ``len(raw)``),
+    # and the Kafka record timestamp (ms) when it came from Kafka: dead-letter metadata.
+    length: int | None = None
+    timestamp_ms: int | None = None

@@ -39,3 +39,12 @@ class SourceClosedError(KafkaEdgeError):
     retriable: a programming error, not a broker condition."""
 
     retriable = False
+
+
+class DeadLetterError(KafkaEdgeError):
+    """A dead-letter record was refused or never acknowledged (topic missing,
+    not authorised, broker limit, timeout). Not retriable by the caller as is:
+    the record it was for must not be committed past, so the consumer stops
+    and reads it again after a restart."""
+
+    retriable = False

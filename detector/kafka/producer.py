@@ -1,4 +1,5 @@
-"""Producing: dead-letter records, and streaming lines (files) into a topic."""
+"""Producing: streaming lines (files) into a topic; dead-letter records (re-exported
+from :mod:`detector.kafka.dead_letter`)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,30 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from detector.events import BadRecord
 from detector.kafka.config import KafkaConnection
+from detector.kafka.dead_letter import (
+    LENGTH_HEADER,
+    MAX_DEAD_LETTER_BYTES,
+    OFFSET_HEADER,
+    PARTITION_HEADER,
+    REASON_HEADER,
+    SOURCE_HEADER,
+    TIMESTAMP_HEADER,
+    TOPIC_HEADER,
+    TRUNCATED_HEADER,
+    DeadLetterProducer,
+)
 
-REASON_HEADER = "detector.reason"
-TOPIC_HEADER = "detector.source.topic"
-PARTITION_HEADER = "detector.source.partition"
-OFFSET_HEADER = "detector.source.offset"
-SOURCE_HEADER = "detector.source"  # non-Kafka sources: the file name
-MAX_REASON_CHARS = 1000
+__all__ = [  # the dead-letter names this module always had, and its own
+    "LENGTH_HEADER", "MAX_DEAD_LETTER_BYTES", "OFFSET_HEADER", "PARTITION_HEADER",
+    "REASON_HEADER", "SOURCE_HEADER", "TIMESTAMP_HEADER", "TOPIC_HEADER", "TRUNCATED_HEADER",
+    "DeadLetterProducer", "key_partition", "produce_lines",
+]
 
 
 def _connection(target: str | KafkaConnection) -> KafkaConnection:
@@ -35,82 +45,6 @@ def key_partition(key: bytes, partitions: int) -> int:
     True
     """
     return (murmur2(key) & 0x7FFFFFFF) % partitions  # type: ignore[no-any-return]
-
-
-class DeadLetterProducer:
-    """Sends poison records, raw bytes untouched, to a dead-letter topic with
-    why and where they came from in headers (``detector.reason``,
-    ``detector.source.topic``, ``.partition``, ``.offset``)::
-
-        async with DeadLetterProducer(connection, "access.dlq") as dlq:
-            await dlq.send_bad(bad_record)
-            await dlq.flush()  # part of a checkpoint: before committing offsets
-    """
-
-    def __init__(self, connection: str | KafkaConnection, topic: str) -> None:
-        self.topic = topic
-        self._producer = AIOKafkaProducer(**_connection(connection).client_kwargs(), acks="all")
-        self._pending: list[asyncio.Future[Any]] = []
-
-    async def __aenter__(self) -> DeadLetterProducer:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if et is None:
-                await self.flush()
-        finally:
-            await self._producer.stop()
-
-    async def send(
-        self,
-        raw: bytes,
-        reason: str,
-        *,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None = None,
-    ) -> None:
-        """Queue one dead-letter record from a Kafka position."""
-        headers = [
-            (TOPIC_HEADER, topic.encode()),
-            (PARTITION_HEADER, str(partition).encode()),
-            (OFFSET_HEADER, str(offset).encode()),
-        ]
-        await self._send(raw, reason, headers, key)
-
-    async def send_bad(self, bad: BadRecord, key: bytes | None = None) -> None:
-        """Queue a :class:`BadRecord`; a ``topic:partition`` source fills the
-        Kafka headers, any other source (a file) goes to ``detector.source``."""
-        topic, sep, part = bad.source.rpartition(":")
-        if sep and topic and part.isdigit():
-            await self.send(
-                bad.raw, bad.reason, topic=topic, partition=int(part), offset=bad.offset, key=key
-            )
-            return
-        headers = [(SOURCE_HEADER, bad.source.encode()), (OFFSET_HEADER, str(bad.offset).encode())]
-        await self._send(bad.raw, bad.reason, headers, key)
-
-    async def _send(
-        self, raw: bytes, reason: str, headers: list[tuple[str, bytes]], key: bytes | None
-    ) -> None:
-        # Headers are single-line and bounded: they end up in tooling output.
-        line = " ".join(reason.split())[:MAX_REASON_CHARS]
-        headers.insert(0, (REASON_HEADER, line.encode()))
-        # A null value would read as a tombstone; dead-letter an empty record as b"".
-        fut = await self._producer.send(self.topic, raw, key=key, headers=headers)
-        self._pending.append(fut)
-
-    async def flush(self) -> int:
-        """Wait until every queued record is acknowledged; return how many."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
-        return len(pending)
 
 
 async def produce_lines(

@@ -24,6 +24,11 @@ class KafkaRecord(NamedTuple):
     timestamp_ms: int  # the record timestamp (producer or broker time), not the event time
     headers: Sequence[tuple[str, bytes]]
 
+    @property
+    def timestamp(self) -> int:
+        """``timestamp_ms`` under aiokafka's name, so either record type reads the same."""
+        return self.timestamp_ms
+
 
 def strip_schema_prefix(value: bytes) -> bytes:
     """Drop a Confluent Schema Registry prefix when present.

@@ -163,15 +163,17 @@ class KafkaSource:
         for r in records:
             v = r.value
             if v is None:
-                append(BadRecord(source, r.offset, "null value (tombstone)", b""))
+                append(BadRecord(source, r.offset, "null value (tombstone)", b"",
+                                 timestamp_ms=r.timestamp))
                 continue
             if len(v) > cap:
                 reason = f"record of {len(v)} bytes over the {cap}-byte cap"
-                append(BadRecord(source, r.offset, reason, v[:cap]))
+                append(BadRecord(source, r.offset, reason, v[:cap], len(v), r.timestamp))
                 continue
             if strip and v[:1] == b"\x00":
                 if len(v) < SCHEMA_PREFIX_LEN:
-                    append(BadRecord(source, r.offset, "truncated schema-registry prefix", v))
+                    append(BadRecord(source, r.offset, "truncated schema-registry prefix", v,
+                                     timestamp_ms=r.timestamp))
                     continue
                 v = v[SCHEMA_PREFIX_LEN:]
             append(KafkaRecord(topic, part, r.offset, r.key, v, r.timestamp, r.headers))

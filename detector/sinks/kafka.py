@@ -84,12 +84,8 @@ def cloudevent_headers(incident: Incident) -> list[tuple[str, bytes]]:
     ]
 
 
-def parse_spec(arg: str) -> tuple[str, str]:
-    """``TOPIC[?bootstrap=HOST:PORT]`` -> (topic, bootstrap servers).
-
-    >>> parse_spec("incidents?bootstrap=k1:9092,k2:9092")
-    ('incidents', 'k1:9092,k2:9092')
-    """
+def _split_spec(arg: str) -> tuple[str, str]:
+    """``TOPIC[?bootstrap=HOST:PORT]`` -> (topic, the spec's own bootstrap servers or '')."""
     topic, _, query = arg.partition("?")
     if not _TOPIC.match(topic):
         raise SinkError(f"kafka sink needs a topic name: kafka:TOPIC, not kafka:{arg}")
@@ -97,8 +93,43 @@ def parse_spec(arg: str) -> tuple[str, str]:
     unknown = set(params) - {"bootstrap"}
     if unknown:
         raise SinkError(f"kafka sink: unknown option {sorted(unknown)[0]!r} (bootstrap)")
-    bootstrap = (params.get("bootstrap") or [""])[-1] or os.environ.get(BOOTSTRAP_ENV, "")
-    return topic, bootstrap.strip() or DEFAULT_BOOTSTRAP
+    return topic, (params.get("bootstrap") or [""])[-1].strip()
+
+
+def parse_spec(arg: str) -> tuple[str, str]:
+    """``TOPIC[?bootstrap=HOST:PORT]`` -> (topic, bootstrap servers).
+
+    >>> parse_spec("incidents?bootstrap=k1:9092,k2:9092")
+    ('incidents', 'k1:9092,k2:9092')
+    """
+    topic, bootstrap = _split_spec(arg)
+    bootstrap = bootstrap or os.environ.get(BOOTSTRAP_ENV, "").strip()
+    return topic, bootstrap or DEFAULT_BOOTSTRAP
+
+
+def spec_connection(arg: str, cluster: KafkaConnection | None = None
+                    ) -> tuple[str, KafkaConnection]:
+    """(topic, connection) of ``kafka:<arg>``. Without ``?bootstrap=`` the sink publishes to
+    ``cluster`` (``detector run`` passes its own: same brokers, same security settings),
+    else as :func:`parse_spec` says. A ``?bootstrap=`` of its own is another cluster:
+    nothing of ``cluster`` (credentials included) goes there.
+
+    >>> svc = KafkaConnection(bootstrap_servers="k1:9092")
+    >>> spec_connection("incidents", svc) == ("incidents", svc)
+    True
+    >>> spec_connection("incidents?bootstrap=k2:9092", svc)[1].bootstrap_servers
+    'k2:9092'
+    """
+    topic, bootstrap = _split_spec(arg)
+    if bootstrap or cluster is None:
+        topic, bootstrap = parse_spec(arg)
+        return topic, KafkaConnection(bootstrap_servers=bootstrap)
+    return topic, cluster
+
+
+def sink_from_spec(arg: str, cluster: KafkaConnection | None = None) -> KafkaSink:
+    """The sink of ``kafka:<arg>``, connected as :func:`spec_connection` says."""
+    return KafkaSink(*spec_connection(arg, cluster))
 
 
 class KafkaSink:

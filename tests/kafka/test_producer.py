@@ -28,11 +28,13 @@ async def test_dead_letter_headers_round_trip(
         "detector.source.topic": b"access",
         "detector.source.partition": b"3",
         "detector.source.offset": b"41",
+        "detector.source.length": b"10",  # the input's true size (here: all of it)
     }
     assert second == {
         "detector.reason": b"missing timestamp",
         "detector.source": b"access.log",
         "detector.source.offset": b"7",
+        "detector.source.length": b"2",
     }
     assert third["detector.source.topic"] == b"my:topic"
     assert third["detector.source.partition"] == b"2"
