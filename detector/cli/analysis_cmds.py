@@ -16,7 +16,9 @@ from typing import IO, Annotated
 
 import typer
 
-from detector.cli.errors import UsageError, one_line_errors
+from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.usage import FORMAT_HELP
+from detector.terminal import printable
 
 __all__ = ["SCAN_EPILOG", "TRAIN_EPILOG", "open_output", "scan_command", "train_command"]
 
@@ -32,7 +34,7 @@ SCAN_EPILOG = """Examples:\n
 
 FilesArg = Annotated[list[str] | None,
                      typer.Argument(help="Log files (plain or .gz); '-' = stdin.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="auto|otel|nginx_json|envoy|clf|alb|wsgi")]
+FormatOpt = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
 ServiceOpt = Annotated[str, typer.Option("--service", help="Service name for formats without one.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
@@ -77,8 +79,9 @@ def train_command(
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Train request profiles and the batch model from (mostly normal) history; publish a
-    new version into the model registry and make it current."""
+    """Train request profiles and the batch model from (mostly normal) history.
+
+    Publishes a new version into the model registry and makes it current."""
     from detector.analysis.train import train
     from detector.models.registry import RegistryError
 
@@ -100,14 +103,13 @@ def train_command(
     model = (f"model on {report.model_rows:,} payload requests, "
              f"{ev.get('combined_flagged_share', 0.0):.3%} of them flagged"
              if report.model_rows else str(ev.get("model", "no model")))
-    sys.stderr.write(
-        f"train: {report.events:,} events ({report.bad_records:,} bad records), "
-        f"{report.routes} route profiles, {model}; "
-        f"{report.excluded_signature_hits:,} signature hits left out\n"
-        f"published {report.name}/{report.version} -> {report.out_dir} "
-        f"(current) in {report.elapsed_s:.1f} s\n")
-    for p in report.problems:
-        sys.stderr.write(f"warning: {p}\n")
+    lines = [f"train: {report.events:,} events ({report.bad_records:,} bad records), "
+             f"{report.routes} route profiles, {model}; "
+             f"{report.excluded_signature_hits:,} signature hits left out",
+             f"published {report.name}/{report.version} -> {report.out_dir} "
+             f"(current) in {report.elapsed_s:.1f} s"]
+    lines.extend(f"warning: {p}" for p in report.problems)
+    write_summary(lines)
 
 
 @one_line_errors
@@ -117,20 +119,27 @@ def scan_command(
         "--output", help="'-' or stdout, a file path, or jsonl:PATH.")] = "-",
     fmt: FormatOpt = "auto",
     service: ServiceOpt = "default",
-    models: Annotated[Path, typer.Option(
+    models: Annotated[Path | None, typer.Option(
         "--models",
-        help="Model registry (signatures only when it holds no model).")] = Path("models"),
+        help="Model registry (default ./models if any; signatures only when it holds no "
+             "model).")] = None,
     all_requests: Annotated[bool, typer.Option(
         "--all", help="One line per request (scores of unflagged ones too).")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Per-request verdicts as JSON lines: attack payloads and unusual payloads, with
-    file, line, score (higher = more anomalous), kind, attack type and reasons."""
+    """Per-request verdicts as JSON lines: attack payloads and unusual payloads.
+
+    Each line has file, line, score (higher = more anomalous), flagged, kind, attack
+    type and reasons."""
     from detector.analysis.analyzer import RequestAnalyzer
     from detector.analysis.scan import scan
     from detector.models.registry import RegistryError
 
+    if models is None:
+        models = Path("models")  # the default registry, if there is one here
+    elif not models.is_dir():  # a registry asked for and missing is a mistake, not "no model"
+        raise UsageError(f"--models {models}: no such directory")
     try:
         analyzer = RequestAnalyzer.from_registry(models)
     except RegistryError as exc:
@@ -148,4 +157,18 @@ def scan_command(
                                                           key=lambda kv: -kv[1])[:6])
         lines.append(f"bad records: {summary.bad_records:,} ({why})")
     lines.extend(f"warning: {p}" for p in summary.problems)
-    sys.stderr.write("\n".join(lines) + "\n")
+    write_summary(lines)
+    # CONTRACTS §4: no valid request, or mostly bad records, is an input error.
+    if summary.requests == 0 or summary.bad_records > summary.requests:
+        what = ("no valid request" if summary.requests == 0
+                else f"most records are bad: only {summary.requests:,} valid requests")
+        raise fail(f"{what} in {summary.requests + summary.bad_records:,} records: "
+                   "is it an access log?")
+
+
+def write_summary(lines: list[str]) -> None:
+    """A human-readable summary on stderr, one line per entry. Its parts (file names,
+    bad-record reasons, problems, model names) come from the input: control and bidi
+    characters are shown escaped, so none can move the cursor, retitle the terminal
+    or forge a line, on a terminal or later when a captured log is viewed on one."""
+    sys.stderr.write("".join(printable(line) + "\n" for line in lines))

@@ -14,6 +14,7 @@ import typer
 
 from detector.cli.errors import UsageError, one_line_errors
 from detector.incidents.model import KINDS, Incident
+from detector.terminal import printable
 
 DB_ENV = "DETECTOR_INCIDENTS__DB"
 DEFAULT_DB = "incidents.db"
@@ -129,14 +130,15 @@ def render_table(incidents: list[Incident], out: IO[str], width: int | None = No
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, width=width)
+    console = Console(file=out, highlight=False, emoji=False, width=width)
     if not incidents:
         console.print("no incidents match")
         return
     if console.width < WIDE:
         for inc in incidents:
-            console.print(f"{inc.detected_at}  {_status(inc)}  {_severity(inc)}  {inc.kind}  "
-                          f"[bold]{_esc(inc.service)}[/]  [dim]{inc.id}[/]", soft_wrap=True)
+            console.print(f"{_esc(inc.detected_at)}  {_status(inc)}  {_severity(inc)}  "
+                          f"{_esc(inc.kind)}  [bold]{_esc(inc.service)}[/]  [dim]{_esc(inc.id)}[/]",
+                          soft_wrap=True)
             console.print(f"    {_esc(inc.summary)}", soft_wrap=True)
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -144,17 +146,17 @@ def render_table(incidents: list[Incident], out: IO[str], width: int | None = No
         table.add_column(col, overflow="fold", no_wrap=col not in ("where", "summary"),
                          ratio=1 if col == "summary" else None)
     for inc in incidents:
-        table.add_row(inc.detected_at, _status(inc), _severity(inc), inc.kind,
-                      _esc(inc.service), _esc(_where(inc)), _esc(inc.summary), inc.id)
+        table.add_row(_esc(inc.detected_at), _status(inc), _severity(inc), _esc(inc.kind),
+                      _esc(inc.service), _esc(_where(inc)), _esc(inc.summary), _esc(inc.id))
     console.print(table)
 
 
 def _status(inc: Incident) -> str:
-    return f"[{_STATUS_STYLE.get(inc.status, '')}]{inc.status:<8}[/]"
+    return f"[{_STATUS_STYLE.get(inc.status, '')}]{_esc(inc.status):<8}[/]"
 
 
 def _severity(inc: Incident) -> str:
-    return f"[{_SEVERITY_STYLE.get(inc.severity, '')}]{inc.severity:<8}[/]"
+    return f"[{_SEVERITY_STYLE.get(inc.severity, '')}]{_esc(inc.severity):<8}[/]"
 
 
 def render_show(latest: Incident, history: list[Incident], out: IO[str],
@@ -163,8 +165,9 @@ def render_show(latest: Incident, history: list[Incident], out: IO[str],
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, highlight=False, width=width)
-    console.print(f"[bold]{latest.id}[/]  {_status(latest)}  {latest.kind}  {_severity(latest)}")
+    console = Console(file=out, highlight=False, emoji=False, width=width)
+    console.print(f"[bold]{_esc(latest.id)}[/]  {_status(latest)}  {_esc(latest.kind)}  "
+                  f"{_severity(latest)}", soft_wrap=True)
     facts = [
         ("service", latest.service), ("where", _where(latest)),
         ("anomaly", f"{latest.start} .. {latest.end}"), ("detected", latest.detected_at),
@@ -186,7 +189,8 @@ def render_show(latest: Incident, history: list[Incident], out: IO[str],
     for col in ("status", "severity", "end", "score", "summary"):
         table.add_column(col, overflow="fold", no_wrap=col != "summary")
     for inc in history:
-        table.add_row(inc.status, inc.severity, inc.end, f"{inc.score:.3g}", _esc(inc.summary))
+        table.add_row(_esc(inc.status), _esc(inc.severity), _esc(inc.end), f"{inc.score:.3g}",
+                      _esc(inc.summary))
     console.print(table)
 
 
@@ -198,6 +202,9 @@ def _where(inc: Incident) -> str:
 
 
 def _esc(text: str) -> str:
+    """Terminal-safe text in rich markup: incidents carry log content (paths, clients,
+    samples), and a store may be crafted, so control and bidi characters are shown
+    escaped (``\\x1b``) before rich markup is escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(printable(text))

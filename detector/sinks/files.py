@@ -10,6 +10,7 @@ import orjson
 
 from detector.incidents.model import Incident
 from detector.sinks.base import SinkError, register
+from detector.terminal import clear_status, printable
 
 _STATUS_STYLE = {"open": "bold red", "update": "yellow", "resolved": "green"}
 
@@ -52,19 +53,21 @@ class StdoutSink:
         if self._pretty:
             from rich.console import Console  # noqa: PLC0415 (only on a terminal)
 
-            self._console = Console(file=self._out, highlight=False)
+            # No emoji codes or highlighting: the text is log content, shown as it is.
+            self._console = Console(file=self._out, highlight=False, emoji=False)
 
     def write(self, incident: Incident) -> None:
-        if self._console is None:
+        if self._console is None:  # JSON escapes control characters itself: exact
             self._out.write(orjson.dumps(incident.model_dump(mode="json")).decode() + "\n")
             return
-        from rich.markup import escape
-
+        # Every field may come from log content (or a crafted store): escape control
+        # and bidi characters, then rich markup; and never share a line with progress.
+        clear_status()
         style = _STATUS_STYLE.get(incident.status, "")
         self._console.print(
-            f"[{style}]{incident.status:>8}[/] {incident.detected_at} "
-            f"[bold]{incident.kind}[/] {incident.severity:<8} {escape(incident.service)}: "
-            f"{escape(incident.summary)} [dim]({incident.id})[/]",
+            f"[{style}]{_safe(incident.status):>8}[/] {_safe(incident.detected_at)} "
+            f"[bold]{_safe(incident.kind)}[/] {_safe(incident.severity):<8} "
+            f"{_safe(incident.service)}: {_safe(incident.summary)} [dim]({_safe(incident.id)})[/]",
             markup=True,
             soft_wrap=True,
         )
@@ -74,6 +77,13 @@ class StdoutSink:
 
     def close(self) -> None:
         self.flush()
+
+
+def _safe(text: str) -> str:
+    """Terminal-safe text inside rich markup: control characters escaped, then markup."""
+    from rich.markup import escape  # noqa: PLC0415 (only on a terminal)
+
+    return escape(printable(text))
 
 
 register("stdout")(lambda arg: StdoutSink())
