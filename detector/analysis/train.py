@@ -27,7 +27,7 @@ from detector.analysis.params import parse_request
 from detector.analysis.profiles import ProfileStore
 from detector.decoding import FORMATS
 from detector.events import AccessEvent, BadRecord
-from detector.models.registry import ModelRegistry
+from detector.models.registry import ModelRegistry, model_key
 from detector.routes.templater import RouteTemplater
 from detector.sources.files import FileSource, Item, SourceError, merged
 
@@ -56,6 +56,7 @@ class TrainReport(BaseModel):
     evaluation: dict[str, Any]
     problems: list[str]
     elapsed_s: float
+    signed: bool = False  # card signed with DETECTOR_MODEL_KEY(_FILE)
 
 
 def check_format(fmt: str) -> None:
@@ -109,6 +110,8 @@ def train(
     """Train on ``files`` ('-' = stdin) and publish a new version into ``out_dir``."""
     began = time.perf_counter()
     check_format(fmt)
+    # A configured but unusable signing key fails now, not after the whole training.
+    signed = model_key() is not None
     sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
     templater = RouteTemplater()
     try:
@@ -187,5 +190,5 @@ def train(
         payload_requests=payload, excluded_signature_hits=excluded, routes=len(profiles),
         model_rows=len(rows) if model else 0, first_event=first, last_event=last,
         evaluation=evaluation, problems=problems,
-        elapsed_s=round(time.perf_counter() - began, 3),
+        elapsed_s=round(time.perf_counter() - began, 3), signed=signed,
     )  # fmt: skip

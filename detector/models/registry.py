@@ -10,7 +10,20 @@ goes live (the service polls :meth:`ModelRegistry.changed_since`).
 Loading never trusts the folder: every artifact's sha256 must match the card,
 and the skops artifact may only contain types from :data:`ALLOWED_TYPES`
 (what skops does not trust by itself); anything else is refused before a
-single object is built.
+single object is built. Every path is resolved and must stay inside the
+registry root: a ``current``, model folder, version folder or artifact that is
+(or goes through) a symlink to somewhere else is refused, and nothing read
+from outside ever appears in an error.
+
+The sha256 sums in ``card.json`` only catch accidents (a truncated copy, a
+file edited by mistake): whoever can write the folder can recompute them. To
+catch tampering, set a signing key, ``DETECTOR_MODEL_KEY`` (the key itself) or
+``DETECTOR_MODEL_KEY_FILE`` (a file holding it; at least 16 bytes): publishing
+(``detector train``, the service's retraining) then adds ``"signature":
+"hmac-sha256:<hex>"`` to the card, an HMAC of the card's canonical JSON (sorted
+keys, no whitespace, without ``signature``) which covers every artifact's
+sha256; and loading refuses a version whose card is unsigned or wrongly
+signed. Without a key, signatures are not checked.
 
 >>> import tempfile
 >>> reg = ModelRegistry(tempfile.mkdtemp())
@@ -41,12 +54,19 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "LoadedModel", "ModelRegistry", "RegistryError"]
+from detector.state.signing import KeyConfigError, load_key, sign, verify
+
+__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "KEY_ENV", "KEY_FILE_ENV", "LoadedModel", "model_key",
+           "ModelRegistry", "RegistryError"]
 
 CARD_FORMAT = 1
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 CURRENT_FILE = "current"
+KEY_ENV, KEY_FILE_ENV = "DETECTOR_MODEL_KEY", "DETECTOR_MODEL_KEY_FILE"
+_PURPOSE = "detector-model-card"
+_SIG_PREFIX = "hmac-sha256:"
+_MAX_CURRENT = 256  # bytes read from ``current``: a version name and a newline
 # Types skops does not trust on its own that our artifacts legitimately contain.
 ALLOWED_TYPES = frozenset({
     "detector.analysis.batch_model.RequestForest",
@@ -94,6 +114,39 @@ def library_versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def model_key() -> bytes | None:
+    """The card signing key from the environment, or None; RegistryError if unusable."""
+    try:
+        return load_key(KEY_ENV, KEY_FILE_ENV)
+    except KeyConfigError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+def _card_bytes(card: Mapping[str, Any]) -> bytes:
+    """The canonical form a signature covers: sorted keys, no whitespace, no signature."""
+    return orjson.dumps({k: v for k, v in card.items() if k != "signature"},
+                        option=orjson.OPT_SORT_KEYS)
+
+
+def sign_card(card: Mapping[str, Any], key: bytes) -> str:
+    """The ``signature`` value of ``card`` under ``key``."""
+    return _SIG_PREFIX + sign(key, _PURPOSE, _card_bytes(card)).hex()
+
+
+def _check_signature(card: Mapping[str, Any], key: bytes, where: str) -> None:
+    sig = card.get("signature")
+    if not isinstance(sig, str) or not sig.startswith(_SIG_PREFIX):
+        raise RegistryError(f"{where}: card is not signed but {KEY_ENV} is set; refusing to "
+                            "load (retrain with the key, or unset it)")
+    try:
+        mac = bytes.fromhex(sig[len(_SIG_PREFIX):])
+    except ValueError:
+        mac = b""
+    if not verify(key, _PURPOSE, _card_bytes(card), mac):
+        raise RegistryError(f"{where}: card signature mismatch (tampered, or signed with "
+                            "another key); refusing to load")
+
+
 def _check_types(found: list[str], where: str) -> None:
     bad = sorted(set(found) - ALLOWED_TYPES)
     if bad:
@@ -107,10 +160,23 @@ class ModelRegistry:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, every symlink on the way resolved, stays inside the root."""
+        try:
+            return path.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # a symlink loop
+            return False
+
+    def _confined(self, path: Path, what: str) -> Path:
+        if not self._inside(path):
+            raise RegistryError(f"{what} leads outside the model registry {self.root} "
+                                "(symlink?); refusing to use it")
+        return path
+
     def _dir(self, name: str) -> Path:
         if not _NAME.fullmatch(name):
             raise RegistryError(f"invalid model name {name!r}")
-        return self.root / name
+        return self._confined(self.root / name, name)
 
     def versions(self, name: str) -> list[str]:
         """Published versions of ``name``, oldest first (versions sort by time)."""
@@ -118,17 +184,35 @@ class ModelRegistry:
         if not d.is_dir():
             return []
         return sorted(p.name for p in d.iterdir()
-                      if p.is_dir() and _VERSION.fullmatch(p.name) and (p / CARD_FILE).is_file())
+                      if _VERSION.fullmatch(p.name) and self._inside(p) and p.is_dir()
+                      and self._inside(p / CARD_FILE) and (p / CARD_FILE).is_file())
 
     def current(self, name: str) -> str | None:
-        """The version in use, or None when nothing was published."""
-        try:
-            text = (self._dir(name) / CURRENT_FILE).read_text("utf-8").strip()
-        except (FileNotFoundError, NotADirectoryError):
+        """The version in use, or None when nothing was published.
+
+        ``current`` is a text file naming the version (what :meth:`set_current`
+        writes); a symlink to a version folder of the same model also works.
+        """
+        d = self._dir(name)
+        path = d / CURRENT_FILE
+        if not path.exists() and not path.is_symlink():
             return None
+        self._confined(path, f"{name}/current")
+        if path.is_dir():
+            target = path.resolve()
+            if target.parent != d.resolve() or not _VERSION.fullmatch(target.name):
+                raise RegistryError(f"{name}/current links to a folder that is not a version "
+                                    f"of {name}")
+            return target.name
+        if not path.is_file():
+            raise RegistryError(f"{name}/current is not a regular file")
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(_MAX_CURRENT + 1)
         except OSError as exc:
             raise RegistryError(f"cannot read {name}/current: {exc.strerror or exc}") from None
-        if not _VERSION.fullmatch(text):
+        text = raw.decode("utf-8", "replace").strip()
+        if len(raw) > _MAX_CURRENT or not _VERSION.fullmatch(text):
             raise RegistryError(f"{name}/current names an invalid version {text[:40]!r}")
         return text
 
@@ -192,6 +276,9 @@ class ModelRegistry:
             "artifacts": {f: {"sha256": _sha256(b), "bytes": len(b)} for f, b in files.items()},
             **dict(extra or {}),
         }
+        key = model_key()
+        if key is not None:
+            card["signature"] = sign_card(card, key)
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=d))
         tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is as readable as its parent
         try:
@@ -211,13 +298,20 @@ class ModelRegistry:
         d = self._dir(name)
         if not _VERSION.fullmatch(version) or not (d / version / CARD_FILE).is_file():
             raise RegistryError(f"no version {version!r} of model {name!r} in {self.root}")
+        self._confined(d / version / CARD_FILE, f"{name}/{version}")
         fd, tmp = tempfile.mkstemp(prefix=".current.", dir=d)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(version + "\n")
         os.replace(tmp, d / CURRENT_FILE)
 
     def read_card(self, name: str, version: str) -> dict[str, Any]:
+        if not _VERSION.fullmatch(version):
+            raise RegistryError(f"invalid version {version[:40]!r}")
         path = self._dir(name) / version / CARD_FILE
+        self._confined(path.parent, f"{name}/{version}")
+        self._confined(path, f"{name}/{version}/{CARD_FILE}")
+        if path.exists() and not path.is_file():
+            raise RegistryError(f"{name}/{version}/{CARD_FILE} is not a regular file")
         try:
             card = orjson.loads(path.read_bytes())
         except FileNotFoundError:
@@ -237,14 +331,20 @@ class ModelRegistry:
                 raise RegistryError(f"no current version of model {name!r} in {self.root}")
         if not _VERSION.fullmatch(version):
             raise RegistryError(f"invalid version {version!r}")
+        key = model_key()
         card = self.read_card(name, version)
+        if key is not None:
+            _check_signature(card, key, f"{name}/{version}")
         folder = self._dir(name) / version
         blobs: dict[str, bytes] = {}
         for fname, meta in card["artifacts"].items():
             if not isinstance(fname, str) or not _ARTIFACT.fullmatch(fname):
                 raise RegistryError(f"{name}/{version}: invalid artifact name {fname!r} in card")
+            path = self._confined(folder / fname, f"{name}/{version}/{fname}")
+            if not path.is_file():
+                raise RegistryError(f"{name}/{version}: {fname} is missing or not a regular file")
             try:
-                data = (folder / fname).read_bytes()
+                data = path.read_bytes()
             except OSError as exc:
                 raise RegistryError(f"{name}/{version}: cannot read {fname}: "
                                     f"{exc.strerror or exc}") from None

@@ -50,7 +50,7 @@ def test_forbidden_types_and_corruption_are_refused() -> None:
     evil = pickle.dumps(__import__("os").system)
     import hashlib
 
-    from detector.state.snapshot import MAGIC
+    from detector.state.legacy import MAGIC  # the pickle format, still read for migration
 
     with pytest.raises(SnapshotError, match="forbidden type"):
         loads(MAGIC + hashlib.sha256(evil).digest() + evil)
