@@ -5,7 +5,10 @@ Otherwise a request with a query or body is parsed and compared with its
 route's profile and, when a trained model is loaded, scored by the batch model;
 the two combine as a noisy-OR, and at or above ``threshold`` the request is an
 ``unusual_payload``. Requests without a query or body only take the signature
-check of their path and User-Agent, both cached: that is most traffic.
+check of their path and User-Agent, both cached: that is most traffic. A field
+longer than one signature scan window is scanned whole all the same and is an
+``unusual_payload`` of its own (a size anomaly: padding buys an attacker
+nothing), or adds its reason to the attack found in it.
 
 >>> from detector.events import AccessEvent
 >>> a = RequestAnalyzer()
@@ -41,6 +44,7 @@ from detector.analysis.params import Param, parse_request
 from detector.analysis.profiles import Assessment, ProfileStore
 from detector.analysis.signatures import SignatureEngine, SignatureHit
 from detector.events import AccessEvent
+from detector.memo import Memo, size_of
 from detector.models.registry import ModelRegistry, RegistryError
 from detector.routes.templater import RouteTemplater
 
@@ -61,6 +65,7 @@ ATTACK = "attack_payload"
 UNUSUAL = "unusual_payload"
 _PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
 _CACHE_MAX = 65_536
+_CACHE_BYTES = 8 << 20  # per memo: keys are request text, as long as a client likes
 _NO_HITS = (0,) * len(SIG_BUCKETS)
 _NONE: list[SignatureHit] = []  # shared "no hits": never mutated
 _MATURE = -1  # learning budget of a route past its warm-up whose sample is full
@@ -94,6 +99,9 @@ class _Pending:
 
 
 _QUIET = Finding(UNUSUAL, 0.0, (), (), ())  # frozen: shared by every request scoring 0
+# A field beyond the scan window: no legitimate client sends 64 Ki characters of query,
+# path or User-Agent (servers refuse URLs of a few KB), so it is anomalous on its face.
+_OVERSIZED_SCORE = 0.9
 
 
 def _attack(hits: Sequence[SignatureHit]) -> Finding:
@@ -129,14 +137,15 @@ class RequestAnalyzer:
         self.learn_online = learn_online
         self.learn_per_route = 32  # online learning: requests per route per batch
         self.version = version
-        self._path_hits: dict[str, list[SignatureHit]] = {}
-        self._ua_hits: dict[str, list[SignatureHit]] = {}
-        self._query_hits: dict[str, list[SignatureHit]] = {}
-        self._body_hits: dict[str, list[SignatureHit]] = {}
+        self._path_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
+        self._ua_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
+        self._query_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
+        self._body_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
         # (query, body) -> (hits in query then body, parse_request(query, body)): pure
         # functions of the payload, memoised (payloads repeat a lot). The lists are
         # shared: nothing downstream may mutate them.
-        self._payloads: dict[tuple[str, str | None], tuple[list[SignatureHit], list[Param]]] = {}
+        self._payloads: Memo[tuple[str, str | None], tuple[list[SignatureHit], list[Param]]] = (
+            Memo(_CACHE_MAX, _CACHE_BYTES))
         # (service, method, route, query) of body-less requests -> parsed params, assessment,
         # longest value; valid while the profiles do not change (cleared by learn()).
         # (service, method, route, query, body) -> parsed params, assessment, longest
@@ -144,9 +153,9 @@ class RequestAnalyzer:
         # assessment would depend on when it was cached, and a pipeline restored
         # from a checkpoint (empty cache) must decide exactly as one that never
         # stopped.
-        self._assessed: dict[
+        self._assessed: Memo[
             tuple[str, str, str, str, str | None], tuple[list[Param], Assessment, int]
-        ] = {}
+        ] = Memo(_CACHE_MAX, _CACHE_BYTES)
 
     @property
     def profiles(self) -> ProfileStore:
@@ -156,7 +165,7 @@ class RequestAnalyzer:
     @profiles.setter
     def profiles(self, store: ProfileStore) -> None:
         self._profiles = store
-        self._assessed = {}
+        self._assessed = Memo(_CACHE_MAX, _CACHE_BYTES)
 
     @classmethod
     def from_registry(
@@ -215,15 +224,13 @@ class RequestAnalyzer:
     # -- signatures -------------------------------------------------------------------------
 
     def _cached(
-        self, cache: dict[str, list[SignatureHit]], text: str, location: str
+        self, cache: Memo[str, list[SignatureHit]], text: str, location: str
     ) -> list[SignatureHit]:
         hits = cache.get(text)
         if hits is None:
             hits = self.signatures.scan_text(text, location) if text else []
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
             if len(text) <= 2048:
-                cache[text] = hits
+                cache.put(text, hits, size_of(text))
         return hits
 
     def signature_hits(self, ev: AccessEvent) -> list[SignatureHit]:
@@ -252,9 +259,8 @@ class RequestAnalyzer:
             b = self._cached(self._body_hits, body, "body") if body else _NONE
             got = (q + b if q and b else q or b, parse_request(query, body))
             if len(query) + len(body or "") <= 1024:
-                if len(self._payloads) >= _CACHE_MAX:
-                    self._payloads.clear()
-                self._payloads[key] = got
+                # The parameters are as long as the payload again.
+                self._payloads.put(key, got, 2 * size_of(query, body))
         return got
 
     # -- learning ---------------------------------------------------------------------------
@@ -284,9 +290,8 @@ class RequestAnalyzer:
             return _Pending(ev, route, a.score, a.reasons, None, params)
         longest = max((len(v) for _, v, _ in params), default=0)
         if key is not None:
-            if len(self._assessed) >= _CACHE_MAX:
-                self._assessed.clear()
-            self._assessed[key] = (params, a, longest)
+            self._assessed.put(key, (params, a, longest),
+                               2 * size_of(ev.service, route, ev.query, ev.body))
         return _Pending(ev, route, a.score, a.reasons, self._row(ev, params, a, longest), params)
 
     def _row(
@@ -355,8 +360,14 @@ class RequestAnalyzer:
         ua_hits = self._ua_hits
         payloads = self._payloads
         plain_ids = _PLAIN_IDS.sub
+        cap = self.signatures.max_field_chars
         for i, ev in enumerate(events):
             path = ev.path
+            if len(path) > cap or len(ev.query) > cap or len(ev.user_agent) > cap or (
+                ev.body is not None and len(ev.body) > cap
+            ):
+                out[i] = self._oversized(ev)
+                continue
             if len(path) <= 512:  # ids carry no payload: '/users/42' and '/users/43' alike
                 path = plain_ids("/0", path)
             hits = path_hits.get(path)
@@ -413,6 +424,18 @@ class RequestAnalyzer:
                     elif used != _MATURE:
                         budget[key] = _MATURE
         return out
+
+    def _oversized(self, ev: AccessEvent) -> Finding:
+        """The finding of a request with a field beyond the scan window (never learned)."""
+        sizes = self.signatures.oversized(
+            {"path": ev.path, "query": ev.query, "body": ev.body, "user_agent": ev.user_agent}
+        )
+        hits = self.signature_hits(ev)  # uncached beyond 2 KB: every window is scanned
+        if hits:
+            f = _attack(hits)
+            return Finding(ATTACK, f.score, f.attack_types, (*f.reasons[:4], sizes[0]),
+                           f.rule_ids)
+        return Finding(UNUSUAL, _OVERSIZED_SCORE, (), tuple(sizes), ())
 
     def _young(self, key: tuple[str, str, str]) -> bool:
         """A profile still being established learns every request, not a sample."""

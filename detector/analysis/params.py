@@ -5,7 +5,10 @@ per request, values capped at :data:`MAX_VALUE_CHARS`, names at
 :data:`MAX_NAME_CHARS`, JSON flattened to :data:`MAX_DEPTH` levels. Nested JSON
 becomes dotted paths (``user.address.zip``), array elements share one name
 (``items[].sku``), and bracket keys in query strings read the same way
-(``a[b]=1`` -> ``a.b``, ``ids[]=1`` / ``ids[0]=1`` -> ``ids[]``).
+(``a[b]=1`` -> ``a.b``, ``ids[]=1`` / ``ids[0]=1`` -> ``ids[]``). A part without
+``=`` (``?95,177`` from a server-side image map, ``?wsdl``, ``?12345``) is not a
+name: it is positional, and every such part is a value of :data:`QUERY_PARAM`,
+so that its shape (kind, length, characters) is what gets learned.
 
 ``json_type`` says what the request carried: ``str`` for every query and form
 value (the wire has no types there), and ``str``/``int``/``float``/``bool``/
@@ -28,6 +31,7 @@ import orjson
 
 __all__ = [
     "BODY_PARAM",
+    "QUERY_PARAM",
     "MAX_DEPTH",
     "MAX_NAME_CHARS",
     "MAX_PARAMS",
@@ -45,6 +49,9 @@ MAX_DEPTH = 8
 MAX_ARRAY_ITEMS = 16  # elements of one array looked at; the rest share their names anyway
 MAX_BODY_CHARS = 64 * 1024
 BODY_PARAM = "_body"  # a body that is neither JSON nor a form: one value under this name
+# Query parts without '=' ("?95,177", "?wsdl"): positional values, never parameter names
+# (each distinct image-map click would otherwise be a new "unknown parameter").
+QUERY_PARAM = "_query"
 
 Param = tuple[str, str, str]  # (name, value, json_type)
 
@@ -74,7 +81,11 @@ def _unquote(s: str, plus: bool) -> str:
 
 
 def parse_query(query: str, limit: int = MAX_PARAMS) -> list[Param]:
-    """Parameters of a query string or form body (``+`` is a space, repeated keys kept)."""
+    """Parameters of a query string or form body (``+`` is a space, repeated keys kept).
+
+    >>> parse_query("97%2C140"), parse_query("wsdl&v=2")
+    ([('_query', '97,140', 'str')], [('_query', 'wsdl', 'str'), ('v', '2', 'str')])
+    """
     out: list[Param] = []
     if not query:
         return out
@@ -84,10 +95,14 @@ def parse_query(query: str, limit: int = MAX_PARAMS) -> list[Param]:
         if not part:
             continue
         key, eq, value = part.partition("=")
+        if not eq:  # positional: the part is a value, its shape is what the route knows
+            out.append((QUERY_PARAM, _unquote(key[: MAX_VALUE_CHARS * 3], True)[:MAX_VALUE_CHARS],
+                        "str"))
+            continue
         key = _unquote(key[: MAX_NAME_CHARS * 3], True)
         if not key:
             continue
-        value = _unquote(value[: MAX_VALUE_CHARS * 3], True)[:MAX_VALUE_CHARS] if eq else ""
+        value = _unquote(value[: MAX_VALUE_CHARS * 3], True)[:MAX_VALUE_CHARS]
         out.append((_name(key), value, "str"))
     return out
 

@@ -5,6 +5,13 @@ Each request field is normalised into a few decoded variants
 multi-pattern matcher compiled from the packaged rules
 (:mod:`detector.analysis.rules`). The matchers are Hyperscan or RE2, never
 Python ``re``: scanning time stays linear whatever the input.
+
+A field longer than the scan window (``max_field_chars``, 64 Ki characters) is
+scanned whole, window by window, each window overlapping the previous one by
+:data:`WINDOW_OVERLAP` characters: a payload shorter than the overlap lies
+entirely inside some window wherever it sits, so padding hides nothing, and the
+cost stays linear (about 1.07 x the field's length; decoding is per window).
+The analyser also reports such a field on its own (:meth:`SignatureEngine.oversized`).
 """
 
 from __future__ import annotations
@@ -17,7 +24,12 @@ from detector.analysis.backends import Matcher, make_matcher
 from detector.analysis.normalize import MAX_FIELD_CHARS, variants
 from detector.analysis.rules import LOCATIONS, Rule, load_rules
 
-__all__ = ["SignatureEngine", "SignatureHit", "header_values"]
+__all__ = ["WINDOW_OVERLAP", "SignatureEngine", "SignatureHit", "header_values"]
+
+# Characters shared by consecutive scan windows of an oversized field: longer than
+# any payload a rule matches as a whole (the longest rule spans are a few hundred
+# characters, encoded payloads a few times that), small next to the window.
+WINDOW_OVERLAP = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,8 @@ class SignatureEngine:
     ) -> None:
         if not 1 <= paranoia <= 4:
             raise ValueError("paranoia must be between 1 and 4")
+        if max_field_chars <= 2 * WINDOW_OVERLAP:
+            raise ValueError(f"max_field_chars must exceed {2 * WINDOW_OVERLAP}")
         self.paranoia = paranoia
         self.max_field_chars = max_field_chars
         self.rules = tuple(r for r in rules if r.paranoia <= paranoia)
@@ -103,14 +117,42 @@ class SignatureEngine:
         return list(hits)
 
     def scan_text(self, text: str, location: str = "query") -> list[SignatureHit]:
-        """Hits for one field's raw text, decoded the way ``location`` is decoded."""
+        """Hits for one field's raw text, decoded the way ``location`` is decoded.
+
+        The whole field is scanned, however long: see the module docstring.
+
+        >>> engine = SignatureEngine.default()
+        >>> padded = "a" * 100_000 + "<script>alert(1)</script>"
+        >>> sorted({h.category for h in engine.scan_text(padded)})
+        ['xss']
+        """
         if location not in self._hits:
             raise ValueError(f"unknown location {location!r}; expected one of {LOCATIONS}")
-        if len(text) > self.max_field_chars:
-            text = text[: self.max_field_chars]
         json_like = location == "body" and _looks_json(text)
         form = location in ("query", "header") or (location == "body" and not json_like)
-        return self._scan(text, location, form=form, json_like=json_like)
+        cap = self.max_field_chars
+        if len(text) <= cap:
+            return self._scan(text, location, form=form, json_like=json_like)
+        hits: dict[SignatureHit, None] = {}
+        step = cap - WINDOW_OVERLAP
+        for start in range(0, len(text) - WINDOW_OVERLAP, step):
+            for h in self._scan(text[start : start + cap], location, form=form,
+                                json_like=json_like):
+                hits[h] = None
+        return list(hits)
+
+    def oversized(self, fields: Mapping[str, str | None]) -> list[str]:
+        """Reasons for the fields longer than one scan window (a size anomaly of its own).
+
+        >>> SignatureEngine.default().oversized({"query": "q=" + "x" * 69_998, "path": "/"})
+        ['query of 70,000 characters exceeds the 65,536-character scan window']
+        """
+        cap = self.max_field_chars
+        return [
+            f"{name} of {len(text):,} characters exceeds the {cap:,}-character scan window"
+            for name, text in fields.items()
+            if text is not None and len(text) > cap
+        ]
 
     def scan_request(
         self,

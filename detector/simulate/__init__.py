@@ -7,6 +7,14 @@ envoy, nested otel, plus a CLF copy of one service), ``deployments.jsonl``,
 
 from __future__ import annotations
 
+from detector.simulate.planner import MIN_LABELLED_HOURS, hours_problem
 from detector.simulate.runner import DEFAULT_START, PROFILES, SimulationSummary, simulate
 
-__all__ = ["DEFAULT_START", "PROFILES", "SimulationSummary", "simulate"]
+__all__ = [
+    "DEFAULT_START",
+    "MIN_LABELLED_HOURS",
+    "PROFILES",
+    "SimulationSummary",
+    "hours_problem",
+    "simulate",
+]

@@ -11,18 +11,40 @@ from detector.simulate.deploys import ROLLOUT_S, Deploy
 
 # Labelled anomalies per kind for an 8 h run; scaled with the hours after warm-up.
 PER_KIND_8H = 3
+# Time after the warm-up that a run needs before any anomaly is planned (see per_kind).
+MIN_USEFUL_H = 0.5
+# The shortest run that holds labelled anomalies: the warm-up the detectors need to learn
+# a baseline (nothing is injected during it), then room for anomalies of 8-30 minutes.
+MIN_LABELLED_HOURS = WARMUP_S / 3600.0 + MIN_USEFUL_H
+HARMLESS_MARGIN_S = 20 * 60.0  # routine deploys keep this far from the run's ends
 
 
 def per_kind(hours: float) -> int:
     """Anomalies of each kind for a run of ``hours``.
 
-    >>> per_kind(8.0), per_kind(2.0), per_kind(1.0), per_kind(24.0)
-    (3, 1, 0, 10)
+    >>> per_kind(8.0), per_kind(2.0), per_kind(1.0), per_kind(24.0), per_kind(MIN_LABELLED_HOURS)
+    (3, 1, 0, 10, 1)
     """
     useful = hours - WARMUP_S / 3600.0
-    if useful < 0.5:
+    if useful < MIN_USEFUL_H:
         return 0
     return max(1, round(PER_KIND_8H * useful / (8.0 - WARMUP_S / 3600.0)))
+
+
+def hours_problem(hours: float | None) -> str | None:
+    """Why a run of ``hours`` cannot hold a labelled anomaly, or None when it can.
+
+    >>> hours_problem(8.0) is None, hours_problem(None) is None
+    (True, True)
+    >>> print(hours_problem(1.0))  # doctest: +NORMALIZE_WHITESPACE
+    --hours 1 is too short for labelled anomalies: the first 75 minutes are warm-up
+    and anomalies need 30 more; the minimum is 1.75
+    """
+    if hours is None or hours >= MIN_LABELLED_HOURS:
+        return None
+    return (f"--hours {hours:g} is too short for labelled anomalies: the first "
+            f"{WARMUP_S / 60:.0f} minutes are warm-up and anomalies need "
+            f"{MIN_USEFUL_H * 60:.0f} more; the minimum is {MIN_LABELLED_HOURS:g}")
 
 
 def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> list[Anomaly]:
@@ -48,14 +70,18 @@ def plan_harmless_deploys(ctx: PlanContext, rng: np.random.Generator) -> None:
     """Roughly one routine deploy per service every 3 hours, away from anomalies.
 
     A deploy right before an unrelated anomaly would make that anomaly look
-    deploy-caused, which the labels would then contradict.
+    deploy-caused, which the labels would then contradict. A run too short to
+    keep a deploy away from both of its ends has none.
     """
     hours = (ctx.t1 - ctx.t0) / 3600.0
+    lo, hi = ctx.t0 + HARMLESS_MARGIN_S, ctx.t1 - HARMLESS_MARGIN_S
+    if hi <= lo:
+        return
     for name in ctx.services:
         silent = name == SILENT_DEPLOY_SERVICE
         for _ in range(max(1, int(rng.poisson(hours / 3.0)))):
             for _try in range(30):
-                ts = float(rng.uniform(ctx.t0 + 20 * 60, ctx.t1 - 20 * 60))
+                ts = float(rng.uniform(lo, hi))
                 if _clear(ctx, name, ts):
                     ctx.deploys.append(Deploy(name, ts, "harmless",
                                               publish=not silent and rng.random() < 0.75))

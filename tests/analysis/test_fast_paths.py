@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import string
 
+from detector.analysis import param_stats as S
 from detector.analysis import profiles as P
+from detector.analysis import values as V
 from detector.analysis.analyzer import RequestAnalyzer
 from detector.analysis.profiles import KINDS, ProfileStore, value_kind
 
@@ -14,14 +16,14 @@ ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \t\x00\
 
 def _classes_plain(value: str) -> int:
     bits = 0
-    for i, cls in enumerate((P._LETTERS, P._DIGITS, P._PUNCT)):
+    for i, cls in enumerate((V._LETTERS, V._DIGITS, V._PUNCT)):
         if any(c in cls for c in value):
             bits |= 1 << i
     if " " in value:
         bits |= 8
     if not value.isascii():
         bits |= 16
-    if any(c in P._CONTROL for c in value):
+    if any(c in V._CONTROL for c in value):
         bits |= 32
     return bits
 
@@ -59,14 +61,14 @@ def _values(rng: random.Random, n: int) -> list[str]:
 def test_value_info_matches_definitions() -> None:
     rng = random.Random(7)
     for v in _values(rng, 3000):
-        kind, bits, x, b = P._value_info(v)
+        kind, bits, x, b = V._value_info(v)
         assert kind == value_kind(v, "str")
         assert bits == (_classes_plain(v) if v else 0)
-        assert bits == (P._classes(v) if v else 0)
+        assert bits == (V._classes(v) if v else 0)
         if kind in ("int", "float"):
-            assert x == P._number(v)
+            assert x == V._number(v)
             if x is not None:
-                assert b == P._num_bin(x)
+                assert b == V._num_bin(x)
         else:
             assert x is None
 
@@ -76,8 +78,8 @@ def test_ok_kinds_matches_compatible() -> None:
     for _ in range(5000):
         kinds = {k: rng.randint(0, 5) for k in rng.sample(KINDS, rng.randint(0, 6))}
         floor = rng.choice([0, 0.5, 1, 2.5, 3])
-        want = {k for k in KINDS if kinds.get(k, 0) > floor or P._compatible(k, kinds, floor)}
-        assert P._ok_kinds(kinds, floor) == want
+        want = {k for k in KINDS if kinds.get(k, 0) > floor or S._compatible(k, kinds, floor)}
+        assert S._ok_kinds(kinds, floor) == want
 
 
 def test_required_cache_follows_learning_and_config() -> None:

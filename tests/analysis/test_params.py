@@ -20,7 +20,7 @@ from detector.analysis.params import (
 def test_query_decoding_repeated_and_bracket_keys() -> None:
     got = parse_query("q=red+shoes&q=blue%20hat&flag&empty=&a[b][c]=1&ids[0]=7&ids[]=8&%7Bx%7D=y")
     assert got == [
-        ("q", "red shoes", "str"), ("q", "blue hat", "str"), ("flag", "", "str"),
+        ("q", "red shoes", "str"), ("q", "blue hat", "str"), ("_query", "flag", "str"),
         ("empty", "", "str"), ("a.b.c", "1", "str"), ("ids[]", "7", "str"),
         ("ids[]", "8", "str"), ("{x}", "y", "str"),
     ]  # fmt: skip

@@ -1,0 +1,370 @@
+"""What one parameter name of one route looked like during learning (:class:`ParamStats`).
+
+Fixed-size histograms (lengths, character classes, signed log-scale numbers),
+kind counts and a bounded enumeration, plus the quantiles scoring needs
+(:class:`_Derived`), recomputed only when the statistics change.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from detector.analysis.values import (
+    _BIT_INDEXES,
+    _NUM_SCALE,
+    _STRINGY,
+    CLASS_NAMES,
+    KINDS,
+    _bin_value,
+    _fmt,
+    _num_bin,
+    _number,
+    _value_info,
+)
+
+__all__ = ["COMPONENTS", "LEN_EDGES", "ParamStats", "check_value"]
+
+COMPONENTS = (
+    "unknown",
+    "mass_assignment",
+    "type",
+    "length",
+    "enum",
+    "charclass",
+    "range",
+    "missing",
+)
+_C = {name: i for i, name in enumerate(COMPONENTS)}
+# per CLASS_NAMES entry: control characters weigh most
+_CLASS_WEIGHT = (0.3, 0.3, 0.3, 0.3, 0.3, 0.7)
+
+LEN_EDGES = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    10,
+    12,
+    14,
+    16,
+    20,
+    24,
+    28,
+    32,
+    40,
+    48,
+    56,
+    64,
+    80,
+    96,
+    112,
+    128,
+    160,
+    192,
+    224,
+    256,
+    320,
+    384,
+    448,
+    512,
+    640,
+    768,
+    1024,
+    1536,
+    2048,
+    3072,
+    4096,
+)
+
+
+def _len_bin(n: int) -> int:
+    return bisect_right(LEN_EDGES, n) - 1
+
+
+def _usual_len(b: int) -> str:
+    lo = LEN_EDGES[b]
+    hi = LEN_EDGES[b + 1] - 1 if b + 1 < len(LEN_EDGES) else lo
+    return str(lo) if hi <= lo else f"{lo}-{hi}"
+
+
+def _quantile_bin(hist: Sequence[int], total: int, q: float) -> int:
+    target = q * total
+    cum = 0
+    for i, c in enumerate(hist):
+        cum += c
+        if cum >= target and c:
+            return i
+    return len(hist) - 1
+
+
+class _Derived(NamedTuple):
+    len_hi: int  # upper length quantile (0.999)
+    len_limit: int  # longer than this is flagged
+    usual_len: str
+    num_lo_bin: int  # numeric quantile bins (0.001, 0.999 + 1), or 0, 0 without numbers
+    num_hi_bin: int
+    num_range: str  # "[lo, hi]" for reasons, "" without numbers
+    floor: float  # 1 % of observations: rarer kinds do not count as learned
+    ok_kinds: frozenset[str]  # kinds that fit (learned or compatible)
+    rare_classes: int  # bits of the character classes seen in <= 0.5 % of the values
+
+
+def _derive(st: ParamStats) -> _Derived:
+    obs = st.obs
+    lens = st.lens
+    hi_bin = _quantile_bin(lens, obs, 0.999)
+    hi = LEN_EDGES[hi_bin + 1] - 1 if hi_bin + 1 < len(LEN_EDGES) else LEN_EDGES[-1]
+    usual = _usual_len(_quantile_bin(lens, obs, 0.5))
+    total = sum(st.nums.values())
+    lo_b = hi_b = 0
+    rng = ""
+    if total >= 10:
+        bins = sorted(st.nums.items())
+        hist = [c for _, c in bins]
+        lo_b = bins[_quantile_bin(hist, total, 0.001)][0]
+        hi_b = bins[_quantile_bin(hist, total, 0.999)][0] + 1
+        lo = max(_bin_value(lo_b), st.nmin)
+        top = min(_bin_value(hi_b), st.nmax)
+        rng = f"[{_fmt(lo)}, {_fmt(top)}]"
+    floor = 0.01 * obs
+    kinds = st.kinds
+    ok = _ok_kinds(kinds, floor)
+    rare = 0.005 * obs
+    rare_bits = 0
+    for i, c in enumerate(st.classes):
+        if c <= rare:
+            rare_bits |= 1 << i
+    return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, floor, ok, rare_bits)
+
+
+class ParamStats:
+    """What one parameter name of one route looked like during learning."""
+
+    __slots__ = (
+        "_derived",
+        "classes",
+        "count",
+        "kinds",
+        "lens",
+        "nmax",
+        "nmin",
+        "nums",
+        "obs",
+        "values",
+    )
+
+    def __init__(self) -> None:
+        self.count = 0  # requests carrying the name
+        self.obs = 0  # values seen (a repeated name counts each value)
+        self.kinds: dict[str, int] = {}
+        self.lens = [0] * len(LEN_EDGES)
+        self.classes = [0] * len(CLASS_NAMES)
+        self.nums: dict[int, int] = {}
+        self.nmin = math.inf
+        self.nmax = -math.inf
+        self.values: dict[str, int] | None = {}  # None once more than max_enum distinct values
+        self._derived: _Derived | None = None
+
+    def derived(self) -> _Derived:
+        """Quantiles used when scoring, computed once per change (scoring is the hot path)."""
+        d = self._derived
+        if d is None:
+            d = self._derived = _derive(self)
+        return d
+
+    def learn(self, value: str, kind: str, max_enum: int) -> None:
+        _, bits, x, b = _value_info(value)
+        self._learn(value, kind, bits, x, b, max_enum)
+
+    def _learn(
+        self, value: str, kind: str, bits: int, x: float | None, b: int, max_enum: int
+    ) -> None:
+        """:meth:`learn` with the value's classes and number (``_value_info``) at hand."""
+        self._derived = None
+        self.obs += 1
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        n = len(value)
+        self.lens[n if n <= 8 else _len_bin(n)] += 1  # LEN_EDGES[i] == i up to 8
+        if bits:
+            cl = self.classes
+            for i in _BIT_INDEXES[bits]:
+                cl[i] += 1
+        if kind == "int" or kind == "float":
+            if x is None:  # a JSON number whose text does not read as one by its shape
+                x = _number(value)
+                if x is not None:
+                    b = _num_bin(x)
+            if x is not None:
+                nums = self.nums
+                nums[b] = nums.get(b, 0) + 1
+                if x < self.nmin:
+                    self.nmin = x
+                if x > self.nmax:
+                    self.nmax = x
+        vals = self.values
+        if vals is not None:
+            if value in vals:
+                vals[value] += 1
+            elif len(vals) < max_enum and len(value) <= 64:
+                vals[value] = 1
+            else:
+                self.values = None
+
+    def dominant(self) -> str:
+        return max(self.kinds.items(), key=lambda kv: kv[1])[0] if self.kinds else "text"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count, "obs": self.obs, "kinds": self.kinds, "lens": self.lens,
+            "classes": self.classes, "nums": [[b, c] for b, c in sorted(self.nums.items())],
+            "nmin": self.nmin if math.isfinite(self.nmin) else None,
+            "nmax": self.nmax if math.isfinite(self.nmax) else None,
+            "values": self.values,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ParamStats:
+        p = cls()
+        p.count, p.obs = int(d["count"]), int(d["obs"])
+        p.kinds = {str(k): int(v) for k, v in d["kinds"].items()}
+        p.lens = [int(x) for x in d["lens"]]
+        p.classes = [int(x) for x in d["classes"]]
+        if len(p.lens) != len(LEN_EDGES) or len(p.classes) != len(CLASS_NAMES):
+            raise ValueError("profile state: histogram size mismatch")
+        p.nums = {int(b): int(c) for b, c in d["nums"]}
+        p.nmin = math.inf if d["nmin"] is None else float(d["nmin"])
+        p.nmax = -math.inf if d["nmax"] is None else float(d["nmax"])
+        vals = d["values"]
+        p.values = None if vals is None else {str(k): int(v) for k, v in vals.items()}
+        return p
+
+
+def _ok_kinds(kinds: dict[str, int], floor: float) -> frozenset[str]:
+    """The kinds that fit a parameter: learned (more than ``floor`` times) or compatible.
+
+    The same set as ``{k for k in KINDS if kinds.get(k, 0) > floor or _compatible(k, ...)}``.
+    """
+    has = {k for k, c in kinds.items() if c > floor}
+    ok = {k for k in has if k in KINDS} | {"null", "empty"}
+    if "float" in has:
+        ok.add("int")
+    if "text" in has:
+        ok |= _STRINGY
+    if "token" in has:
+        ok.update(("int", "uuid", "date"))
+    return frozenset(ok)
+
+
+def _compatible(kind: str, kinds: dict[str, int], floor: float) -> bool:
+    """Whether ``kind`` fits a parameter that has carried ``kinds``."""
+    if kind in ("null", "empty"):
+        return True
+
+    def has(k: str) -> bool:
+        return kinds.get(k, 0) > floor
+
+    if kind == "int" and has("float"):
+        return True
+    if kind in _STRINGY and has("text"):
+        return True
+    return kind in ("int", "uuid", "date") and has("token")
+
+
+def check_value(
+    name: str,
+    value: str,
+    jtype: str,
+    st: ParamStats,
+    found: list[tuple[float, int, str]],
+    min_obs: int,
+) -> None:
+    """Append (weight, component, reason) for each way ``value`` does not fit ``st``.
+
+    Nothing is judged before ``st`` holds ``min_obs`` values (the cold start).
+    """
+    obs = st.obs
+    if obs < min_obs:
+        return
+    d = st._derived
+    if d is None:
+        d = st.derived()
+    kind, bits, x, b = _value_info(value)
+    if jtype != "str":
+        kind = jtype if jtype in KINDS else "text"
+    type_ok = kind in d.ok_kinds
+    n = len(value)
+    long = n > d.len_limit
+    numeric = kind in ("int", "float")
+    if type_ok and not long and not bits & d.rare_classes:  # the usual case: often quiet
+        if numeric and d.num_range:
+            # _check_range reports nothing for a number in the learned bins +- 5
+            if (
+                x is not None
+                and (x >= 0 or st.nmin < 0)
+                and d.num_lo_bin - 5 <= b <= d.num_hi_bin + 5
+            ):
+                return
+        else:
+            vals = st.values
+            if (
+                vals is None
+                or kind in ("null", "empty")
+                or obs < 50
+                or obs < 5 * len(vals)
+                or value in vals
+            ):
+                return
+    label = name[:64]
+    if not type_ok:
+        w = 0.85 if kind in ("object", "array") else 0.7
+        found.append((w, _C["type"], f"{label}: {kind} where {st.dominant()} lives"))
+    if long:
+        w = min(0.95, 0.35 + 0.1 * math.log2(n / max(d.len_hi, 1)))
+        found.append((w, _C["length"], f"{label}: length {n} (usual {d.usual_len})"))
+    bits = bits & d.rare_classes if type_ok else 0  # a wrong type says it all
+    if bits:
+        for i, cname in enumerate(CLASS_NAMES):
+            if bits >> i & 1:
+                found.append((_CLASS_WEIGHT[i], _C["charclass"], f"{label}: {cname}"))
+    if numeric and d.num_range:
+        if x is None:  # a JSON number whose text does not read as one by its shape
+            x = _number(value)
+            if x is not None:
+                b = _num_bin(x)
+        if x is not None:
+            _check_range(label, x, b, st, d, found)
+    elif st.values is not None and type_ok and not long and kind not in ("null", "empty"):
+        vals = st.values
+        if obs >= 50 and obs >= 5 * len(vals) and value not in vals:
+            found.append(
+                (0.4, _C["enum"], f"{label}: value outside its {len(vals)} known values")
+            )
+
+
+def _check_range(
+    label: str,
+    x: float,
+    b: int,
+    st: ParamStats,
+    d: _Derived,
+    found: list[tuple[float, int, str]],
+) -> None:
+    """``b`` is ``_num_bin(x)``."""
+    if x < 0 <= st.nmin:
+        found.append(
+            (0.6, _C["range"], f"{label}: negative {_fmt(x)} (learned range {d.num_range})")
+        )
+        return
+    dist = max(b - d.num_hi_bin, d.num_lo_bin - b) / _NUM_SCALE - 0.5
+    if dist > 0:
+        w = min(0.95, 0.45 + 0.1 * dist)
+        found.append((w, _C["range"], f"{label}: {_fmt(x)} beyond learned range {d.num_range}"))

@@ -1,0 +1,167 @@
+"""What a request parameter value looks like: its kind, character classes and number.
+
+Pure functions of the text alone (no learned state), memoised for short values:
+the shared memo can never change a decision, whichever route or service asks.
+
+>>> value_kind("2026-03-17", "str"), bin(_classes("a1!")), _num_bin(99.0)
+('date', '0b111', 20)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["CLASS_NAMES", "KINDS", "value_kind"]
+
+KINDS = (
+    "int",
+    "float",
+    "bool",
+    "null",
+    "empty",
+    "uuid",
+    "email",
+    "token",
+    "date",
+    "url",
+    "text",
+    "object",
+    "array",
+)
+_NUM_SCALE = 10  # numeric histogram bins per decade of sign(x) * log10(1 + |x|)
+_MAX_NUM_BIN = 40 * _NUM_SCALE
+
+# Character classes, as bits: letters, digits, punctuation, space, non-ASCII, control.
+CLASS_NAMES = (
+    "letters",
+    "digits",
+    "punctuation",
+    "spaces",
+    "non-ASCII characters",
+    "control characters",
+)
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_CONTROL = frozenset([chr(i) for i in range(32)] + ["\x7f"])
+# class bits -> indexes of the classes set in them
+_BIT_INDEXES = tuple(
+    tuple(i for i in range(len(CLASS_NAMES)) if bits >> i & 1)
+    for bits in range(1 << len(CLASS_NAMES))
+)
+
+# Linear patterns only (no nested quantifiers), applied to length-checked values.
+_FLOAT = re.compile(r"-?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][+-]?\d+)")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+_TOKEN = re.compile(r"[A-Za-z0-9_\-.~:]+")
+_STRINGY = frozenset(
+    {"int", "float", "bool", "empty", "uuid", "email", "token", "date", "url", "text"}
+)
+
+
+def value_kind(value: str, json_type: str) -> str:
+    """What a value looks like (one of :data:`KINDS`).
+
+    >>> [value_kind(v, "str") for v in ("42", "-1.5e3", "TRUE", "", "2026-03-17", "a@b.io")]
+    ['int', 'float', 'bool', 'empty', 'date', 'email']
+    >>> [value_kind(v, t) for v, t in (("7", "int"), ("pm_7a99fa8c79", "str"), ("hi you", "str"))]
+    ['int', 'token', 'text']
+    """
+    if json_type != "str":
+        return json_type if json_type in KINDS else "text"
+    n = len(value)
+    if n == 0:
+        return "empty"
+    if (
+        n <= 20
+        and value.isascii()
+        and (value.isdigit() or (value[0] == "-" and value[1:].isdigit()))
+    ):
+        return "int"
+    if n <= 32 and value.isascii() and _FLOAT.fullmatch(value):
+        return "float"
+    if n <= 5 and value.lower() in ("true", "false"):
+        return "bool"
+    if n == 36 and _UUID.fullmatch(value):
+        return "uuid"
+    if 10 <= n <= 40 and value[:4].isdigit() and _DATE.fullmatch(value):
+        return "date"
+    if n <= 254 and "@" in value:
+        local, _, domain = value.rpartition("@")
+        if local and "." in domain[1:-1] and _TOKEN.fullmatch(domain) and " " not in local:
+            return "email"
+    if n <= 2048 and value.startswith(("http://", "https://")) and " " not in value:
+        return "url"
+    if 6 <= n <= 128 and _TOKEN.fullmatch(value) and not value.isalpha():
+        return "token"
+    return "text"
+
+
+def _classes(value: str) -> int:
+    if value.isascii() and value.isalnum():  # letters and digits only: most values
+        return (0 if value.isdigit() else 1) | (0 if value.isalpha() else 2)
+    chars = set(value)
+    bits = 0
+    if not chars.isdisjoint(_LETTERS):
+        bits |= 1
+    if not chars.isdisjoint(_DIGITS):
+        bits |= 2
+    if not chars.isdisjoint(_PUNCT):
+        bits |= 4
+    if " " in chars:
+        bits |= 8
+    if not value.isascii():
+        bits |= 16
+    if not chars.isdisjoint(_CONTROL):
+        bits |= 32
+    return bits
+
+
+def _num_bin(x: float) -> int:
+    f = math.copysign(math.log10(1.0 + abs(x)), x) if math.isfinite(x) else math.copysign(40, x)
+    return max(-_MAX_NUM_BIN, min(_MAX_NUM_BIN, math.floor(f * _NUM_SCALE)))
+
+
+# value -> (kind as a "str" value, character-class bits, number or None, its bin): pure
+# functions of the text alone, memoised (values repeat a lot). Never depends on learned
+# state, so sharing it across routes and services cannot change a decision.
+_VALUE_MEMO_MAX = 1 << 16
+_VALUE_MEMO_LEN = 128  # longer values are computed every time
+_value_memo: dict[str, tuple[str, int, float | None, int]] = {}
+
+
+def _value_info(value: str) -> tuple[str, int, float | None, int]:
+    """(value_kind(value, "str"), _classes(value), number, numeric bin) of one value."""
+    info = _value_memo.get(value)
+    if info is None:
+        kind = value_kind(value, "str")
+        bits = _classes(value) if value else 0
+        x = _number(value) if kind in ("int", "float") else None
+        info = (kind, bits, x, _num_bin(x) if x is not None else 0)
+        if len(value) <= _VALUE_MEMO_LEN:
+            if len(_value_memo) >= _VALUE_MEMO_MAX:
+                _value_memo.clear()
+            _value_memo[value] = info
+    return info
+
+
+def _bin_value(b: int) -> float:
+    f = b / _NUM_SCALE
+    return math.copysign(10 ** abs(f) - 1.0, f)
+
+
+def _number(value: str) -> float | None:
+    try:
+        x = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return x if not math.isnan(x) else None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
