@@ -30,7 +30,7 @@ class AccessEvent(NamedTuple):
     bytes: int | None  # response body bytes
     client: str  # original client: first X-Forwarded-For address, else the peer
     user_agent: str
-    body: str | None  # request body sample, capped (see decoding.base.BODY_CAP)
+    body: str | None  # request body, whole: bounded by the record (decoding.base.BODY_CAP)
     request_id: str | None
     source: str  # file name or "topic:partition"
     offset: int  # 1-based line number in a file, or the Kafka offset

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import time
 from bisect import bisect_right
 from collections import Counter
@@ -56,6 +57,7 @@ _SUSPICIOUS_PATH = re.compile(
     re.IGNORECASE,
 )
 UA_BENIGN_MAX = 100_000
+UA_BENIGN_BYTES = 8 << 20  # per service: user agents are as long as a client likes
 KNOWN_METHODS = frozenset(
     {
         "GET",
@@ -81,6 +83,10 @@ KNOWN_METHODS = frozenset(
 MAX_SERIES = 200_000  # beyond this, new routes share one overflow series per service
 MAX_EMPTY_WINDOWS = 1440  # a longer silence (a day of windows) is skipped, not walked
 PATH_CACHE_MAX = 500_000
+# The path cache is keyed by raw paths, which the input sizes: it is bounded by the
+# bytes it holds too (path string plus ~200 bytes of tuple and dict entry each).
+PATH_CACHE_BYTES = 32 << 20
+PATH_ENTRY_BYTES = 200
 FUTURE_SLACK = 86400.0  # events stamped more than a day after the wall clock are absurd
 _EMPTY: list[Any] = new_series_stats()
 
@@ -143,7 +149,7 @@ class Pipeline:
         registry: DeploymentRegistry | None = None,
         templater: RouteTemplater | None = None,
         dead_letter: Callable[[BadRecord], None] | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] | None = time.time,
         analyzer: RequestAnalyzer | None = None,
     ) -> None:
         self.settings = settings
@@ -171,6 +177,7 @@ class Pipeline:
         # that what one pipeline analyses never depends on other services'
         # traffic: a pipeline per partition decides exactly like one for all.
         self.ua_benign: dict[str, set[str]] = {}
+        self.ua_benign_bytes: dict[str, int] = {}  # per service, of the strings in ua_benign
         self.new_endpoint = NewEndpointDetector(ds)
         self.routes_by_service: dict[str, list[SeriesKey]] = {}
         self.incidents: IncidentManager = IncidentManager(
@@ -183,6 +190,7 @@ class Pipeline:
         self.awake: set[int] = set()  # series evaluated even in empty windows
         self.sid_of: dict[SeriesKey, int] = {}
         self.path_cache: dict[tuple[str, str, str], int] = {}
+        self.path_cache_bytes = 0  # bounded by PATH_CACHE_BYTES (see _resolve_series)
         # Raw paths (as path_cache keys) that request analysis must see whatever
         # their query: decided once per path, when it is first resolved.
         self.odd_paths: set[tuple[str, str, str]] = set()
@@ -204,8 +212,11 @@ class Pipeline:
         # latest event time per series window (LATEST) does the same for the last.
         self.svc_first: dict[str, float] = {}
         self.last_version: dict[str, str] = {}
+        # The live service refuses event times far beyond its clock. A replay passes
+        # None: a file is judged by its own times (sources.timeguard), never by when
+        # it happens to be replayed.
         self.wall_clock = wall_clock
-        self.future_limit: float = wall_clock() + FUTURE_SLACK  # renewed as the clock moves on
+        self.future_limit: float = self._future_limit()  # renewed as the clock moves on
         self._gen: int = self.templater.generation
 
     # ---- per event -------------------------------------------------------
@@ -238,7 +249,7 @@ class Pipeline:
             if ts > max_ts:
                 if ts > future:
                     # The limit was set a while ago (a service runs for days): renew it first.
-                    future = self.future_limit = self.wall_clock() + FUTURE_SLACK
+                    future = self.future_limit = self._future_limit()
                     if ts > future:
                         self._bad(BadRecord(ev[13], ev[14], "timestamp in the future", b""))
                         continue
@@ -322,6 +333,9 @@ class Pipeline:
         self.max_ts = max_ts
         self.summary.events += n
 
+    def _future_limit(self) -> float:
+        return math.inf if self.wall_clock is None else self.wall_clock() + FUTURE_SLACK
+
     def _client_failure(self, cs: list[Any], sid: int, ev: AccessEvent) -> None:
         cs[1] += 1
         routes = cs[3]
@@ -343,13 +357,15 @@ class Pipeline:
             self.svc_first[svc] = ts
         route = self.templater.template(svc, path)
         gen = self.templater.generation
-        if gen != self._gen:  # learned collapse changed templates: cached mappings are stale
+        if (
+            gen != self._gen  # learned collapse changed templates: cached mappings are stale
+            or len(self.path_cache) >= PATH_CACHE_MAX
+            or self.path_cache_bytes >= PATH_CACHE_BYTES
+        ):
             self._gen = gen
             self.path_cache.clear()
             self.odd_paths.clear()
-        if len(self.path_cache) >= PATH_CACHE_MAX:
-            self.path_cache.clear()
-            self.odd_paths.clear()
+            self.path_cache_bytes = 0
         if _SUSPICIOUS_PATH.search(path) is not None:
             self.odd_paths.add(pk)
         key = SeriesKey(svc, method if method in KNOWN_METHODS else "OTHER", route)
@@ -371,6 +387,7 @@ class Pipeline:
                 self.series_last.append(widx - 1)
                 self.awake.add(sid)
         self.path_cache[pk] = sid
+        self.path_cache_bytes += sys.getsizeof(path) + PATH_ENTRY_BYTES
         return sid
 
     def _slow_item(self, item: DeploymentEvent | BadRecord) -> None:
@@ -401,7 +418,7 @@ class Pipeline:
         than frozen. Returns how many windows closed. Later events before the
         new watermark count as late, as after any event.
         """
-        if not ts > self.max_ts or ts > self.wall_clock() + FUTURE_SLACK:
+        if not ts > self.max_ts or ts > self._future_limit():
             return 0
         self.max_ts = ts
         before = self.summary.windows_closed
@@ -462,6 +479,8 @@ class Pipeline:
         self.routes_by_service = st["routes_by_service"]
         self.payload.restore(st["payload"])
         self.ua_benign = st["ua_benign"]
+        self.ua_benign_bytes = {svc: sum(sys.getsizeof(u) + 70 for u in known)
+                                for svc, known in self.ua_benign.items()}
         # Absent in snapshots of earlier versions: every service seen so far started
         # no later than the pipeline's first event, as the old single figure said.
         self.svc_first = (st["svc_first"] if "svc_first" in st
@@ -472,6 +491,7 @@ class Pipeline:
             self.analyzer.profiles = ProfileStore.load_state(st["profiles"])
         self.path_cache.clear()
         self.odd_paths.clear()
+        self.path_cache_bytes = 0
         self._gen = self.templater.generation
 
     def _close_due(self, final: bool = False) -> None:
@@ -623,14 +643,20 @@ class Pipeline:
         found = self.analyzer.analyze_many(events, routes)
         flagged: list[tuple[AccessEvent, str, Finding]] = []
         ua_benign = self.ua_benign
+        ua_bytes = self.ua_benign_bytes
         for (ev, sid), route, f in zip(pending, routes, found, strict=True):
             if f is None:
-                known = ua_benign.get(ev.service)
+                svc, ua = ev.service, ev.user_agent
+                known = ua_benign.get(svc)
                 if known is None:
-                    known = ua_benign[ev.service] = set()
-                elif len(known) >= UA_BENIGN_MAX:
+                    known = ua_benign[svc] = set()
+                elif ua in known:
+                    continue
+                elif len(known) >= UA_BENIGN_MAX or ua_bytes.get(svc, 0) >= UA_BENIGN_BYTES:
                     known.clear()  # bounded: benign agents are simply analysed once more
-                known.add(ev.user_agent)
+                    ua_bytes[svc] = 0
+                known.add(ua)
+                ua_bytes[svc] = ua_bytes.get(svc, 0) + sys.getsizeof(ua) + 70  # + set slot
                 continue
             flagged.append((ev, route, f))
             self.summary.findings[f.kind] += 1

@@ -13,19 +13,22 @@ from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, 
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
 from detector.cli.service_cmds import (
+    DEMO_EPILOG,
     DEPLOY_EPILOG,
     RUN_EPILOG,
     demo_command,
     deploy_record_command,
     run_command,
 )
+from detector.cli.usage import FORMAT_HELP, SINK_HELP, DetectorGroup
 from detector.config import load_settings
 
 app = typer.Typer(
     name="detector",
     help="Deploy-aware, streaming anomaly detection for API access logs.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
+    cls=DetectorGroup,  # one-line usage errors, value names instead of Python types
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -55,17 +58,18 @@ def _root(
 @app.command(
     epilog="""Examples:\n
   detector replay access.log.gz --deployments deploys.jsonl\n
-  detector replay host1.log host2.log --sink jsonl:incidents.jsonl --dead-letter bad.jsonl\n
+  detector replay a.log b.log --sink jsonl:out.jsonl --dead-letter bad.jsonl\n
+  detector replay access.log --sink sqlite:incidents.db --sink stdout\n
   zcat access.log.gz | detector replay - --format clf --service shop"""
 )
 @one_line_errors
 def replay(
     files: Annotated[
-        list[str] | None, typer.Argument(help="Log files (plain or .gz); '-' = stdin.")
+        list[str] | None,
+        typer.Argument(metavar="FILE", show_default="-",
+                       help="Log files (plain or .gz); '-' = stdin."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="auto|otel|nginx_json|envoy|clf|alb|wsgi")
-    ] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "auto",
     service: Annotated[
         str, typer.Option("--service", help="Service name for formats without one.")
     ] = "default",
@@ -73,7 +77,8 @@ def replay(
         Path | None, typer.Option("--deployments", help="Deployment events (JSON lines).")
     ] = None,
     sink: Annotated[
-        list[str] | None, typer.Option("--sink", help="stdout | jsonl:PATH (repeatable).")
+        list[str] | None,
+        typer.Option("--sink", help=SINK_HELP, show_default="stdout"),
     ] = None,
     models: Annotated[
         Path | None,
@@ -93,29 +98,54 @@ def replay(
     debug: DebugOpt = False,
 ) -> None:
     """Replay historical access logs and emit incidents (summary on stderr)."""
-    from detector.cli.replay import build_analyzer, build_sinks, format_summary, run_replay
+    from detector.cli.errors import fail
+    from detector.cli.interrupt import Interrupted
+    from detector.cli.replay import (
+        build_analyzer,
+        format_summary,
+        input_problem,
+        run_replay,
+    )
+    from detector.sinks.fanout import SinkFanOut
 
     settings = load_settings(config)
-    sinks = build_sinks(sink or [])
-    summary, problems = run_replay(
-        files or ["-"],
-        settings=settings,
-        fmt=fmt,
-        service=service,
-        deployments=deployments,
-        sinks=sinks,
-        dead_letter=dead_letter,
-        analyzer=build_analyzer(models, enabled=not no_analysis),
-        workers=workers,
-    )
+    analyzer = build_analyzer(models, enabled=not no_analysis)  # a refused registry: no sink made
+    fan = SinkFanOut.open(sink or ["stdout"])  # each sink on its own; report() tells what missed
+    try:
+        summary, problems = run_replay(
+            files or ["-"],
+            settings=settings,
+            fmt=fmt,
+            service=service,
+            deployments=deployments,
+            sinks=[fan],
+            dead_letter=dead_letter,
+            analyzer=analyzer,
+            workers=workers,
+        )
+    except Interrupted as stopped:  # SIGINT/SIGTERM: sinks flushed, say how far it got
+        sys.stderr.write(format_summary(stopped.summary, stopped.problems, dead_letter) + "\n")
+        sys.stderr.writelines(f"{line}\n" for line in fan.report())
+        where = "every sink" if not fan.undelivered else "every sink but as said above"
+        sys.stderr.write(f"detector: interrupted by {stopped.stop.name}: the summary covers "
+                         f"the input read until then, its incidents are in {where}\n")
+        raise typer.Exit(stopped.stop.exit_code) from None
     sys.stderr.write(format_summary(summary, problems, dead_letter) + "\n")
+    sys.stderr.writelines(f"{line}\n" for line in fan.report())
+    problem = input_problem(summary, fmt)
+    if problem is not None:
+        raise fail(problem)
+    if fan.undelivered:
+        missed = sum(1 for o in fan.outcomes if o.undelivered)
+        raise fail(f"{fan.undelivered:,} incident changes not delivered to {missed} of "
+                   f"{len(fan.outcomes)} sinks (see above)")
 
 
 app.add_typer(incidents_app, name="incidents")
 app.command("train", epilog=TRAIN_EPILOG)(train_command)
 app.command("scan", epilog=SCAN_EPILOG)(scan_command)
 app.command("run", epilog=RUN_EPILOG)(run_command)
-app.command("demo")(demo_command)
+app.command("demo", epilog=DEMO_EPILOG)(demo_command)
 deploy_app = typer.Typer(help="Deployment events.", no_args_is_help=True)
 deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
@@ -137,7 +167,12 @@ def simulate(
     ],
     hours: Annotated[
         float | None,
-        typer.Option("--hours", min=0.1, max=24 * 14, help="Event-time span (default 8, bench 2)."),
+        typer.Option(
+            "--hours",
+            max=24 * 14,
+            help="Event-time span, at least 1.75 (75 min warm-up, then anomalies; "
+            "default 8, bench 2).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 0,
     rate: Annotated[
@@ -156,10 +191,16 @@ def simulate(
 ) -> None:
     """Write realistic labelled traffic: logs, deployments.jsonl, labels.jsonl."""
     from detector.cli.errors import UsageError
+    from detector.simulate import hours_problem
     from detector.simulate import simulate as run_simulate
 
     if profile not in ("default", "bench"):
         raise UsageError(f"unknown profile {profile!r} (default or bench)")
+    if out_dir.exists() and not out_dir.is_dir():  # never replace a file with a directory
+        raise UsageError(f"{out_dir} exists and is not a directory: give OUT_DIR a new name")
+    problem = hours_problem(hours)  # a run without labels would be scored as perfect
+    if problem is not None:
+        raise UsageError(problem)
     summary = run_simulate(
         out_dir, hours=hours, seed=seed, rate=rate, profile=profile, lines=lines, gzip=gz
     )
@@ -169,12 +210,15 @@ def simulate(
         f"{summary.deployments} deployments, {summary.labels} labels ({kinds}) "
         f"-> {out_dir} in {summary.elapsed_s:.1f} s\n"
     )
+    if not summary.labels:
+        sys.stderr.write("simulate: warning: no anomaly found room in this run; "
+                         "labels.jsonl is empty\n")
 
 
 @app.command(
     epilog="""Examples:\n
   detector evaluate out/sim/labels.jsonl incidents.jsonl\n
-  detector evaluate out/sim/labels.jsonl incidents.jsonl --kinds error_surge --json r.json"""
+  detector evaluate labels.jsonl inc.jsonl --kinds error_surge --json r.json"""
 )
 @one_line_errors
 def evaluate(

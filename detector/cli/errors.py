@@ -1,4 +1,5 @@
-"""One-line errors and exit codes: 0 ok, 1 findings (gates), 2 usage or input error."""
+"""One-line errors and exit codes (CONTRACTS §4): 0 ok, 1 findings (gates), 2 usage or input
+error, 3 internal error (a bug), 4 inconclusive (verdicts); 128 + N stopped by signal N."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ from typing import Any, TypeVar
 import typer
 
 from detector.config import ConfigError
+from detector.evaluate.matching import EvaluateInputError
+from detector.models.registry import RegistryError
 from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sources.files import SourceError
+from detector.terminal import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_OK = 0
+EXIT_FINDINGS = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INCONCLUSIVE = 4
 
-USER_ERRORS = (ConfigError, SinkError, SinkDeliveryError, SourceError)
+# Errors about what the user gave (flags, files, a model registry refused as untrusted or
+# broken): exit 2, never "internal error".
+USER_ERRORS = (ConfigError, SinkError, SinkDeliveryError, SourceError, RegistryError,
+               EvaluateInputError)
 
 
 class UsageError(ValueError):
@@ -27,7 +37,8 @@ class UsageError(ValueError):
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
-    sys.stderr.write(f"detector: error: {message}\n")
+    # One line, whatever the message quotes (a path, a value, a line of input).
+    sys.stderr.write(f"detector: error: {printable(message)}\n")
     return typer.Exit(code)
 
 

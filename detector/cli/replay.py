@@ -12,6 +12,7 @@ import orjson
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
 
+from detector.cli.interrupt import Interrupted, StopRequest, stop_on_signals, until_stopped
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
@@ -19,17 +20,35 @@ from detector.events import BadRecord
 from detector.gc_tuning import throughput_gc
 from detector.pipeline import Item, Pipeline, RunSummary
 from detector.sinks import Sink, make_sink
+from detector.sinks.fanout import SinkFanOut
 from detector.sources.dead_letter import DeadLetterFile
 from detector.sources.files import FileSource, SourceError, merged
+from detector.terminal import printable
+
+# Keys of access events (CONTRACTS §1, nginx, envoy): a line holding two of them
+# (method, path, status...) and no "type": "deployment" is an access log line. One
+# alone is not enough: a deployment record may well carry a "status" or a "url".
+_ACCESS_KEYS = frozenset({"http.request.method", "url.path", "url.full",
+                          "http.response.status_code", "http", "url", "request", "method",
+                          "status", "status_code", "response_code", "request_method", "path",
+                          "uri"})
+# Prefix of the reasons of its bad lines (no colon: the summary groups reasons by the
+# text before the first one).
+DEPLOYMENTS_REASON = "deployments file, "
 
 
 def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadRecord]) -> int:
-    """Read a deployments JSON-lines file into the registry; bad lines are collected."""
+    """Read a deployments JSON-lines file into the registry; bad lines are collected.
+
+    A file that is mostly not deployment events (an access log given to
+    ``--deployments`` by mistake) is refused as a whole, in one line.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read deployments file {path}: {exc.strerror}") from None
     n = 0
+    mine: list[BadRecord] = []
     for no, raw in enumerate(data.splitlines(), 1):
         if not raw.strip():
             continue
@@ -37,27 +56,36 @@ def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadReco
             obj = orjson.loads(raw)
             if not isinstance(obj, dict):
                 raise DecodeError("deployment event must be a JSON object")
+            if obj.get("type") != "deployment":
+                if "type" in obj:
+                    raise DecodeError(f"type {str(obj['type'])[:40]!r} is not 'deployment'")
+                if len(_ACCESS_KEYS.intersection(obj)) >= 2:
+                    raise DecodeError("an access event, not a deployment event")
             registry.add(parse_deployment(obj, path.name, no))
             n += 1
-        except orjson.JSONDecodeError as exc:
-            bad.append(BadRecord(path.name, no, f"invalid JSON: {str(exc)[:80]}", raw))
+        except orjson.JSONDecodeError:
+            mine.append(BadRecord(path.name, no, f"{DEPLOYMENTS_REASON}invalid JSON", raw))
         except DecodeError as exc:
-            bad.append(BadRecord(path.name, no, exc.reason, raw))
+            why = exc.reason.replace(":", "")
+            mine.append(BadRecord(path.name, no, f"{DEPLOYMENTS_REASON}{why}", raw))
+    if mine and len(mine) >= n:
+        first = mine[0]
+        what = "no deployment event" if n == 0 else f"only {n} deployment events"
+        raise SourceError(
+            f"--deployments {path}: not a deployments file: {what} in {n + len(mine):,} lines "
+            f"(line {first.offset}: {first.reason[len(DEPLOYMENTS_REASON):]}); expected JSON "
+            'lines like {"type": "deployment", "service.name": ..., "service.version": ..., '
+            '"timestamp": ...}')
+    bad.extend(mine)
     return n
 
 
-def _progress(items: Iterable[Item]) -> Iterator[Item]:
-    """A live count on stderr when it is a terminal (never when piped)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+def _progress(sources: list[FileSource]) -> Callable[[Iterable[Item]], Iterator[Item]]:
+    """Progress on stderr, on a line of its own that incident lines never share (percent
+    and ETA when the inputs' sizes are known); only when stderr is a terminal."""
+    from detector.cli.progress import ReplayProgress
 
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=None
-    ) as prog:
-        task = prog.add_task("replaying", total=None)
-        for n, item in enumerate(items, 1):
-            if n % 100_000 == 0:
-                prog.update(task, description=f"replaying: {n:,} records")
-            yield item
+    return ReplayProgress([s.stream for s in sources], sys.stderr)
 
 
 def build_analyzer(models: Path | None, enabled: bool = True) -> RequestAnalyzer | None:
@@ -65,12 +93,16 @@ def build_analyzer(models: Path | None, enabled: bool = True) -> RequestAnalyzer
     if not enabled:
         return None
     from detector.analysis.analyzer import RequestAnalyzer
+    from detector.models.registry import RegistryError
 
-    if models is not None and not models.is_dir():
+    if models is None:
+        return RequestAnalyzer(learn_online=True)
+    if not models.is_dir():
         raise SourceError(f"cannot read model registry {models}: not a directory")
-    return RequestAnalyzer.from_registry(models) if models is not None else RequestAnalyzer(
-        learn_online=True
-    )
+    try:
+        return RequestAnalyzer.from_registry(models)
+    except RegistryError as exc:  # refused (untrusted, tampered, broken): the user's to fix
+        raise RegistryError(f"--models {models}: {exc}") from None
 
 
 def feed_pipeline(
@@ -80,10 +112,15 @@ def feed_pipeline(
     *,
     select: Callable[[Iterable[Item]], Iterable[Item]] | None = None,
     report_deployment_errors: bool = True,
+    stop: StopRequest | None = None,
 ) -> None:
     """One replay through ``pipeline``: the deployments file into its registry (bad lines
     reported unless ``report_deployment_errors`` is off), then the inputs merged in event-time
-    order (``select`` may narrow or watch them), then the end of input."""
+    order (``select`` may narrow or watch them), then the end of input.
+
+    A ``stop`` request ends the input before the next record: the sinks are flushed with
+    what was found until then, and the open windows are left open (their traffic is partial,
+    judging them would invent drops)."""
     if deployments is not None:
         early_bad: list[BadRecord] = []
         pipeline.summary.deployments += load_deployments(deployments, pipeline.registry,
@@ -92,11 +129,17 @@ def feed_pipeline(
             for rec in early_bad:
                 pipeline._bad(rec)
     items: Iterable[Item] = merged(sources)
+    if stop is not None:
+        items = until_stopped(items, stop)
     if select is not None:
         items = select(items)
     with throughput_gc():
         pipeline.process(items)
-        pipeline.finish()
+        if stop:
+            for sink in pipeline.sinks:
+                sink.flush()
+        else:
+            pipeline.finish()
 
 
 def run_replay(
@@ -112,22 +155,52 @@ def run_replay(
     analyzer: RequestAnalyzer | None = None,
     workers: int = 1,
 ) -> tuple[RunSummary, list[str]]:
-    """Replay ``files``; returns the run summary and one-line problems with inputs."""
+    """Replay ``files``; returns the run summary and one-line problems with inputs.
+
+    SIGINT and SIGTERM stop it between records; the sinks are flushed and closed, then
+    :class:`~detector.cli.interrupt.Interrupted` carries the summary of the part replayed.
+    """
     if fmt != "auto" and fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r} (one of auto, {', '.join(FORMATS)})")
-    if workers > 1:
-        from detector.cli.replay_workers import run_parallel_replay
+    fan = SinkFanOut.of(sinks)  # each sink on its own: a failing one never starves the others
+    owned, sinks = [fan] != sinks, [fan]
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        if workers > 1:
+            from detector.cli.replay_workers import run_parallel_replay
 
-        return run_parallel_replay(files or ["-"], workers=workers, settings=settings, fmt=fmt,
-                                   service=service, deployments=deployments, sinks=sinks,
-                                   dead_letter=dead_letter, analyzer=analyzer)
-    sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
-    dl = DeadLetterFile(dead_letter) if dead_letter else None
-    pipeline = Pipeline(settings, sinks, registry=DeploymentRegistry(), dead_letter=dl,
-                        analyzer=analyzer)
-    show = progress if progress is not None else sys.stderr.isatty()
+            summary, problems = run_parallel_replay(
+                files or ["-"], workers=workers, settings=settings, fmt=fmt, service=service,
+                deployments=deployments, sinks=sinks, dead_letter=dead_letter,
+                analyzer=analyzer, stop=stop)
+        else:
+            summary, problems = _replay_here(files, settings=settings, fmt=fmt,
+                                             service=service, deployments=deployments,
+                                             sinks=sinks, dead_letter=dead_letter,
+                                             progress=progress, analyzer=analyzer, stop=stop)
+    if stop:
+        raise Interrupted(stop, summary, problems)
+    if owned:  # a caller passing a SinkFanOut reads its report itself (the CLI does)
+        fan.raise_if_undelivered()
+    return summary, problems
+
+
+def _replay_here(files: list[str], *, settings: Settings, fmt: str, service: str,
+                 deployments: Path | None, sinks: list[Sink], dead_letter: Path | None,
+                 progress: bool | None, analyzer: RequestAnalyzer | None,
+                 stop: StopRequest) -> tuple[RunSummary, list[str]]:
+    """``run_replay`` in this process."""
+    dl: DeadLetterFile | None = None
+    sources: list[FileSource] = []
     try:
-        feed_pipeline(pipeline, sources, deployments, select=_progress if show else None)
+        dl = DeadLetterFile(dead_letter) if dead_letter else None
+        sources = [FileSource(f, fmt=fmt, service=service) for f in (files or ["-"])]
+        # wall_clock=None: a replay judges event times by its inputs (sources.timeguard).
+        pipeline = Pipeline(settings, sinks, registry=DeploymentRegistry(), dead_letter=dl,
+                            analyzer=analyzer, wall_clock=None)
+        show = progress if progress is not None else sys.stderr.isatty()
+        feed_pipeline(pipeline, sources, deployments, select=_progress(sources) if show else None,
+                      stop=stop)
     finally:
         for s in sources:
             s.close()
@@ -158,7 +231,25 @@ def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path |
     inc = ", ".join(f"{k} {n}" for k, n in sorted(summary.incidents.items())) or "none"
     lines.append(f"incidents: {sum(summary.incidents.values())} ({inc})")
     lines.extend(f"warning: {p}" for p in problems)
-    return "\n".join(lines)
+    # File names, reasons and problems come from the input: escaped for the terminal.
+    return "\n".join(printable(line) for line in lines)
+
+
+def input_problem(summary: RunSummary, fmt: str = "auto") -> str | None:
+    """Why the input was not a usable access log (CONTRACTS §4: no valid event, or mostly
+    bad records, is an input error), in one line; None when it was."""
+    bad = summary.bad - sum(n for r, n in summary.bad_reasons.items()
+                            if r.startswith(DEPLOYMENTS_REASON))
+    if summary.events == 0 and bad == 0:
+        return "the input holds no access events"
+    if bad <= summary.events:
+        return None
+    top = ", ".join(f"{r} x{n:,}" for r, n in summary.bad_reasons.most_common(2)
+                    if not r.startswith(DEPLOYMENTS_REASON))
+    hint = f"is --format {fmt} right?" if fmt != "auto" else "is it an access log?"
+    what = ("no valid access event" if summary.events == 0
+            else f"most records are bad: only {summary.events:,} valid events")
+    return f"{what} in {summary.events + bad:,} records ({top}): {hint}"
 
 
 def build_sinks(specs: list[str]) -> list[Sink]:

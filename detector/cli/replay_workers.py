@@ -10,9 +10,9 @@ bulk of the work with request analysis, is split.
 
 Services go to workers by volume, largest first to the least loaded worker,
 counted over the first records of each input (a deterministic plan); a
-service first seen later goes by a hash of its name. Bad input lines are
-reported once (by worker 0); bad records about an event (a timestamp in the
-future) by the worker that owns its service. Incidents of different services
+service first seen later goes by a hash of its name. Bad input lines, absurd
+event times included (judged per input before the split, sources.timeguard),
+are reported once (by worker 0). Incidents of different services
 reach the sinks in the order workers find them; each service's in its order.
 """
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing as mp
+import os
+import signal
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +29,7 @@ from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
+from detector.cli.interrupt import StopRequest, stop_on_signals
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import AccessEvent, BadRecord
@@ -110,7 +113,18 @@ class _QueueSink:
 
 def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
             service: str, deployments: Path | None, settings: Settings,
-            analyzer: RequestAnalyzer | None, queue: Any) -> None:
+            analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest) -> None:
+    # The parent forwards SIGINT and SIGTERM; a worker then ends its input before the next
+    # record and reports what it found, as it does at the end of its input. ``stop`` is the
+    # parent's, as it was at the fork: a signal that came before is not missed.
+    with stop_on_signals(stop, interrupt_reads=False):
+        _work(me, workers, plan, files, fmt, service, deployments, settings, analyzer, queue,
+              stop)
+
+
+def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
+          service: str, deployments: Path | None, settings: Settings,
+          analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest) -> None:
     from detector.cli.replay import feed_pipeline
 
     bad: list[BadRecord] = []
@@ -125,11 +139,11 @@ def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: 
     try:
         sources = [FileSource(f, fmt=fmt, service=service) for f in files]
         pipeline = Pipeline(settings, [_QueueSink(queue)], registry=DeploymentRegistry(),
-                            dead_letter=dead_letter, analyzer=analyzer)
+                            dead_letter=dead_letter, analyzer=analyzer, wall_clock=None)
         # Bad lines of the inputs and of the deployments file are worker 0's to report.
         feed_pipeline(pipeline, sources, deployments,
                       select=lambda items: _owned(items, me, workers, plan),
-                      report_deployment_errors=me == 0)
+                      report_deployment_errors=me == 0, stop=stop)
         if bad:
             queue.put(("bad", bad))
         problems = [s.error for s in sources if s.error] if me == 0 else []
@@ -163,19 +177,29 @@ def run_parallel_replay(
     sinks: list[Sink],
     dead_letter: Path | None,
     analyzer: RequestAnalyzer | None,
+    stop: StopRequest | None = None,
 ) -> tuple[RunSummary, list[str]]:
-    """``run_replay`` over ``workers`` processes (see the module docstring)."""
+    """``run_replay`` over ``workers`` processes (see the module docstring).
+
+    When ``stop`` is set (by SIGINT/SIGTERM) the workers are told with a SIGTERM; each
+    ends its input, reports what it found, and the sinks get all of it.
+    """
+    from detector.cli.replay import load_deployments
+
     if "-" in files:
         raise SourceError("--workers needs files: standard input can be read only once")
     if "fork" not in mp.get_all_start_methods():
         raise SourceError("--workers needs the 'fork' start method (Linux); use --workers 1")
+    if deployments is not None:  # a bad deployments file is one error here, not one per worker
+        load_deployments(deployments, DeploymentRegistry(), [])
+    stop = stop if stop is not None else StopRequest()
     summary = RunSummary()
     plan = plan_services(files, fmt, service, workers)  # unreadable inputs fail here, once
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"detector-replay-{i}", daemon=True,
                          args=(i, workers, plan, files, fmt, service, deployments, settings,
-                               analyzer, queue))
+                               analyzer, queue, stop))
              for i in range(workers)]
     dl = DeadLetterFile(dead_letter) if dead_letter else None
     problems: list[str] = []
@@ -184,7 +208,13 @@ def run_parallel_replay(
         for p in procs:
             p.start()
         pending = set(range(workers))
+        told = False
         while pending and error is None:
+            if stop and not told:
+                told = True
+                for p in procs:
+                    if p.pid is not None and p.is_alive():
+                        os.kill(p.pid, signal.SIGTERM)
             try:
                 msg = queue.get(timeout=1.0)
             except Empty:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.usage import SINK_HELP
+
+if TYPE_CHECKING:
+    from detector.kafka.config import KafkaConnection
+    from detector.sinks.base import Sink
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
@@ -32,11 +37,11 @@ def _mapping(values: list[str] | None, flag: str) -> dict[str, str] | None:
 
 
 RUN_EPILOG = """Examples:\n
-  detector run --bootstrap-servers kafka:9092 --topic access --sink sqlite:incidents.db\n
-  detector run --topic nginx --topic-service nginx=www --state-dir /var/lib/detector\n
-  detector run --topic access --drain-when-idle 30 --sink jsonl:backfill.jsonl   # a backfill\n
+detector run --bootstrap-servers kafka:9092 --sink sqlite:incidents.db\n
+detector run --topic nginx --topic-service nginx=www --state-dir state/\n
+detector run --drain-when-idle 30 --sink jsonl:backfill.jsonl   # a backfill\n
 \n
-Every option can also come from the config file ([service] section, same keys
+Every option can also come from the config file (\\[service] section, same keys
 with underscores) or from DETECTOR_SERVICE__<KEY> environment variables (lists
 and mappings as JSON). --models loads the current model version at start
 (without it, profiles are learned online) and swaps in a new `current` version
@@ -44,7 +49,14 @@ and mappings as JSON). --models loads the current model version at start
 seconds. --retrain-every 6h retrains each owned partition's model on a sample
 of its traffic since the previous training (--retrain-sample events, in a
 child process) and publishes it into --models as request.<topic>.<partition>;
-it is swapped in like any new version.
+it is swapped in like any new version. A model the registry refuses
+(tampered, untrusted types, another feature schema) stops the start with exit
+2; a version refused later is logged once and the running one kept.
+A kafka:TOPIC sink without ?bootstrap= publishes to the --bootstrap-servers
+cluster. A bad record goes to --dead-letter-topic (a prefix, with its true
+length, when it is larger than a Kafka record may be); if the dead-letter
+topic does not take it, the service stops with exit 3 without committing past
+it, and reads it again on restart.
 A partition that is caught up and silent for --idle-close-after seconds
 (default: one window plus the allowed lateness) has its event time moved on
 with the wall clock, so a service that stops sending is reported as a drop.
@@ -54,19 +66,21 @@ with the wall clock, so a service that stops sending is reported as a drop.
 @one_line_errors
 def run_command(
     bootstrap_servers: Annotated[
-        str | None, typer.Option("--bootstrap-servers", help="Kafka HOST:PORT[,HOST:PORT].")
+        str | None, typer.Option("--bootstrap-servers", help="Kafka HOST:PORT[,HOST:PORT].",
+                                 show_default="localhost:9092")
     ] = None,
     topic: Annotated[
-        list[str] | None, typer.Option("--topic", help="Access-log topic (repeatable).")
+        list[str] | None, typer.Option("--topic", help="Access-log topic (repeatable).",
+                                       show_default="access")
     ] = None,
     deployments_topic: Annotated[
-        str | None, typer.Option("--deployments-topic", help="Deployment events topic.")
+        str | None, typer.Option("--deployments-topic", help="Deployment events topic.",
+                                 show_default="deployments")
     ] = None,
-    group_id: Annotated[str | None, typer.Option("--group-id", help="Consumer group.")] = None,
+    group_id: Annotated[str | None, typer.Option("--group-id", help="Consumer group.",
+                                                 show_default="detector")] = None,
     sink: Annotated[
-        list[str] | None,
-        typer.Option("--sink", help="stdout | jsonl:PATH | sqlite:PATH | kafka:TOPIC | "
-                                    "webhook:URL ... (repeatable)."),
+        list[str] | None, typer.Option("--sink", help=SINK_HELP, show_default="stdout"),
     ] = None,
     models: Annotated[
         Path | None, typer.Option("--models", help="Model registry from `detector train`.")
@@ -88,13 +102,19 @@ def run_command(
         str | None, typer.Option("--metrics-host", help="Bind address (default 127.0.0.1).")
     ] = None,
     dead_letter_topic: Annotated[
-        str | None, typer.Option("--dead-letter-topic", help="Poison records go here.")
+        str | None, typer.Option("--dead-letter-topic", help="Poison records go here.",
+                                 show_default="detector.dead-letter")
     ] = None,
     checkpoint_every: Annotated[
         float | None, typer.Option("--checkpoint-every", help="Seconds (default 10).")
     ] = None,
     grace_period: Annotated[
         float | None, typer.Option("--grace-period", help="Shutdown budget, s (default 30).")
+    ] = None,
+    connect_timeout: Annotated[
+        float | None,
+        typer.Option("--connect-timeout", help="Give up (exit 2) when the broker cannot be "
+                     "reached at start within this many seconds (default: keep retrying)."),
     ] = None,
     drain_when_idle: Annotated[
         float | None,
@@ -134,9 +154,9 @@ def run_command(
     debug: DebugOpt = False,
 ) -> None:
     """The consumer service: Kafka in, incidents out, checkpointed, scaled by consumer group."""
-    from detector.cli.replay import build_sinks
     from detector.service.config import load_service_settings
-    from detector.service.runtime import JsonLog, ServiceRuntime
+    from detector.service.jsonlog import JsonLog, route_library_logging
+    from detector.service.runtime import ServiceRuntime
     from detector.sinks import registry_all  # noqa: F401  (every sink scheme)
 
     service, settings = load_service_settings(
@@ -154,6 +174,7 @@ def run_command(
         dead_letter_topic=dead_letter_topic,
         checkpoint_every=checkpoint_every,
         grace_period=grace_period,
+        connect_timeout=connect_timeout,
         drain_when_idle=drain_when_idle,
         idle_close_after=idle_close_after,
         model_check_every=model_check_every,
@@ -162,16 +183,45 @@ def run_command(
         topic_format=_mapping(topic_format, "--topic-format"),
         strip_schema_prefix=tuple(strip_schema_prefix) if strip_schema_prefix else None,
     )
+    from detector.models.registry import RegistryError, model_key
+    from detector.state.snapshot import SnapshotError, state_key
+
+    try:  # a signing key that is set but unusable: one line, exit 2, before connecting
+        state_key()
+        model_key()
+    except (SnapshotError, RegistryError) as exc:
+        raise UsageError(str(exc)) from None
     log = JsonLog()
-    sinks = build_sinks(list(service.sinks))
+    route_library_logging(log)  # aiokafka's and asyncio's lines as JSON lines too
+    sinks = service_sinks(list(service.sinks), service.kafka_connection())
     runtime = ServiceRuntime(service, settings, sinks, log=log, handle_signals=True)
-    code = asyncio.run(runtime.run())
+    try:
+        code = asyncio.run(runtime.run())  # a refused model: ModelRefused, one line, exit 2
+    except OSError as exc:
+        if runtime.http is None or runtime.http.port:  # not the bind of --metrics-port
+            raise
+        raise fail(f"cannot serve metrics on {service.metrics_host}:{service.metrics_port}: "
+                   f"{exc.strerror or exc} (another process? choose --metrics-port)") from None
+    if code and runtime.failure:
+        raise fail(runtime.failure, code)
     raise typer.Exit(code)
 
 
+def service_sinks(specs: list[str], cluster: KafkaConnection) -> list[Sink]:
+    """The sinks of ``detector run``: a ``kafka:`` sink without ``?bootstrap=`` goes to the
+    service's own cluster, with its security settings (not to a default address)."""
+    from detector.cli.replay import build_sinks
+    from detector.sinks.kafka import sink_from_spec
+
+    return [sink_from_spec(spec.partition(":")[2], cluster) if spec.startswith("kafka:")
+            else build_sinks([spec])[0] for spec in specs or ["stdout"]]
+
+
 DEPLOY_EPILOG = """Examples:\n
-  detector deploy record --service payments --version 2.32.0 --revision 9f1c2ab\n
-  detector deploy record --service www --version 41 --at 2026-03-17T09:06:00Z --environment prod
+detector deploy record --service payments --version 2.32.0 --revision 9f1c2ab\n
+detector deploy record --service www --version 41 --at 2026-03-17T09:06:00Z\n
+\n
+--bootstrap-servers may also come from DETECTOR_SERVICE__BOOTSTRAP_SERVERS.
 """
 
 
@@ -187,8 +237,9 @@ def deploy_record_command(
     ] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="VCS revision.")] = None,
     bootstrap_servers: Annotated[
+        # The variable is named in the epilog: at 80 columns its tag here would be cut.
         str, typer.Option("--bootstrap-servers", envvar="DETECTOR_SERVICE__BOOTSTRAP_SERVERS",
-                          help="Kafka HOST:PORT.")
+                          show_envvar=False, help="Kafka HOST:PORT.")
     ] = "localhost:9092",
     topic: Annotated[
         str, typer.Option("--topic", help="Deployments topic.")
@@ -208,6 +259,17 @@ def deploy_record_command(
             raise fail(f"cannot publish to {bootstrap_servers}: {type(exc).__name__}") from None
         raise
     sys.stdout.write(record.decode() + "\n")
+
+
+DEMO_EPILOG = """Examples:\n
+detector demo\n
+detector demo --hours 4 --seed 11   # a longer run, other random traffic\n
+\n
+Needs no Kafka and no data: it starts an embedded broker (in memory), streams
+--hours of simulated traffic (event time) with bad deploys and an attack into
+it, and runs the service until the topic is drained; incidents are printed as
+they are raised, then a summary.
+"""
 
 
 @one_line_errors

@@ -10,7 +10,12 @@ from typing import Protocol
 from detector.events import AccessEvent, DeploymentEvent
 
 MAX_LINE_BYTES = 1 << 20  # a record over 1 MiB is dead-lettered, never parsed
-BODY_CAP = 4096  # request body sample kept per event, in characters
+# A logged request body is kept whole, like every other field: no record is longer than
+# MAX_LINE_BYTES, and the analyser scans a long field in full and flags one beyond its scan
+# window as a size anomaly. A shorter cap (it was 4,096) let a few KB of filler push a
+# payload out of sight of request analysis (issue 8). Only a JSON body re-serialised
+# longer than its record (number formatting) can meet this cap.
+BODY_CAP = MAX_LINE_BYTES  # characters
 
 
 class DecodeError(ValueError):

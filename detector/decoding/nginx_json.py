@@ -18,7 +18,6 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._json import JsonDecoder
-from detector.decoding.base import BODY_CAP
 from detector.events import AccessEvent
 
 # Where this format carries a request body, most usual key first.
@@ -96,9 +95,7 @@ class NginxJsonDecoder(JsonDecoder):
             if "body" in obj or "http.request.body.content" in obj:
                 return None
         elif body in ABSENT:
-            body = None
-        else:
-            body = body[:BODY_CAP]
+            body = None  # else kept whole: no longer than its record (see BODY_CAP)
         return new_event(
             AccessEvent,
             (self._parse_ts(ts), service or self.default_service, None, method, path, query,

@@ -16,6 +16,10 @@ from detector.decoding.base import DecodeError
 MIN_TS = 315532800.0  # 1980-01-01T00:00:00Z: older event times are corrupt clocks, not logs
 MAX_TS = 4102444800.0  # 2100-01-01T00:00:00Z
 CACHE_LIMIT = 100_000  # entries per memo before it is cleared (bounded memory)
+# Memo keys come from the input: only short ones are kept, so the memos' bytes are
+# bounded too ("10/Oct/2000:13:55:36 -0700" is 26 characters, a zone at most 6).
+CLF_KEY_MAX = 40
+ZONE_KEY_MAX = 8
 
 _MONTHS = {
     m: i + 1
@@ -165,7 +169,7 @@ class TimestampParser:
         off = self._zones.get(zone, -1)
         if off == -1:
             off = _zone_offset(zone)
-            if len(self._zones) < 1000:
+            if len(self._zones) < 1000 and len(zone) <= ZONE_KEY_MAX:
                 self._zones[zone] = off
         if off is None:
             return self._parse_fallback(s)
@@ -207,9 +211,10 @@ class TimestampParser:
         ts = self._clf.get(s)
         if ts is None:
             ts = self._clf_uncached(s)
-            if len(self._clf) >= CACHE_LIMIT:
-                self._clf.clear()
-            self._clf[s] = ts
+            if len(s) <= CLF_KEY_MAX:
+                if len(self._clf) >= CACHE_LIMIT:
+                    self._clf.clear()
+                self._clf[s] = ts
         return ts
 
     def _clf_uncached(self, s: str) -> float:

@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 BEFORE_S = 120.0  # a label's span is widened by 2 min before ...
 AFTER_S = 300.0  # ... and 5 min after, for detector windows and watermarks
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
+USAGE = "usage: detector evaluate LABELS INCIDENTS..."
+
+
+class EvaluateInputError(ValueError):
+    """A labels or incidents file that is not one (a wrong file, swapped arguments)."""
+
+
+def _records(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, JSON object) of each non-blank line; anything else is an error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EvaluateInputError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    for no, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise EvaluateInputError(f"{path}:{no}: not JSON, so not the {what} file "
+                                     f"({USAGE})") from None
+        if not isinstance(obj, dict):
+            raise EvaluateInputError(f"{path}:{no}: not a JSON object, so not the {what} file")
+        yield no, obj
+
+
+def _is_incident(obj: dict[str, Any]) -> bool:
+    return "status" in obj and "detected_at" in obj
+
+
+def _why(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"]) or "record"
+    return f"{where}: {err['msg']}"[:200]
 
 
 class Label(BaseModel):
@@ -80,18 +115,28 @@ def parse_time(v: Any) -> datetime | None:
 
 
 def load_labels(path: Path) -> list[Label]:
-    return [Label.model_validate(orjson.loads(line))
-            for line in path.read_bytes().splitlines() if line.strip()]
+    """The labels of ``labels.jsonl``; a file of something else is an error in one line."""
+    out = []
+    for no, obj in _records(path, "labels"):
+        if _is_incident(obj):
+            raise EvaluateInputError(f"{path} holds incidents, not labels: the labels file "
+                                     f"comes first ({USAGE})")
+        try:
+            out.append(Label.model_validate(obj))
+        except ValidationError as exc:
+            raise EvaluateInputError(f"{path}:{no}: not a label ({_why(exc)}); labels come "
+                                     "from `detector simulate`") from None
+    if not out:
+        raise EvaluateInputError(f"{path} holds no labels: nothing to score against")
+    return out
 
 
 def load_incidents(paths: list[Path]) -> list[Incident]:
     """Collapse records by id: identity from the first (open) record, widest span."""
     by_id: dict[str, dict[str, Any]] = {}
     for path in paths:
-        for line in path.read_bytes().splitlines():
-            if not line.strip():
-                continue
-            rec = orjson.loads(line)
+        for no, rec in _records(path, "incidents"):
+            _check_incident(path, no, rec)
             cur = by_id.get(rec["id"])
             if cur is None or (rec.get("status") == "open" and cur["_status"] != "open"):
                 merged = dict(rec)
@@ -102,7 +147,11 @@ def load_incidents(paths: list[Path]) -> list[Incident]:
                     merged["_times"] = {"start": [], "end": [], "detected_at": []}
                 by_id[rec["id"]] = cur = merged
             for key in ("start", "end", "detected_at"):
-                t = parse_time(rec.get(key))
+                try:
+                    t = parse_time(rec.get(key))
+                except (ValueError, OverflowError, OSError):
+                    raise EvaluateInputError(f"{path}:{no}: {key}: not a time: "
+                                             f"{str(rec.get(key))[:40]!r}") from None
                 if t is not None:
                     cur["_times"][key].append(t)
     out = []
@@ -111,12 +160,31 @@ def load_incidents(paths: list[Path]) -> list[Incident]:
         start = min(times["start"] or times["detected_at"])
         end = max(times["end"] or [start, *times["detected_at"]])
         dep = rec.get("deployment") or {}
-        out.append(Incident(
-            id=rec["id"], kind=rec["kind"], service=rec["service"], route=rec.get("route"),
-            method=rec.get("method"), client=rec.get("client"), start=start, end=max(end, start),
-            detected_at=min(times["detected_at"]) if times["detected_at"] else None,
-            version=dep.get("version"), suspect=bool(dep.get("suspect", False))))
+        try:
+            out.append(Incident(
+                id=rec["id"], kind=rec["kind"], service=rec["service"], route=rec.get("route"),
+                method=rec.get("method"), client=rec.get("client"), start=start,
+                end=max(end, start),
+                detected_at=min(times["detected_at"]) if times["detected_at"] else None,
+                version=dep.get("version"), suspect=bool(dep.get("suspect", False))))
+        except ValidationError as exc:
+            raise EvaluateInputError(f"incident {rec['id'][:40]!r}: {_why(exc)}") from None
     return out
+
+
+def _check_incident(path: Path, no: int, rec: dict[str, Any]) -> None:
+    if not _is_incident(rec) and "start" in rec and "end" in rec:
+        raise EvaluateInputError(f"{path} holds labels, not incidents: the labels file "
+                                 f"comes first ({USAGE})")
+    for key in ("id", "kind", "service"):
+        if not isinstance(rec.get(key), str):
+            raise EvaluateInputError(f"{path}:{no}: not an incident (no {key!r}); incidents "
+                                     "come from `detector replay --sink jsonl:PATH`")
+    if all(rec.get(k) in (None, "") for k in ("start", "detected_at")):
+        raise EvaluateInputError(f"{path}:{no}: incident {rec['id'][:40]!r} has no start "
+                                 "and no detected_at")
+    if not isinstance(rec.get("deployment") or {}, dict):
+        raise EvaluateInputError(f"{path}:{no}: deployment: not an object")
 
 
 def matches(label: Label, inc: Incident) -> bool:

@@ -38,7 +38,11 @@ def parse_since(value: datetime | str, now: datetime | None = None) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     m = TERM.fullmatch(value.strip())  # one term only: "2h", not "1h30m"
     if m:
-        return (now or datetime.now(UTC)) - timedelta(seconds=term_seconds(m))
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=term_seconds(m))
+        except (OverflowError, ValueError):  # before year 1: a typo, not a bug
+            raise StoreError(f"--since {value.strip()[:40]!r}: too far back "
+                             "(a duration like 30m, 2h, 1d)") from None
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:

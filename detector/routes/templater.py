@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from detector.routes import state
 from detector.routes.paths import split_path
@@ -18,6 +19,10 @@ _PLAIN_IDS = re.compile(
 # Longer raw paths are templated every time rather than cached: it keeps the
 # cache's memory bounded by cache_size * this, whatever the input.
 MAX_CACHED_PATH_LEN = 512
+# And by bytes: raw paths and their templates (string sizes plus ~150 bytes of
+# dict entries each), cleared wholesale past this, whatever the entry count.
+CACHE_BYTES = 32 << 20
+ENTRY_BYTES = 150
 
 
 class RouteTemplater:
@@ -63,6 +68,7 @@ class RouteTemplater:
         self._trees: dict[str, RouteTree] = {}
         self._caches: dict[str, dict[str, str]] = {}
         self._cached = 0  # entries over all services, bounded by cache_size
+        self._cached_bytes = 0  # their size (keys and interned templates), under CACHE_BYTES
         self._interned: dict[str, str] = {}  # one str per template, shared by cache values
         # Bumped whenever a learned collapse changes templates, so callers that
         # cache templating results of their own know to drop them.
@@ -94,20 +100,29 @@ class RouteTemplater:
         cache = self._caches[service]
         if tree.generation != generation:  # a collapse: every cached result may be stale
             self._cached -= len(cache)
-            cache.clear()
+            cache.clear()  # (its bytes stay counted: the next wholesale clear comes early)
             self.generation += 1
         if len(path) > MAX_CACHED_PATH_LEN or self.cache_size == 0:
             return result
-        if self._cached >= self.cache_size or len(self._interned) >= self.cache_size:
+        if (
+            self._cached >= self.cache_size
+            or len(self._interned) >= self.cache_size
+            or self._cached_bytes >= CACHE_BYTES
+        ):
             # Wholesale clear rather than LRU: a hit then stays a plain dict lookup.
             for c in self._caches.values():
                 c.clear()
             self._interned.clear()
             self._cached = 0
-        result = self._interned.setdefault(result, result)
-        cache[path] = result
+            self._cached_bytes = 0
+        size = sys.getsizeof(path) + ENTRY_BYTES
+        interned = self._interned.setdefault(result, result)
+        if interned is result:  # a new template string
+            size += sys.getsizeof(result) + ENTRY_BYTES
+        cache[path] = interned
         self._cached += 1
-        return result
+        self._cached_bytes += size
+        return interned
 
     def templates(self, service: str) -> list[str]:
         """Templates learned so far for ``service``, sorted.
@@ -125,6 +140,10 @@ class RouteTemplater:
     def cached_paths(self) -> int:
         """Raw paths in the cache over all services (never above ``cache_size``)."""
         return self._cached
+
+    def cached_bytes(self) -> int:
+        """Approximate bytes the cache holds (never far above ``CACHE_BYTES``)."""
+        return self._cached_bytes
 
     def save_state(self) -> bytes:
         """Learned trees and config as bytes (Drain3-style persistence port)."""

@@ -42,20 +42,46 @@ class CheckpointError(ValueError):
     """A stored checkpoint is unusable (wrong magic, truncated). Not retriable."""
 
 
-def pack(offset: int, snapshot: bytes) -> bytes:
-    """One stored checkpoint: the next offset to read, then the pipeline snapshot.
+MAGIC_LEDGER = b"DCKP2"  # a checkpoint that also carries the delivery ledger
+_LEN = struct.Struct(">I")
+
+
+def pack(offset: int, snapshot: bytes, ledger: bytes = b"") -> bytes:
+    """One stored checkpoint: the next offset to read, the delivery ledger of the
+    changes not yet delivered (``service.fanout``), then the pipeline snapshot.
+    Saved in one piece, so state, offset and ledger always agree.
 
     >>> unpack(pack(42, b"state"))
     (42, b'state')
+    >>> unpack_ledger(pack(42, b"state", b"ledger"))
+    (42, b'state', b'ledger')
     """
-    return MAGIC + _HEAD.pack(offset) + snapshot
+    if not ledger:
+        return MAGIC + _HEAD.pack(offset) + snapshot
+    return MAGIC_LEDGER + _HEAD.pack(offset) + _LEN.pack(len(ledger)) + ledger + snapshot
 
 
 def unpack(data: bytes) -> tuple[int, bytes]:
-    if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + _HEAD.size:
+    offset, snapshot, _ = unpack_ledger(data)
+    return offset, snapshot
+
+
+def unpack_ledger(data: bytes) -> tuple[int, bytes, bytes]:
+    """(offset, snapshot, ledger); the ledger is empty in a checkpoint without one."""
+    magic = data[: len(MAGIC)]
+    if magic not in (MAGIC, MAGIC_LEDGER) or len(data) < len(MAGIC) + _HEAD.size:
         raise CheckpointError("not a detector checkpoint")
     (offset,) = _HEAD.unpack_from(data, len(MAGIC))
-    return int(offset), data[len(MAGIC) + _HEAD.size :]
+    at = len(MAGIC) + _HEAD.size
+    if magic == MAGIC:
+        return int(offset), data[at:], b""
+    if len(data) < at + _LEN.size:
+        raise CheckpointError("truncated detector checkpoint")
+    (n,) = _LEN.unpack_from(data, at)
+    at += _LEN.size
+    if len(data) < at + n:
+        raise CheckpointError("truncated detector checkpoint")
+    return int(offset), data[at + n :], data[at : at + n]
 
 
 def partition_key(group: str, topic: str, partition: int) -> str:

@@ -9,13 +9,16 @@ JSON, as pydantic-settings reads them) < command-line flags, merged by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detector.config import ConfigError, Settings, build_settings, load_settings, read_config_file
 from detector.decoding.base import MAX_LINE_BYTES
+
+if TYPE_CHECKING:
+    from detector.kafka.config import KafkaConnection
 
 SECTION = "service"
 
@@ -66,6 +69,14 @@ class ServiceSettings(BaseSettings):
     request_timeout_ms: int = Field(default=40_000, gt=0)
     # /readyz turns 503 when the broker has not answered for this long.
     ready_timeout: float = Field(default=6.0, gt=0)
+    # Give up (exit 2) when the broker cannot be reached at start for this long
+    # (seconds); None: keep retrying.
+    connect_timeout: float | None = Field(default=None, gt=0)
+    # Undelivered incident changes one sink may hold before consumption pauses
+    # (nothing is dropped: see service/fanout.py), and how long a sink may fail
+    # (or hang in one delivery) before /healthz reports it.
+    sink_max_pending: int = Field(default=10_000, gt=0)
+    sink_failing_after: float = Field(default=300.0, gt=0)
 
     @field_validator("retrain_every")
     @classmethod
@@ -84,6 +95,13 @@ class ServiceSettings(BaseSettings):
 
     def changelog(self) -> str:
         return self.changelog_topic or f"{self.group_id}-changelog"
+
+    def kafka_connection(self) -> KafkaConnection:
+        """The service's cluster and security settings, for every client it makes
+        (consumer, producers, admin, and ``kafka:`` sinks without ``?bootstrap=``)."""
+        from detector.kafka.config import KafkaConnection
+
+        return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
 
     def topic_default_service(self, topic: str) -> str:
         return self.topic_service.get(topic, topic)

@@ -26,7 +26,7 @@ from detector.service.config import ServiceSettings
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 DETECT_SAMPLES = 20
-Prepared = tuple[int, bytes | None, bytes]  # (offset, key, value) ready to decode
+Prepared = tuple[int, bytes | None, bytes, int]  # (offset, key, value, timestamp) to decode
 
 
 class RawRecord(Protocol):
@@ -38,6 +38,8 @@ class RawRecord(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...  # ms; goes with a dead-lettered record
 
 
 def as_deployment(raw: bytes, source: str, offset: int) -> DeploymentEvent | None:
@@ -86,23 +88,26 @@ class RecordDecoder:
 
     def _prepared(self, source: str, strip: bool, cap: int,
                   records: Sequence[RawRecord]) -> list[Prepared | BadRecord]:
-        """(offset, key, value) after the null check, prefix stripping and size cap."""
+        """(offset, key, value, timestamp) after the null check, prefix stripping and size cap."""
         out: list[Prepared | BadRecord] = []
         for r in records:
-            v = r.value
+            v, ts = r.value, r.timestamp
             if v is None:
-                out.append(BadRecord(source, r.offset, "null value (tombstone)", b""))
+                out.append(BadRecord(source, r.offset, "null value (tombstone)", b"", 0, ts))
                 continue
             if strip and v[:1] == b"\x00":
                 if len(v) < SCHEMA_PREFIX_LEN:
-                    out.append(BadRecord(source, r.offset, "truncated schema-registry prefix", v))
+                    out.append(BadRecord(source, r.offset, "truncated schema-registry prefix", v,
+                                         timestamp_ms=ts))
                     continue
                 v = v[SCHEMA_PREFIX_LEN:]
             if len(v) > cap:
+                # A prefix only; the dead-letter record carries the true length.
                 out.append(BadRecord(source, r.offset,
-                                     f"record of {len(v)} bytes over the {cap}-byte cap", v[:cap]))
+                                     f"record of {len(v)} bytes over the {cap}-byte cap", v[:cap],
+                                     len(v), ts))
                 continue
-            out.append((r.offset, r.key, v))
+            out.append((r.offset, r.key, v, ts))
         return out
 
     def decode_partition(self, topic: str, partition: int,
@@ -147,7 +152,7 @@ class RecordDecoder:
             if isinstance(p, BadRecord):
                 append(p)
                 continue
-            offset, key, value = p
+            offset, key, value, ts = p
             dec = decoders.get(key)
             if dec is None:
                 why = failed.get(key)
@@ -163,12 +168,13 @@ class RecordDecoder:
                     try:
                         dep = as_deployment(value, source, offset)
                     except DecodeError as exc:
-                        append(BadRecord(source, offset, exc.reason, value))
+                        append(BadRecord(source, offset, exc.reason, value, timestamp_ms=ts))
                         continue
-                    append(dep if dep is not None else BadRecord(source, offset, str(why), value))
+                    append(dep if dep is not None
+                           else BadRecord(source, offset, str(why), value, timestamp_ms=ts))
                     continue
             try:
                 append(dec.decode(value, source, offset))
             except DecodeError as exc:
-                append(BadRecord(source, offset, exc.reason, value))
+                append(BadRecord(source, offset, exc.reason, value, timestamp_ms=ts))
         return out

@@ -1,8 +1,15 @@
 """Prometheus text exposition (hand-written, no client library) and the HTTP endpoints.
 
-``/metrics``, ``/healthz`` (the process and its loop are alive) and ``/readyz``
-(partitions restored and the broker answering), served with asyncio's
-``start_server``: one tiny request per connection, no keep-alive.
+``/metrics``, ``/healthz`` (the process, its loop and its sinks are alive) and
+``/readyz`` (partitions restored and the broker answering), served with
+asyncio's ``start_server``: one tiny request per connection, no keep-alive.
+
+The port may be reachable by anyone on the network, so a connection is
+bounded: a request line up to 8 KiB (else 414), headers up to 32 KiB and 100
+lines (else 431), GET/HEAD only (else 405), a total deadline per connection
+(a slow client gets 408 and is cut off), and a cap on simultaneous
+connections (beyond it 503 at once). Rejections are counted in
+``detector_http_rejected_total``, never logged per request.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -76,6 +84,16 @@ class Metrics:
         f = self._family(name, "gauge", help_)
         f.values[tuple(sorted(labels.items()))] = value
 
+    def count(self, name: str, help_: str, total: float, **labels: str) -> None:
+        """Set a counter to a running total kept elsewhere (e.g. by a sink's thread)."""
+        f = self._family(name, "counter", help_)
+        f.values[tuple(sorted(labels.items()))] = total
+
+    def declare(self, name: str, kind: str, help_: str) -> None:
+        """Register a family before its first sample, so a scrape always names it
+        (HELP and TYPE lines), even when it has no sample at that moment."""
+        self._family(name, kind, help_)
+
     def value(self, name: str, **labels: str) -> float:
         """The current value of a counter or gauge (0 when never set)."""
         f = self._families.get(name)
@@ -122,54 +140,155 @@ class Metrics:
 
 Probe = Callable[[], tuple[bool, str]]
 
+MAX_REQUEST_LINE = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
+CONNECTION_DEADLINE = 10.0  # seconds for a whole request and its response
+MAX_CONNECTIONS = 32
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+           408: "Request Timeout", 414: "URI Too Long",
+           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+
+class _Reject(Exception):
+    def __init__(self, code: int, why: str) -> None:
+        super().__init__(why)
+        self.code = code
+        self.why = why
+
 
 class HttpEndpoints:
     """Serves /metrics, /healthz and /readyz on ``host:port`` (port 0 = any free port)."""
 
-    def __init__(self, metrics: Metrics, healthy: Probe, ready: Probe) -> None:
+    def __init__(self, metrics: Metrics, healthy: Probe, ready: Probe, *,
+                 log: Callable[..., None] | None = None,
+                 deadline: float = CONNECTION_DEADLINE,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.metrics = metrics
         self.healthy = healthy
         self.ready = ready
+        self.log = log
+        self.deadline = deadline
+        self.max_connections = max_connections
+        self.active = 0
+        self._tasks: set[asyncio.Task[Any]] = set()  # connections being served
         self._server: asyncio.Server | None = None
         self.port = 0
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._handle, host, port)
+        # limit: readuntil() refuses a line longer than this instead of buffering it.
+        self._server = await asyncio.start_server(self._handle, host, port,
+                                                  limit=MAX_REQUEST_LINE)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Open connections end now, quietly (a cancelled handler task would
+            # otherwise be reported by asyncio at exit).
+            for t in list(self._tasks):
+                t.cancel()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
             self._server = None
 
+    def _rejected(self, reason: str) -> None:
+        self.metrics.inc("detector_http_rejected_total",
+                         "HTTP requests refused (malformed, too large, too slow, too many).",
+                         reason=reason)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= self.max_connections:
+            self._rejected("too_many_connections")
+            await self._answer(writer, 503, "too many connections\n", head=False, timeout=1.0)
+            return
+        self.active += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
-            line = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = line.decode("latin-1").split()
-            path = parts[1].split("?")[0] if len(parts) > 1 else "/"
-            ctype = "text/plain; charset=utf-8"
-            if path == "/metrics":
-                code, body = 200, self.metrics.render()
-                ctype = "text/plain; version=0.0.4; charset=utf-8"
-            elif path in ("/healthz", "/readyz"):
-                ok, why = (self.healthy if path == "/healthz" else self.ready)()
-                code, body = (200 if ok else 503), why + "\n"
-            else:
-                code, body = 404, "not found\n"
-            data = body.encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[code]
+            try:
+                async with asyncio.timeout(self.deadline):
+                    code, body, ctype, head = await self._serve(reader)
+            except asyncio.CancelledError:
+                writer.transport.abort()  # the server is stopping
+                return
+            except _Reject as r:
+                self._rejected(r.why)
+                code, body, ctype, head = r.code, f"{REASONS[r.code].lower()}\n", None, False
+            except TimeoutError:
+                self._rejected("deadline")
+                code, body, ctype, head = 408, "request timeout\n", None, False
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.transport.abort()  # the client went away
+                return
+            except Exception as exc:  # a bug: one JSON line, and the client gets a 500
+                if self.log is not None:
+                    self.log("http endpoint error", level="error",
+                             error=f"{type(exc).__name__}: {exc}"[:300])
+                code, body, ctype, head = 500, "internal error\n", None, False
+            await self._answer(writer, code, body, ctype=ctype, head=head, timeout=self.deadline)
+        finally:
+            self.active -= 1
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader) -> tuple[int, str, str | None, bool]:
+        line = await self._line(reader, 414, "request_line_too_long")
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise _Reject(400, "malformed_request_line")
+        total, count = 0, 0
+        while True:
+            h = await self._line(reader, 431, "header_too_long")
+            if h in (b"\r\n", b"\n"):
+                break
+            total += len(h)
+            count += 1
+            if total > MAX_HEADER_BYTES or count > MAX_HEADERS:
+                raise _Reject(431, "headers_too_large")
+        method, target = parts[0], parts[1]
+        if method not in ("GET", "HEAD"):
+            raise _Reject(405, "method_not_allowed")
+        path = target.split("?")[0]
+        if path == "/metrics":
+            return 200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", \
+                method == "HEAD"
+        if path in ("/healthz", "/readyz"):
+            ok, why = (self.healthy if path == "/healthz" else self.ready)()
+            return (200 if ok else 503), why + "\n", None, method == "HEAD"
+        return 404, "not found\n", None, method == "HEAD"
+
+    @staticmethod
+    async def _line(reader: asyncio.StreamReader, code: int, why: str) -> bytes:
+        try:
+            return await reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError:
+            raise _Reject(code, why) from None
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise _Reject(400, "truncated_request") from None
+            raise
+
+    @staticmethod
+    async def _answer(writer: asyncio.StreamWriter, code: int, body: str, *,
+                      ctype: str | None = None, head: bool = False,
+                      timeout: float = CONNECTION_DEADLINE) -> None:
+        data = body.encode()
+        try:
             writer.write(
-                f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError, IndexError):
-            pass
+                f"HTTP/1.1 {code} {REASONS[code]}\r\n"
+                f"Content-Type: {ctype or 'text/plain; charset=utf-8'}\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + (b"" if head else data))
+            # A client that does not read its answer does not hold the connection.
+            await asyncio.wait_for(writer.drain(), timeout)
+        except (TimeoutError, ConnectionError, OSError):
+            writer.transport.abort()
         finally:
             writer.close()
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 1.0)

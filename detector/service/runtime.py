@@ -20,13 +20,10 @@ import asyncio
 import contextlib
 import math
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiokafka import TopicPartition
 
 from detector.config import Settings
@@ -34,10 +31,9 @@ from detector.deployments.registry import DeploymentRegistry
 from detector.durations import parse_duration
 from detector.events import BadRecord, DeploymentEvent
 from detector.gc_tuning import throughput_gc
-from detector.incidents.model import Incident
 from detector.kafka import (
+    DeadLetterError,
     DeadLetterProducer,
-    KafkaConnection,
     KafkaSource,
     KafkaSourceConfig,
     TopicAdmin,
@@ -53,10 +49,14 @@ from detector.service.checkpoint import (
     pack,
     partition_key,
     unpack,
+    unpack_ledger,
 )
 from detector.service.config import ServiceSettings
 from detector.service.decode import RecordDecoder, as_deployment
+from detector.service.fanout import FanOutSink
+from detector.service.jsonlog import JsonLog as JsonLog  # re-exported: its old home
 from detector.service.metrics import HttpEndpoints, Metrics
+from detector.service.models import ModelLoader, ModelRefused
 from detector.service.retrain import (
     MIN_TRAIN_EVENTS,
     Reservoir,
@@ -69,49 +69,14 @@ from detector.sinks.base import Sink
 PROBE_EVERY = 2.0  # seconds between broker probes (lag, readiness)
 PROBE_TIMEOUT = 3.0
 LOOP_STALL = 90.0  # /healthz fails when the loop has not turned for this long
+EXIT_FAILED = 3  # stopped on its own: a record could not be dead-lettered (see ``failure``)
+EXIT_REFUSED = 2  # no version of the model the registry accepts
 
 
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
     from detector.analysis.signatures import SignatureEngine
-
-class JsonLog:
-    """Structured logs: one JSON object per line (stderr by default)."""
-
-    def __init__(self, stream: IO[str] | None = None, **context: str) -> None:
-        self.stream = stream or sys.stderr
-        self.context = context
-
-    def __call__(self, event: str, level: str = "info", **fields: Any) -> None:
-        rec = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
-               "event": event, **self.context, **fields}
-        with contextlib.suppress(ValueError, OSError):
-            self.stream.write(orjson.dumps(rec, default=str).decode() + "\n")
-            self.stream.flush()
-
-
-class FanOutSink:
-    """Forwards incident changes to the configured sinks and counts them for metrics."""
-
-    def __init__(self, sinks: list[Sink], metrics: Metrics) -> None:
-        self.sinks = sinks
-        self.metrics = metrics
-
-    def write(self, incident: Incident) -> None:
-        self.metrics.inc("detector_incident_changes_total", "Incident state changes emitted.",
-                         kind=incident.kind, status=incident.status)
-        for s in self.sinks:
-            s.write(incident)
-
-    def flush(self) -> None:
-        for s in self.sinks:
-            s.flush()
-
-    def close(self) -> None:
-        for s in self.sinks:
-            s.close()
-
 
 @dataclass
 class PartitionState:
@@ -141,6 +106,19 @@ class ServiceSource(KafkaSource):
         else:
             await self._live().seek_to_end(tp)
 
+    def pause_all(self) -> None:
+        """Stop fetching every assigned partition (polls go on: the group membership stays)."""
+        c = self._live()
+        tps = c.assignment()
+        if tps:
+            c.pause(*tps)
+
+    def resume_all(self) -> None:
+        c = self._live()
+        tps = c.paused()
+        if tps:
+            c.resume(*tps)
+
 
 class ServiceRuntime:
     """``detector run``: consume, detect, checkpoint, serve health and metrics.
@@ -163,10 +141,17 @@ class ServiceRuntime:
         self.cfg = service
         self.settings = settings
         self.metrics = Metrics()
-        self.sink = FanOutSink(sinks, self.metrics)
-        self.conn = KafkaConnection(bootstrap_servers=service.bootstrap_servers)
+        # A scrape always names these, even mid-rebalance with no lag known (see _collect).
+        self.metrics.declare("detector_records_total", "counter", "Records consumed.")
+        self.metrics.declare("detector_consumer_lag", "gauge",
+                             "Records behind the partition end (>= 0).")
+        self.conn = service.kafka_connection()
         self.store = store
         self.log = log or JsonLog()
+        # Sinks are called by delivery threads, never by the pipelines (see fanout).
+        self.sink = FanOutSink(sinks, self.metrics, max_pending=service.sink_max_pending,
+                               failing_after=service.sink_failing_after, log=self.log)
+        self._backpressure = False
         self.handle_signals = handle_signals
         self.decoder = RecordDecoder(service)
         self.analysis = analysis
@@ -182,6 +167,13 @@ class ServiceRuntime:
         self.pending_dead: list[BadRecord] = []
         self.stopping = asyncio.Event()
         self.stop_reason = ""
+        # Why the service stopped on its own (``run()`` then returns ``exit_code``), and
+        # whether checkpoints are off: a record that could not be dead-lettered is read again.
+        self.failure: str | None = None
+        self.exit_code = 0
+        self._frozen = False
+        self.models = (ModelLoader(service.models, self.log)
+                       if service.models is not None and analysis else None)
         self.http: HttpEndpoints | None = None
         self.source: ServiceSource | None = None
         self.dlq: DeadLetterProducer | None = None
@@ -193,7 +185,8 @@ class ServiceRuntime:
         self._last_loop = now
         self._last_contact = 0.0
         self._reachable = True
-        self._last_checkpoint = now
+        self._last_checkpoint = now  # the last *successful* checkpoint (age metric)
+        self._last_ck_attempt = now
         self._last_probe = 0.0
         self._lag: dict[TopicPartition, int] = {}
         self.metrics.collectors.append(self._collect)
@@ -205,6 +198,10 @@ class ServiceRuntime:
             self.stopping.set()
 
     async def run(self) -> int:
+        if self.models is not None:
+            # Before joining the group: a model the registry refuses is a start
+            # failure (ModelRefused, exit 2), not a ready service that does nothing.
+            await asyncio.to_thread(self.models.check)
         loop = asyncio.get_running_loop()
         if self.handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -215,7 +212,7 @@ class ServiceRuntime:
             if self.cfg.metrics_port:
                 await self._start_http()
             if not await self._start():
-                return 0
+                return self.exit_code
             with throughput_gc():
                 await self._consume()
         finally:
@@ -230,29 +227,48 @@ class ServiceRuntime:
             if self.handle_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
-        return 0
+        return self.exit_code
 
     async def _start_http(self) -> None:
-        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready)
+        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log)
         await self.http.start(self.cfg.metrics_host, self.cfg.metrics_port)
         self.log("metrics", host=self.cfg.metrics_host, port=self.http.port)
 
     async def _start(self) -> bool:
-        """Connect (retrying while the broker is unreachable); False if stopped meanwhile."""
+        """Connect (retrying while the broker is unreachable); False if stopped meanwhile
+        or, with ``connect_timeout``, given up (exit 2). One log line per attempt."""
         delay = 0.5
+        limit = self.cfg.connect_timeout
+        t0 = time.monotonic()
+        attempt = 0
         while not self.stopping.is_set():
+            attempt += 1
+            left = None if limit is None else max(0.1, limit - (time.monotonic() - t0))
             try:
-                await self._connect()
+                async with asyncio.timeout(left):
+                    await self._connect()
                 self._started = True
+                if attempt > 1:
+                    self.log("broker reachable", attempts=attempt)
                 return True
             except (OSError, ConnectionError, TimeoutError) as exc:
-                why = f"{type(exc).__name__}: {exc}"
+                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except Exception as exc:  # aiokafka's KafkaConnectionError and friends
                 if "Kafka" not in type(exc).__name__:
                     raise
-                why = f"{type(exc).__name__}: {exc}"
-            self._unreachable(why)
+                name = type(exc).__name__
+                why = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            self._reachable = False
+            self.log("broker unreachable", level="warning", attempt=attempt,
+                     bootstrap=self.cfg.bootstrap_servers, error=why[:300])
             await self._close_clients()
+            if limit is not None and time.monotonic() - t0 >= limit:
+                self._stop(f"cannot reach the broker at {self.cfg.bootstrap_servers} within "
+                           f"{limit:g} s ({attempt} attempts; last: {why[:200]})", 2,
+                           "connect timeout")
+                return False
+            if limit is not None:
+                delay = min(delay, max(0.0, limit - (time.monotonic() - t0)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
             delay = min(delay * 2, 10.0)
@@ -273,7 +289,9 @@ class ServiceRuntime:
             self.store = (DirectoryStore(cfg.state_dir) if cfg.state_dir is not None
                           else KafkaChangelogStore(self.conn, cfg.changelog(), timeout=10.0))
         if cfg.dead_letter_topic:
-            self.dlq = await DeadLetterProducer(self.conn, cfg.dead_letter_topic).__aenter__()
+            self.dlq = await DeadLetterProducer(
+                self.conn, cfg.dead_letter_topic,
+                request_timeout_ms=cfg.request_timeout_ms).__aenter__()
         if cfg.deployments_topic:
             # Every instance reads every deployment (no group): each pipeline
             # attributes incidents of its own services. Read what exists first,
@@ -308,10 +326,17 @@ class ServiceRuntime:
             self._deps_consumer = None
 
     async def _shutdown(self) -> None:
+        # Give the sinks a bounded time to catch up, then stop delivering: what is
+        # still undelivered goes into the last checkpoint's ledger, exactly.
+        budget = min(self.cfg.grace_period / 3, 10.0)
+        if not await asyncio.to_thread(self.sink.drain, budget):
+            self.log("sinks not caught up", level="warning", seconds=budget,
+                     pending=self.sink.pending())
+        await asyncio.to_thread(self.sink.stop)
         # Leaving the group revokes every partition, but KafkaSource.stop() can
         # no longer commit by then: checkpoint first, the revoke finds nothing new.
         if self.source is not None:
-            if self._started:
+            if self._started and not self._frozen:
                 await self.checkpoint(reason="shutdown")
             try:
                 await self.source.stop()
@@ -329,6 +354,10 @@ class ServiceRuntime:
         stalled = time.monotonic() - self._last_loop
         if stalled > LOOP_STALL:
             return False, f"loop stalled for {stalled:.0f} s"
+        failing = self.sink.failing()
+        if failing:
+            return False, "; ".join(f"sink {name} failing for {secs:.0f} s: {why}"
+                                    for name, secs, why in failing)
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
@@ -349,18 +378,28 @@ class ServiceRuntime:
     def _collect(self, m: Metrics) -> None:
         m.clear("detector_consumer_lag")
         for tp, lag in self._lag.items():
-            m.set("detector_consumer_lag", "Records behind the partition end (>= 0).", max(0, lag),
-                  topic=tp.topic, partition=str(tp.partition))
-        m.set("detector_last_checkpoint_age_seconds", "Seconds since the last checkpoint.",
+            if tp in self.parts:  # a probe from before a rebalance may name others
+                m.set("detector_consumer_lag", "Records behind the partition end (>= 0).",
+                      max(0, lag), topic=tp.topic, partition=str(tp.partition))
+        m.set("detector_last_checkpoint_age_seconds",
+              "Seconds since the last successful checkpoint (or since start).",
               time.monotonic() - self._last_checkpoint)
+        m.set("detector_sink_backpressure", "1 while consumption is paused because a sink "
+              "holds sink_max_pending undelivered changes.", float(self._backpressure))
         m.set("detector_assigned_partitions", "Partitions owned by this instance.",
               len(self.parts))
 
     # ---- rebalance -------------------------------------------------------
-    def _new_pipeline(self, analyzer: RequestAnalyzer | None) -> Pipeline:
-        """A fresh pipeline (no analyzer: a placeholder that never processes, or analysis off)."""
-        return Pipeline(self.settings, [self.sink], registry=DeploymentRegistry(),
+    def _new_pipeline(self, analyzer: RequestAnalyzer | None,
+                      tp: TopicPartition | None = None) -> Pipeline:
+        """A fresh pipeline (no analyzer: a placeholder that never processes, or analysis off).
+        Its changes go to the fan-out tagged with the partition: its delivery ledger."""
+        sink = self.sink.origin(self._origin(tp) if tp is not None else "")
+        return Pipeline(self.settings, [sink], registry=DeploymentRegistry(),
                         dead_letter=self._dead_letter, analyzer=analyzer)
+
+    def _origin(self, tp: TopicPartition) -> str:
+        return partition_key(self.cfg.group_id, tp.topic, tp.partition)
 
     def _model_name(self, tp: TopicPartition) -> str:
         """The partition's own model (--retrain-every) when published, else the shared one."""
@@ -370,7 +409,8 @@ class ServiceRuntime:
         assert self.cfg.models is not None
         own = partition_model_name(MODEL_NAME, tp.topic, tp.partition)
         try:
-            if ModelRegistry(self.cfg.models).current(own) is not None:
+            if (ModelRegistry(self.cfg.models).current(own) is not None
+                    and not (self.models is not None and self.models.is_refused(own))):
                 return own
         except RegistryError:
             pass  # a broken pointer: the shared model
@@ -385,8 +425,8 @@ class ServiceRuntime:
         from detector.analysis.analyzer import RequestAnalyzer
         from detector.analysis.signatures import SignatureEngine
 
-        if self.cfg.models is not None and model_name is not None:
-            return RequestAnalyzer.from_registry(self.cfg.models, name=model_name)
+        if self.models is not None and model_name is not None:
+            return self.models.load(model_name)[1]  # refused versions: see ModelLoader.load
         if self._signatures is None:
             self._signatures = SignatureEngine.default()
         return RequestAnalyzer(signatures=self._signatures, learn_online=True)
@@ -409,21 +449,27 @@ class ServiceRuntime:
         assert self.source is not None and self.store is not None
         name = (await asyncio.to_thread(self._model_name, tp)
                 if self.cfg.models is not None and self.analysis else None)
-        st = PartitionState(tp, self._new_pipeline(self._new_analyzer(name)), ready=False,
-                            model_name=name)
+        try:
+            analyzer = self._new_analyzer(name)
+        except ModelRefused as exc:  # no version at all it accepts: stopping beats a dead partition
+            self._stop(str(exc), EXIT_REFUSED, "model refused")
+            return
+        st = PartitionState(tp, self._new_pipeline(analyzer, tp), ready=False, model_name=name)
         key = partition_key(self.cfg.group_id, tp.topic, tp.partition)
         data = await asyncio.to_thread(self.store.load, key)
         restored = None
+        ledger = b""
         if data is not None:
             try:
-                offset, snap = unpack(data)
+                offset, snap, ledger = unpack_ledger(data)
                 st.pipeline.restore(snap)
                 restored = offset
             except (CheckpointError, ValueError) as exc:
                 self.log("checkpoint unusable", level="error", partition=str(tp),
                          error=str(exc)[:200])
-                st = PartitionState(tp, self._new_pipeline(self._new_analyzer(name)),
+                st = PartitionState(tp, self._new_pipeline(self._new_analyzer(name), tp),
                                     ready=False, model_name=name)
+                ledger = b""
         if restored is None:
             # No state: start where the group left off (or where auto reset says).
             committed = await self.source.committed(tp)
@@ -446,11 +492,18 @@ class ServiceRuntime:
         st.ready = True
         if self.parts.get(tp) is not None:  # not revoked meanwhile
             self.parts[tp] = st
+            try:  # re-deliver what the previous owner had not delivered
+                self.sink.restore(self._origin(tp), ledger)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.log("delivery ledger unusable", level="error", partition=str(tp),
+                         error=f"{type(exc).__name__}: {exc}"[:200])
         self.log("assigned", topic=tp.topic, partition=tp.partition, restored_offset=restored,
                  state="snapshot" if restored is not None else "empty")
 
     async def _on_revoked(self, tps: frozenset[TopicPartition]) -> None:
         await self.checkpoint(tps, reason="revoke", drop=True)
+        for tp in tps:  # the new owner delivers from the saved ledger
+            self.sink.forget(self._origin(tp))
         self.log("revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in sorted(tps)])
 
     # ---- records ---------------------------------------------------------
@@ -464,11 +517,12 @@ class ServiceRuntime:
         try:
             dep = as_deployment(r.value or b"", source, r.offset)
         except ValueError as exc:  # DecodeError
-            self._dead_letter(BadRecord(source, r.offset, str(exc), r.value or b""))
+            self._dead_letter(BadRecord(source, r.offset, str(exc), r.value or b"",
+                                        timestamp_ms=r.timestamp))
             return
         if dep is None:
             self._dead_letter(BadRecord(source, r.offset, "not a deployment event",
-                                        r.value or b""))
+                                        r.value or b"", timestamp_ms=r.timestamp))
             return
         self._broadcast(dep, None)
 
@@ -521,15 +575,16 @@ class ServiceRuntime:
         is one, else the shared ``request`` model. A partition whose model
         changed gets the new version's profiles, model and threshold; its
         windows, baselines and incidents are untouched. A version that fails to
-        load is logged and the running one kept.
+        load is logged (once per version) and the running one kept.
         """
-        from detector.analysis.analyzer import RequestAnalyzer
-        from detector.models.registry import ModelRegistry, RegistryError
+        from detector.models.registry import ModelRegistry
 
         self._last_model_check = time.monotonic()
         models = self.cfg.models
         assert models is not None
         reg = ModelRegistry(models)
+        loader = self.models
+        assert loader is not None
 
         def stale() -> list[tuple[TopicPartition, str]]:
             out = []
@@ -537,6 +592,8 @@ class ServiceRuntime:
                 if not st.ready or st.pipeline.analyzer is None:
                     continue
                 name = self._model_name(tp)
+                if loader.is_refused(name):
+                    continue  # refused (and logged) before: keep the running version
                 if name != st.model_name or reg.changed_since(name, st.pipeline.analyzer.version):
                     out.append((tp, name))
             return out
@@ -547,15 +604,12 @@ class ServiceRuntime:
         self._reloading = True
         try:
             fresh = await asyncio.to_thread(
-                lambda: [RequestAnalyzer.from_registry(models, name=name) for _, name in todo])
-        except (RegistryError, OSError, ValueError) as exc:
-            self.log("model reload failed", level="error", error=str(exc)[:300])
-            return
+                lambda: [loader.load_current(name) for _, name in todo])
         finally:
             self._reloading = False
         for (tp, name), analyzer in zip(todo, fresh, strict=True):
             st = self.parts.get(tp)
-            if st is None or not st.ready:  # revoked while loading
+            if analyzer is None or st is None or not st.ready:  # refused; revoked meanwhile
                 continue
             previous = st.pipeline.analyzer.version if st.pipeline.analyzer else None
             st.pipeline.use_analyzer(analyzer)
@@ -639,11 +693,34 @@ class ServiceRuntime:
                                  closed, topic=tp.topic)
 
     async def _send_dead_letters(self) -> None:
-        pending, self.pending_dead = self.pending_dead, []
+        """Hand pending bad records to the dead-letter producer. A record it does
+        not take stops the service without any further commit (see ``_fail``)."""
         if self.dlq is None:
+            self.pending_dead.clear()
             return
-        for rec in pending:
-            await self.dlq.send_bad(rec)
+        sent = 0
+        try:
+            for rec in self.pending_dead:
+                await self.dlq.send_bad(rec)
+                sent += 1
+        except DeadLetterError as exc:
+            self._fail(exc)
+        finally:
+            del self.pending_dead[:sent]
+
+    def _fail(self, exc: DeadLetterError) -> None:
+        """A bad record may be lost: stop, and commit nothing from now on, so the
+        records since the last checkpoint (that one included) are read again."""
+        self._frozen = True
+        self._stop(f"{exc}; stopped without committing past it, it is read again on restart",
+                   EXIT_FAILED, "dead-letter failed")
+
+    def _stop(self, why: str, code: int, event: str) -> None:
+        """Stop on our own with exit ``code``; the first reason is the one reported."""
+        if self.failure is None:
+            self.failure, self.exit_code = why, code
+            self.log(event, level="error", error=why)
+        self.request_stop(event)
 
     async def _poll_deployments(self) -> None:
         c = self._deps_consumer
@@ -663,25 +740,33 @@ class ServiceRuntime:
         async with self._ck_lock:
             t0 = time.monotonic()
             wanted = sorted(self.parts if tps is None else tps)
-            # 1. capture (snapshot, offset) pairs together, before any await.
+            # 1. capture (snapshot, offset) pairs together, before any await, and the
+            # change sequence number they reflect (the delivery ledger's cut).
+            seq = self.sink.seq
             captured: list[tuple[PartitionState, int, bytes]] = []
             for tp in wanted:
                 st = self.parts.pop(tp, None) if drop else self.parts.get(tp)
                 if st is None or st.next_offset is None or not st.ready:
                     continue
-                if st.version != st.saved_version or st.saved_offset is None:
+                if (st.version != st.saved_version or st.saved_offset is None
+                        or self.sink.changed(self._origin(tp))):
                     captured.append((st, st.version, pack(st.next_offset, st.pipeline.snapshot())))
                 elif st.committed != st.saved_offset:
                     captured.append((st, st.version, b""))  # saved, commit still behind
+            if self._frozen:
+                return 0  # after a dead-letter failure nothing may be saved or committed
             if not captured:
+                if tps is None:
+                    self._last_checkpoint = time.monotonic()  # the stored state is current
                 return 0
             try:
-                # 2. flush what the captured states have emitted.
+                # 2. flush the dead letters of the captured states. Sinks are not
+                # flushed (a hanging one would stall us): the ledger saved with each
+                # state holds what is not delivered yet (see fanout).
                 await self._send_dead_letters()
                 if self.dlq is not None:
                     await asyncio.wait_for(self.dlq.flush(), 15)
-                await asyncio.to_thread(self.sink.flush)
-                # 3. save state with its offset, 4. then commit the offsets.
+                # 3. save state with its offset and ledger, 4. then commit the offsets.
                 store = self.store
                 assert store is not None
                 offsets: dict[TopicPartition, int] = {}
@@ -689,8 +774,11 @@ class ServiceRuntime:
                     offset = unpack(data)[0] if data else st.saved_offset
                     assert offset is not None
                     if data:
-                        key = partition_key(self.cfg.group_id, st.tp.topic, st.tp.partition)
-                        await asyncio.to_thread(store.save, key, data)
+                        origin = self._origin(st.tp)
+                        ledger, dirty = self.sink.ledger(origin, seq)
+                        blob = pack(offset, unpack(data)[1], ledger)
+                        await asyncio.to_thread(store.save, origin, blob)
+                        self.sink.saved(origin, seq, dirty)
                         st.saved_version, st.saved_offset = version, offset
                     offsets[st.tp] = offset
                 if self.source is not None:
@@ -698,6 +786,9 @@ class ServiceRuntime:
                     for st, _, _ in captured:
                         st.committed = offsets.get(st.tp)
             except Exception as exc:
+                if isinstance(exc, DeadLetterError):
+                    self._fail(exc)
+                    return 0
                 # Nothing is lost: the previous checkpoint stays valid, and what
                 # was flushed will be emitted again (same ids) after a restart.
                 self.log("checkpoint failed", level="warning", reason=reason,
@@ -766,6 +857,7 @@ class ServiceRuntime:
             if poll:
                 self._last_contact = self._last_loop
             self.handle(poll)
+            self._apply_backpressure()
             self._advance_idle()
             if (self.cfg.models is not None and self.analysis and not self._reloading
                     and self._last_loop - self._last_model_check >= self.cfg.model_check_every):
@@ -774,9 +866,10 @@ class ServiceRuntime:
             await self._send_dead_letters()
             await self._poll_deployments()
             now = time.monotonic()
-            if now - self._last_checkpoint >= every and self._reachable:
+            # Scheduled from the last attempt; the age metric counts from the last success.
+            if now - self._last_ck_attempt >= every and self._reachable:
+                self._last_ck_attempt = now
                 await self.checkpoint()
-                self._last_checkpoint = time.monotonic()
             if (drain is not None and self.parts and not self._restoring
                     and self._idle_for() >= drain):
                 await self._probe()
@@ -787,6 +880,30 @@ class ServiceRuntime:
                         and set(self._lag) >= set(self.parts)):
                     self.drain()
                     self.request_stop("drained")
+
+    def _apply_backpressure(self) -> None:
+        """Pause consumption while a sink holds ``sink_max_pending`` undelivered changes.
+
+        Beyond the bound nothing is dropped: detection waits for the sink (visible
+        as ``detector_sink_backpressure``, a log line, and /healthz once the sink
+        has failed for ``sink_failing_after``), and resumes when it caught up.
+        """
+        assert self.source is not None
+        self.sink.failing()  # logs a sink turning unhealthy even when nobody asks /healthz
+        over = self.sink.over_bound()
+        if over:
+            self.source.pause_all()  # every turn: partitions assigned meanwhile too
+        if over == self._backpressure:
+            return
+        self._backpressure = over
+        if over:
+            self.metrics.inc("detector_sink_backpressure_total",
+                             "Times consumption paused on a full sink backlog.")
+            self.log("sink backlog full: consumption paused", level="warning",
+                     pending=self.sink.pending(), bound=self.cfg.sink_max_pending)
+        else:
+            self.source.resume_all()
+            self.log("sink backlog drained: consumption resumed", pending=self.sink.pending())
 
     def drain(self) -> None:
         """Close every open window of every owned partition (end of a backfill)."""

@@ -9,22 +9,98 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from detector.decoding import MAX_LINE_BYTES, DecodeError, detect_format, make_decoder
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
+from detector.sources.timeguard import plausible_times
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 DETECT_LINES = 20
 GZIP_MAGIC = b"\x1f\x8b"
+# An over-long line is never held whole: its first RAW_PREFIX bytes go to the
+# dead-letter record (with its true length), the rest is read in SKIP_CHUNK
+# pieces and only counted, so memory stays bounded whatever the input.
+RAW_PREFIX = 4096
+SKIP_CHUNK = 1 << 16
+# Deflate tops out near 1030:1 (runs of one byte); access logs compress 5-50:1.
+# Past GZIP_RATIO_FLOOR of output, more than GZIP_MAX_RATIO times the compressed
+# bytes read is a decompression bomb, not a log: the rest of that input is skipped.
+GZIP_MAX_RATIO = 250
+GZIP_RATIO_FLOOR = 64 << 20
 
 
 class SourceError(OSError):
     """An input cannot be read at all (missing, permission, not a file). Not retriable."""
 
 
+class DecompressionBomb(ValueError):
+    """A gzip input expands far beyond what any log compresses to."""
+
+
+class _Counted:
+    """The compressed side of a gzip input, counting the bytes read from it."""
+
+    mode = "rb"
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.n = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.n += len(data)
+        return data
+
+
+class _Gunzip(io.RawIOBase):
+    """Decompressed bytes of a gzip stream, refusing a ratio no log reaches."""
+
+    def __init__(self, raw: IO[bytes], owned: bool) -> None:
+        self._src = _Counted(raw)
+        self._gz = gzip.GzipFile(fileobj=self._src, mode="rb")  # type: ignore[call-overload]
+        self._owned = owned  # close the file under it too (never stdin)
+        self.out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n: int = self._gz.readinto(b)
+        self.out += n
+        if self.out > GZIP_RATIO_FLOOR and self.out > GZIP_MAX_RATIO * self._src.n:
+            raise DecompressionBomb(
+                f"decompresses to over {GZIP_MAX_RATIO} times its compressed size "
+                f"({self.out:,} bytes from {self._src.n:,}): a decompression bomb, "
+                "the rest of it is skipped"
+            )
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._gz.close()
+            if self._owned:
+                self._src.raw.close()
+        super().close()
+
+
+_READ_ERRORS = (DecompressionBomb, OSError, EOFError, zlib.error)
+
+
+class _Overlong(bytes):
+    """The first bytes of a line over the cap, with its true length (line ending excluded).
+
+    A bytes subclass so that line readers stay ``Iterator[bytes]``; told apart by class.
+    """
+
+    length: int
+
+
 def open_input(path: str) -> tuple[IO[bytes], str]:
-    """Open ``path`` ('-' = stdin) as binary, transparently gunzipping; returns (stream, name)."""
+    """Open ``path`` ('-' = stdin) as binary, transparently gunzipping; returns (stream, name).
+
+    Read it with ``readline(limit)``: a line is only as long as the input makes it.
+    """
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
         name = "<stdin>"
@@ -43,7 +119,8 @@ def open_input(path: str) -> tuple[IO[bytes], str]:
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), name  # type: ignore[return-value]
+        guard = _Gunzip(buffered, owned=path != "-")
+        return io.BufferedReader(guard, SKIP_CHUNK), name
     return buffered, name
 
 
@@ -52,7 +129,9 @@ class FileSource:
 
     The format is detected from the first non-empty lines (or forced with
     ``fmt``); a file of unknown format yields every line as a bad record, so
-    nothing the user gave is dropped silently.
+    nothing the user gave is dropped silently. A line over ``max_line`` bytes
+    is never held whole: it becomes a bad record of its first RAW_PREFIX bytes
+    and its true ``length``.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.log"
@@ -76,50 +155,99 @@ class FileSource:
         self.max_line = max_line
         self.detected: str | None = None
         self.error: str | None = None  # one-line problem with this input, for the summary
+        self._ended = False  # reading stopped on an error
 
     def _lines(self) -> Iterator[bytes]:
-        try:
-            yield from self.stream
-        except (OSError, EOFError, zlib.error) as exc:
+        """Lines of at most ``max_line`` bytes; a longer one comes out as :class:`_Overlong`."""
+        readline = self.stream.readline
+        limit = self.max_line + 1  # the cap plus the newline
+        self._ended = False
+        while not self._ended:
+            try:
+                raw = readline(limit)
+            except _READ_ERRORS as exc:
+                self._fail(exc)
+                return
+            if not raw:
+                return
+            if len(raw) == limit and raw[-1] != 10:
+                yield self._skip_rest(raw)
+            else:
+                yield raw
+
+    def _fail(self, exc: BaseException) -> None:
+        self._ended = True
+        if isinstance(exc, DecompressionBomb):
+            self.error = f"{self.name}: {exc}"
+        else:
             self.error = f"{self.name}: input ends abruptly ({type(exc).__name__}: {exc})"
+
+    def _skip_rest(self, first: bytes) -> _Overlong:
+        """Read past the rest of an over-long line, only counting it (bounded memory)."""
+        readline = self.stream.readline
+        length = len(first)
+        ending = 0
+        prev = first
+        try:
+            while chunk := readline(SKIP_CHUNK):
+                length += len(chunk)
+                if chunk[-1] == 10:  # "\r\n" may straddle two reads
+                    ending = 2 if (prev[-1:] + chunk[-2:])[-2:] == b"\r\n" else 1
+                    break
+                prev = chunk
+        except _READ_ERRORS as exc:  # the line so far is still reported
+            self._fail(exc)
+        line = _Overlong(first[:RAW_PREFIX])
+        line.length = length - ending
+        return line
+
+    def _overlong(self, line: _Overlong, no: int) -> BadRecord:
+        # The summary groups reasons by what precedes ":"; the true length follows it.
+        reason = f"line exceeds {self.max_line} bytes: {line.length:,} bytes"
+        return BadRecord(self.name, no, reason, bytes(line), line.length)
 
     def __iter__(self) -> Iterator[Item]:
         name = self.name
-        cap = self.max_line
         lines = self._lines()
         head: list[tuple[int, bytes]] = []
         lineno = 0
         for raw in lines:
             lineno += 1
-            if raw.strip():
+            if raw.__class__ is _Overlong or raw.strip():
                 head.append((lineno, raw))
                 if len(head) >= DETECT_LINES:
                     break
         fmt = self.fmt
         if fmt == "auto":
             try:
-                fmt = detect_format([r for _, r in head if len(r) <= cap])
+                fmt = detect_format([r for _, r in head if r.__class__ is bytes])
             except DecodeError as exc:
-                if head:
+                if head and self.error is None:  # a read error says more
                     self.error = f"{name}: {exc.reason}"
                 fmt = ""
         self.detected = fmt or None
         if not fmt:
             reason = "unknown format"
             for no, raw in head:
-                yield BadRecord(name, no, reason, raw)
+                yield self._bad(raw, no, reason)
             for raw in lines:
                 lineno += 1
-                if raw.strip():
-                    yield BadRecord(name, lineno, reason, raw)
+                if raw.__class__ is _Overlong or raw.strip():
+                    yield self._bad(raw, lineno, reason)
             return
         decode = make_decoder(fmt, self.service).decode
         for no, raw in head:
-            yield self._one(decode, raw, name, no, cap)
+            if isinstance(raw, _Overlong):
+                yield self._overlong(raw, no)
+                continue
+            try:
+                yield decode(raw, name, no)
+            except DecodeError as exc:
+                yield BadRecord(name, no, exc.reason, raw)
         for raw in lines:
             lineno += 1
-            if len(raw) > cap:
-                yield BadRecord(name, lineno, f"line exceeds {cap} bytes ({len(raw)} bytes)", raw)
+            if raw.__class__ is _Overlong:
+                yield self._overlong(raw, lineno)
                 continue
             try:
                 yield decode(raw, name, lineno)
@@ -127,14 +255,10 @@ class FileSource:
                 if raw.strip():
                     yield BadRecord(name, lineno, exc.reason, raw)
 
-    @staticmethod
-    def _one(decode: object, raw: bytes, name: str, no: int, cap: int) -> Item:
-        if len(raw) > cap:
-            return BadRecord(name, no, f"line exceeds {cap} bytes ({len(raw)} bytes)", raw)
-        try:
-            return decode(raw, name, no)  # type: ignore[operator, no-any-return]
-        except DecodeError as exc:
-            return BadRecord(name, no, exc.reason, raw)
+    def _bad(self, raw: bytes, no: int, reason: str) -> BadRecord:
+        if isinstance(raw, _Overlong):
+            return self._overlong(raw, no)
+        return BadRecord(self.name, no, reason, raw)
 
     def close(self) -> None:
         if self.stream is not sys.stdin.buffer:
@@ -147,7 +271,12 @@ def _key(item: Item) -> float:
 
 
 def merged(sources: list[FileSource]) -> Iterator[Item]:
-    """Items of several inputs merged in event-time order (rotated files, several hosts)."""
-    if len(sources) == 1:
-        return iter(sources[0])
-    return heapq.merge(*sources, key=_key)
+    """Items of several inputs merged in event-time order (rotated files, several hosts).
+
+    Absurd event times are judged per input, against its own times, before the
+    merge (one outlier would otherwise hold back the rest of its input there).
+    """
+    guarded = [plausible_times(s) for s in sources]
+    if len(guarded) == 1:
+        return guarded[0]
+    return heapq.merge(*guarded, key=_key)

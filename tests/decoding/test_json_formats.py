@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from detector.decoding import BODY_CAP, make_decoder
+from detector.decoding import BODY_CAP, MAX_LINE_BYTES, make_decoder
 from tests.decoding.conftest import ISO, T, decode
 
 OTEL = {
@@ -279,16 +279,18 @@ def test_envoy_numbers_zero_and_peer() -> None:
     assert (e.duration, e.client) == (0.03, "10.1.1.1")
 
 
-def test_body_cap_and_negative_duration() -> None:
+def test_long_body_kept_whole_and_negative_duration() -> None:
+    # Bodies are bounded by the record (MAX_LINE_BYTES), never cut shorter (issue 8).
+    assert BODY_CAP >= MAX_LINE_BYTES
     e = decode(
         "otel",
         OTEL
         | {
-            "http.request.body.content": "x" * (BODY_CAP + 10),
+            "http.request.body.content": "x" * 100_000 + "<tail>",
             "http.server.request.duration": -1.0,
         },
     )
-    assert e.body is not None and len(e.body) == BODY_CAP and e.duration is None
+    assert e.body is not None and len(e.body) == 100_006 and e.duration is None
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,6 +43,30 @@ def _status(port: int, path: str) -> int:
 async def status(port: int, path: str) -> int:
     # The server runs on this event loop: never block it with a synchronous request.
     return await asyncio.to_thread(_status, port, path)
+
+
+async def scrape(port: int) -> str:
+    return await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3)
+        .read().decode())
+
+
+def test_a_scrape_names_every_family_even_mid_rebalance() -> None:
+    """Item 21: a scrape between a revoke and the next assignment (no lag known, no
+    partition owned) still names the consumer families, and never reports the lag of
+    a partition the instance does not own."""
+    from aiokafka import TopicPartition
+
+    from detector.config import Settings
+    from detector.service.runtime import JsonLog, ServiceRuntime
+
+    cfg = service_settings("127.0.0.1:9", "a", "d", "g")
+    rt = ServiceRuntime(cfg, Settings(), [], log=JsonLog(open(os.devnull, "w")))  # noqa: SIM115
+    text = rt.metrics.render()
+    assert "# TYPE detector_records_total counter" in text
+    assert "# TYPE detector_consumer_lag gauge" in text
+    rt._lag = {TopicPartition("a", 0): 5}  # a probe from before the partition was revoked
+    assert "detector_consumer_lag{" not in rt.metrics.render()
 
 
 @pytest.mark.parametrize("pause_s", [
@@ -87,9 +112,17 @@ async def test_frozen_broker(sim: SimData, tmp_path: Path, pause_s: float) -> No
         async with asyncio.timeout(30):
             while await status(port, "/readyz") != 200:
                 await asyncio.sleep(0.5)
-        metrics = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())
-        assert "detector_records_total" in metrics and "detector_consumer_lag" in metrics
+        # Ready does not mean the group has settled: the freeze outlasts the session, so
+        # the group may still be rebalancing (no partition owned, no lag known yet).
+        # Wait for the service to own and report its partitions again (item 21: the
+        # single scrape right after /readyz raced that rebalance).
+        async with asyncio.timeout(30):
+            while True:
+                metrics = await scrape(port)
+                if (len(re.findall(r"^detector_consumer_lag\{", metrics, re.M)) == 4
+                        and re.search(r"^detector_records_total\{", metrics, re.M)):
+                    break
+                await asyncio.sleep(0.5)
         await asyncio.wait_for(task, 90)
         assert open_keys(read_jsonl(tmp_path / "incidents.jsonl")) == sim.expected
         log = (tmp_path / "log.jsonl").read_text()
