@@ -140,8 +140,9 @@ def test_replay_on_a_terminal_shows_no_raw_control(tmp_path: Path) -> None:
 
 def test_scan_summary_escapes_input_names_and_reasons(tmp_path: Path) -> None:
     logs = _hostile_logs(tmp_path)
+    (tmp_path / "empty-registry").mkdir()  # no model: signatures only
     res = subprocess.run([sys.executable, "-m", "detector", "scan", *logs, "--models",
-                          str(tmp_path / "none"), "--output", str(tmp_path / "v.jsonl")],
+                          str(tmp_path / "empty-registry"), "--output", str(tmp_path / "v.jsonl")],
                          capture_output=True, timeout=60)
     err = res.stderr.decode()
     assert res.returncode in (0, 2), err
