@@ -360,11 +360,11 @@ class RequestAnalyzer:
         ua_hits = self._ua_hits
         payloads = self._payloads
         plain_ids = _PLAIN_IDS.sub
-        cap = self.signatures.max_field_chars
+        wide = self.signatures.max_field_chars  # beyond this a field is scanned in windows
         for i, ev in enumerate(events):
             path = ev.path
-            if len(path) > cap or len(ev.query) > cap or len(ev.user_agent) > cap or (
-                ev.body is not None and len(ev.body) > cap
+            if len(path) > wide or len(ev.query) > wide or len(ev.user_agent) > wide or (
+                ev.body is not None and len(ev.body) > wide
             ):
                 out[i] = self._oversized(ev)
                 continue
