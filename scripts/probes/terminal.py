@@ -108,7 +108,8 @@ def _incidents_store(work: Path) -> str:
 
 
 def _scan_summary(work: Path) -> str:
-    res = run_detector(["scan", *_logs(work), "--models", str(work / "none"),
+    (work / "empty-registry").mkdir(exist_ok=True)  # signatures only
+    res = run_detector(["scan", *_logs(work), "--models", str(work / "empty-registry"),
                         "--output", str(work / "v.jsonl")])
     err = res.stderr.decode(errors="replace")
     _no_raw(err, "scan summary")
