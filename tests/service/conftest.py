@@ -107,6 +107,16 @@ async def feed(bootstrap: str, topic: str, records: list[Keyed]) -> None:
     await produce_keyed(bootstrap, topic, records)
 
 
+async def prepared_topics(bootstrap: str, sim: SimData,
+                          records: list[Keyed] | None = None) -> tuple[str, str]:
+    """Fresh access and deployments topics holding the scenario's deployments and
+    ``records`` (default: all of them; ``[]`` for none yet)."""
+    access, deps = await make_topics(bootstrap)
+    await load_deployments(bootstrap, deps, sim)
+    await feed(bootstrap, access, sim.records if records is None else records)
+    return access, deps
+
+
 def service_settings(bootstrap: str, access: str, deps: str, group: str,
                      **kw: Any) -> ServiceSettings:
     base: dict[str, Any] = {

@@ -19,9 +19,8 @@ from detector.kafka.broker import free_port
 from .conftest import (
     SimData,
     feed,
-    load_deployments,
-    make_topics,
     open_keys,
+    prepared_topics,
     read_jsonl,
     runtime,
     service_settings,
@@ -81,10 +80,8 @@ async def test_frozen_broker(sim: SimData, tmp_path: Path, pause_s: float) -> No
         pytest.skip(str(e))
     try:
         bs = broker.bootstrap_servers
-        access, deps = await make_topics(bs)
-        await load_deployments(bs, deps, sim)
         half = len(sim.records) // 2
-        await feed(bs, access, sim.records[:half])
+        access, deps = await prepared_topics(bs, sim, sim.records[:half])
         port = free_port()
         cfg = service_settings(bs, access, deps, unique("trouble"), metrics_port=port,
                                drain_when_idle=12.0, session_timeout_ms=8000,

@@ -9,10 +9,8 @@ from detector.kafka import EmbeddedBroker
 from .conftest import (
     SimData,
     canonical,
-    feed,
-    load_deployments,
-    make_topics,
     open_keys,
+    prepared_topics,
     read_jsonl,
     run_until_drained,
     runtime,
@@ -23,9 +21,7 @@ from .conftest import (
 
 async def test_live_equals_replay(broker: EmbeddedBroker, sim: SimData, tmp_path: Path) -> None:
     bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs)
-    await load_deployments(bs, deps, sim)
-    await feed(bs, access, sim.records)
+    access, deps = await prepared_topics(bs, sim)
     out = tmp_path / "incidents.jsonl"
     rt = runtime(service_settings(bs, access, deps, unique("g")), out, tmp_path / "log.jsonl")
     await run_until_drained(rt)

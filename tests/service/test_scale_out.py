@@ -12,9 +12,8 @@ from .conftest import (
     SimData,
     canonical,
     feed,
-    load_deployments,
-    make_topics,
     open_keys,
+    prepared_topics,
     read_jsonl,
     runtime,
     service_settings,
@@ -41,10 +40,8 @@ async def test_two_instances_and_a_rebalance_lose_nothing(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:
     bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs)
-    await load_deployments(bs, deps, sim)
     half = len(sim.records) // 2
-    await feed(bs, access, sim.records[:half])
+    access, deps = await prepared_topics(bs, sim, sim.records[:half])
     cfg = service_settings(bs, access, deps, unique("scale"), drain_when_idle=6.0)
     a, b = (runtime(cfg, tmp_path / f"{n}.jsonl", tmp_path / "log.jsonl") for n in "ab")
     ta, tb = asyncio.create_task(a.run()), asyncio.create_task(b.run())

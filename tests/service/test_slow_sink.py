@@ -24,9 +24,7 @@ from detector.service.runtime import ServiceRuntime
 from .conftest import (
     SimData,
     canonical,
-    feed,
-    load_deployments,
-    make_topics,
+    prepared_topics,
     service_settings,
     unique,
 )
@@ -208,9 +206,7 @@ async def test_hanging_sink_restart_neither_drops_nor_repeats(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:
     bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs)
-    await load_deployments(bs, deps, sim)
-    await feed(bs, access, sim.records)
+    access, deps = await prepared_topics(bs, sim)
     group = unique("slow")
     cfg = service_settings(bs, access, deps, group, state_dir=tmp_path / "state",
                            drain_when_idle=3.0, grace_period=4.0, sink_failing_after=0.5)
@@ -267,9 +263,7 @@ async def test_checkpoint_age_counts_successful_checkpoints_only(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:
     bs = broker.bootstrap_servers
-    access, deps = await make_topics(bs)
-    await load_deployments(bs, deps, sim)
-    await feed(bs, access, sim.records[:200])
+    access, deps = await prepared_topics(bs, sim, sim.records[:200])
     store = FailingStore()
     cfg = service_settings(bs, access, deps, unique("age"), drain_when_idle=None,
                            checkpoint_every=0.5)
