@@ -29,6 +29,16 @@ class Assignment:
     On assignment each partition first gets a placeholder (its records are
     dropped), then its snapshot is restored and the consumer seeks to the
     snapshot's offset; on revoke it is checkpointed and dropped.
+
+    >>> import io
+    >>> from detector.config import Settings
+    >>> from detector.service.config import ServiceSettings
+    >>> from detector.service.jsonlog import JsonLog
+    >>> from detector.service.runtime import ServiceRuntime
+    >>> rt = ServiceRuntime(ServiceSettings(topics=("access",)), Settings(), [],
+    ...                     log=JsonLog(io.StringIO()), analysis=False)
+    >>> rt.assignment.new_pipeline(None).analyzer is None  # a placeholder
+    True
     """
 
     def __init__(self, ctx: ServiceContext, refresh: ModelRefresh,

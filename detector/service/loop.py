@@ -20,7 +20,19 @@ PROBE_TIMEOUT = 3.0
 
 
 class ConsumeLoop:
-    """Turns until ``ctx.stopping``; one turn per poll (an empty poll still turns)."""
+    """Turns until ``ctx.stopping``; one turn per poll (an empty poll still turns).
+
+    >>> import io
+    >>> from detector.config import Settings
+    >>> from detector.service.config import ServiceSettings
+    >>> from detector.service.jsonlog import JsonLog
+    >>> from detector.service.runtime import ServiceRuntime
+    >>> out = io.StringIO()
+    >>> rt = ServiceRuntime(ServiceSettings(topics=("access",)), Settings(), [], log=JsonLog(out))
+    >>> rt.loop.drain()  # the end of a backfill: every owned partition's windows close
+    >>> '"drained"' in out.getvalue()
+    True
+    """
 
     def __init__(self, ctx: ServiceContext, records: Records, health: Health,
                  refresh: ModelRefresh, checkpointer: Checkpointer[PartitionState]) -> None:
