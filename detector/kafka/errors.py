@@ -7,6 +7,8 @@ source), False when something must change first (configuration, platform).
 
 from __future__ import annotations
 
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+
 
 class KafkaEdgeError(Exception):
     """Base class of the errors raised by ``detector.kafka``. Not retriable."""
@@ -48,3 +50,21 @@ class DeadLetterError(KafkaEdgeError):
     and reads it again after a restart."""
 
     retriable = False
+
+
+def retriable(exc: BaseException) -> bool:
+    """True when a broker call that raised ``exc`` may succeed if simply tried again.
+
+    Transport trouble (``OSError``, timeouts, aiokafka's ``KafkaTimeoutError``,
+    which aiokafka marks final because it already waited) and any Kafka error
+    that says so (``retriable``); never a programming or configuration error.
+
+    >>> from aiokafka.errors import KafkaConnectionError, KafkaConfigurationError
+    >>> retriable(KafkaConnectionError("no broker")), retriable(KafkaConfigurationError())
+    (True, False)
+    >>> retriable(ConnectionRefusedError()), retriable(ValueError("bad"))
+    (True, False)
+    """
+    if isinstance(exc, OSError | TimeoutError | KafkaTimeoutError):
+        return True
+    return isinstance(exc, KafkaError | KafkaEdgeError) and bool(exc.retriable)

@@ -151,6 +151,32 @@ class KafkaSource:
     def assignment(self) -> frozenset[TopicPartition]:
         return self._assigned
 
+    # positioning and flow, for an owner that keeps its own checkpoints
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from ``offset`` on (a restored checkpoint's offset)."""
+        self._live().seek(tp, offset)
+
+    async def seek_to_start(self, tp: TopicPartition) -> None:
+        """Where ``auto_offset_reset`` says a partition without state begins."""
+        if self.config.auto_offset_reset == "earliest":
+            await self._live().seek_to_beginning(tp)
+        else:
+            await self._live().seek_to_end(tp)
+
+    def pause_all(self) -> None:
+        """Stop fetching every assigned partition (polls go on: the group membership stays)."""
+        c = self._live()
+        tps = c.assignment()
+        if tps:
+            c.pause(*tps)
+
+    def resume_all(self) -> None:
+        c = self._live()
+        tps = c.paused()
+        if tps:
+            c.resume(*tps)
+
     # reading
 
     def _convert(self, tp: TopicPartition, records: list[Any]) -> list[Item]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from detector.kafka.admin import TopicAdmin
 from detector.kafka.config import KafkaConnection
 
 
@@ -19,9 +20,9 @@ async def assign_all(connection: KafkaConnection, topic: str, **kw: Any) -> Any:
     await c.start()
     try:
         parts = c.partitions_for_topic(topic)
-        if not parts:
-            await c._client.force_metadata_update()
-            parts = c.partitions_for_topic(topic) or set()
+        if not parts:  # created after the consumer started: not in its metadata yet
+            async with TopicAdmin(connection) as admin:
+                parts = set((await admin.describe([topic])).get(topic, []))
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         c.assign(tps)
         if tps:

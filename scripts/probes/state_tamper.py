@@ -58,9 +58,9 @@ def snapshot_payloads_restore(work: Path) -> str:
     """Both pickle payloads and a tagged-JSON one through the service's restore path."""
     from detector.config import Settings
     from detector.pipeline import Pipeline
-    from detector.service.checkpoint import DirectoryStore, pack, unpack
     from detector.sinks import MemorySink
     from detector.state import SnapshotError
+    from detector.state.checkpointing import DirectoryStore, pack, unpack
 
     marker = work / "pwned"
     tagged = orjson.dumps({"schema": 2, "state": {"$x": ["os.system", [f"touch {marker}"]]}})
@@ -94,7 +94,7 @@ async def _fill(bs: str, topic: str) -> None:
 def snapshot_tampered_state_dir_cli(work: Path) -> str:
     """``detector run --state-dir``, tamper the checkpoint, run again: refused, not run."""
     from detector.kafka import BrokerUnavailable, EmbeddedBroker
-    from detector.service.checkpoint import pack, unpack
+    from detector.state.checkpointing import pack, unpack
 
     try:
         broker = EmbeddedBroker().start()

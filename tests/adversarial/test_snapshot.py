@@ -269,15 +269,15 @@ async def test_a_restart_from_tampered_checkpoints_runs_nothing(
     broker: Any, tmp_path: Path, store: str
 ) -> None:
     from detector.kafka import KafkaConnection, produce_lines
-    from detector.service.checkpoint import (
+    from detector.service.jsonlog import JsonLog
+    from detector.service.runtime import ServiceRuntime
+    from detector.state.checkpointing import (
         DirectoryStore,
         KafkaChangelogStore,
         pack,
         partition_key,
         unpack,
     )
-    from detector.service.jsonlog import JsonLog
-    from detector.service.runtime import ServiceRuntime
     from tests.service.conftest import make_topics, run_until_drained, service_settings, unique
 
     bs = broker.bootstrap_servers

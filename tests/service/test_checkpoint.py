@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from detector.kafka import EmbeddedBroker, KafkaConnection, TopicAdmin, TopicSpec
-from detector.service.checkpoint import DirectoryStore, KafkaChangelogStore, pack, unpack
+from detector.state.checkpointing import DirectoryStore, KafkaChangelogStore, pack, unpack
 
 from .conftest import unique
 

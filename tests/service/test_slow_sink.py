@@ -15,11 +15,11 @@ import orjson
 from detector.config import Settings
 from detector.incidents.model import Incident
 from detector.kafka.broker import EmbeddedBroker
-from detector.service.checkpoint import DirectoryStore, pack, unpack_ledger
 from detector.service.fanout import FanOutSink
 from detector.service.jsonlog import JsonLog
 from detector.service.metrics import Metrics
 from detector.service.runtime import ServiceRuntime
+from detector.state.checkpointing import DirectoryStore, pack, unpack_ledger
 
 from .conftest import (
     SimData,
