@@ -54,7 +54,7 @@ class WindowSettings(_Section):
 
 
 class DetectorSettings(_Section):
-    """Thresholds shared by the window detectors (reference: docs/CONFIGURATION.md)."""
+    """Thresholds of the detectors (each key says the detector it applies to)."""
 
     warmup_windows: int = Field(30, ge=1)
     """Windows a series must have seen before any detector judges it."""

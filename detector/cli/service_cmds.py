@@ -48,8 +48,9 @@ DETECTOR_SERVICE__<KEY> (DETECTOR_SERVICE__KAFKA__<KEY>) environment variables
 (lists and mappings as JSON); docs/CONFIGURATION.md has them all, with an
 example for a managed Kafka (SASL_SSL). The SASL password itself comes from
 --sasl-plain-password-file, from sasl_plain_password in the file or from
-DETECTOR_SERVICE__KAFKA__SASL_PLAIN_PASSWORD, never from a flag. --models loads the current model version at start
-(without it, profiles are learned online) and swaps in a new `current` version
+DETECTOR_SERVICE__KAFKA__SASL_PLAIN_PASSWORD, never from a flag.
+--models loads the current model version at start (without it, profiles are
+learned online) and swaps in a new `current` version
 (published by `detector train`) while running, within --model-check-every
 seconds. --retrain-every 6h retrains each owned partition's model on a sample
 of its traffic since the previous training (--retrain-sample events, in a

@@ -49,8 +49,8 @@ async def publish(connection: KafkaConnection, topic: str, service: str, record:
         **connection.client_kwargs(), acks="all",
         request_timeout_ms=10_000,
     )
-    await producer.start()
-    try:
+    try:  # stopped even when start fails (an unreachable or refusing cluster)
+        await producer.start()
         await producer.send_and_wait(topic, record, key=service.encode())
     finally:
         await producer.stop()
