@@ -182,7 +182,11 @@ OTHER_SECTIONS = frozenset({"service"})
 
 
 class ConfigFileSource(PydanticBaseSettingsSource):
-    """The config file's sections, as one source of a settings root."""
+    """The config file's sections, as one source of a settings root.
+
+    >>> ConfigFileSource(Settings, {"windows": {"size_seconds": 30}, "service": {}})()
+    {'windows': {'size_seconds': 30}}
+    """
 
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
