@@ -19,9 +19,6 @@ from detector.config import Settings
 from detector.decoding.base import MAX_LINE_BYTES
 from detector.kafka.config import DEFAULT_BOOTSTRAP, KafkaConnection, KafkaSecurity
 
-SECTION = "service"
-
-
 class ServiceSettings(BaseModel):
     """Everything ``detector run`` needs besides the pipeline settings: the ``service`` section.
 

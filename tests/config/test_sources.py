@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import ConfigError, Settings, load_settings
+from detector.config import OTHER_SECTIONS, ConfigError, Settings, load_settings
 from detector.kafka.config import DEFAULT_BOOTSTRAP
 from detector.service.config import RunSettings, load_service_settings
 
@@ -71,6 +71,8 @@ def test_the_pipeline_root_reads_the_same_file(cfg: Path) -> None:
     assert load_settings(cfg) == load_service_settings(cfg)[1]
     assert isinstance(RunSettings.load(cfg), Settings)
     assert Settings().windows.size_seconds == 60  # no file: defaults (and environment)
+    # The sections the pipeline root skips are exactly those the run root adds.
+    assert set(RunSettings.model_fields) - set(Settings.model_fields) == OTHER_SECTIONS
 
 
 def test_yaml_nested_connection(tmp_path: Path) -> None:
