@@ -19,6 +19,7 @@ from detector.config import Settings
 from detector.decoding.base import MAX_LINE_BYTES
 from detector.kafka.config import DEFAULT_BOOTSTRAP, KafkaConnection, KafkaSecurity
 
+
 class ServiceSettings(BaseModel):
     """Everything ``detector run`` needs besides the pipeline settings: the ``service`` section.
 
