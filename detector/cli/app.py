@@ -34,6 +34,10 @@ app = typer.Typer(
 )
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
+# simulate and evaluate have --config like every command (CONTRACTS §4), but no setting
+# changes what they do: they check the file (a bad one is exit 2, as everywhere) and say so.
+CheckedConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="TOML or YAML config file: checked, but no setting applies here.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
@@ -186,7 +190,7 @@ def simulate(
         int | None, typer.Option("--lines", min=1000, help="Bench profile: total lines.")
     ] = None,
     gz: Annotated[bool, typer.Option("--gzip", help="Write .gz files.")] = False,
-    config: ConfigOpt = None,
+    config: CheckedConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Write realistic labelled traffic: logs, deployments.jsonl, labels.jsonl."""
@@ -194,6 +198,7 @@ def simulate(
     from detector.simulate import hours_problem
     from detector.simulate import simulate as run_simulate
 
+    load_settings(config)
     if profile not in ("default", "bench"):
         raise UsageError(f"unknown profile {profile!r} (default or bench)")
     if out_dir.exists() and not out_dir.is_dir():  # never replace a file with a directory
@@ -230,7 +235,7 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON.")
     ] = None,
-    config: ConfigOpt = None,
+    config: CheckedConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Score incidents against labels: recall, precision, false/service-day, attribution, delay."""
@@ -239,6 +244,7 @@ def evaluate(
     from detector.evaluate import render_text
     from detector.sources.files import SourceError
 
+    load_settings(config)
     for p in [labels, *incidents]:
         if not p.is_file():
             raise SourceError(f"cannot read {p}: no such file")

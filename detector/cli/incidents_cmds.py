@@ -13,11 +13,11 @@ import orjson
 import typer
 
 from detector.cli.errors import UsageError, one_line_errors
+from detector.config import IncidentSettings, load_settings
 from detector.incidents.model import KINDS, Incident
 from detector.terminal import printable
 
-DB_ENV = "DETECTOR_INCIDENTS__DB"
-DEFAULT_DB = "incidents.db"
+DB_ENV = "DETECTOR_INCIDENTS__DB"  # incidents.db of the settings, read with them
 _STATUS_STYLE = {"open": "bold red", "update": "yellow", "resolved": "green"}
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 WIDE = 140  # columns from which ``list`` draws a table
@@ -32,8 +32,8 @@ incidents_app = typer.Typer(
 )
 
 DbOpt = Annotated[Path | None, typer.Option(
-    "--db", envvar=DB_ENV, show_envvar=True,
-    help=f"Incident store (default {DEFAULT_DB}, or incidents.db in --config).")]
+    "--db", help=f"Incident store (default: incidents.db of --config or {DB_ENV}, "
+                 f"else {IncidentSettings().db}).")]
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="JSON lines even on a terminal (always when piped).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
@@ -41,15 +41,8 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on erro
 
 
 def _db_path(db: Path | None, config: Path | None) -> Path:
-    if db is not None:
-        return db
-    if config is not None:
-        from detector.config import load_settings
-
-        configured = getattr(load_settings(config).incidents, "db", None)
-        if configured:
-            return Path(str(configured))
-    return Path(DEFAULT_DB)
+    """--db, else the settings' incidents.db (default < --config < DETECTOR_INCIDENTS__DB)."""
+    return db if db is not None else Path(load_settings(config).incidents.db)
 
 
 def _json_line(out: IO[str], incident: Incident) -> None:

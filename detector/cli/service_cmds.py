@@ -15,6 +15,7 @@ import typer
 
 from detector.cli.errors import UsageError, fail, one_line_errors
 from detector.cli.usage import SINK_HELP
+from detector.kafka.config import DEFAULT_BOOTSTRAP
 
 if TYPE_CHECKING:
     from detector.kafka.config import KafkaConnection
@@ -42,9 +43,14 @@ detector run --topic nginx --topic-service nginx=www --state-dir state/\n
 detector run --drain-when-idle 30 --sink jsonl:backfill.jsonl   # a backfill\n
 \n
 Every option can also come from the config file (\\[service] section, same keys
-with underscores) or from DETECTOR_SERVICE__<KEY> environment variables (lists
-and mappings as JSON). --models loads the current model version at start
-(without it, profiles are learned online) and swaps in a new `current` version
+with underscores; the TLS/SASL ones in \\[service.kafka]) or from
+DETECTOR_SERVICE__<KEY> (DETECTOR_SERVICE__KAFKA__<KEY>) environment variables
+(lists and mappings as JSON); docs/CONFIGURATION.md has them all, with an
+example for a managed Kafka (SASL_SSL). The SASL password itself comes from
+--sasl-plain-password-file, from sasl_plain_password in the file or from
+DETECTOR_SERVICE__KAFKA__SASL_PLAIN_PASSWORD, never from a flag.
+--models loads the current model version at start (without it, profiles are
+learned online) and swaps in a new `current` version
 (published by `detector train`) while running, within --model-check-every
 seconds. --retrain-every 6h retrains each owned partition's model on a sample
 of its traffic since the previous training (--retrain-sample events, in a
@@ -67,7 +73,7 @@ with the wall clock, so a service that stops sending is reported as a drop.
 def run_command(
     bootstrap_servers: Annotated[
         str | None, typer.Option("--bootstrap-servers", help="Kafka HOST:PORT[,HOST:PORT].",
-                                 show_default="localhost:9092")
+                                 show_default=DEFAULT_BOOTSTRAP)
     ] = None,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", help="Access-log topic (repeatable).",
@@ -150,6 +156,36 @@ def run_command(
         typer.Option("--strip-schema-prefix", help="TOPIC whose values carry a Confluent "
                                                    "Schema Registry prefix (repeatable)."),
     ] = None,
+    security_protocol: Annotated[
+        str | None, typer.Option("--security-protocol", metavar="PROTOCOL",
+                                 help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+                                 show_default="PLAINTEXT")
+    ] = None,
+    sasl_mechanism: Annotated[
+        str | None, typer.Option("--sasl-mechanism", metavar="MECHANISM",
+                                 help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_*).")
+    ] = None,
+    sasl_plain_username: Annotated[
+        str | None, typer.Option("--sasl-plain-username", metavar="USER",
+                                 help="SASL user name (an API key on Confluent Cloud).")
+    ] = None,
+    sasl_plain_password_file: Annotated[
+        Path | None, typer.Option("--sasl-plain-password-file", metavar="FILE",
+                                  help="File holding the SASL password (or the "
+                                       "environment, see below).")
+    ] = None,
+    ssl_cafile: Annotated[
+        Path | None, typer.Option("--ssl-cafile", metavar="FILE",
+                                  help="CA bundle (PEM) for the brokers (default: system CAs).")
+    ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option("--ssl-certfile", metavar="FILE",
+                                  help="Client certificate (PEM) for mutual TLS.")
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option("--ssl-keyfile", metavar="FILE",
+                                  help="Private key (PEM) of --ssl-certfile.")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -182,6 +218,11 @@ def run_command(
         topic_service=_mapping(topic_service, "--topic-service"),
         topic_format=_mapping(topic_format, "--topic-format"),
         strip_schema_prefix=tuple(strip_schema_prefix) if strip_schema_prefix else None,
+        kafka={"security_protocol": security_protocol, "sasl_mechanism": sasl_mechanism,
+               "sasl_plain_username": sasl_plain_username,
+               "sasl_plain_password_file": sasl_plain_password_file,
+               "ssl_cafile": ssl_cafile, "ssl_certfile": ssl_certfile,
+               "ssl_keyfile": ssl_keyfile},
     )
     from detector.models.registry import RegistryError, model_key
     from detector.state.snapshot import SnapshotError, state_key
@@ -221,7 +262,9 @@ DEPLOY_EPILOG = """Examples:\n
 detector deploy record --service payments --version 2.32.0 --revision 9f1c2ab\n
 detector deploy record --service www --version 41 --at 2026-03-17T09:06:00Z\n
 \n
---bootstrap-servers may also come from DETECTOR_SERVICE__BOOTSTRAP_SERVERS.
+--bootstrap-servers may also come from DETECTOR_SERVICE__BOOTSTRAP_SERVERS or
+the config file's \\[service] section, and the cluster's TLS/SASL settings from
+\\[service.kafka] or DETECTOR_SERVICE__KAFKA__<KEY>, as for `detector run`.
 """
 
 
@@ -237,10 +280,9 @@ def deploy_record_command(
     ] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="VCS revision.")] = None,
     bootstrap_servers: Annotated[
-        # The variable is named in the epilog: at 80 columns its tag here would be cut.
-        str, typer.Option("--bootstrap-servers", envvar="DETECTOR_SERVICE__BOOTSTRAP_SERVERS",
-                          show_envvar=False, help="Kafka HOST:PORT.")
-    ] = "localhost:9092",
+        str | None, typer.Option("--bootstrap-servers", help="Kafka HOST:PORT.",
+                                 show_default=DEFAULT_BOOTSTRAP)
+    ] = None,
     topic: Annotated[
         str, typer.Option("--topic", help="Deployments topic.")
     ] = "deployments",
@@ -248,15 +290,20 @@ def deploy_record_command(
     debug: DebugOpt = False,
 ) -> None:
     """Publish a deployment event (CONTRACTS §2), keyed by service; prints it."""
+    from detector.service.config import load_service_settings
     from detector.service.deploy import deployment_record, publish
 
+    # The cluster and its TLS/SASL settings as `detector run` reads them.
+    settings, _ = load_service_settings(config, bootstrap_servers=bootstrap_servers)
+    connection = settings.kafka_connection()
     record = deployment_record(service, version, at=at, environment=environment,
                                revision=revision)
     try:
-        asyncio.run(publish(bootstrap_servers, topic, service, record))
+        asyncio.run(publish(connection, topic, service, record))
     except Exception as exc:
         if "Kafka" in type(exc).__name__ or isinstance(exc, OSError):
-            raise fail(f"cannot publish to {bootstrap_servers}: {type(exc).__name__}") from None
+            raise fail(f"cannot publish to {connection.bootstrap_servers}: "
+                       f"{type(exc).__name__}") from None
         raise
     sys.stdout.write(record.decode() + "\n")
 

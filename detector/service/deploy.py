@@ -42,15 +42,15 @@ def deployment_record(
     return orjson.dumps(rec)
 
 
-async def publish(bootstrap: str, topic: str, service: str, record: bytes) -> None:
+async def publish(connection: KafkaConnection, topic: str, service: str, record: bytes) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        **KafkaConnection(bootstrap_servers=bootstrap).client_kwargs(), acks="all",
+        **connection.client_kwargs(), acks="all",
         request_timeout_ms=10_000,
     )
-    await producer.start()
-    try:
+    try:  # stopped even when start fails (an unreachable or refusing cluster)
+        await producer.start()
         await producer.send_and_wait(topic, record, key=service.encode())
     finally:
         await producer.stop()

@@ -43,14 +43,13 @@ from aiokafka.errors import (
 )
 
 from detector.incidents.model import Incident
-from detector.kafka.config import KafkaConnection
+from detector.kafka.config import DEFAULT_BOOTSTRAP, KafkaConnection
 from detector.sinks.base import SinkError, register
 from detector.sinks.delivery import SinkDeliveryError, change_key
 
 log = logging.getLogger("detector.sinks")
 
 BOOTSTRAP_ENV = "DETECTOR_KAFKA__BOOTSTRAP_SERVERS"
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 CE_TYPES = {"open": "detector.incident.opened", "update": "detector.incident.updated",
             "resolved": "detector.incident.resolved"}
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
