@@ -40,12 +40,6 @@ from detector.detectors.registry import DETECTORS, SERIES, build
 from detector.events import AccessEvent
 from detector.incidents.model import KINDS
 from detector.windows.stats import (
-    C_404,
-    C_AUTH,
-    C_COUNT,
-    C_ROUTES,
-    C_SAMPLES,
-    C_SCANPATHS,
     COUNT,
     HIST,
     S4XX,
@@ -105,8 +99,8 @@ def series_stream(seed: int) -> Iterator[SeriesWindow]:
         yield _series(i, rng, n, int(rng.random() < 0.5), rng.randint(0, 3), rng.randint(0, 4),
                       0.05)  # fmt: skip
         i += 1
-    bad = [(1500, 0, 0, 0, 0.05), (3, 0, 0, 0, 0.05), (200, 40, 0, 0, 0.05),
-           (200, 0, 70, 0, 0.05), (200, 0, 0, 0, 0.2), (200, 0, 0, 90, 0.05), (0, 0, 0, 0, 0.05)]  # fmt: skip
+    bad = [(1500, 0, 0, 0, 0.05), (3, 0, 0, 0, 0.05), (200, 40, 0, 0, 0.05), (200, 0, 70, 0, 0.05),
+           (200, 0, 0, 0, 0.2), (200, 0, 0, 90, 0.05), (0, 0, 0, 0, 0.05)]  # fmt: skip
     for args in bad:
         for _ in range(3):
             yield _series(i, rng, *args)
@@ -121,7 +115,10 @@ def _ev(client: str, path: str, status: int, query: str = "") -> AccessEvent:
 
 
 def client_stream(seed: int) -> Iterator[ClientWindow]:
-    """Normal clients, a credential stuffer, a fast and a slow scanner."""
+    """Normal clients, a credential stuffer, a fast and a slow scanner.
+
+    Client windows: [requests, 401/403, 404, {route: failures}, samples, missing paths]
+    (the layout of ``C_*`` in detector.windows.stats)."""
     rng = random.Random(seed)
     for i in range(40):
         clients: dict[tuple[str, str], list[Any]] = {}
