@@ -17,15 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
-from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
 from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetector
-from detector.detectors.client_error_surge import client_error_surge_detector
-from detector.detectors.error_surge import error_surge_detector
-from detector.detectors.latency_regression import LatencyRegressionDetector
-from detector.detectors.new_endpoint import NewEndpointDetector
-from detector.detectors.payload import PayloadDetector, is_probe
-from detector.detectors.scanning import ScanDetector
-from detector.detectors.traffic import TrafficDetector
+from detector.detectors.payload import is_probe
+from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
@@ -160,25 +154,19 @@ class Pipeline:
         self.templater = templater or RouteTemplater()
         self.dead_letter = dead_letter
         self.summary = RunSummary()
-        ds = settings.detectors
-        self.traffic = TrafficDetector(ds)
-        self.detectors: list[WindowDetector] = [
-            self.traffic,
-            error_surge_detector(ds),
-            client_error_surge_detector(ds),
-            LatencyRegressionDetector(ds),
-            auth_route_detector(ds),
-        ]
-        self.client_auth: ClientAuthDetector = ClientAuthDetector(ds)
-        self.scanner = ScanDetector(ds)
+        made = build_detectors(settings.detectors)
+        self.traffic = made.traffic
+        self.detectors: list[WindowDetector] = made.series  # traffic first
+        self.client_auth = made.client_auth
+        self.scanner = made.scanner
         self.analyzer = analyzer
-        self.payload = PayloadDetector(ds)
+        self.payload = made.payload
         # (service, user agent) analysed and found harmless. Keyed by service so
         # that what one pipeline analyses never depends on other services'
         # traffic: a pipeline per partition decides exactly like one for all.
         self.ua_benign: dict[str, set[str]] = {}
         self.ua_benign_bytes: dict[str, int] = {}  # per service, of the strings in ua_benign
-        self.new_endpoint = NewEndpointDetector(ds)
+        self.new_endpoint = made.new_endpoint
         self.routes_by_service: dict[str, list[SeriesKey]] = {}
         self.incidents: IncidentManager = IncidentManager(
             settings.incidents, self.registry, self._emit, self.size

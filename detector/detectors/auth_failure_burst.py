@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from detector.config import DetectorSettings
-from detector.detectors.base import Signal, score_from_p
+from detector.detectors.base import ClientWindow, Signal, score_from_p
 from detector.detectors.ratio_surge import RatioSurgeDetector
 from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
+
+DECAY = 0.7  # per window: a client's failure count halves in about two windows
 
 
 def auth_route_detector(s: DetectorSettings) -> RatioSurgeDetector:
@@ -54,30 +56,42 @@ class ClientAuthDetector:
     def check_window(
         self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
     ) -> list[Signal]:
+        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
+        x = ClientWindow(start, end, clients)
+        out = self.check(x)
+        self.learn(x)
+        return out
+
+    def _room(self, x: ClientWindow) -> int:
+        """How many new clients the table takes once this window's decay has pruned it."""
+        decayed = self._decayed
+        if len(decayed) + len(x.clients) < self.MAX_TRACKED:
+            return len(x.clients)  # cannot fill up: no need to count the survivors
+        alive = sum(1 for d in decayed.values() if d[0] * DECAY >= 1.0)
+        return self.MAX_TRACKED - alive
+
+    def check(self, x: ClientWindow) -> list[Signal]:
+        """Signals for one window, from the failure counts :meth:`learn` would keep."""
         out: list[Signal] = []
         decayed = self._decayed
-        for key in list(decayed):
-            d = decayed[key]
-            d[0] *= 0.7
-            d[1] *= 0.7
-            if d[0] < 1.0:
-                del decayed[key]
+        room = self._room(x)
         min_f = self.s.auth_client_min_failures
-        for key, st in clients.items():
+        start, end = x.start, x.end
+        for key, st in x.clients.items():
             fails = st[C_AUTH]
             if not fails:
                 continue
-            found = decayed.get(key)
-            if found is None:
-                if len(decayed) >= self.MAX_TRACKED:
-                    continue
-                found = decayed[key] = [0.0, 0.0]
-            d = found
-            d[0] += fails
-            d[1] += st[C_COUNT]
-            share = d[0] / max(d[1], 1.0)
+            d = decayed.get(key)
+            if d is not None and d[0] * DECAY >= 1.0:  # still tracked after the decay
+                failed, seen = d[0] * DECAY + fails, d[1] * DECAY + st[C_COUNT]
+            elif room > 0:
+                room -= 1
+                failed, seen = 0.0 + fails, 0.0 + st[C_COUNT]
+            else:
+                continue
+            share = failed / max(seen, 1.0)
             if (
-                (fails >= min_f or d[0] >= 2 * min_f)
+                (fails >= min_f or failed >= 2 * min_f)
                 and share >= self.s.auth_client_min_share
                 and fails >= 3
             ):
@@ -101,10 +115,31 @@ class ClientAuthDetector:
                         {
                             "failures": fails,
                             "share": round(fails / max(st[C_COUNT], 1), 4),
-                            "decayed_failures": round(d[0], 1),
+                            "decayed_failures": round(failed, 1),
                             "window_seconds": end - start,
                         },
                         [],
                     )
                 )
         return out
+
+    def learn(self, x: ClientWindow) -> None:
+        """Decay every client's counts by one window and add this window's failures."""
+        decayed = self._decayed
+        for key in list(decayed):
+            d = decayed[key]
+            d[0] *= DECAY
+            d[1] *= DECAY
+            if d[0] < 1.0:
+                del decayed[key]
+        for key, st in x.clients.items():
+            fails = st[C_AUTH]
+            if not fails:
+                continue
+            found = decayed.get(key)
+            if found is None:
+                if len(decayed) >= self.MAX_TRACKED:
+                    continue
+                found = decayed[key] = [0.0, 0.0]
+            found[0] += fails
+            found[1] += st[C_COUNT]

@@ -1,16 +1,31 @@
-"""Detector protocol: compare a closed window with a per-series online baseline.
+"""The detector protocol (river's ``anomaly/base.py``): checking is pure, learning explicit.
 
-Every detector follows one contract (tested in tests/detectors/test_contract.py):
-``check`` scores the closed window against the baseline *before* learning it,
-``learn`` then updates the baseline, and skips windows the detector flagged so
-a baseline never learns an anomaly.
+Every detector follows one contract, checked for every entry of
+:data:`detector.detectors.registry.DETECTORS` by tests/detectors/test_contract.py:
+
+* ``check`` scores a closed window against what the detector has learned and
+  changes no state: checking twice gives the same signals, and leaves the
+  detector (and the state passed in) as it was;
+* ``learn`` is the only method that changes state, called after ``check`` on
+  the same window; a baseline skips windows that were flagged, so it never
+  learns an anomaly, while evidence memories (decayed per-client counts)
+  keep counting;
+* ``kinds`` names every incident kind its signals carry (CONTRACTS.md §3).
+
+Two families share that contract. A :class:`WindowDetector` keeps one state
+per series, which the caller holds and passes in (the pipeline keeps it with
+the series); a :class:`MemoryDetector` keeps one memory of its own across the
+whole stream (clients, findings, new routes) and checks one window's input.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from detector.events import AccessEvent
+
+if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
+    from detector.analysis.analyzer import Finding
 
 
 class SeriesKey(NamedTuple):
@@ -46,8 +61,64 @@ class Signal(NamedTuple):
     samples: list[AccessEvent]
 
 
+class ClientWindow(NamedTuple):
+    """One closed window of per-(service, client) counters (layout in detector.windows.stats)."""
+
+    start: float
+    end: float
+    clients: dict[tuple[str, str], list[Any]]
+
+
+class FindingsWindow(NamedTuple):
+    """One closed window's per-request findings, and the clients found scanning in it."""
+
+    start: float
+    end: float
+    findings: list[tuple[AccessEvent, str, Finding]]
+    scanners: frozenset[tuple[str, str]] | set[tuple[str, str]]
+
+
+class EndpointWindow(NamedTuple):
+    """One closed window of one series, as the new-endpoint detector sees it."""
+
+    key: SeriesKey
+    widx: int
+    start: float
+    end: float
+    requests: int
+    successes: int
+    samples: list[AccessEvent]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What every detector is: the kinds it raises, a pure ``check`` and an explicit ``learn``.
+
+    The signatures of ``check`` and ``learn`` are those of the detector's family
+    (:class:`WindowDetector` or :class:`MemoryDetector`).
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.scanning import ScanDetector
+    >>> isinstance(ScanDetector(DetectorSettings()), Detector)
+    True
+    """
+
+    kinds: tuple[str, ...]
+
+    def check(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def learn(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+@runtime_checkable
 class WindowDetector(Protocol):
-    """One detector family; its per-series state lives with the series."""
+    """A detector of route series; its per-series state lives with the series.
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.traffic import TrafficDetector
+    >>> isinstance(TrafficDetector(DetectorSettings()), WindowDetector)
+    True
+    """
 
     kinds: tuple[str, ...]
 
@@ -56,6 +127,30 @@ class WindowDetector(Protocol):
     def check(self, state: Any, win: SeriesWindow) -> Signal | None: ...
 
     def learn(self, state: Any, win: SeriesWindow, flagged: bool) -> None: ...
+
+
+X = TypeVar("X", contravariant=True)
+
+
+@runtime_checkable
+class MemoryDetector(Protocol[X]):
+    """A detector with one memory of its own, fed one window's input ``X`` at a time.
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.auth_failure_burst import ClientAuthDetector
+    >>> det = ClientAuthDetector(DetectorSettings())
+    >>> isinstance(det, MemoryDetector)
+    True
+    >>> x = ClientWindow(0.0, 60.0, {("shop", "10.0.0.9"): [120, 118, 0, {"/login": 118}]})
+    >>> det.check(x) == det.check(x), det.learn(x)
+    (True, None)
+    """
+
+    kinds: tuple[str, ...]
+
+    def check(self, x: X) -> list[Signal]: ...
+
+    def learn(self, x: X) -> None: ...
 
 
 def score_from_p(p: float) -> float:

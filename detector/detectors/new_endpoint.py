@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from detector.config import DetectorSettings
-from detector.detectors.base import SeriesKey, Signal
+from detector.detectors.base import EndpointWindow, SeriesKey, Signal
 from detector.events import AccessEvent
 
 
@@ -44,9 +44,11 @@ class NewEndpointDetector:
         self.watch: dict[SeriesKey, list[int]] = {}
 
     def service_seen(self, service: str, widx: int) -> None:
+        """Learn when a service was first seen (its learning period starts there)."""
         self.first_window.setdefault(service, widx)
 
     def series_born(self, key: SeriesKey, widx: int, existing: list[SeriesKey]) -> None:
+        """Learn a new series of the service: watched when born after the learning period."""
         first = self.first_window.get(key.service, widx)
         if widx < first + self.s.new_endpoint_learning_windows or key in self.known:
             return
@@ -66,31 +68,59 @@ class NewEndpointDetector:
         successes: int,
         samples: list[AccessEvent],
     ) -> Signal | None:
-        w = self.watch.get(key)
+        """The pipeline's step for one series' closed window: :meth:`check`, then :meth:`learn`."""
+        x = EndpointWindow(key, widx, start, end, requests, successes, samples)
+        out = self.check(x)
+        self.learn(x)
+        return out[0] if out else None
+
+    def _watched(self, x: EndpointWindow) -> list[int] | None:
+        """The watch entry of the window's series, None when not (or no longer) watched."""
+        w = self.watch.get(x.key)
+        if w is None or x.widx - w[0] >= self.WATCH_WINDOWS:
+            return None
+        return w
+
+    def _raises(self, w: list[int], x: EndpointWindow) -> bool:
+        ok, total = w[1] + x.successes, w[2] + x.requests
+        return not (w[3] or ok < self.s.new_endpoint_min_requests or ok < 0.8 * total)
+
+    def check(self, x: EndpointWindow) -> list[Signal]:
+        """A signal once a watched series has served enough requests, mostly successfully."""
+        w = self._watched(x)
+        if w is None or not self._raises(w, x):
+            return []
+        key, start, end = x.key, x.start, x.end
+        ok, total = w[1] + x.successes, w[2] + x.requests
+        return [
+            Signal(
+                "new_endpoint",
+                key.service,
+                key.route,
+                key.method,
+                None,
+                start,
+                end,
+                0.9,
+                float(ok),
+                0.0,
+                total,
+                0.0,
+                {"successful_requests": ok, "window_seconds": end - start},
+                x.samples,
+            )
+        ]
+
+    def learn(self, x: EndpointWindow) -> None:
+        """Count the window towards its watched series; a series raised or too old is let go."""
+        w = self.watch.get(x.key)
         if w is None:
-            return None
-        if widx - w[0] >= self.WATCH_WINDOWS:
-            del self.watch[key]
-            return None
-        w[1] += successes
-        w[2] += requests
-        if w[3] or w[1] < self.s.new_endpoint_min_requests or w[1] < 0.8 * w[2]:
-            return None
-        w[3] = 1
-        del self.watch[key]
-        return Signal(
-            "new_endpoint",
-            key.service,
-            key.route,
-            key.method,
-            None,
-            start,
-            end,
-            0.9,
-            float(w[1]),
-            0.0,
-            w[2],
-            0.0,
-            {"successful_requests": w[1], "window_seconds": end - start},
-            samples,
-        )
+            return
+        if self._watched(x) is None:
+            del self.watch[x.key]
+            return
+        raised = self._raises(w, x)
+        w[1] += x.successes
+        w[2] += x.requests
+        if raised:
+            del self.watch[x.key]

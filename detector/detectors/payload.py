@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from detector.config import DetectorSettings
-from detector.detectors.base import Signal
+from detector.detectors.base import FindingsWindow, Signal
 from detector.events import AccessEvent
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
@@ -102,18 +102,30 @@ class PayloadDetector:
         end: float,
         scanners: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
     ) -> list[Signal]:
-        """Signals for one window's findings. Findings of clients that are
-        scanning belong to the scanning incident; unusual requests of a client
-        that is attacking are part of its attack."""
+        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
+        x = FindingsWindow(start, end, findings, scanners)
+        out = self.check(x)
+        self.learn(x)
+        return out
+
+    def _group(
+        self, x: FindingsWindow
+    ) -> tuple[list[tuple[AccessEvent, str, Finding]], dict[tuple[str, str, str], _Agg]]:
+        """The window's findings that count, and their aggregates per (service, kind, client).
+
+        Findings of clients that are scanning belong to the scanning incident;
+        unusual requests of a client that is attacking are part of its attack.
+        """
         attackers = {
             (ev.service, ev.client)
-            for ev, _, f in findings
+            for ev, _, f in x.findings
             if f.kind == "attack_payload" and not is_probe(f)
         }
         attackers.update((svc, c) for (svc, kind, c) in self._clients if kind == "attack_payload")
+        scanners = x.scanners
         kept = [
             (ev, route, f)
-            for ev, route, f in findings
+            for ev, route, f in x.findings
             if (ev.service, ev.client) not in scanners
             and not is_probe(f)
             and not (f.kind == "unusual_payload" and (ev.service, ev.client) in attackers)
@@ -121,37 +133,50 @@ class PayloadDetector:
         by_client: dict[tuple[str, str, str], _Agg] = {}
         for ev, route, f in kept:
             _add(by_client, (ev.service, f.kind, ev.client), ev, route, f)
-        clients = self._clients
-        for key in list(clients):
-            clients[key] *= DECAY
-            if clients[key] < 0.5:
-                del clients[key]
-        totals: dict[tuple[str, str, str], float] = {}
-        for key, agg in by_client.items():
-            totals[key] = clients.get(key, 0.0) + agg.count
-            if key in clients or len(clients) < MAX_TRACKED:
-                clients[key] = totals[key]
-        # Distinct clients per route over the horizon: a campaign spread thin.
+        return kept, by_client
+
+    def _route_clients(
+        self, by_client: dict[tuple[str, str, str], _Agg]
+    ) -> dict[tuple[str, str, str], set[str]]:
+        """Distinct clients over the horizon of every route this window touches, as
+        :meth:`learn` leaves them (a route the full table refuses is left out)."""
         routes = self._routes
-        for rkey in list(routes):
-            seen = routes[rkey]
-            for c in list(seen):
-                seen[c] -= 1
-                if seen[c] <= 0:
-                    del seen[c]
-            if not seen:
-                del routes[rkey]
+        room = MAX_TRACKED - len(routes)
+        if room <= sum(len(agg.routes) for agg in by_client.values()):
+            # Near the cap: count exactly the routes that survive this window's ageing.
+            room = MAX_TRACKED - sum(1 for seen in routes.values() if max(seen.values()) > 1)
+        after: dict[tuple[str, str, str], set[str]] = {}
+        refused: set[tuple[str, str, str]] = set()
         for (service, kind, client), agg in by_client.items():
             for route in agg.routes:
                 rkey = (service, kind, route)
-                known = routes.get(rkey)
-                if known is None:
-                    if len(routes) >= MAX_TRACKED:
+                seen = after.get(rkey)
+                if seen is None:
+                    if rkey in refused:
                         continue
-                    known = routes[rkey] = {}
-                known[client] = ROUTE_HORIZON
+                    old = routes.get(rkey)
+                    seen = {c for c, left in old.items() if left - 1 > 0} if old else set()
+                    if not seen:  # a new route in the table
+                        if room <= 0:
+                            refused.add(rkey)
+                            continue
+                        room -= 1
+                    after[rkey] = seen
+                seen.add(client)
+        return after
+
+    def check(self, x: FindingsWindow) -> list[Signal]:
+        """Signals for one window's findings, from the counts :meth:`learn` would keep."""
+        kept, by_client = self._group(x)
+        clients = self._clients
+        totals: dict[tuple[str, str, str], float] = {}
+        for key, agg in by_client.items():
+            old = clients.get(key, 0.0) * DECAY
+            totals[key] = (old if old >= 0.5 else 0.0) + agg.count
+        route_clients = self._route_clients(by_client)
         need_route = self.s.payload_min_route_clients
-        campaigns = {rkey for rkey, seen in routes.items() if len(seen) >= need_route}
+        campaigns = {rkey for rkey, seen in route_clients.items() if len(seen) >= need_route}
+        start, end = x.start, x.end
         out: list[Signal] = []
         heavy: set[tuple[str, str, str]] = set()
         for key in sorted(by_client):
@@ -186,10 +211,42 @@ class PayloadDetector:
                     agg,
                     start,
                     end,
-                    distinct_clients=len(routes[rkey]),
+                    distinct_clients=len(route_clients[rkey]),
                 )
             )
         return out
+
+    def learn(self, x: FindingsWindow) -> None:
+        """Age the memory by one window and add this window's findings to it."""
+        _, by_client = self._group(x)
+        clients = self._clients
+        for key in list(clients):
+            clients[key] *= DECAY
+            if clients[key] < 0.5:
+                del clients[key]
+        for key, agg in by_client.items():
+            total = clients.get(key, 0.0) + agg.count
+            if key in clients or len(clients) < MAX_TRACKED:
+                clients[key] = total
+        # Distinct clients per route over the horizon: a campaign spread thin.
+        routes = self._routes
+        for rkey in list(routes):
+            seen = routes[rkey]
+            for c in list(seen):
+                seen[c] -= 1
+                if seen[c] <= 0:
+                    del seen[c]
+            if not seen:
+                del routes[rkey]
+        for (service, kind, client), agg in by_client.items():
+            for route in agg.routes:
+                rkey = (service, kind, route)
+                known = routes.get(rkey)
+                if known is None:
+                    if len(routes) >= MAX_TRACKED:
+                        continue
+                    known = routes[rkey] = {}
+                known[client] = ROUTE_HORIZON
 
     @staticmethod
     def _signal(

@@ -21,7 +21,7 @@ class _State:
         self.recent: deque[tuple[int, int]] = deque(maxlen=max(HORIZONS))
         self.seen = 0
         self.streak = 0
-        self.pending = (0, 0)
+        self.pending = (0, 0)  # unused since check() became pure; snapshots holding it still load
 
 
 class RatioSurgeDetector:
@@ -76,7 +76,6 @@ class RatioSurgeDetector:
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
         n = int(win.stats[COUNT])
         k = int(win.stats[self.index])
-        state.pending = (k, n)
         if state.seen < self.warmup or k < 1:
             return None
         p0 = state.baseline.share()
@@ -123,7 +122,7 @@ class RatioSurgeDetector:
         return None
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
-        k, n = state.pending
+        k, n = int(win.stats[self.index]), int(win.stats[COUNT])
         state.seen += 1
         state.recent.append((k, n))
         if flagged:

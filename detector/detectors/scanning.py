@@ -6,7 +6,7 @@ from collections import deque
 from typing import Any
 
 from detector.config import DetectorSettings
-from detector.detectors.base import Signal, score_from_p
+from detector.detectors.base import ClientWindow, Signal, score_from_p
 from detector.windows.stats import C_404, C_COUNT, C_SAMPLES, C_SCANPATHS
 
 HORIZON = 5  # windows over which a slow scanner's distinct paths add up
@@ -39,37 +39,32 @@ class ScanDetector:
     def check_window(
         self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
     ) -> list[Signal]:
+        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
+        x = ClientWindow(start, end, clients)
+        out = self.check(x)
+        self.learn(x)
+        return out
+
+    def check(self, x: ClientWindow) -> list[Signal]:
+        """Signals for one window: its missing paths, with each client's recent ones."""
         recent = self._recent
-        for key in list(recent):
-            if key not in clients:
-                past = recent[key]
-                past.append((frozenset(), 0, 0))
-                if not any(h[0] for h in past):
-                    del recent[key]
         out: list[Signal] = []
         min_paths = self.s.scan_min_paths
-        for key, st in clients.items():
+        start, end = x.start, x.end
+        for key, st in x.clients.items():
             paths = st[C_SCANPATHS]
-            hist = recent.get(key)
             if not paths:
-                if hist is not None:
-                    hist.append((frozenset(), int(st[C_COUNT]), 0))
                 continue
             distinct = len(paths)
             share = st[C_404] / max(st[C_COUNT], 1)
             union = set(paths)
             total, misses = int(st[C_COUNT]), int(st[C_404])
+            hist = recent.get(key)
             if hist is not None:
                 for old_paths, n, m in hist:
                     union |= old_paths
                     total += n
                     misses += m
-            elif distinct >= 2 and len(recent) < MAX_TRACKED:
-                hist = recent[key] = deque(maxlen=HORIZON - 1)
-            if hist is not None:
-                hist.append(
-                    (frozenset(sorted(paths)[:KEEP_PATHS]), int(st[C_COUNT]), int(st[C_404]))
-                )
             slow_share = misses / max(total, 1)
             if (distinct >= min_paths and share >= 0.5) or (
                 len(union) >= min_paths and slow_share >= 0.5 and distinct >= 2
@@ -86,6 +81,29 @@ class ScanDetector:
                            list(st[C_SAMPLES] or []))
                 )  # fmt: skip
         return out
+
+    def learn(self, x: ClientWindow) -> None:
+        """Add this window to the recent history of the clients that probe."""
+        recent = self._recent
+        clients = x.clients
+        for key in list(recent):
+            if key not in clients:
+                past = recent[key]
+                past.append((frozenset(), 0, 0))
+                if not any(h[0] for h in past):
+                    del recent[key]
+        for key, st in clients.items():
+            paths = st[C_SCANPATHS]
+            hist = recent.get(key)
+            if not paths:
+                if hist is not None:
+                    hist.append((frozenset(), int(st[C_COUNT]), 0))
+                continue
+            if hist is None:
+                if len(paths) < 2 or len(recent) >= MAX_TRACKED:
+                    continue
+                hist = recent[key] = deque(maxlen=HORIZON - 1)
+            hist.append((frozenset(sorted(paths)[:KEEP_PATHS]), int(st[C_COUNT]), int(st[C_404])))
 
     def state(self) -> dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]]:
         return self._recent

@@ -25,10 +25,11 @@ class _State:
         self.recent: deque[tuple[float, float, float]] = deque(maxlen=max(HORIZONS))
         self.seen = 0
         self.streak = 0
+        # Unused since check() became pure; kept so that snapshots holding them still load.
         self.pending: tuple[float, float, float] = (0.0, 0.0, 1.0)
         self.peak = 0.0  # decayed max of count/expected over learned windows
         self.episode = 0.0  # max ratio of the current run of spike windows
-        self.fired = False  # did this detector flag the pending window
+        self.fired = False  # unused, as pending
 
 
 def _upper_p(x: float, e: float, disp: float) -> float:
@@ -70,12 +71,14 @@ class TrafficDetector:
     def new_state(self) -> _State:
         return _State()
 
-    def check(self, state: _State, win: SeriesWindow) -> Signal | None:
-        x = float(win.stats[COUNT])
+    @staticmethod
+    def _observed(state: _State, win: SeriesWindow) -> tuple[float, float, float]:
+        """(count, expected count for the covered part of the window, variance)."""
         e, var = state.baseline.forecast(win.start)
-        e *= win.coverage
-        state.pending = (x, e, var)
-        state.fired = False
+        return float(win.stats[COUNT]), e * win.coverage, var
+
+    def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        x, e, _ = self._observed(state, win)
         if state.seen < self.s.warmup_windows or win.coverage < 0.5:
             return None
         # Routes with recurring bursts (batch jobs, cron clients) learn how far
@@ -100,8 +103,6 @@ class TrafficDetector:
             ):
                 p = _upper_p(X, E, disp)
                 if p <= s.alpha:
-                    state.fired = True
-                    state.episode = max(state.episode, x / max(e, 1.0))
                     return self._signal("traffic_spike", win, x, e, p, h)
             if (
                 s.drop_min_expected * (h**0.5) <= E
@@ -110,7 +111,6 @@ class TrafficDetector:
             ):
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
-                    state.fired = True
                     return self._signal("traffic_drop", win, x, e, p, h)
         return None
 
@@ -168,7 +168,13 @@ class TrafficDetector:
         state.episode = 0.0
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
-        x, e, var = state.pending
+        x, e, var = self._observed(state, win)
+        if flagged:
+            # Flagged windows are rare: checking again (pure) tells whether this
+            # detector's own spike is part of the episode, whose height is remembered.
+            sig = self.check(state, win)
+            if sig is not None and sig.kind == "traffic_spike":
+                state.episode = max(state.episode, x / max(e, 1.0))
         state.seen += 1
         if win.coverage < 0.5:
             return

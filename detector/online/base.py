@@ -1,7 +1,8 @@
-"""Protocol shared by the online scalar detectors, and the thresholding wrapper.
+"""Protocol shared by the online scalar detectors of the NAB harness, and the thresholding wrapper.
 
 Convention (river's): ``score_one`` is called before ``learn_one`` on the same point, returns a
-float in [0, 1], higher = more anomalous; ``learn_one`` returns None. Thresholding is not the
+float in [0, 1], higher = more anomalous, and changes no state (a memo of its result, named in
+the class's ``CACHES``, is not state); ``learn_one`` returns None. Thresholding is not the
 detector's job: :class:`ThresholdFilter` does it, and it is also what keeps the detector from
 learning on the points it flags.
 """

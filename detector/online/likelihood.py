@@ -56,6 +56,10 @@ class AnomalyLikelihood:
     (True, True)
     """
 
+    # score_one memoises the wrapped detector's raw score for the learn_one that follows: a
+    # value computed from the learned state, never part of it (learn_one clears it).
+    CACHES: tuple[str, ...] = ("_last",)
+
     def __init__(
         self,
         detector: AnomalyDetector,
