@@ -13,7 +13,8 @@ import orjson
 import typer
 
 from detector.cli.errors import UsageError, one_line_errors
-from detector.incidents.model import KINDS, Incident
+from detector.incidents.model import Incident
+from detector.kinds import KINDS
 from detector.terminal import printable
 
 DB_ENV = "DETECTOR_INCIDENTS__DB"

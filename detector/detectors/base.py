@@ -8,9 +8,11 @@ a baseline never learns an anomaly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 
 class SeriesKey(NamedTuple):
@@ -27,10 +29,19 @@ class SeriesWindow(NamedTuple):
     coverage: float  # share of the window the stream covered (partial first/last windows)
 
 
-class Signal(NamedTuple):
-    """One anomalous window of one series (or client), before incident grouping."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """One anomalous window of one series (or client), before incident grouping.
 
-    kind: str
+    Keyword-only: fourteen positional fields of alike types are too easy to swap.
+
+    >>> Signal(kind="error_surge", service="pay", route="/r", method="GET", client=None,
+    ...        start=0.0, end=60.0, score=0.9, observed=0.2, baseline=0.01, requests=100,
+    ...        p_value=1e-9, extra={}, samples=[]).kind
+    'error_surge'
+    """
+
+    kind: Kind
     service: str
     route: str | None
     method: str | None
@@ -49,7 +60,7 @@ class Signal(NamedTuple):
 class WindowDetector(Protocol):
     """One detector family; its per-series state lives with the series."""
 
-    kinds: tuple[str, ...]
+    kinds: tuple[Kind, ...]
 
     def new_state(self) -> Any: ...
 

@@ -7,6 +7,7 @@ import re
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesKey, Signal
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 
 def _pattern(route: str) -> re.Pattern[str]:
@@ -33,7 +34,7 @@ class NewEndpointDetector:
     ('new_endpoint', '/v2/disputes/{id}')
     """
 
-    kinds: tuple[str, ...] = ("new_endpoint",)
+    kinds: tuple[Kind, ...] = ("new_endpoint",)
     WATCH_WINDOWS = 15  # a new route must reach its volume within this many windows
 
     def __init__(self, settings: DetectorSettings) -> None:
@@ -79,18 +80,18 @@ class NewEndpointDetector:
         w[3] = 1
         del self.watch[key]
         return Signal(
-            "new_endpoint",
-            key.service,
-            key.route,
-            key.method,
-            None,
-            start,
-            end,
-            0.9,
-            float(w[1]),
-            0.0,
-            w[2],
-            0.0,
-            {"successful_requests": w[1], "window_seconds": end - start},
-            samples,
+            kind="new_endpoint",
+            service=key.service,
+            route=key.route,
+            method=key.method,
+            client=None,
+            start=start,
+            end=end,
+            score=0.9,
+            observed=float(w[1]),
+            baseline=0.0,
+            requests=w[2],
+            p_value=0.0,
+            extra={"successful_requests": w[1], "window_seconds": end - start},
+            samples=samples,
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from detector.config import DetectorSettings
 from detector.detectors.base import Signal
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
     from detector.analysis.analyzer import Finding
@@ -32,8 +33,8 @@ def is_probe(f: Finding) -> bool:
 
 
 def _add(
-    table: dict[tuple[str, str, str], _Agg],
-    key: tuple[str, str, str],
+    table: dict[tuple[str, Kind, str], _Agg],
+    key: tuple[str, Kind, str],
     ev: AccessEvent,
     route: str,
     f: Finding,
@@ -79,16 +80,16 @@ class PayloadDetector:
     [('attack_payload', '6.6.6.6', 3.0)]
     """
 
-    kinds: tuple[str, ...] = ("attack_payload", "unusual_payload")
+    kinds: tuple[Kind, ...] = ("attack_payload", "unusual_payload")
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
         # (service, kind, client) -> decayed finding count
-        self._clients: dict[tuple[str, str, str], float] = {}
+        self._clients: dict[tuple[str, Kind, str], float] = {}
         # (service, kind, route) -> {client: windows left in the horizon}
-        self._routes: dict[tuple[str, str, str], dict[str, int]] = {}
+        self._routes: dict[tuple[str, Kind, str], dict[str, int]] = {}
 
-    def _min_client(self, kind: str) -> int:
+    def _min_client(self, kind: Kind) -> int:
         return (
             self.s.attack_min_client_findings
             if kind == "attack_payload"
@@ -118,7 +119,7 @@ class PayloadDetector:
             and not is_probe(f)
             and not (f.kind == "unusual_payload" and (ev.service, ev.client) in attackers)
         ]
-        by_client: dict[tuple[str, str, str], _Agg] = {}
+        by_client: dict[tuple[str, Kind, str], _Agg] = {}
         for ev, route, f in kept:
             _add(by_client, (ev.service, f.kind, ev.client), ev, route, f)
         clients = self._clients
@@ -126,7 +127,7 @@ class PayloadDetector:
             clients[key] *= DECAY
             if clients[key] < 0.5:
                 del clients[key]
-        totals: dict[tuple[str, str, str], float] = {}
+        totals: dict[tuple[str, Kind, str], float] = {}
         for key, agg in by_client.items():
             totals[key] = clients.get(key, 0.0) + agg.count
             if key in clients or len(clients) < MAX_TRACKED:
@@ -153,7 +154,7 @@ class PayloadDetector:
         need_route = self.s.payload_min_route_clients
         campaigns = {rkey for rkey, seen in routes.items() if len(seen) >= need_route}
         out: list[Signal] = []
-        heavy: set[tuple[str, str, str]] = set()
+        heavy: set[tuple[str, Kind, str]] = set()
         for key in sorted(by_client):
             agg = by_client[key]
             service, kind, client = key
@@ -166,7 +167,7 @@ class PayloadDetector:
                 heavy.add(key)
                 route = agg.routes.most_common(1)[0][0]
                 out.append(self._signal(kind, service, route, None, client, agg, start, end))
-        by_route: dict[tuple[str, str, str], _Agg] = {}
+        by_route: dict[tuple[str, Kind, str], _Agg] = {}
         for ev, route, f in kept:
             if (ev.service, f.kind, ev.client) in heavy:
                 continue
@@ -193,7 +194,7 @@ class PayloadDetector:
 
     @staticmethod
     def _signal(
-        kind: str,
+        kind: Kind,
         service: str,
         route: str | None,
         method: str | None,
@@ -213,29 +214,29 @@ class PayloadDetector:
             extra["distinct_clients"] = distinct_clients
         score = min(1.0, 0.5 + 0.05 * agg.count)
         return Signal(
-            kind,
-            service,
-            route,
-            method,
-            client,
-            start,
-            end,
-            round(score, 4),
-            float(agg.count),
-            0.0,
-            agg.count,
-            0.0,
-            extra,
-            list(agg.samples),
+            kind=kind,
+            service=service,
+            route=route,
+            method=method,
+            client=client,
+            start=start,
+            end=end,
+            score=round(score, 4),
+            observed=float(agg.count),
+            baseline=0.0,
+            requests=agg.count,
+            p_value=0.0,
+            extra=extra,
+            samples=list(agg.samples),
         )
 
     def state(
         self,
-    ) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]]:
+    ) -> tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]]:
         return self._clients, self._routes
 
     def restore(
         self,
-        st: tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]],
+        st: tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]],
     ) -> None:
         self._clients, self._routes = st
