@@ -35,6 +35,11 @@ class AlertmanagerSink(HttpSink):
     alert carries ``endsAt`` = now + ``firing_ttl_s`` (refreshed by every
     update), so a lost resolve cannot fire for ever; resolved sets ``endsAt``
     to the incident's end.
+
+    >>> sink = AlertmanagerSink("http://127.0.0.1:9093", allow_private=True)
+    >>> sink.url
+    'http://127.0.0.1:9093/api/v2/alerts'
+    >>> sink.close()
     """
 
     scheme = "alertmanager"

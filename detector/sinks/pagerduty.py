@@ -27,7 +27,19 @@ _PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "l
 class PagerDutySink(HttpSink):
     """Sends PagerDuty Events API v2 events: ``dedup_key`` = incident id, so
     updates land on the same PagerDuty incident; resolved sends ``resolve``.
-    The endpoint can be overridden with ``DETECTOR_PAGERDUTY__URL``."""
+    The endpoint can be overridden with ``DETECTOR_PAGERDUTY__URL``.
+
+    >>> from detector.incidents.model import Incident
+    >>> inc = Incident(id="inc-1", status="resolved", kind="error_surge", severity="high",
+    ...                service="pay", route="/r", method="GET", client=None,
+    ...                start="2026-03-17T09:07:00Z", end="2026-03-17T09:08:00Z",
+    ...                detected_at="2026-03-17T09:08:30Z", score=0.9, summary="s",
+    ...                evidence={}, deployment=None)
+    >>> sink = PagerDutySink("R0UT1NGKEY", url="http://127.0.0.1:9/enqueue", allow_private=True)
+    >>> sink.event(inc)
+    {'routing_key': 'R0UT1NGKEY', 'event_action': 'resolve', 'dedup_key': 'inc-1'}
+    >>> sink.close()
+    """
 
     scheme = "pagerduty"
 

@@ -47,7 +47,13 @@ def slack_text(incident: Incident) -> str:
 
 
 class SlackSink(HttpSink):
-    """Posts a one-line summary to a Slack incoming webhook (``{"text": ...}``)."""
+    """Posts a one-line summary to a Slack incoming webhook (``{"text": ...}``).
+
+    >>> sink = SlackSink("http://127.0.0.1:9/services/T0/B0/x", allow_private=True)
+    >>> sink.label
+    'slack:http://127.0.0.1:9/...'
+    >>> sink.close()
+    """
 
     scheme = "slack"
 
