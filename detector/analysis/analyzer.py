@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from detector.analysis.params import Param, parse_request
 from detector.analysis.profiles import Assessment, ProfileStore
 from detector.analysis.signatures import SignatureEngine, SignatureHit
 from detector.events import AccessEvent
+from detector.kinds import Kind
 from detector.memo import Memo, size_of
 from detector.models.registry import ModelRegistry, RegistryError
 from detector.routes.templater import RouteTemplater
@@ -61,8 +62,8 @@ __all__ = [
 MODEL_NAME = "request"
 PROFILES_FILE = "profiles.json"
 ROUTES_FILE = "routes.state"
-ATTACK = "attack_payload"
-UNUSUAL = "unusual_payload"
+ATTACK: Final[Kind] = "attack_payload"
+UNUSUAL: Final[Kind] = "unusual_payload"
 _PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
 _CACHE_MAX = 65_536
 _CACHE_BYTES = 8 << 20  # per memo: keys are request text, as long as a client likes
@@ -79,7 +80,7 @@ _PLAIN_IDS = re.compile(
 class Finding:
     """Why one request looks bad; ``score`` is higher = more anomalous, in [0, 1]."""
 
-    kind: str  # "attack_payload" | "unusual_payload"
+    kind: Kind  # ATTACK or UNUSUAL
     score: float
     attack_types: tuple[str, ...]
     reasons: tuple[str, ...]

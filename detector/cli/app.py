@@ -250,7 +250,7 @@ def evaluate(
             raise SourceError(f"cannot read {p}: no such file")
     wanted = {k.strip() for k in kinds.split(",") if k.strip()} if kinds else None
     if wanted is not None:
-        from detector.incidents.model import KINDS
+        from detector.kinds import KINDS
 
         unknown = wanted - set(KINDS)
         if unknown:

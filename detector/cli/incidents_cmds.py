@@ -14,7 +14,8 @@ import typer
 
 from detector.cli.errors import UsageError, one_line_errors
 from detector.config import IncidentSettings, load_settings
-from detector.incidents.model import KINDS, Incident
+from detector.incidents.model import Incident
+from detector.kinds import KINDS
 from detector.terminal import printable
 
 DB_ENV = "DETECTOR_INCIDENTS__DB"  # incidents.db of the settings, read with them

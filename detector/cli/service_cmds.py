@@ -193,7 +193,6 @@ def run_command(
     from detector.service.config import load_service_settings
     from detector.service.jsonlog import JsonLog, route_library_logging
     from detector.service.runtime import ServiceRuntime
-    from detector.sinks import registry_all  # noqa: F401  (every sink scheme)
 
     service, settings = load_service_settings(
         config,

@@ -25,7 +25,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from detector.decoding import FORMATS
-from detector.sinks.registry_all import SCHEMES
+from detector.sinks.registry import SCHEMES
 from detector.terminal import printable
 
 PROG = "detector"

@@ -7,6 +7,7 @@ from typing import Any
 from detector.config import DetectorSettings
 from detector.detectors.base import ClientWindow, Signal, score_from_p
 from detector.detectors.ratio_surge import RatioSurgeDetector
+from detector.kinds import Kind
 from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
 
 DECAY = 0.7  # per window: a client's failure count halves in about two windows
@@ -46,7 +47,7 @@ class ClientAuthDetector:
     ('10.0.0.9', '/login')
     """
 
-    kinds: tuple[str, ...] = ("auth_failure_burst",)
+    kinds: tuple[Kind, ...] = ("auth_failure_burst",)
     MAX_TRACKED = 50_000
 
     def __init__(self, settings: DetectorSettings) -> None:
@@ -100,25 +101,25 @@ class ClientAuthDetector:
                 p = min(1.0, 10.0 ** (-fails / 4))
                 out.append(
                     Signal(
-                        "auth_failure_burst",
-                        key[0],
-                        route,
-                        None,
-                        key[1],
-                        start,
-                        end,
-                        score_from_p(p),
-                        float(fails),
-                        0.0,
-                        int(st[C_COUNT]),
-                        p,
-                        {
+                        kind="auth_failure_burst",
+                        service=key[0],
+                        route=route,
+                        method=None,
+                        client=key[1],
+                        start=start,
+                        end=end,
+                        score=score_from_p(p),
+                        observed=float(fails),
+                        baseline=0.0,
+                        requests=int(st[C_COUNT]),
+                        p_value=p,
+                        extra={
                             "failures": fails,
                             "share": round(fails / max(st[C_COUNT], 1), 4),
                             "decayed_failures": round(failed, 1),
                             "window_seconds": end - start,
                         },
-                        [],
+                        samples=[],
                     )
                 )
         return out

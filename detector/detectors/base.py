@@ -20,9 +20,11 @@ whole stream (clients, findings, new routes) and checks one window's input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
     from detector.analysis.analyzer import Finding
@@ -42,10 +44,19 @@ class SeriesWindow(NamedTuple):
     coverage: float  # share of the window the stream covered (partial first/last windows)
 
 
-class Signal(NamedTuple):
-    """One anomalous window of one series (or client), before incident grouping."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """One anomalous window of one series (or client), before incident grouping.
 
-    kind: str
+    Keyword-only: fourteen positional fields of alike types are too easy to swap.
+
+    >>> Signal(kind="error_surge", service="pay", route="/r", method="GET", client=None,
+    ...        start=0.0, end=60.0, score=0.9, observed=0.2, baseline=0.01, requests=100,
+    ...        p_value=1e-9, extra={}, samples=[]).kind
+    'error_surge'
+    """
+
+    kind: Kind
     service: str
     route: str | None
     method: str | None
@@ -103,7 +114,7 @@ class Detector(Protocol):
     True
     """
 
-    kinds: tuple[str, ...]
+    kinds: tuple[Kind, ...]
 
     def check(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -120,7 +131,7 @@ class WindowDetector(Protocol):
     True
     """
 
-    kinds: tuple[str, ...]
+    kinds: tuple[Kind, ...]
 
     def new_state(self) -> Any: ...
 
@@ -146,7 +157,7 @@ class MemoryDetector(Protocol[X]):
     (True, None)
     """
 
-    kinds: tuple[str, ...]
+    kinds: tuple[Kind, ...]
 
     def check(self, x: X) -> list[Signal]: ...
 

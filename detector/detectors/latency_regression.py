@@ -9,6 +9,7 @@ from scipy.special import bdtrc
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
 from detector.detectors.baselines.latency import LatencyBaseline
+from detector.kinds import Kind
 from detector.windows.stats import HIST, NBUCKETS, SAMPLES, TIMED, bucket_value, quantile
 
 HORIZONS = (1, 5)
@@ -50,7 +51,7 @@ class LatencyRegressionDetector:
     'latency_regression'
     """
 
-    kinds: tuple[str, ...] = ("latency_regression",)
+    kinds: tuple[Kind, ...] = ("latency_regression",)
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -102,26 +103,26 @@ class LatencyRegressionDetector:
                     key=lambda e: -(e.duration or 0.0),
                 )
                 return Signal(
-                    "latency_regression",
-                    k.service,
-                    k.route,
-                    k.method,
-                    None,
-                    win.start,
-                    win.end,
-                    score_from_p(p),
-                    round(cur_p95, 4),
-                    round(base_p95, 4),
-                    n,
-                    p,
-                    {
+                    kind="latency_regression",
+                    service=k.service,
+                    route=k.route,
+                    method=k.method,
+                    client=None,
+                    start=win.start,
+                    end=win.end,
+                    score=score_from_p(p),
+                    observed=round(cur_p95, 4),
+                    baseline=round(base_p95, 4),
+                    requests=n,
+                    p_value=p,
+                    extra={
                         "horizon_windows": h,
                         "p50": quantile(cur, 0.5),
                         "baseline_p50": base.quantile(0.5),
                         "share_above_baseline_p90": round(K / N, 4),
                         "window_seconds": win.end - win.start,
                     },
-                    slow,
+                    samples=slow,
                 )
         return None
 

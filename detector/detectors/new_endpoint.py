@@ -7,6 +7,7 @@ import re
 from detector.config import DetectorSettings
 from detector.detectors.base import EndpointWindow, SeriesKey, Signal
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 
 def _pattern(route: str) -> re.Pattern[str]:
@@ -33,7 +34,7 @@ class NewEndpointDetector:
     ('new_endpoint', '/v2/disputes/{id}')
     """
 
-    kinds: tuple[str, ...] = ("new_endpoint",)
+    kinds: tuple[Kind, ...] = ("new_endpoint",)
     WATCH_WINDOWS = 15  # a new route must reach its volume within this many windows
 
     def __init__(self, settings: DetectorSettings) -> None:
@@ -94,20 +95,20 @@ class NewEndpointDetector:
         ok, total = w[1] + x.successes, w[2] + x.requests
         return [
             Signal(
-                "new_endpoint",
-                key.service,
-                key.route,
-                key.method,
-                None,
-                start,
-                end,
-                0.9,
-                float(ok),
-                0.0,
-                total,
-                0.0,
-                {"successful_requests": ok, "window_seconds": end - start},
-                x.samples,
+                kind="new_endpoint",
+                service=key.service,
+                route=key.route,
+                method=key.method,
+                client=None,
+                start=start,
+                end=end,
+                score=0.9,
+                observed=float(ok),
+                baseline=0.0,
+                requests=total,
+                p_value=0.0,
+                extra={"successful_requests": ok, "window_seconds": end - start},
+                samples=x.samples,
             )
         ]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from detector.config import DetectorSettings
 from detector.detectors.base import FindingsWindow, Signal
 from detector.events import AccessEvent
+from detector.kinds import Kind
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
     from detector.analysis.analyzer import Finding
@@ -32,8 +33,8 @@ def is_probe(f: Finding) -> bool:
 
 
 def _add(
-    table: dict[tuple[str, str, str], _Agg],
-    key: tuple[str, str, str],
+    table: dict[tuple[str, Kind, str], _Agg],
+    key: tuple[str, Kind, str],
     ev: AccessEvent,
     route: str,
     f: Finding,
@@ -79,16 +80,16 @@ class PayloadDetector:
     [('attack_payload', '6.6.6.6', 3.0)]
     """
 
-    kinds: tuple[str, ...] = ("attack_payload", "unusual_payload")
+    kinds: tuple[Kind, ...] = ("attack_payload", "unusual_payload")
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
         # (service, kind, client) -> decayed finding count
-        self._clients: dict[tuple[str, str, str], float] = {}
+        self._clients: dict[tuple[str, Kind, str], float] = {}
         # (service, kind, route) -> {client: windows left in the horizon}
-        self._routes: dict[tuple[str, str, str], dict[str, int]] = {}
+        self._routes: dict[tuple[str, Kind, str], dict[str, int]] = {}
 
-    def _min_client(self, kind: str) -> int:
+    def _min_client(self, kind: Kind) -> int:
         return (
             self.s.attack_min_client_findings
             if kind == "attack_payload"
@@ -110,7 +111,7 @@ class PayloadDetector:
 
     def _group(
         self, x: FindingsWindow
-    ) -> tuple[list[tuple[AccessEvent, str, Finding]], dict[tuple[str, str, str], _Agg]]:
+    ) -> tuple[list[tuple[AccessEvent, str, Finding]], dict[tuple[str, Kind, str], _Agg]]:
         """The window's findings that count, and their aggregates per (service, kind, client).
 
         Findings of clients that are scanning belong to the scanning incident;
@@ -130,14 +131,14 @@ class PayloadDetector:
             and not is_probe(f)
             and not (f.kind == "unusual_payload" and (ev.service, ev.client) in attackers)
         ]
-        by_client: dict[tuple[str, str, str], _Agg] = {}
+        by_client: dict[tuple[str, Kind, str], _Agg] = {}
         for ev, route, f in kept:
             _add(by_client, (ev.service, f.kind, ev.client), ev, route, f)
         return kept, by_client
 
     def _route_clients(
-        self, by_client: dict[tuple[str, str, str], _Agg]
-    ) -> dict[tuple[str, str, str], set[str]]:
+        self, by_client: dict[tuple[str, Kind, str], _Agg]
+    ) -> dict[tuple[str, Kind, str], set[str]]:
         """Distinct clients over the horizon of every route this window touches, as
         :meth:`learn` leaves them (a route the full table refuses is left out)."""
         routes = self._routes
@@ -145,8 +146,8 @@ class PayloadDetector:
         if room <= sum(len(agg.routes) for agg in by_client.values()):
             # Near the cap: count exactly the routes that survive this window's ageing.
             room = MAX_TRACKED - sum(1 for seen in routes.values() if max(seen.values()) > 1)
-        after: dict[tuple[str, str, str], set[str]] = {}
-        refused: set[tuple[str, str, str]] = set()
+        after: dict[tuple[str, Kind, str], set[str]] = {}
+        refused: set[tuple[str, Kind, str]] = set()
         for (service, kind, client), agg in by_client.items():
             for route in agg.routes:
                 rkey = (service, kind, route)
@@ -169,7 +170,7 @@ class PayloadDetector:
         """Signals for one window's findings, from the counts :meth:`learn` would keep."""
         kept, by_client = self._group(x)
         clients = self._clients
-        totals: dict[tuple[str, str, str], float] = {}
+        totals: dict[tuple[str, Kind, str], float] = {}
         for key, agg in by_client.items():
             old = clients.get(key, 0.0) * DECAY
             totals[key] = (old if old >= 0.5 else 0.0) + agg.count
@@ -178,7 +179,7 @@ class PayloadDetector:
         campaigns = {rkey for rkey, seen in route_clients.items() if len(seen) >= need_route}
         start, end = x.start, x.end
         out: list[Signal] = []
-        heavy: set[tuple[str, str, str]] = set()
+        heavy: set[tuple[str, Kind, str]] = set()
         for key in sorted(by_client):
             agg = by_client[key]
             service, kind, client = key
@@ -191,7 +192,7 @@ class PayloadDetector:
                 heavy.add(key)
                 route = agg.routes.most_common(1)[0][0]
                 out.append(self._signal(kind, service, route, None, client, agg, start, end))
-        by_route: dict[tuple[str, str, str], _Agg] = {}
+        by_route: dict[tuple[str, Kind, str], _Agg] = {}
         for ev, route, f in kept:
             if (ev.service, f.kind, ev.client) in heavy:
                 continue
@@ -250,7 +251,7 @@ class PayloadDetector:
 
     @staticmethod
     def _signal(
-        kind: str,
+        kind: Kind,
         service: str,
         route: str | None,
         method: str | None,
@@ -270,29 +271,29 @@ class PayloadDetector:
             extra["distinct_clients"] = distinct_clients
         score = min(1.0, 0.5 + 0.05 * agg.count)
         return Signal(
-            kind,
-            service,
-            route,
-            method,
-            client,
-            start,
-            end,
-            round(score, 4),
-            float(agg.count),
-            0.0,
-            agg.count,
-            0.0,
-            extra,
-            list(agg.samples),
+            kind=kind,
+            service=service,
+            route=route,
+            method=method,
+            client=client,
+            start=start,
+            end=end,
+            score=round(score, 4),
+            observed=float(agg.count),
+            baseline=0.0,
+            requests=agg.count,
+            p_value=0.0,
+            extra=extra,
+            samples=list(agg.samples),
         )
 
     def state(
         self,
-    ) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]]:
+    ) -> tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]]:
         return self._clients, self._routes
 
     def restore(
         self,
-        st: tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]],
+        st: tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]],
     ) -> None:
         self._clients, self._routes = st

@@ -8,6 +8,7 @@ from scipy.special import bdtrc
 
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
 from detector.detectors.baselines.ratio import RatioBaseline
+from detector.kinds import Kind
 from detector.windows.stats import COUNT, ERR_SAMPLES, SAMPLES
 
 HORIZONS = (1, 5)  # one window, and five for low-volume routes
@@ -48,7 +49,7 @@ class RatioSurgeDetector:
 
     def __init__(
         self,
-        kind: str,
+        kind: Kind,
         index: int,
         *,
         min_increase: float,
@@ -59,7 +60,7 @@ class RatioSurgeDetector:
         prior: float = 0.005,
         relearn_after: int = 120,
     ) -> None:
-        self.kinds: tuple[str, ...] = (kind,)
+        self.kinds: tuple[Kind, ...] = (kind,)
         self.kind = kind
         self.index = index
         self.min_increase = min_increase
@@ -104,20 +105,20 @@ class RatioSurgeDetector:
                 key = win.key
                 samples = list(win.stats[ERR_SAMPLES]) or list(win.stats[SAMPLES])
                 return Signal(
-                    self.kind,
-                    key.service,
-                    key.route,
-                    key.method,
-                    None,
-                    win.start,
-                    win.end,
-                    score_from_p(p),
-                    round(k / max(n, 1), 4),
-                    round(p0, 4),
-                    n,
-                    p,
-                    {"horizon_windows": h, "hits": k, "window_seconds": win.end - win.start},
-                    samples,
+                    kind=self.kind,
+                    service=key.service,
+                    route=key.route,
+                    method=key.method,
+                    client=None,
+                    start=win.start,
+                    end=win.end,
+                    score=score_from_p(p),
+                    observed=round(k / max(n, 1), 4),
+                    baseline=round(p0, 4),
+                    requests=n,
+                    p_value=p,
+                    extra={"horizon_windows": h, "hits": k, "window_seconds": win.end - win.start},
+                    samples=samples,
                 )
         return None
 

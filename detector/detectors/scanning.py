@@ -7,6 +7,7 @@ from typing import Any
 
 from detector.config import DetectorSettings
 from detector.detectors.base import ClientWindow, Signal, score_from_p
+from detector.kinds import Kind
 from detector.windows.stats import C_404, C_COUNT, C_SAMPLES, C_SCANPATHS
 
 HORIZON = 5  # windows over which a slow scanner's distinct paths add up
@@ -29,7 +30,7 @@ class ScanDetector:
     ('scanning', '6.6.6.6')
     """
 
-    kinds: tuple[str, ...] = ("scanning",)
+    kinds: tuple[Kind, ...] = ("scanning",)
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -71,14 +72,16 @@ class ScanDetector:
             ):
                 p = min(1.0, 10.0 ** (-len(union) / 5))
                 out.append(
-                    Signal("scanning", key[0], None, None, key[1], start, end,
-                           score_from_p(p), float(distinct), 0.0, int(st[C_COUNT]), p,
-                           {"distinct_missing_paths": distinct,
-                            "missing_share": round(share, 4),
-                            "distinct_missing_paths_recent": len(union),
-                            "example_paths": sorted(paths)[:5],
-                            "window_seconds": end - start},
-                           list(st[C_SAMPLES] or []))
+                    Signal(kind="scanning", service=key[0], route=None, method=None,
+                           client=key[1], start=start, end=end, score=score_from_p(p),
+                           observed=float(distinct), baseline=0.0, requests=int(st[C_COUNT]),
+                           p_value=p,
+                           extra={"distinct_missing_paths": distinct,
+                                  "missing_share": round(share, 4),
+                                  "distinct_missing_paths_recent": len(union),
+                                  "example_paths": sorted(paths)[:5],
+                                  "window_seconds": end - start},
+                           samples=list(st[C_SAMPLES] or []))
                 )  # fmt: skip
         return out
 

@@ -9,6 +9,7 @@ from scipy.special import gammainc, gammaincc
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
 from detector.detectors.baselines.count import CountBaseline
+from detector.kinds import Kind
 from detector.windows.stats import COUNT, S404, SAMPLES, SAUTH
 
 HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume changes
@@ -63,7 +64,7 @@ class TrafficDetector:
     'traffic_spike'
     """
 
-    kinds: tuple[str, ...] = ("traffic_spike", "traffic_drop")
+    kinds: tuple[Kind, ...] = ("traffic_spike", "traffic_drop")
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -122,24 +123,24 @@ class TrafficDetector:
         return failures >= 0.5 * max(x - e, 1.0)
 
     def _signal(
-        self, kind: str, win: SeriesWindow, x: float, e: float, p: float, horizon: int
+        self, kind: Kind, win: SeriesWindow, x: float, e: float, p: float, horizon: int
     ) -> Signal:
         k = win.key
         return Signal(
-            kind,
-            k.service,
-            k.route,
-            k.method,
-            None,
-            win.start,
-            win.end,
-            score_from_p(p),
-            x,
-            round(e, 2),
-            int(x),
-            p,
-            {"horizon_windows": horizon, "window_seconds": win.end - win.start},
-            list(win.stats[SAMPLES]),
+            kind=kind,
+            service=k.service,
+            route=k.route,
+            method=k.method,
+            client=None,
+            start=win.start,
+            end=win.end,
+            score=score_from_p(p),
+            observed=x,
+            baseline=round(e, 2),
+            requests=int(x),
+            p_value=p,
+            extra={"horizon_windows": horizon, "window_seconds": win.end - win.start},
+            samples=list(win.stats[SAMPLES]),
         )
 
     def dormant(self, state: _State, t: float) -> bool:

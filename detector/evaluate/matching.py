@@ -72,16 +72,17 @@ class Label(BaseModel):
     description: str = ""
 
 
-class Incident(BaseModel):
+class CollapsedIncident(BaseModel):
     """An incident collapsed over its open/update/resolved records.
 
-    >>> Incident(id="i", kind="k", service="s", start=datetime(2026, 1, 1, tzinfo=UTC),
-    ...          end=datetime(2026, 1, 1, tzinfo=UTC)).suspect
+    >>> CollapsedIncident(id="i", kind="k", service="s",
+    ...                   start=datetime(2026, 1, 1, tzinfo=UTC),
+    ...                   end=datetime(2026, 1, 1, tzinfo=UTC)).suspect
     False
     """
 
     id: str
-    kind: str
+    kind: str  # not Kind: evaluation reads any incidents file and scores what it finds
     service: str
     route: str | None = None
     method: str | None = None
@@ -131,7 +132,7 @@ def load_labels(path: Path) -> list[Label]:
     return out
 
 
-def load_incidents(paths: list[Path]) -> list[Incident]:
+def load_incidents(paths: list[Path]) -> list[CollapsedIncident]:
     """Collapse records by id: identity from the first (open) record, widest span."""
     by_id: dict[str, dict[str, Any]] = {}
     for path in paths:
@@ -161,7 +162,7 @@ def load_incidents(paths: list[Path]) -> list[Incident]:
         end = max(times["end"] or [start, *times["detected_at"]])
         dep = rec.get("deployment") or {}
         try:
-            out.append(Incident(
+            out.append(CollapsedIncident(
                 id=rec["id"], kind=rec["kind"], service=rec["service"], route=rec.get("route"),
                 method=rec.get("method"), client=rec.get("client"), start=start,
                 end=max(end, start),
@@ -187,7 +188,7 @@ def _check_incident(path: Path, no: int, rec: dict[str, Any]) -> None:
         raise EvaluateInputError(f"{path}:{no}: deployment: not an object")
 
 
-def matches(label: Label, inc: Incident) -> bool:
+def matches(label: Label, inc: CollapsedIncident) -> bool:
     """Same service and kind, same route template or client, overlapping widened spans."""
     if label.service != inc.service or label.kind != inc.kind:
         return False

@@ -9,7 +9,13 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from detector.evaluate.matching import Incident, Label, load_incidents, load_labels, matches
+from detector.evaluate.matching import (
+    CollapsedIncident,
+    Label,
+    load_incidents,
+    load_labels,
+    matches,
+)
 
 
 class Figures(BaseModel):
@@ -103,8 +109,8 @@ def evaluate(labels: Path, incidents: list[Path], *,
         services=services, days=round(days, 6))
 
 
-def _figures(labs: list[Label], incs: list[Incident], pairs: set[tuple[int, int]],
-             service_days: float) -> Figures:
+def _figures(labs: list[Label], incs: list[CollapsedIncident],
+             pairs: set[tuple[int, int]], service_days: float) -> Figures:
     hit_labels = {a for a, _ in pairs}
     hit_incs = {b for _, b in pairs}
     false = len(incs) - len(hit_incs)
@@ -145,7 +151,8 @@ def _quantile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _exposure(manifest: Path, labs: list[Label], incs: list[Incident]) -> tuple[int, float]:
+def _exposure(manifest: Path, labs: list[Label],
+              incs: list[CollapsedIncident]) -> tuple[int, float]:
     """(services, days) from the simulator's manifest, else from what the files show."""
     if manifest.exists():
         m = orjson.loads(manifest.read_bytes())

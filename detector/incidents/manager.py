@@ -13,12 +13,13 @@ from detector.incidents.model import DeploymentRef, Incident
 from detector.incidents.redact import sample_line
 from detector.incidents.summary import SEVERITY_RANK, describe, severity
 from detector.incidents.timefmt import iso
+from detector.kinds import Kind
 
-IncidentKey = tuple[str, str, str | None, str | None]  # service, kind, route, client
+IncidentKey = tuple[str, Kind, str | None, str | None]  # service, kind, route, client
 # Kinds a deployment can cause. Scanners, attackers, credential stuffing and
 # odd client payloads come from outside: the latest deploy is attached for
 # context but is never the suspect.
-DEPLOY_CAUSED_KINDS = frozenset({"traffic_spike", "traffic_drop", "error_surge",
+DEPLOY_CAUSED_KINDS: frozenset[Kind] = frozenset({"traffic_spike", "traffic_drop", "error_surge",
                                  "client_error_surge", "latency_regression", "new_endpoint"})
 
 
@@ -84,8 +85,9 @@ class IncidentManager:
     >>> from detector.detectors.base import Signal
     >>> out = []
     >>> m = IncidentManager(IncidentSettings(), DeploymentRegistry(), out.append)
-    >>> sig = Signal("error_surge", "pay", "/r", "POST", None, 0.0, 60.0, 0.9, 0.2, 0.01,
-    ...              100, 1e-9, {}, [])
+    >>> sig = Signal(kind="error_surge", service="pay", route="/r", method="POST", client=None,
+    ...              start=0.0, end=60.0, score=0.9, observed=0.2, baseline=0.01, requests=100,
+    ...              p_value=1e-9, extra={}, samples=[])
     >>> m.on_window(0.0, 60.0, 90.0, [sig])
     >>> out[0].status, out[0].kind, out[0].deployment
     ('open', 'error_surge', None)

@@ -6,21 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from detector.kinds import Kind
+
 Status = Literal["open", "update", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
-
-KINDS: tuple[str, ...] = (
-    "traffic_spike",
-    "traffic_drop",
-    "error_surge",
-    "client_error_surge",
-    "latency_regression",
-    "auth_failure_burst",
-    "scanning",
-    "attack_payload",
-    "unusual_payload",
-    "new_endpoint",
-)
 
 
 class DeploymentRef(BaseModel):
@@ -47,7 +36,7 @@ class Incident(BaseModel):
     model_config = ConfigDict(frozen=True)
     id: str
     status: Status
-    kind: str
+    kind: Kind
     severity: Severity
     service: str
     route: str | None

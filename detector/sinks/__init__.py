@@ -1,7 +1,7 @@
 """Sinks: where incident state changes go (CONTRACTS §4 sink specs)."""
 
-from detector.sinks import registry_all as _registry_all  # noqa: F401  (registers every sink)
-from detector.sinks.base import MemorySink, Sink, SinkError, make_sink
+from detector.sinks.base import MemorySink, Sink, SinkError
 from detector.sinks.delivery import SinkDeliveryError
+from detector.sinks.registry import make_sink
 
 __all__ = ["MemorySink", "Sink", "SinkDeliveryError", "SinkError", "make_sink"]

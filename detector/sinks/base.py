@@ -1,4 +1,4 @@
-"""Sink protocol and the name -> factory registry for sink specs (CONTRACTS §4)."""
+"""Sink protocol and errors; the scheme -> factory table is :mod:`detector.sinks.registry`."""
 
 from __future__ import annotations
 
@@ -22,26 +22,7 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-SinkFactory = Callable[[str], Sink]
-_REGISTRY: dict[str, SinkFactory] = {}
-
-
-def register(scheme: str) -> Callable[[SinkFactory], SinkFactory]:
-    def deco(factory: SinkFactory) -> SinkFactory:
-        _REGISTRY[scheme] = factory
-        return factory
-
-    return deco
-
-
-def make_sink(spec: str) -> Sink:
-    """Build a sink from a spec like ``stdout`` or ``jsonl:out/incidents.jsonl``."""
-    scheme, _, arg = spec.partition(":")
-    factory = _REGISTRY.get(scheme)
-    if factory is None:
-        known = ", ".join(sorted(_REGISTRY))
-        raise SinkError(f"unknown sink {scheme!r} in {spec!r} (available here: {known})")
-    return factory(arg)
+SinkFactory = Callable[[str], Sink]  # the spec's argument (after "scheme:") -> a sink
 
 
 class MemorySink:

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from detector.incidents.model import Incident
-from detector.sinks.base import Sink, make_sink
+from detector.sinks.base import Sink
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.http_base import redact
+from detector.sinks.registry import make_sink
 
 log = logging.getLogger("detector.sinks")
 

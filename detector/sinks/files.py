@@ -9,7 +9,7 @@ from typing import IO
 import orjson
 
 from detector.incidents.model import Incident
-from detector.sinks.base import SinkError, register
+from detector.sinks.base import SinkError
 from detector.terminal import clear_status, printable
 
 _STATUS_STYLE = {"open": "bold red", "update": "yellow", "resolved": "green"}
@@ -84,7 +84,3 @@ def _safe(text: str) -> str:
     from rich.markup import escape  # noqa: PLC0415 (only on a terminal)
 
     return escape(printable(text))
-
-
-register("stdout")(lambda arg: StdoutSink())
-register("jsonl")(lambda arg: JsonlSink(arg))

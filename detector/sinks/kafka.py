@@ -44,7 +44,7 @@ from aiokafka.errors import (
 
 from detector.incidents.model import Incident
 from detector.kafka.config import DEFAULT_BOOTSTRAP, KafkaConnection
-from detector.sinks.base import SinkError, register
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError, change_key
 
 log = logging.getLogger("detector.sinks")
@@ -318,6 +318,3 @@ class KafkaSink:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
-
-
-register("kafka")(lambda arg: KafkaSink(*parse_spec(arg)))

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from detector.incidents.model import Incident
-from detector.sinks.base import SinkError, register
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError, to_epoch
 
 # Migrations, in order: MIGRATIONS[n] takes the schema from version n to n + 1.
@@ -231,6 +231,3 @@ class SqliteSink:
             self.flush()
         finally:
             self._conn.close()
-
-
-register("sqlite")(lambda arg: SqliteSink(arg))

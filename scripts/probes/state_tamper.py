@@ -1,7 +1,7 @@
 """Hostile state on disk (issue 8, items 1 and 4): tampered checkpoints, escaping registries.
 
 * snapshot: a checkpoint whose pickle names ``os.system`` through a dotted name
-  (module ``detector.sinks.http``) or a ``__reduce__``, with a recomputed
+  (module ``detector.sinks.pagerduty``) or a ``__reduce__``, with a recomputed
   checksum, must be refused on restart and run nothing.
 * registry: ``current`` or a version folder symlinked outside the registry must
   be refused without leaking the outside file; with ``DETECTOR_MODEL_KEY`` set,
@@ -37,8 +37,8 @@ def _s(text: str) -> bytes:
 
 
 def dotted(marker: Path) -> bytes:
-    """STACK_GLOBAL('detector.sinks.http', 'os.system')('touch MARKER'), protocol 4."""
-    return (b"\x80\x04" + _s("detector.sinks.http") + _s("os.system") + b"\x93"
+    """STACK_GLOBAL('detector.sinks.pagerduty', 'os.system')('touch MARKER'), protocol 4."""
+    return (b"\x80\x04" + _s("detector.sinks.pagerduty") + _s("os.system") + b"\x93"
             + _s(f"touch {marker}") + b"\x85R.")
 
 

@@ -2,7 +2,7 @@
 
 The old snapshot format was a pickle loaded with an allow-list admitting any
 ``detector.*`` global; with protocol 4 a dotted name (module
-``detector.sinks.http``, name ``os.system``) resolved to ``os.system``, and the
+``detector.sinks.pagerduty``, name ``os.system``) resolved to ``os.system``, and the
 sha256 header was recomputed by the attacker. Snapshots are now plain data
 (DETSNAP2, :mod:`detector.state.codec`); DETSNAP1 is read only through an exact
 allow-list for migration; an optional HMAC key authenticates them.
@@ -37,12 +37,12 @@ V1 = b"DETSNAP1"
 
 
 def dotted_payload(marker: Path) -> bytes:
-    """Protocol-4 pickle: STACK_GLOBAL('detector.sinks.http', 'os.system')('touch marker')."""
+    """Protocol-4 pickle: STACK_GLOBAL('detector.sinks.pagerduty', 'os.system')('touch marker')."""
     def s(text: str) -> bytes:
         raw = text.encode()
         return b"\x8c" + bytes([len(raw)]) + raw  # SHORT_BINUNICODE
 
-    return (b"\x80\x04" + s("detector.sinks.http") + s("os.system") + b"\x93"
+    return (b"\x80\x04" + s("detector.sinks.pagerduty") + s("os.system") + b"\x93"
             + s(f"touch {marker}") + b"\x85" + b"R" + b".")
 
 
@@ -97,7 +97,7 @@ def test_pickle_payloads_are_refused_and_nothing_runs(kind: str, tmp_path: Path)
 
 @pytest.mark.parametrize("tree", [
     {"$x": ["os.system", ["touch x"]]},
-    {"$x": ["detector.sinks.http.os.system", []]},
+    {"$x": ["detector.sinks.pagerduty.os.system", []]},
     {"$x": ["routes.RouteTemplater", {"__class__": 1}]},
     {"$x": ["detectors.RatioBaseline", {"not_a_slot": 1}]},
     {"$x": ["incidents.DeploymentRef", {"version": []}]},

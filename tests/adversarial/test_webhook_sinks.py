@@ -19,9 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.sinks import guarded
-from detector.sinks.base import SinkError, make_sink
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
-from detector.sinks.http import Retry, WebhookSink
+from detector.sinks.http_base import Retry
+from detector.sinks.registry import make_sink
+from detector.sinks.webhook import WebhookSink
 from tests.sinks.incidents import incident
 
 FAST = Retry(base_s=0.01, max_s=0.05, request_timeout_s=1.0, flush_timeout_s=10.0, attempts=2)

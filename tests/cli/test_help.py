@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from detector.cli.app import app
 from detector.decoding import FORMATS
-from detector.sinks.registry_all import SCHEMES
+from detector.sinks.registry import SCHEMES
 
 # CONTRACTS §4: the sink specs.
 CONTRACT_SINKS = ("stdout", "jsonl:PATH", "sqlite:PATH", "kafka:TOPIC", "webhook:URL",

@@ -38,7 +38,7 @@ from detector.detectors.base import (
 )
 from detector.detectors.registry import DETECTORS, SERIES, build
 from detector.events import AccessEvent
-from detector.incidents.model import KINDS
+from detector.kinds import KINDS
 from detector.windows.stats import (
     COUNT,
     HIST,

@@ -16,16 +16,14 @@ from typing import Any
 import pytest
 
 from detector.incidents.model import DeploymentRef
-from detector.sinks.base import SinkError, make_sink
+from detector.sinks.alertmanager import AlertmanagerSink
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
-from detector.sinks.http import (
-    AlertmanagerSink,
-    HttpSink,
-    PagerDutySink,
-    Retry,
-    SlackSink,
-    WebhookSink,
-)
+from detector.sinks.http_base import HttpSink, Retry
+from detector.sinks.pagerduty import PagerDutySink
+from detector.sinks.registry import make_sink
+from detector.sinks.slack import SlackSink
+from detector.sinks.webhook import WebhookSink
 
 from .incidents import incident, lifecycle
 
@@ -98,8 +96,6 @@ def dead_url() -> str:
 
 
 def test_all_registered() -> None:
-    import detector.sinks.registry_all  # noqa: F401
-
     for spec in ("webhook:http://127.0.0.1:9/x", "slack:http://127.0.0.1:9/x",
                  "alertmanager:http://127.0.0.1:9", "pagerduty:KEY"):
         sink = make_sink(spec)
@@ -274,8 +270,6 @@ def test_overfull_queue_keeps_latest_state_of_each_incident() -> None:
 
 def test_secrets_from_env_and_file(target: Target, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import detector.sinks.registry_all  # noqa: F401
-
     monkeypatch.setenv("HOOK_URL", target.url + "/from-env")
     secret = tmp_path / "hook"
     secret.write_text(target.url + "/from-file\n")
@@ -291,8 +285,6 @@ def test_secrets_from_env_and_file(target: Target, tmp_path: Path,
 
 
 def test_bad_specs_are_sink_errors(tmp_path: Path) -> None:
-    import detector.sinks.registry_all  # noqa: F401
-
     os.environ.pop("NO_SUCH_HOOK", None)
     for spec in ("webhook:env:NO_SUCH_HOOK", f"slack:file:{tmp_path / 'missing'}",
                  "webhook:ftp://example.com/x", "webhook:", "alertmanager:not a url",

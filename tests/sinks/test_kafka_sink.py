@@ -20,9 +20,10 @@ from detector.kafka import (
     TopicSpec,
 )
 from detector.kafka.broker import free_port
-from detector.sinks.base import SinkError, make_sink
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.kafka import KafkaSink, parse_spec
+from detector.sinks.registry import make_sink
 from tests.conftest import embedded_broker
 
 from .incidents import incident, lifecycle
@@ -118,8 +119,6 @@ def test_cloudevents_records(broker: EmbeddedBroker, topic: str) -> None:
 
 def test_make_sink_spec_and_env(broker: EmbeddedBroker, topic: str,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import detector.sinks.registry_all  # noqa: F401
-
     sink = make_sink(f"kafka:{topic}?bootstrap={broker.bootstrap_servers}")
     assert isinstance(sink, KafkaSink)
     sink.write(incident())

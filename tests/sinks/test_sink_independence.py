@@ -23,8 +23,9 @@ from detector.incidents.model import Incident
 from detector.sinks.base import MemorySink
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.fanout import SinkFanOut
-from detector.sinks.http import Retry, WebhookSink
+from detector.sinks.http_base import Retry
 from detector.sinks.sqlite import SqliteSink
+from detector.sinks.webhook import WebhookSink
 
 from .incidents import incident
 

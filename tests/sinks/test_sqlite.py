@@ -12,8 +12,9 @@ import pytest
 
 from detector.incidents.model import Incident
 from detector.incidents.store import IncidentNotFound, IncidentStore, StoreError, parse_since
-from detector.sinks.base import SinkError, make_sink
+from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
+from detector.sinks.registry import make_sink
 from detector.sinks.sqlite import SCHEMA_VERSION, SqliteSink
 
 from .incidents import incident, lifecycle
@@ -35,8 +36,6 @@ def rows(db: Path) -> int:
 
 
 def test_registered_and_wal(tmp_path: Path) -> None:
-    import detector.sinks.registry_all  # noqa: F401
-
     sink = make_sink(f"sqlite:{tmp_path / 'sub' / 'i.db'}")
     assert isinstance(sink, SqliteSink)
     sink.close()

@@ -6,6 +6,7 @@ here; the planner and the labels pick it up from ``REGISTRY``.
 
 from __future__ import annotations
 
+from detector.kinds import Kind
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
@@ -18,7 +19,7 @@ from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
 
-REGISTRY: dict[str, Injector] = {
+REGISTRY: dict[Kind, Injector] = {
     inj.kind: inj
     for inj in (TrafficSpike(), TrafficDrop(), ErrorSurge(), ClientErrorSurge(),
                 LatencyRegression(), AuthFailureBurst(),

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from detector.kinds import Kind
 from detector.simulate.catalog import RouteSpec, ServiceSpec
 from detector.simulate.clients import ClientPool
 from detector.simulate.deploys import ROLLOUT_S, Deploy
@@ -33,7 +34,7 @@ class Anomaly:
     600.0
     """
 
-    kind: str
+    kind: Kind
     service: str
     route: int | None  # index into the service's routes
     template: str | None
@@ -165,7 +166,7 @@ class Injector:
     so adding kinds never costs the older ones their slots.
     """
 
-    kind: ClassVar[str] = ""
+    kind: ClassVar[Kind]  # set by every subclass
     phase: ClassVar[int] = 0
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
