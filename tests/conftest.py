@@ -44,5 +44,17 @@ def embedded_broker() -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
-    """One broker for every integration test that does not need a broker of its own."""
+    """One broker for every integration test that does not need a broker of its own.
+
+    Session scope is per process: under pytest-xdist each worker starts its own
+    broker on its own free port, so workers never share topics or groups.
+    """
     yield from embedded_broker()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Whatever needs the `broker` fixture (directly or through another fixture, or a
+    # module's own `broker`) is a broker test: `-m "not broker"` runs without Tansu.
+    for item in items:
+        if "broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)

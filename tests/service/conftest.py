@@ -136,3 +136,20 @@ def runtime(cfg: ServiceSettings, sink_path: Path, log_path: Path | None = None)
 
 async def run_until_drained(rt: ServiceRuntime, timeout: float = 60.0) -> None:
     await asyncio.wait_for(rt.run(), timeout)
+
+
+def consumed(*rts: ServiceRuntime) -> int:
+    """Records processed by the instances together (the furthest offset per partition)."""
+    best: dict[object, int] = {}
+    for rt in rts:
+        for tp, st in list(rt.parts.items()):
+            if st.ready and st.next_offset is not None:
+                best[tp] = max(best.get(tp, 0), st.next_offset)
+    return sum(best.values())
+
+
+async def wait_for(cond: object, timeout: float = 40.0) -> None:
+    """Poll ``cond()`` every 0.1 s until it holds; TimeoutError after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not cond():  # type: ignore[operator]
+            await asyncio.sleep(0.1)
