@@ -20,6 +20,7 @@ from detector.service.feed import Keyed, merged_keyed, produce_keyed, sim_access
 from detector.service.runtime import JsonLog, ServiceRuntime
 from detector.simulate import simulate
 from detector.sinks import MemorySink, make_sink
+from tests.conftest import once_per_run
 
 OpenKey = tuple[str, str, str | None, bool | None]
 
@@ -64,7 +65,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> SimData:
-    d = tmp_path_factory.mktemp("sim")
+    return once_per_run(tmp_path_factory, "service-sim", _make_sim)
+
+
+def _make_sim(d: Path) -> SimData:
     simulate(d, hours=2, seed=7, rate=0.3)
     files = sim_access_files(d)
     sink = MemorySink()
