@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= out/demo
 
-.PHONY: install demo demo-offline test bench lint nab clean
+.PHONY: install demo demo-offline test test-fast bench lint nab clean
 
 install: $(STAMP)
 
@@ -22,8 +22,18 @@ demo: install
 demo-offline: install
 	$(BIN)/python scripts/demo_offline.py --out $(DEMO)
 
+# Four workers on two cores: most of the suite waits on the broker and on subprocesses.
+# Each worker starts its own broker (tests/conftest.py). loadfile keeps a module's tests,
+# and so its module-scoped fixtures, on one worker. The 15 slowest tests are listed.
+PYTEST_WORKERS ?= 4
+PYTEST_ARGS    := -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (broker scenarios, subprocesses).
+test-fast: install
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not slow"
 
 bench: install
 	$(BIN)/python scripts/bench_replay.py

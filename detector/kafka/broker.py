@@ -90,6 +90,21 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Until every thread of ``pid`` is stopped (Linux /proc; elsewhere return at once)."""
+    tasks = Path(f"/proc/{pid}/task")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            states = [(t / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                      for t in tasks.iterdir()]
+        except (OSError, IndexError):
+            return  # no /proc, or the process (or a thread) went away meanwhile
+        if all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.002)
+
+
 class EmbeddedBroker:
     """A throwaway single-node broker on a free loopback port, in memory.
 
@@ -178,6 +193,9 @@ class EmbeddedBroker:
     def pause(self) -> None:
         os.kill(self.pid, signal.SIGSTOP)
         self._paused = True
+        # kill() returns before every thread has stopped: on a busy machine the broker
+        # could still answer a request sent right after pause().
+        _wait_stopped(self.pid)
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)

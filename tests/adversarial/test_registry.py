@@ -19,7 +19,7 @@ import pytest
 
 from detector.analysis.train import train
 from detector.models.registry import ModelRegistry, RegistryError
-from tests.analysis.test_train_scan import normal_lines
+from tests.analysis.history import normal_lines
 
 T0 = datetime(2026, 3, 17, 9, 6, tzinfo=UTC)
 SECRET = "root:x:0:0:TOP-SECRET-HASH"

@@ -29,8 +29,7 @@ from detector.pipeline import Pipeline
 from detector.sinks import MemorySink
 from detector.state import SnapshotError, dumps, loads
 from detector.state.codec import encode
-from tests.pipeline.synthetic import traffic
-from tests.pipeline.test_pipeline import DEPLOY_AT, _bad_deploy_status
+from tests.pipeline.synthetic import DEPLOY_AT, _bad_deploy_status, traffic
 
 DATA = Path(__file__).parent / "data"
 V1 = b"DETSNAP1"

@@ -156,6 +156,7 @@ def _observe(events: list[AccessEvent], routes: list[str]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_decisions_match_golden(corpus: tuple[list[AccessEvent], list[str]]) -> None:
     events, routes = corpus
     sha = _corpus_sha(events, routes)

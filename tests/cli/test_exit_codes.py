@@ -108,6 +108,7 @@ def assert_one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_user_mistake_is_exit_2_in_one_line(case: str, tmp_path: Path) -> None:
     res = run(CASES[case](tmp_path), tmp_path)
@@ -125,6 +126,7 @@ def test_busy_metrics_port_is_exit_2(tmp_path: Path) -> None:
     assert "metrics" in err and port in err
 
 
+@pytest.mark.slow
 def test_messages_say_what_is_wrong(tmp_path: Path) -> None:
     swapped = assert_one_line_error(run(CASES["evaluate swapped"](tmp_path), tmp_path))
     assert "labels file comes first" in swapped
@@ -135,6 +137,7 @@ def test_messages_say_what_is_wrong(tmp_path: Path) -> None:
     assert "--format otel" in fmt
 
 
+@pytest.mark.slow
 def test_a_few_bad_deployment_lines_do_not_stop_a_replay(tmp_path: Path) -> None:
     dep = {"type": "deployment", "timestamp": "2026-03-17T09:00:30Z", "service.name": "pay",
            "service.version": "1.1"}

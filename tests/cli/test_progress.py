@@ -95,6 +95,7 @@ def _attack_log(path: Path, n: int) -> None:
     path.write_text("".join(out))
 
 
+@pytest.mark.slow
 def test_on_a_terminal_progress_and_incidents_stay_apart(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     _attack_log(log, 60_000)

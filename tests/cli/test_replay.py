@@ -29,6 +29,7 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[b
     )
 
 
+@pytest.mark.slow
 def test_unreadable_file_exits_2_with_one_line(tmp_path: Path) -> None:
     res = run("replay", str(tmp_path / "missing.log"))
     assert res.returncode == 2
@@ -37,6 +38,7 @@ def test_unreadable_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert b"Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_unknown_sink_is_a_usage_error(tmp_path: Path) -> None:
     f = tmp_path / "a.log"
     f.write_bytes(_good(3))

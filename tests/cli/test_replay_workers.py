@@ -28,6 +28,7 @@ def _replay(files: list[Path], deps: Path, workers: int, dl: Path) -> tuple[obje
     return summary, problems, changes
 
 
+@pytest.mark.slow
 def test_two_workers_equal_one_process(tmp_path: Path) -> None:
     simulate(tmp_path / "sim", hours=2, seed=11, rate=0.3)
     files = sorted((tmp_path / "sim").glob("access-*.log"))

@@ -12,9 +12,7 @@ import pytest
 from detector.decoding import FORMATS, DecodeError, detect_format, make_decoder
 from detector.events import AccessEvent
 from tests.conftest import shared_path
-from tests.decoding.test_errors_and_deployments import DEPLOY
-from tests.decoding.test_json_formats import ENVOY, NGINX, OTEL
-from tests.decoding.test_text_formats import ALB, WSGI
+from tests.decoding.samples import ALB, DEPLOY, ENVOY, NGINX, OTEL, WSGI
 
 NESTED = {
     "@timestamp": "2026-03-17T09:06:00Z",

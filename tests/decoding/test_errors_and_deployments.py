@@ -8,6 +8,7 @@ import pytest
 from detector.decoding import FORMATS, MAX_LINE_BYTES, DecodeError, make_decoder, parse_deployment
 from detector.events import DeploymentEvent
 from tests.decoding.conftest import ISO, T, decode_any
+from tests.decoding.samples import DEPLOY
 
 JSON_FORMATS = ("otel", "nginx_json", "envoy")
 TEXT_FORMATS = ("clf", "alb", "wsgi")
@@ -113,16 +114,6 @@ def test_json_field_errors(fmt: str, record: dict[str, object], expected: str) -
 )
 def test_text_errors(fmt: str, line: str, expected: str) -> None:
     assert reason(fmt, line.encode()).startswith(expected)
-
-
-DEPLOY = {
-    "type": "deployment",
-    "timestamp": ISO,
-    "service.name": "payments",
-    "service.version": "2.32.0",
-    "deployment.environment.name": "prod",
-    "vcs.revision": "9f1c2ab",
-}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

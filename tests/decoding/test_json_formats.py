@@ -7,22 +7,7 @@ import pytest
 
 from detector.decoding import BODY_CAP, MAX_LINE_BYTES, make_decoder
 from tests.decoding.conftest import ISO, T, decode
-
-OTEL = {
-    "timestamp": ISO,
-    "http.request.method": "post",
-    "url.path": "/v2/payments/42/refunds",
-    "url.query": "a=1&b=2",
-    "http.response.status_code": 502,
-    "http.server.request.duration": 0.25,
-    "client.address": "203.0.113.9",
-    "user_agent.original": "curl/8",
-    "service.name": "payments",
-    "service.version": "2.32.0",
-    "http.request.body.content": '{"amount": 5}',
-    "http.response.body.size": 120,
-    "request_id": "r-1",
-}
+from tests.decoding.samples import ENVOY, NGINX, OTEL
 
 
 def test_otel_flat() -> None:
@@ -142,20 +127,6 @@ def test_otel_client_address_beats_peer_and_path_query_split() -> None:
     assert e.client == "1.1.1.1"
 
 
-NGINX = {
-    "time_iso8601": "2026-03-17T10:06:00+01:00",
-    "remote_addr": "10.0.0.2",
-    "http_x_forwarded_for": "203.0.113.5, 10.0.0.7",
-    "request": "get /api/users/7?expand=1 HTTP/1.1",
-    "status": "201",
-    "body_bytes_sent": "512",
-    "request_time": "0.042",
-    "upstream_response_time": "0.040",
-    "http_user_agent": "okhttp",
-    "request_body": "-",
-}
-
-
 def test_nginx() -> None:
     e = decode("nginx_json", NGINX)
     assert e == (
@@ -223,24 +194,6 @@ def test_nginx_time_aliases(key: str, value: object) -> None:
 def test_nginx_upstream_dash() -> None:
     rec = {k: v for k, v in NGINX.items() if k != "request_time"} | {"upstream_response_time": "-"}
     assert decode("nginx_json", rec).duration is None
-
-
-ENVOY = {
-    "start_time": "2026-03-17T09:06:00.000Z",
-    "method": "DELETE",
-    "path": "/carts/3?force=true",
-    "protocol": "HTTP/2",
-    "response_code": "503",
-    "response_flags": "UF",
-    "bytes_sent": "19",
-    "duration": "1500",
-    "upstream_service_time": "-",
-    "x_forwarded_for": "192.0.2.44,10.1.1.1",
-    "user_agent": "grpc-go",
-    "request_id": "abc-123",
-    "authority": "cart",
-    "downstream_remote_address": "10.1.1.1:40000",
-}
 
 
 def test_envoy_strings() -> None:

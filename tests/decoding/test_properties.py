@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from detector.decoding import FORMATS, DecodeError, make_decoder
 from detector.events import AccessEvent, DeploymentEvent
-from tests.decoding.test_json_formats import ENVOY, NGINX, OTEL
+from tests.decoding.samples import ENVOY, NGINX, OTEL
 
 DECODERS = {fmt: make_decoder(fmt) for fmt in FORMATS}  # shared: memo state must not matter
 SETTINGS = settings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.decoding.conftest import T, decode
+from tests.decoding.samples import ALB, WSGI
 
 CLF_TIME = "[17/Mar/2026:09:06:00 +0000]"
 
@@ -59,17 +60,6 @@ def test_nasa_hostname_http09_and_dashes() -> None:
     assert (e.path, e.status) == ("/a b.html", None)
 
 
-ALB = (
-    "https 2026-03-17T09:06:00.000000Z app/my-lb/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 "
-    '0.001 0.048 0.000 200 200 34 366 "GET https://www.example.com:443/api/x?y=1 HTTP/1.1" '
-    '"curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
-    "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
-    '"Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:cert" 1 '
-    '2026-03-17T09:05:59.950000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-" '
-    'TID_1 extra1 "extra 2"'
-)
-
-
 def test_alb() -> None:
     e = decode("alb", ALB)
     assert e == (
@@ -98,15 +88,6 @@ def test_alb_minimal_and_unreachable_target() -> None:
     )
     e = decode("alb", line)
     assert (e.status, e.duration, e.path, e.user_agent, e.request_id) == (502, None, "/p", "", None)
-
-
-WSGI = (
-    "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO "
-    "nova.osapi_compute.wsgi.server [req-38101a0b-2096-447d-96ea-a692162415ae "
-    "113d3a99c3da401fbd62cc2caa5b96d2 54fadb412c4e40cdbaed9335e4c35a9e - - -] 10.11.10.1 "
-    '"GET /v2/54fadb412c4e40cdbaed9335e4c35a9e/servers/detail?all=1 HTTP/1.1" status: 200 '
-    "len: 1893 time: 0.2477829"
-)
 
 
 def test_wsgi() -> None:

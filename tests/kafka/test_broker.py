@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from detector.kafka import BrokerUnavailable, EmbeddedBroker
 from detector.kafka.broker import ENV_VAR, find_tansu, kafka_answers
 
 
+@pytest.mark.broker
 def test_sync_start_stop_and_pause() -> None:
     try:
         b = EmbeddedBroker().start()
@@ -29,6 +31,7 @@ def test_sync_start_stop_and_pause() -> None:
     assert not kafka_answers("127.0.0.1", port, timeout=0.3)
 
 
+@pytest.mark.broker
 async def test_async_context_manager() -> None:
     try:
         async with EmbeddedBroker() as b:
@@ -38,13 +41,22 @@ async def test_async_context_manager() -> None:
         pytest.skip(str(e))
 
 
+@pytest.mark.broker
 def test_stop_while_paused_does_not_hang() -> None:
     try:
         b = EmbeddedBroker(stop_grace=2.0).start()
     except BrokerUnavailable as e:
         pytest.skip(str(e))
+    pid, port = b.pid, b.port
     b.pause()
+    started = time.monotonic()
     b.stop()
+    # A frozen process ignores SIGTERM until continued: stop() must resume it first, so
+    # it ends on SIGTERM well before the grace period that would fall back to SIGKILL.
+    assert time.monotonic() - started < b.stop_grace
+    with pytest.raises(ProcessLookupError):  # reaped, not left as a zombie or running
+        os.kill(pid, 0)
+    assert not kafka_answers("127.0.0.1", port, timeout=0.3)
 
 
 def _script(tmp_path: Path, body: str) -> Path:

@@ -29,6 +29,7 @@ SESSION_MS = 8000
 REQUEST_MS = 5000
 
 
+@pytest.mark.broker
 async def test_consumer_survives_frozen_broker() -> None:
     try:
         broker = await EmbeddedBroker().__aenter__()

@@ -54,3 +54,14 @@ def traffic(
             )
         )
     return out
+
+
+# A deploy at 90 min whose new version answers 503 to 20 % of requests for 20 min
+# (shared by the pipeline and snapshot tests).
+DEPLOY_AT = 90 * 60.0
+
+
+def _bad_deploy_status(t: float, rng: np.random.Generator) -> int:
+    if DEPLOY_AT + 30 <= t < DEPLOY_AT + 20 * 60:
+        return 503 if rng.random() < 0.2 else 200
+    return 500 if rng.random() < 0.002 else 200

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from detector.config import Settings
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
 from detector.incidents.model import Incident
 from detector.pipeline import Pipeline
 from detector.sinks import MemorySink
-from tests.pipeline.synthetic import T0, traffic
-
-DEPLOY_AT = 90 * 60.0
-
-
-def _bad_deploy_status(t: float, rng: np.random.Generator) -> int:
-    if DEPLOY_AT + 30 <= t < DEPLOY_AT + 20 * 60:
-        return 503 if rng.random() < 0.2 else 200
-    return 500 if rng.random() < 0.002 else 200
+from tests.pipeline.synthetic import DEPLOY_AT, T0, _bad_deploy_status, traffic
 
 
 def _run(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from detector.cli.replay import build_analyzer, run_replay
 from detector.config import Settings
 from detector.simulate import simulate
@@ -22,6 +24,7 @@ def _opened(files: list[Path], deployments: Path) -> set[tuple[str, str, str]]:
     return {(i.id, i.kind, i.service) for i in sink.items if i.status == "open"}
 
 
+@pytest.mark.slow
 def test_replay_per_service_equals_replay_of_everything(tmp_path: Path) -> None:
     simulate(tmp_path, hours=2, seed=11, rate=0.3)
     files = sorted(tmp_path.glob("access-*.log"))

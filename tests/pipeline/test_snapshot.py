@@ -12,8 +12,7 @@ from detector.incidents.model import Incident
 from detector.pipeline import Pipeline
 from detector.sinks import MemorySink
 from detector.state import SnapshotError, dumps, loads
-from tests.pipeline.synthetic import traffic
-from tests.pipeline.test_pipeline import DEPLOY_AT, _bad_deploy_status
+from tests.pipeline.synthetic import DEPLOY_AT, _bad_deploy_status, traffic
 
 
 def _events() -> list[AccessEvent]:
@@ -25,6 +24,7 @@ def _key(items: list[Incident]) -> list[tuple[str, str, str, str]]:
     return [(i.id, i.status, i.end, i.model_dump_json()) for i in items]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", [0.3, 0.62, 0.65, 0.9])
 def test_restore_continues_like_an_uninterrupted_run(cut: float) -> None:
     events = _events()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import string
 
+import pytest
+
 from detector.routes import RouteTemplater
 from detector.routes.templater import MAX_CACHED_PATH_LEN
 
@@ -16,6 +18,7 @@ def _hostile_paths(n: int, seed: int) -> list[str]:
     return ["/" + "/".join(r.choices(pool, k=r.randint(1, 8))) for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_one_million_random_paths_respect_the_caps() -> None:
     t = RouteTemplater(max_nodes_per_service=5000, cache_size=50_000)
     services = ["a", "b", "c"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,7 @@ SHARED = RouteTemplater(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(service=st.sampled_from(["a", "b", ""]), path=hostile_path)
 def test_never_raises_and_is_bounded(service: str, path: str) -> None:
@@ -49,6 +51,7 @@ def test_never_raises_and_is_bounded(service: str, path: str) -> None:
     assert SHARED.node_count(service) <= 60 and SHARED.cached_paths() <= 50
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(path=hostile_path)
 def test_templating_a_template_changes_nothing(path: str) -> None:
@@ -56,6 +59,7 @@ def test_templating_a_template_changes_nothing(path: str) -> None:
     assert SHARED.template("a", out) == out
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(paths=st.lists(hostile_path, max_size=40))
 def test_same_inputs_same_templates(paths: list[str]) -> None:

@@ -20,6 +20,7 @@ from detector.service.feed import Keyed, merged_keyed, produce_keyed, sim_access
 from detector.service.runtime import JsonLog, ServiceRuntime
 from detector.simulate import simulate
 from detector.sinks import MemorySink, make_sink
+from tests.conftest import once_per_run
 
 OpenKey = tuple[str, str, str | None, bool | None]
 
@@ -64,7 +65,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> SimData:
-    d = tmp_path_factory.mktemp("sim")
+    return once_per_run(tmp_path_factory, "service-sim", _make_sim)
+
+
+def _make_sim(d: Path) -> SimData:
     simulate(d, hours=2, seed=7, rate=0.3)
     files = sim_access_files(d)
     sink = MemorySink()
@@ -136,3 +140,20 @@ def runtime(cfg: ServiceSettings, sink_path: Path, log_path: Path | None = None)
 
 async def run_until_drained(rt: ServiceRuntime, timeout: float = 60.0) -> None:
     await asyncio.wait_for(rt.run(), timeout)
+
+
+def consumed(*rts: ServiceRuntime) -> int:
+    """Records processed by the instances together (the furthest offset per partition)."""
+    best: dict[object, int] = {}
+    for rt in rts:
+        for tp, st in list(rt.parts.items()):
+            if st.ready and st.next_offset is not None:
+                best[tp] = max(best.get(tp, 0), st.next_offset)
+    return sum(best.values())
+
+
+async def wait_for(cond: object, timeout: float = 40.0) -> None:
+    """Poll ``cond()`` every 0.1 s until it holds; TimeoutError after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not cond():  # type: ignore[operator]
+            await asyncio.sleep(0.1)

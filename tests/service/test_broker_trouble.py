@@ -1,6 +1,6 @@
 """A frozen broker (SIGSTOP): the service stays alive, reports not-ready, reconnects, loses
-nothing. The acceptance pause is 30 s: it runs in CI (CI=true) or with
-DETECTOR_SLOW_TESTS=1; a plain local `make test` runs the 9 s variant only."""
+nothing. The acceptance pause is 30 s; both pauses are marked slow (`make test` runs them,
+`make test-fast` does not)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from detector.kafka.broker import free_port
 
 from .conftest import (
     SimData,
+    consumed,
     feed,
     open_keys,
     prepared_topics,
@@ -25,10 +26,8 @@ from .conftest import (
     runtime,
     service_settings,
     unique,
+    wait_for,
 )
-from .test_scale_out import consumed, wait_for
-
-SLOW = os.environ.get("DETECTOR_SLOW_TESTS") == "1" or os.environ.get("CI") == "true"
 
 
 def _status(port: int, path: str) -> int:
@@ -68,11 +67,9 @@ def test_a_scrape_names_every_family_even_mid_rebalance() -> None:
     assert "detector_consumer_lag{" not in rt.metrics.render()
 
 
-@pytest.mark.parametrize("pause_s", [
-    9.0,
-    pytest.param(30.0, marks=pytest.mark.skipif(
-        not SLOW, reason="set DETECTOR_SLOW_TESTS=1 (CI runs it)")),
-])
+@pytest.mark.broker
+@pytest.mark.slow
+@pytest.mark.parametrize("pause_s", [9.0, 30.0])
 async def test_frozen_broker(sim: SimData, tmp_path: Path, pause_s: float) -> None:
     try:
         broker = await EmbeddedBroker().__aenter__()

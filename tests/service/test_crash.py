@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer
 
 from detector.kafka import EmbeddedBroker
@@ -60,6 +61,7 @@ async def topic_records(bs: str, topic: str) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 async def test_kill_9_loses_and_duplicates_nothing(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:

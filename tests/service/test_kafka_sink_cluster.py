@@ -80,6 +80,7 @@ async def test_sink_built_for_the_service_delivers_to_its_cluster(
     assert [orjson.loads(v)["id"] for v in got] == ["inc-cluster"]
 
 
+@pytest.mark.slow
 async def test_detector_run_publishes_incidents_to_its_cluster_and_commits(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:

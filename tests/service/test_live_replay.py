@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from detector.kafka import EmbeddedBroker
 
 from .conftest import (
@@ -19,6 +21,7 @@ from .conftest import (
 )
 
 
+@pytest.mark.slow
 async def test_live_equals_replay(broker: EmbeddedBroker, sim: SimData, tmp_path: Path) -> None:
     bs = broker.bootstrap_servers
     access, deps = await prepared_topics(bs, sim)

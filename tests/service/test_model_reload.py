@@ -6,6 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from detector.analysis.train import train
 from detector.config import Settings
 from detector.kafka import EmbeddedBroker
@@ -25,6 +27,7 @@ async def _until(cond: object, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.slow
 async def test_new_current_version_is_swapped_in_while_running(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ async def until(cond: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_refused_model_fails_the_start_with_one_line(broker: EmbeddedBroker,
                                                      tmp_path: Path) -> None:
     models = tmp_path / "models"

@@ -29,6 +29,7 @@ def test_retrain_settings_are_checked_up_front(tmp_path: Path) -> None:
     assert ServiceSettings(retrain_every="1h30m", models=tmp_path).retrain_every == "1h30m"
 
 
+@pytest.mark.slow
 async def test_partitions_retrain_publish_and_swap_in_their_own_models(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from detector.kafka import EmbeddedBroker
-from detector.service.runtime import ServiceRuntime
 
 from .conftest import (
     SimData,
     canonical,
+    consumed,
     feed,
     open_keys,
     prepared_topics,
@@ -18,24 +20,11 @@ from .conftest import (
     runtime,
     service_settings,
     unique,
+    wait_for,
 )
 
 
-def consumed(*rts: ServiceRuntime) -> int:
-    best: dict[object, int] = {}
-    for rt in rts:
-        for tp, st in list(rt.parts.items()):
-            if st.ready and st.next_offset is not None:
-                best[tp] = max(best.get(tp, 0), st.next_offset)
-    return sum(best.values())
-
-
-async def wait_for(cond: object, timeout: float = 40.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():  # type: ignore[operator]
-            await asyncio.sleep(0.1)
-
-
+@pytest.mark.slow
 async def test_two_instances_and_a_rebalance_lose_nothing(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from detector.config import Settings
 from detector.incidents.model import Incident
@@ -24,11 +25,12 @@ from detector.state.checkpointing import DirectoryStore, pack, unpack_ledger
 from .conftest import (
     SimData,
     canonical,
+    consumed,
     prepared_topics,
     service_settings,
     unique,
+    wait_for,
 )
-from .test_scale_out import consumed, wait_for
 
 
 def change(n: int, status: str = "open") -> Incident:
@@ -202,6 +204,7 @@ def test_runtime_pauses_consumption_while_a_sink_is_full_and_health_names_it() -
     rt.sink.close()
 
 
+@pytest.mark.slow
 async def test_hanging_sink_restart_neither_drops_nor_repeats(
     broker: EmbeddedBroker, sim: SimData, tmp_path: Path
 ) -> None:

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from detector.simulate import simulate
+from tests.conftest import once_per_run
 
 
 @pytest.fixture(scope="session")
 def run8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An 8 h run at a tenth of the rate: the full anomaly plan, few lines."""
-    out = tmp_path_factory.mktemp("sim8")
-    simulate(out, hours=8, rate=0.1, seed=3)
-    return out
+    def make(out: Path) -> Path:
+        simulate(out, hours=8, rate=0.1, seed=3)
+        return out
+
+    return once_per_run(tmp_path_factory, "sim8", make)

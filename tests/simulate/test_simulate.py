@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 
 from detector.simulate import simulate
 from tests.simulate.logs import jsonl, ts
@@ -29,6 +30,7 @@ CLF = re.compile(r'^\S+ - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "[A-Z]+ \
                  r'\d{3} \d+ "[^"]*" "[^"]*" \d+\.\d{3}$')
 
 
+@pytest.mark.slow
 def test_deterministic(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for d, seed in ((a, 7), (b, 7), (c, 8)):
@@ -40,6 +42,7 @@ def test_deterministic(tmp_path: Path) -> None:
     assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
 
 
+@pytest.mark.slow
 def test_manifest_formats_and_fields(run8: Path) -> None:
     m = orjson.loads((run8 / "manifest.json").read_bytes())
     assert len(m["services"]) >= 4
@@ -123,6 +126,7 @@ def test_bad_deploys_show_in_events_and_deployments(run8: Path) -> None:
     assert not any(s == "search" for s, _ in published)
 
 
+@pytest.mark.slow
 def test_bench_profile_scales(tmp_path: Path) -> None:
     lines = 120_000
     s = simulate(tmp_path, profile="bench", lines=lines, seed=1)
@@ -141,6 +145,7 @@ def test_bench_profile_scales(tmp_path: Path) -> None:
     assert s.labels >= 4
 
 
+@pytest.mark.slow
 def test_seasonality_peak_above_night(tmp_path: Path) -> None:
     simulate(tmp_path, hours=24, rate=0.03, seed=2, start=datetime(2026, 3, 17, tzinfo=UTC))
     per_hour: Counter[int] = Counter()

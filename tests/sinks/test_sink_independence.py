@@ -128,6 +128,7 @@ def _replay(*args: str, allow: bool = True) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=240)
 
 
+@pytest.mark.slow
 def test_cli_failing_webhook_then_sqlite(failing_url: str, tmp_path: Path) -> None:
     log = _scan_log(tmp_path / "scan.log")
     res = _replay(str(log), "--sink", f"webhook:{failing_url}", "--sink",
@@ -141,6 +142,7 @@ def test_cli_failing_webhook_then_sqlite(failing_url: str, tmp_path: Path) -> No
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_cli_unreachable_webhook_fails_fast_and_says_so_once(tmp_path: Path) -> None:
     log = _scan_log(tmp_path / "scan.log")
     res = _replay(str(log), "--sink", f"webhook:{dead_url()}", "--sink",
