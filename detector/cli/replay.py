@@ -127,7 +127,7 @@ def feed_pipeline(
                                                          early_bad)
         if report_deployment_errors:
             for rec in early_bad:
-                pipeline._bad(rec)
+                pipeline.reject(rec)
     items: Iterable[Item] = merged(sources)
     if stop is not None:
         items = until_stopped(items, stop)

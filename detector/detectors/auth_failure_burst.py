@@ -7,6 +7,7 @@ from typing import Any
 from detector.config import DetectorSettings
 from detector.detectors.base import Signal, score_from_p
 from detector.detectors.ratio_surge import RatioSurgeDetector
+from detector.state.component import stamp, unstamp
 from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
 
 
@@ -108,3 +109,12 @@ class ClientAuthDetector:
                     )
                 )
         return out
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, {"decayed": self._decayed})
+
+    def restore(self, data: Any) -> None:
+        self._decayed = unstamp(data, self.STATE_VERSION, {}, "client_auth")["decayed"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesKey, Signal
 from detector.events import AccessEvent
+from detector.state.component import assign, fields, stamp, unstamp
 
 
 def _pattern(route: str) -> re.Pattern[str]:
@@ -94,3 +96,14 @@ class NewEndpointDetector:
             {"successful_requests": w[1], "window_seconds": end - start},
             samples,
         )
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("first_window", "watch", "known")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "new_endpoint"
+        assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)

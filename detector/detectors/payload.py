@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from detector.config import DetectorSettings
 from detector.detectors.base import Signal
 from detector.events import AccessEvent
+from detector.state.component import assign, fields, stamp, unstamp
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
     from detector.analysis.analyzer import Finding
@@ -229,13 +230,12 @@ class PayloadDetector:
             list(agg.samples),
         )
 
-    def state(
-        self,
-    ) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]]:
-        return self._clients, self._routes
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("_clients", "_routes")
 
-    def restore(
-        self,
-        st: tuple[dict[tuple[str, str, str], float], dict[tuple[str, str, str], dict[str, int]]],
-    ) -> None:
-        self._clients, self._routes = st
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        assign(self, unstamp(data, self.STATE_VERSION, {}, "payload"), self._STATE, "payload")
