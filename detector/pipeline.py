@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from detector.analysis.screen import RequestScreen
 from detector.config import Settings
@@ -29,53 +28,21 @@ from detector.detectors.new_endpoint import NewEndpointDetector
 from detector.detectors.payload import PayloadDetector
 from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
-from detector.events import AccessEvent, BadRecord, DeploymentEvent
+from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
 from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
 from detector.state.component import Stateful
+from detector.windows.ingest import ingest
 from detector.windows.series import PathKey, SeriesIndex
 from detector.windows.state import ServiceStarts, WindowState
-from detector.windows.stats import (
-    BOUNDS,
-    C_COUNT,
-    C_SAMPLES,
-    COUNT,
-    ERR_SAMPLES,
-    HIST,
-    LATEST,
-    NBUCKETS,
-    S4XX,
-    S5XX,
-    S404,
-    SAMPLES,
-    SAUTH,
-    TIMED,
-    client_failure,
-    client_missing,
-    new_client_stats,
-)
+from detector.windows.stats import C_SAMPLES, LATEST
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import Finding, RequestAnalyzer
 
-Item = AccessEvent | DeploymentEvent | BadRecord
 FUTURE_SLACK = 86400.0  # events stamped more than a day after the wall clock are absurd
-# AccessEvent fields by position: the hot path indexes the tuple (faster than attributes).
-TS: Final = 0
-SERVICE: Final = 1
-VERSION: Final = 2
-METHOD: Final = 3
-PATH: Final = 4
-QUERY: Final = 5
-STATUS: Final = 6
-DURATION: Final = 7
-CLIENT: Final = 9
-USER_AGENT: Final = 10
-BODY: Final = 11
-SOURCE: Final = 13
-OFFSET: Final = 14
 
 
 class RunSummary:
@@ -180,129 +147,19 @@ class Pipeline:
     def path_cache_bytes(self) -> int:
         return self.series.path_cache_bytes
 
-    # ---- per event -------------------------------------------------------
+    # ---- per event: windows.ingest -------------------------------------------
     def process(self, items: Iterable[Item]) -> None:
         """Feed decoded items (events, deployments, bad records) in arrival order."""
-        size = self.size
-        ae = AccessEvent
-        ws = self.windows
-        open_w = ws.open
-        series_ix = self.series
-        keys = series_ix.keys
-        birth = series_ix.birth
-        path_cache = series_ix.path_cache
-        odd_paths = series_ix.odd_paths
-        last_ver = ws.last_version
-        bounds = BOUNDS
-        bis = bisect_right
-        cur_idx: float = math.nan
-        cur_s: dict[int, list[Any]] = {}
-        cur_c: dict[tuple[str, str], list[Any]] = {}
-        cur_p: list[tuple[AccessEvent, int]] = []
-        analyze = self.screen.analyzer is not None
-        ua_benign = self.screen.ua_benign
-        max_ts = ws.max_ts
-        next_close = ws.next_close
-        closed_upto = ws.closed_upto
-        future = self.future_limit
-        n = 0
-        for ev in items:
-            if ev.__class__ is not ae:
-                self._slow_item(ev)  # type: ignore[arg-type]
-                continue
-            ts = ev[TS]
-            if ts > max_ts:
-                if ts > future:
-                    # The limit was set a while ago (a service runs for days): renew it first.
-                    future = self.future_limit = self._future_limit()
-                    if ts > future:
-                        self.reject(BadRecord(ev[SOURCE], ev[OFFSET], "timestamp in the future",
-                                              b""))
-                        continue
-                max_ts = ts
-                if ts >= next_close:
-                    ws.max_ts = max_ts
-                    self.summary.events += n
-                    n = 0
-                    self._close_due()
-                    next_close = ws.next_close
-                    closed_upto = ws.closed_upto
-                    cur_idx = math.nan
-            widx = ts // size
-            if widx != cur_idx:
-                if widx < closed_upto:
-                    self.summary.late += 1
-                    continue
-                w = open_w.get(widx)
-                if w is None:
-                    w = ws.open_window(widx)
-                    next_close = ws.next_close
-                    if ts < ws.first_ts:
-                        ws.first_ts = ts
-                cur_idx = widx
-                cur_s, cur_c, cur_p = w
-            n += 1
-            svc = ev[SERVICE]
-            ver = ev[VERSION]
-            if ver is not None and last_ver.get(svc) != ver:
-                last_ver[svc] = ver
-                self.registry.observe_version(svc, ver, ts)
-            pk = (svc, ev[METHOD], ev[PATH])
-            sid = path_cache.get(pk)
-            if sid is None:
-                sid = series_ix.resolve(pk, int(widx), ts)
-            if analyze and (
-                ev[QUERY] or ev[BODY] is not None or ev[USER_AGENT] not in ua_benign.get(svc, ())
-                or pk in odd_paths
-            ):
-                cur_p.append((ev, sid))  # analysed in one batch when the window closes
-            st = cur_s.get(sid)
-            if st is None:
-                # The series window layout of windows.stats, built inline (hot path):
-                # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest.
-                st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts]
-                if birth[sid] > widx:
-                    birth[sid] = int(widx)
-            elif ts > st[LATEST]:
-                st[LATEST] = ts
-            st[COUNT] += 1
-            ck = (svc, ev[CLIENT])
-            cs = cur_c.get(ck)
-            if cs is None:
-                cs = cur_c[ck] = new_client_stats()
-            else:
-                cs[C_COUNT] += 1
-            status = ev[STATUS]
-            d = ev[DURATION]
-            if status is not None and status >= 400:
-                if status >= 500:
-                    st[S5XX] += 1
-                    d = None  # timeouts and crashes are error symptoms, not latency
-                elif status == 401 or status == 403:
-                    st[SAUTH] += 1
-                    client_failure(cs, keys[sid].route, ev)
-                elif status == 404:
-                    st[S404] += 1
-                    client_missing(cs, ev)
-                else:
-                    st[S4XX] += 1
-                err = st[ERR_SAMPLES]
-                if len(err) < 3:
-                    err.append(ev)
-            elif status is None:
-                d = None  # no response was sent: nothing to time
-            elif st[COUNT] == 2:
-                st[SAMPLES].append(ev)
-            if d is not None:
-                st[TIMED] += 1
-                st[HIST][bis(bounds, d)] += 1
-        ws.max_ts = max_ts
-        self.summary.events += n
+        ingest(self, items)
+
+    def renew_future_limit(self) -> float:
+        self.future_limit = self._future_limit()
+        return self.future_limit
 
     def _future_limit(self) -> float:
         return math.inf if self.wall_clock is None else self.wall_clock() + FUTURE_SLACK
 
-    def _slow_item(self, item: DeploymentEvent | BadRecord) -> None:
+    def other_item(self, item: DeploymentEvent | BadRecord) -> None:
         if isinstance(item, DeploymentEvent):
             self.add_deployment(item)
         elif isinstance(item, BadRecord):
@@ -340,7 +197,7 @@ class Pipeline:
         # after the last closed one are due once the watermark passes them.
         passed = math.floor(ws.watermark() / self.size) - 1 >= ws.closed_upto
         if ts >= ws.next_close or (ws.closed_upto != -math.inf and passed):
-            self._close_due()
+            self.close_due()
         return self.summary.windows_closed - before
 
     def watermark(self) -> float:
@@ -386,7 +243,8 @@ class Pipeline:
             analyzer.profiles = profiles  # a new store: the analyzer may be shared
 
     # ---- per window ------------------------------------------------------
-    def _close_due(self, final: bool = False) -> None:
+    def close_due(self, final: bool = False) -> None:
+        """Close (evaluate) the windows the watermark passed; at the end of input, all."""
         for w, (series, clients, pending), last in self.windows.due(final):
             self._evaluate(w, series, clients, pending, last)
 
@@ -448,7 +306,7 @@ class Pipeline:
 
     def finish(self) -> None:
         """End of input: close every open window (the last one is partial)."""
-        self._close_due(final=True)
+        self.close_due(final=True)
         for sink in self.sinks:
             sink.flush()
 

@@ -16,9 +16,9 @@ from detector.cli.interrupt import Interrupted, StopRequest, stop_on_signals, un
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import BadRecord
+from detector.events import BadRecord, Item
 from detector.gc_tuning import throughput_gc
-from detector.pipeline import Item, Pipeline, RunSummary
+from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink, make_sink
 from detector.sinks.fanout import SinkFanOut
 from detector.sources.dead_letter import DeadLetterFile

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from detector.events import PATH
+
 if TYPE_CHECKING:
     from detector.events import AccessEvent
 
@@ -119,5 +121,5 @@ def client_failure(cs: list[Any], route: str, ev: AccessEvent) -> None:
 def client_missing(cs: list[Any], ev: AccessEvent) -> None:
     """A 404 of the client: a path that scanning may be probing for."""
     cs[C_404] += 1
-    scan_path(cs, ev[4])  # the path
+    scan_path(cs, ev[PATH])
     client_sample(cs, ev)
