@@ -204,7 +204,7 @@ class Pipeline:
         return self.windows.watermark()
 
     # ---- checkpoints -----------------------------------------------------
-    def _components(self) -> dict[str, Stateful]:
+    def components(self) -> dict[str, Stateful]:
         """The stateful parts by their name in the snapshot tree (detector.state.layout)."""
         return {"windows": self.windows, "series": self.series, "svc_first": self.starts,
                 "templater": self.templater, "registry": self.registry,
@@ -214,7 +214,7 @@ class Pipeline:
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
-        st: dict[str, Any] = {name: c.snapshot() for name, c in self._components().items()}
+        st: dict[str, Any] = {name: c.snapshot() for name, c in self.components().items()}
         analyzer = self.screen.analyzer
         st["profiles"] = analyzer.profiles.snapshot() if analyzer is not None else None
         return st
@@ -232,7 +232,7 @@ class Pipeline:
         from detector.state.layout import upgrade
 
         st = upgrade(loads(data))
-        for name, component in self._components().items():
+        for name, component in self.components().items():
             component.restore(st[name])
         analyzer = self.screen.analyzer
         if analyzer is not None and st["profiles"] is not None:

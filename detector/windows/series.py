@@ -55,7 +55,7 @@ class SeriesIndex:
     >>> ix = SeriesIndex(RouteTemplater(), [traffic], traffic, NewEndpointDetector(ds),
     ...                  ServiceStarts())
     >>> ix.resolve(("shop", "GET", "/items/1"), 0, 1.0), ix.keys
-    (0, [SeriesKey(service='shop', method='GET', route='/items/1')])
+    (0, [SeriesKey(service='shop', method='GET', route='/items/{id}')])
     """
 
     def __init__(self, templater: RouteTemplater, detectors: list[WindowDetector],
