@@ -57,8 +57,8 @@ class RequestScreen:
         """The flagged requests among ``pending`` (request, series id), counted in
         ``findings`` by kind and taken out of the window's series counts."""
         assert self.analyzer is not None
-        events = [p[0] for p in pending]
-        routes = [keys[p[1]].route for p in pending]
+        events = [ev for ev, _ in pending]
+        routes = [keys[sid].route for _, sid in pending]
         found = self.analyzer.analyze_many(events, routes)
         flagged: list[tuple[AccessEvent, str, Finding]] = []
         ua_benign = self.ua_benign

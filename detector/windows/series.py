@@ -42,6 +42,7 @@ PATH_ENTRY_BYTES = 200
 _EMPTY: list[Any] = new_series_stats()
 
 PathKey = tuple[str, str, str]  # (service, method, raw path)
+TRAFFIC = 0  # a series' states follow the detectors: the traffic detector's comes first
 
 
 class SeriesIndex:
@@ -63,7 +64,7 @@ class SeriesIndex:
                  starts: ServiceStarts) -> None:
         self.templater = templater
         self.detectors = detectors
-        self.traffic = traffic  # detectors[0]: the one that learns from silence too
+        self.traffic = traffic  # detectors[TRAFFIC]: the one that learns from silence too
         self.new_endpoint = new_endpoint
         self.starts = starts
         self.keys: list[SeriesKey] = []
@@ -145,13 +146,13 @@ class SeriesIndex:
             states = self.states[sid]
             gap = w - last_eval[sid] - 1
             if gap > 0:
-                traffic.skip_empty(states[0], gap)
+                traffic.skip_empty(states[TRAFFIC], gap)
             last_eval[sid] = w
             if stats is None:
                 # Only the traffic detector has something to learn from silence.
                 win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service))
-                sig = traffic.check(states[0], win)
-                traffic.learn(states[0], win, sig is not None)
+                sig = traffic.check(states[TRAFFIC], win)
+                traffic.learn(states[TRAFFIC], win, sig is not None)
             else:
                 win = SeriesWindow(key, start, end, stats, coverage(key.service))
                 sig = None
@@ -171,7 +172,7 @@ class SeriesIndex:
                                                   list(stats[SAMPLES]))
                 if sig is not None:
                     signals.append(sig)
-            if traffic.dormant(states[0], end):
+            if traffic.dormant(states[TRAFFIC], end):
                 self.awake.discard(sid)
             else:
                 self.awake.add(sid)
