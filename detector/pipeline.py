@@ -228,12 +228,15 @@ class Pipeline:
     def restore(self, data: bytes) -> None:
         """Continue from a snapshot written by :meth:`snapshot` or by an earlier version
         (SnapshotError if unusable)."""
-        from detector.state import loads
+        from detector.state import SnapshotError, loads
         from detector.state.layout import upgrade
 
         st = upgrade(loads(data))
         for name, component in self.components().items():
-            component.restore(st[name])
+            try:
+                component.restore(st[name])
+            except (KeyError, TypeError, AttributeError, IndexError) as exc:
+                raise SnapshotError(f"{name}: malformed snapshot ({type(exc).__name__})") from None
         analyzer = self.screen.analyzer
         if analyzer is not None and st["profiles"] is not None:
             from detector.analysis.profiles import ProfileStore

@@ -48,3 +48,10 @@ def test_a_newer_component_schema_is_refused() -> None:
     del st["payload"]
     with pytest.raises(SnapshotError, match="missing payload"):
         Pipeline(Settings(), [MemorySink()]).restore(dumps(st))
+
+
+def test_malformed_component_data_is_a_snapshot_error() -> None:
+    st = _run().state()
+    st["scanner"] = stamp(1, [1, 2])  # not the scanner's mapping
+    with pytest.raises(SnapshotError, match="scanner: malformed"):
+        Pipeline(Settings(), [MemorySink()]).restore(dumps(st))
