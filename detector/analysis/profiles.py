@@ -38,7 +38,7 @@ name, fixed histograms, ``max_routes`` routes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -50,6 +50,8 @@ from detector.analysis.values import (
     _value_memo,
     value_kind,
 )
+from detector.state.component import stamp, unstamp
+from detector.state.snapshot import SnapshotError
 
 __all__ = [
     "COMPONENTS",
@@ -322,6 +324,19 @@ class ProfileStore:
             raise ValueError(f"profile state: malformed ({type(exc).__name__}: {exc})") from None
         return store
 
+    # ---- state (detector.state.component): the artifact document, as data ----
+    STATE_SNAPSHOT = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_SNAPSHOT, orjson.loads(self.save_state()))
+
+    def restore(self, data: Any) -> None:
+        doc = unstamp(data, self.STATE_SNAPSHOT, {}, "profiles")
+        try:
+            loaded = ProfileStore.load_state(orjson.dumps(doc))
+        except (ValueError, TypeError) as exc:
+            raise SnapshotError(str(exc)[:200]) from None
+        vars(self).update(vars(loaded))
 
 def _scalar_ancestor(name: str, table: dict[str, ParamStats]) -> str | None:
     """The nearest enclosing name of ``name`` that the route knows as a scalar, if any."""

@@ -16,9 +16,9 @@ from detector.cli.interrupt import Interrupted, StopRequest, stop_on_signals, un
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import BadRecord
+from detector.events import BadRecord, Item
 from detector.gc_tuning import throughput_gc
-from detector.pipeline import Item, Pipeline, RunSummary
+from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink, make_sink
 from detector.sinks.fanout import SinkFanOut
 from detector.sources.dead_letter import DeadLetterFile
@@ -127,7 +127,7 @@ def feed_pipeline(
                                                          early_bad)
         if report_deployment_errors:
             for rec in early_bad:
-                pipeline._bad(rec)
+                pipeline.reject(rec)
     items: Iterable[Item] = merged(sources)
     if stop is not None:
         items = until_stopped(items, stop)

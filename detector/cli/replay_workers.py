@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 from detector.cli.interrupt import StopRequest, stop_on_signals
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import AccessEvent, BadRecord
+from detector.events import AccessEvent, BadRecord, Item
 from detector.incidents.model import Incident
-from detector.pipeline import Item, Pipeline, RunSummary
+from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink
 from detector.sources.dead_letter import DeadLetterFile
 from detector.sources.files import FileSource, SourceError

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bisect
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from detector.events import DeploymentEvent
+from detector.state.component import assign, fields, stamp, unstamp
 
 
 class Deployment(NamedTuple):
@@ -99,3 +100,14 @@ class DeploymentRegistry:
 
     def services(self) -> list[str]:
         return sorted(self._by_service)
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("_by_service", "_traffic_seen", "_initial")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "registry"
+        assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)

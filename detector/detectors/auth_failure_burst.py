@@ -8,6 +8,7 @@ from detector.config import DetectorSettings
 from detector.detectors.base import ClientWindow, Signal, score_from_p
 from detector.detectors.ratio_surge import RatioSurgeDetector
 from detector.kinds import Kind
+from detector.state.component import stamp, unstamp
 from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
 
 DECAY = 0.7  # per window: a client's failure count halves in about two windows
@@ -144,3 +145,12 @@ class ClientAuthDetector:
                 found = decayed[key] = [0.0, 0.0]
             found[0] += fails
             found[1] += st[C_COUNT]
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, {"decayed": self._decayed})
+
+    def restore(self, data: Any) -> None:
+        self._decayed = unstamp(data, self.STATE_VERSION, {}, "client_auth")["decayed"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from detector.config import DetectorSettings
 from detector.detectors.base import EndpointWindow, SeriesKey, Signal
 from detector.events import AccessEvent
 from detector.kinds import Kind
+from detector.state.component import assign, fields, stamp, unstamp
 
 
 def _pattern(route: str) -> re.Pattern[str]:
@@ -125,3 +127,14 @@ class NewEndpointDetector:
         w[2] += x.requests
         if raised:
             del self.watch[x.key]
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("first_window", "watch", "known")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "new_endpoint"
+        assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)

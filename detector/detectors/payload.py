@@ -15,6 +15,7 @@ from detector.config import DetectorSettings
 from detector.detectors.base import FindingsWindow, Signal
 from detector.events import AccessEvent
 from detector.kinds import Kind
+from detector.state.component import assign, fields, stamp, unstamp
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
     from detector.analysis.analyzer import Finding
@@ -287,13 +288,12 @@ class PayloadDetector:
             samples=list(agg.samples),
         )
 
-    def state(
-        self,
-    ) -> tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]]:
-        return self._clients, self._routes
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("_clients", "_routes")
 
-    def restore(
-        self,
-        st: tuple[dict[tuple[str, Kind, str], float], dict[tuple[str, Kind, str], dict[str, int]]],
-    ) -> None:
-        self._clients, self._routes = st
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        assign(self, unstamp(data, self.STATE_VERSION, {}, "payload"), self._STATE, "payload")

@@ -8,6 +8,7 @@ from typing import Any
 from detector.config import DetectorSettings
 from detector.detectors.base import ClientWindow, Signal, score_from_p
 from detector.kinds import Kind
+from detector.state.component import stamp, unstamp
 from detector.windows.stats import C_404, C_COUNT, C_SAMPLES, C_SCANPATHS
 
 HORIZON = 5  # windows over which a slow scanner's distinct paths add up
@@ -108,8 +109,11 @@ class ScanDetector:
                 hist = recent[key] = deque(maxlen=HORIZON - 1)
             hist.append((frozenset(sorted(paths)[:KEEP_PATHS]), int(st[C_COUNT]), int(st[C_404])))
 
-    def state(self) -> dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]]:
-        return self._recent
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
 
-    def restore(self, st: dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]]) -> None:
-        self._recent = st
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, {"recent": self._recent})
+
+    def restore(self, data: Any) -> None:
+        self._recent = unstamp(data, self.STATE_VERSION, {}, "scanner")["recent"]

@@ -14,6 +14,7 @@ from detector.incidents.redact import sample_line
 from detector.incidents.summary import SEVERITY_RANK, describe, severity
 from detector.incidents.timefmt import iso
 from detector.kinds import Kind
+from detector.state.component import assign, fields, stamp, unstamp
 
 IncidentKey = tuple[str, Kind, str | None, str | None]  # service, kind, route, client
 # Kinds a deployment can cause. Scanners, attackers, credential stuffing and
@@ -236,3 +237,14 @@ class IncidentManager:
                 deployment=inc.deployment,
             )
         )
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _STATE = ("open", "resolved", "last_signal", "counts")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "incidents"
+        assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)

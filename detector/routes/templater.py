@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 from detector.routes import state
 from detector.routes.paths import split_path
 from detector.routes.tree import RouteTree
+from detector.state.component import assign, fields, stamp, unstamp
 
 # Plain integer and UUID segments are ids whatever the tree has learned (the
 # shapes stage maps them to {id} before the tree sees them), so a path that
@@ -164,6 +166,20 @@ class RouteTemplater:
             templater._caches[name] = {}
         return templater
 
+    # ---- state (detector.state.component): everything, caches included, since a cache
+    # hit skips learning and a restored templater must continue exactly
+    STATE_VERSION = 1
+    _STATE = ("collapse_threshold", "max_nodes_per_service", "cache_size", "max_depth",
+              "max_segment_len", "max_root_children", "_trees", "_caches", "_cached",
+              "_cached_bytes", "_interned", "generation")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "templater"
+        assign(self, unstamp(data, self.STATE_VERSION, _MIGRATIONS, what), self._STATE, what)
+
     def _config(self) -> dict[str, int]:
         return {
             "collapse_threshold": self.collapse_threshold,
@@ -182,3 +198,14 @@ class RouteTemplater:
             max_depth=self.max_depth,
             max_segment_len=self.max_segment_len,
         )
+
+
+def _cache_bytes(data: dict[str, Any]) -> dict[str, Any]:
+    """State 0 (before the cache had a byte budget) -> 1: the bytes the cache holds."""
+    caches, interned = data["_caches"], data["_interned"]
+    held = sum(sys.getsizeof(p) + ENTRY_BYTES for c in caches.values() for p in c)
+    held += sum(sys.getsizeof(t) + ENTRY_BYTES for t in interned)
+    return {**data, "_cached_bytes": held}
+
+
+_MIGRATIONS = {0: _cache_bytes}

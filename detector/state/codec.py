@@ -34,6 +34,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
+import orjson
+
 
 class CodecError(ValueError):
     """State that cannot be encoded, or data that is not a valid encoding."""
@@ -158,6 +160,16 @@ def _items(xs: Any) -> list[Any]:
     return list(xs) if _plain(xs) else [encode(x) for x in xs]
 
 
+def _set_items(xs: Any) -> list[Any]:
+    """A set's items in a fixed order: the same set gives the same bytes whatever its
+    insertion history (a restored set iterates in another order than the original)."""
+    items = _items(xs)
+    try:
+        return sorted(items)
+    except TypeError:  # mixed or unorderable items: order by their JSON text
+        return sorted(items, key=orjson.dumps)
+
+
 def _pairs(d: Any) -> list[Any]:
     out: list[Any] = []
     for k, v in d.items():
@@ -168,8 +180,8 @@ def _pairs(d: Any) -> list[Any]:
 
 _ENCODERS: dict[type, Callable[[Any], Any]] = {
     tuple: lambda o: {"$t": _items(o)},
-    set: lambda o: {"$s": _items(o)},
-    frozenset: lambda o: {"$z": _items(o)},
+    set: lambda o: {"$s": _set_items(o)},
+    frozenset: lambda o: {"$z": _set_items(o)},
     deque: lambda o: {"$q": [o.maxlen, _items(o)]},
     Counter: lambda o: {"$c": _pairs(o)},
     OrderedDict: lambda o: {"$o": _pairs(o)},

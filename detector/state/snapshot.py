@@ -129,10 +129,6 @@ _MIGRATIONS: dict[int, Callable[[Any], Any]] = {1: _v1_to_v2}
 
 
 def _upgrade(schema: int, state: Any) -> Any:
-    if schema > STATE_SCHEMA or (schema < STATE_SCHEMA and schema not in _MIGRATIONS):
-        raise SnapshotError(f"snapshot state schema {schema} is not supported "
-                            f"(this version reads up to {STATE_SCHEMA})")
-    while schema < STATE_SCHEMA:
-        state = _MIGRATIONS[schema](state)
-        schema += 1
-    return state
+    from detector.state.component import migrate
+
+    return migrate(schema, state, STATE_SCHEMA, _MIGRATIONS, "snapshot state")

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from detector.events import PATH
+
+if TYPE_CHECKING:
+    from detector.events import AccessEvent
 
 # Series window layout:
 # [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples, latest event time]
@@ -77,3 +83,43 @@ def bisect_bounds(seconds: float) -> int:
     from bisect import bisect_right
 
     return bisect_right(BOUNDS, seconds)
+
+
+def new_client_stats() -> list[Any]:
+    """A client window with its first request counted."""
+    return [1, 0, 0, None, None, None]
+
+
+def client_sample(cs: list[Any], ev: AccessEvent) -> None:
+    """Keep the first few failing requests of a client window as incident samples."""
+    samples = cs[C_SAMPLES]
+    if samples is None:
+        cs[C_SAMPLES] = [ev]
+    elif len(samples) < 3:
+        samples.append(ev)
+
+
+def scan_path(cs: list[Any], path: str) -> None:
+    """Remember a missing or sensitive path a client asked for (capped)."""
+    paths = cs[C_SCANPATHS]
+    if paths is None:
+        cs[C_SCANPATHS] = {path}
+    elif len(paths) < SCAN_PATHS_CAP:
+        paths.add(path)
+
+
+def client_failure(cs: list[Any], route: str, ev: AccessEvent) -> None:
+    """An authentication failure (401/403) of the client on ``route``."""
+    cs[C_AUTH] += 1
+    routes = cs[C_ROUTES]
+    if routes is None:
+        routes = cs[C_ROUTES] = {}
+    routes[route] = routes.get(route, 0) + 1
+    client_sample(cs, ev)
+
+
+def client_missing(cs: list[Any], ev: AccessEvent) -> None:
+    """A 404 of the client: a path that scanning may be probing for."""
+    cs[C_404] += 1
+    scan_path(cs, ev[PATH])
+    client_sample(cs, ev)

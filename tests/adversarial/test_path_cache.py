@@ -18,9 +18,10 @@ from detector.decoding.base import DecodeError
 from detector.decoding.timestamps import TimestampParser
 from detector.events import AccessEvent
 from detector.memo import Memo
-from detector.pipeline import PATH_CACHE_BYTES, Pipeline
+from detector.pipeline import Pipeline
 from detector.routes.templater import CACHE_BYTES, RouteTemplater
 from detector.sinks.base import MemorySink
+from detector.windows.series import PATH_CACHE_BYTES
 
 T0 = 1_780_000_000.0
 

@@ -1,0 +1,109 @@
+"""Per-request analysis of a closed window's candidates, in one batch.
+
+The pipeline queues a request for analysis when it has a query or a body, a
+user agent not yet found harmless for its service, or an odd path. Flagged
+requests are taken out of their route's counts: the route's health (errors,
+latency) is judged on legitimate traffic, and attack traffic is reported as
+what it is.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from detector.detectors.base import SeriesKey
+from detector.detectors.payload import is_probe
+from detector.events import AccessEvent
+from detector.state.component import stamp, unstamp
+from detector.state.snapshot import SnapshotError
+from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAUTH, scan_path
+
+if TYPE_CHECKING:
+    from detector.analysis.analyzer import Finding, RequestAnalyzer
+
+UA_BENIGN_MAX = 100_000
+UA_BENIGN_BYTES = 8 << 20  # per service: user agents are as long as a client likes
+
+
+class RequestScreen:
+    """The analyzer of a pipeline and the user agents it found harmless, per service.
+
+    Keyed by service so that what one pipeline analyses never depends on other
+    services' traffic: a pipeline per partition decides exactly like one for all.
+
+    >>> screen = RequestScreen(None)
+    >>> screen.benign("shop", "curl/8"), screen.snapshot()["v"]
+    (False, 1)
+    """
+
+    def __init__(self, analyzer: RequestAnalyzer | None) -> None:
+        self.analyzer = analyzer
+        self.ua_benign: dict[str, set[str]] = {}
+        self.ua_benign_bytes: dict[str, int] = {}  # per service, of the strings in ua_benign
+
+    def benign(self, service: str, user_agent: str) -> bool:
+        return user_agent in self.ua_benign.get(service, ())
+
+    def analyze(
+        self,
+        pending: list[tuple[AccessEvent, int]],
+        keys: list[SeriesKey],
+        series: dict[int, list[Any]],
+        clients: dict[tuple[str, str], list[Any]],
+        findings: Counter[str],
+    ) -> list[tuple[AccessEvent, str, Finding]]:
+        """The flagged requests among ``pending`` (request, series id), counted in
+        ``findings`` by kind and taken out of the window's series counts."""
+        assert self.analyzer is not None
+        events = [ev for ev, _ in pending]
+        routes = [keys[sid].route for _, sid in pending]
+        found = self.analyzer.analyze_many(events, routes)
+        flagged: list[tuple[AccessEvent, str, Finding]] = []
+        ua_benign = self.ua_benign
+        ua_bytes = self.ua_benign_bytes
+        for (ev, sid), route, f in zip(pending, routes, found, strict=True):
+            if f is None:
+                svc, ua = ev.service, ev.user_agent
+                known = ua_benign.get(svc)
+                if known is None:
+                    known = ua_benign[svc] = set()
+                elif ua in known:
+                    continue
+                elif len(known) >= UA_BENIGN_MAX or ua_bytes.get(svc, 0) >= UA_BENIGN_BYTES:
+                    known.clear()  # bounded: benign agents are simply analysed once more
+                    ua_bytes[svc] = 0
+                known.add(ua)
+                ua_bytes[svc] = ua_bytes.get(svc, 0) + sys.getsizeof(ua) + 70  # + set slot
+                continue
+            flagged.append((ev, route, f))
+            findings[f.kind] += 1
+            if is_probe(f):  # a sensitive-file probe counts towards scanning
+                cs = clients.get((ev.service, ev.client))
+                if cs is not None:
+                    scan_path(cs, ev.path)
+            st = series.get(sid)
+            if st is not None and st[COUNT] > 0:
+                st[COUNT] -= 1
+                status = ev.status
+                if status is not None and status >= 400:
+                    idx = (S5XX if status >= 500 else SAUTH if status in (401, 403)
+                           else S404 if status == 404 else S4XX)
+                    st[idx] = max(0, st[idx] - 1)
+        return flagged
+
+    # ---- state (detector.state.component): the harmless agents; the analyzer's
+    # profiles are a component of their own (ProfileStore) ----
+    STATE_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, self.ua_benign)
+
+    def restore(self, data: Any) -> None:
+        known = unstamp(data, self.STATE_VERSION, {}, "ua_benign")
+        if not isinstance(known, dict):
+            raise SnapshotError("ua_benign: not a mapping")
+        self.ua_benign = known
+        self.ua_benign_bytes = {svc: sum(sys.getsizeof(u) + 70 for u in agents)
+                                for svc, agents in known.items()}

@@ -1,0 +1,202 @@
+"""The per-event hot path: each event into its tumbling window's counters.
+
+Route template lookup (cached in the series index), then counter updates in
+the event's window (layouts in :mod:`detector.windows.stats`). Everything
+heavier runs once per closed window, in the pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from detector.analysis.screen import RequestScreen
+from detector.deployments.registry import DeploymentRegistry
+from detector.events import (
+    BODY,
+    CLIENT,
+    DURATION,
+    METHOD,
+    OFFSET,
+    PATH,
+    QUERY,
+    SERVICE,
+    SOURCE,
+    STATUS,
+    TS,
+    USER_AGENT,
+    VERSION,
+    AccessEvent,
+    BadRecord,
+    DeploymentEvent,
+    Item,
+)
+from detector.windows.series import SeriesIndex
+from detector.windows.state import WindowState
+from detector.windows.stats import (
+    BOUNDS,
+    C_COUNT,
+    COUNT,
+    ERR_SAMPLES,
+    HIST,
+    LATEST,
+    NBUCKETS,
+    S4XX,
+    S5XX,
+    S404,
+    SAMPLES,
+    SAUTH,
+    TIMED,
+    client_failure,
+    client_missing,
+    new_client_stats,
+)
+
+
+class Counts(Protocol):
+    events: int
+    late: int
+
+
+class Stages(Protocol):
+    """What the hot path reads and calls back (the pipeline)."""
+
+    future_limit: float
+
+    @property
+    def windows(self) -> WindowState: ...
+    @property
+    def series(self) -> SeriesIndex: ...
+    @property
+    def screen(self) -> RequestScreen: ...
+    @property
+    def registry(self) -> DeploymentRegistry: ...
+    @property
+    def summary(self) -> Counts: ...
+
+    def renew_future_limit(self) -> float: ...
+    def other_item(self, item: DeploymentEvent | BadRecord) -> None: ...
+    def reject(self, rec: BadRecord) -> None: ...
+    def close_due(self) -> None: ...
+
+
+def ingest(p: Stages, items: Iterable[Item]) -> None:
+    """Feed decoded items (events, deployments, bad records) in arrival order."""
+    ws = p.windows
+    size = ws.size
+    ae = AccessEvent
+    open_w = ws.open
+    series_ix = p.series
+    keys = series_ix.keys
+    birth = series_ix.birth
+    path_cache = series_ix.path_cache
+    odd_paths = series_ix.odd_paths
+    last_ver = ws.last_version
+    observe: Callable[[str, str, float], None] = p.registry.observe_version
+    summary = p.summary
+    bounds = BOUNDS
+    bis = bisect_right
+    cur_idx: float = math.nan
+    cur_s: dict[int, list[Any]] = {}
+    cur_c: dict[tuple[str, str], list[Any]] = {}
+    cur_p: list[tuple[AccessEvent, int]] = []
+    analyze = p.screen.analyzer is not None
+    ua_benign = p.screen.ua_benign
+    max_ts = ws.max_ts
+    next_close = ws.next_close
+    closed_upto = ws.closed_upto
+    future = p.future_limit
+    n = 0
+    for ev in items:
+        if ev.__class__ is not ae:
+            p.other_item(ev)  # type: ignore[arg-type]
+            continue
+        ts = ev[TS]
+        if ts > max_ts:
+            if ts > future:
+                # The limit was set a while ago (a service runs for days): renew it first.
+                future = p.renew_future_limit()
+                if ts > future:
+                    p.reject(BadRecord(ev[SOURCE], ev[OFFSET], "timestamp in the future", b""))
+                    continue
+            max_ts = ts
+            if ts >= next_close:
+                ws.max_ts = max_ts
+                summary.events += n
+                n = 0
+                p.close_due()
+                next_close = ws.next_close
+                closed_upto = ws.closed_upto
+                cur_idx = math.nan
+        widx = ts // size
+        if widx != cur_idx:
+            if widx < closed_upto:
+                summary.late += 1
+                continue
+            w = open_w.get(widx)
+            if w is None:
+                w = ws.open_window(widx)
+                next_close = ws.next_close
+                if ts < ws.first_ts:
+                    ws.first_ts = ts
+            cur_idx = widx
+            cur_s, cur_c, cur_p = w
+        n += 1
+        svc = ev[SERVICE]
+        ver = ev[VERSION]
+        if ver is not None and last_ver.get(svc) != ver:
+            last_ver[svc] = ver
+            observe(svc, ver, ts)
+        pk = (svc, ev[METHOD], ev[PATH])
+        sid = path_cache.get(pk)
+        if sid is None:
+            sid = series_ix.resolve(pk, int(widx), ts)
+        if analyze and (
+            ev[QUERY] or ev[BODY] is not None or ev[USER_AGENT] not in ua_benign.get(svc, ())
+            or pk in odd_paths
+        ):
+            cur_p.append((ev, sid))  # analysed in one batch when the window closes
+        st = cur_s.get(sid)
+        if st is None:
+            # The series window layout of windows.stats, built inline (hot path):
+            # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest.
+            st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts]
+            if birth[sid] > widx:
+                birth[sid] = int(widx)
+        elif ts > st[LATEST]:
+            st[LATEST] = ts
+        st[COUNT] += 1
+        ck = (svc, ev[CLIENT])
+        cs = cur_c.get(ck)
+        if cs is None:
+            cs = cur_c[ck] = new_client_stats()
+        else:
+            cs[C_COUNT] += 1
+        status = ev[STATUS]
+        d = ev[DURATION]
+        if status is not None and status >= 400:
+            if status >= 500:
+                st[S5XX] += 1
+                d = None  # timeouts and crashes are error symptoms, not latency
+            elif status == 401 or status == 403:
+                st[SAUTH] += 1
+                client_failure(cs, keys[sid].route, ev)
+            elif status == 404:
+                st[S404] += 1
+                client_missing(cs, ev)
+            else:
+                st[S4XX] += 1
+            err = st[ERR_SAMPLES]
+            if len(err) < 3:
+                err.append(ev)
+        elif status is None:
+            d = None  # no response was sent: nothing to time
+        elif st[COUNT] == 2:
+            st[SAMPLES].append(ev)
+        if d is not None:
+            st[TIMED] += 1
+            st[HIST][bis(bounds, d)] += 1
+    ws.max_ts = max_ts
+    summary.events += n

@@ -1,0 +1,192 @@
+"""Series: one per (service, method, route template), with its detectors' memory.
+
+Raw (service, method, path) triples are mapped to a series id through a
+cache bounded in entries and bytes; the templater decides the route. Every
+series holds one state per window detector and is evaluated when a window
+closes; quiet, low-volume series sleep and catch up in closed form.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetector
+from detector.detectors.new_endpoint import NewEndpointDetector
+from detector.detectors.traffic import TrafficDetector
+from detector.routes import RouteTemplater
+from detector.state.component import assign, fields, stamp, unstamp
+from detector.windows.state import ServiceStarts
+from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAMPLES, SAUTH, new_series_stats
+
+# Requests analysed besides those with a query or body: paths with characters
+# or suffixes that injection, traversal and probing need. No nested
+# quantifiers: linear on attacker-controlled paths.
+_SUSPICIOUS_PATH = re.compile(
+    r"[%'\"<>;`{}\\|$!*()\[\]~]|\.\.|/\.|\.(?:php\d?|aspx?|jspx?|cgi|env|bak|old|sql|ini|log"
+    r"|conf|cfg|ya?ml|xml|git|svn|htaccess|passwd|swp|zip|tar|gz|dll|exe|sh)\b",
+    re.IGNORECASE,
+)
+KNOWN_METHODS = frozenset({
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PROPFIND",
+    "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+})
+MAX_SERIES = 200_000  # beyond this, new routes share one overflow series per service
+PATH_CACHE_MAX = 500_000
+# The path cache is keyed by raw paths, which the input sizes: it is bounded by the
+# bytes it holds too (path string plus ~200 bytes of tuple and dict entry each).
+PATH_CACHE_BYTES = 32 << 20
+PATH_ENTRY_BYTES = 200
+_EMPTY: list[Any] = new_series_stats()
+
+PathKey = tuple[str, str, str]  # (service, method, raw path)
+TRAFFIC = 0  # a series' states follow the detectors: the traffic detector's comes first
+
+
+class SeriesIndex:
+    """Series ids of raw paths, and each series' detector states.
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.new_endpoint import NewEndpointDetector
+    >>> from detector.detectors.traffic import TrafficDetector
+    >>> ds = DetectorSettings()
+    >>> traffic = TrafficDetector(ds)
+    >>> ix = SeriesIndex(RouteTemplater(), [traffic], traffic, NewEndpointDetector(ds),
+    ...                  ServiceStarts())
+    >>> ix.resolve(("shop", "GET", "/items/1"), 0, 1.0), ix.keys
+    (0, [SeriesKey(service='shop', method='GET', route='/items/{id}')])
+    """
+
+    def __init__(self, templater: RouteTemplater, detectors: list[WindowDetector],
+                 traffic: TrafficDetector, new_endpoint: NewEndpointDetector,
+                 starts: ServiceStarts) -> None:
+        self.templater = templater
+        self.detectors = detectors
+        self.traffic = traffic  # detectors[TRAFFIC]: the one that learns from silence too
+        self.new_endpoint = new_endpoint
+        self.starts = starts
+        self.keys: list[SeriesKey] = []
+        self.states: list[list[Any]] = []  # per series, one state per detector
+        self.birth: list[int] = []  # first window index with traffic
+        self.last: list[int] = []  # last window index evaluated
+        self.awake: set[int] = set()  # evaluated even in empty windows
+        self.sid_of: dict[SeriesKey, int] = {}
+        self.by_service: dict[str, list[SeriesKey]] = {}
+        self.path_cache: dict[PathKey, int] = {}
+        self.path_cache_bytes = 0  # bounded by PATH_CACHE_BYTES
+        # Raw paths (as path_cache keys) that request analysis must see whatever
+        # their query: decided once per path, when it is first resolved.
+        self.odd_paths: set[PathKey] = set()
+        self._gen = templater.generation
+
+    def resolve(self, pk: PathKey, widx: int, ts: float) -> int:
+        """The series id of a raw path missing from :attr:`path_cache` (cached now)."""
+        svc, method, path = pk
+        self.starts.seen(svc, ts)  # its first event: new services miss the path cache
+        route = self.templater.template(svc, path)
+        gen = self.templater.generation
+        if (
+            gen != self._gen  # learned collapse changed templates: cached mappings are stale
+            or len(self.path_cache) >= PATH_CACHE_MAX
+            or self.path_cache_bytes >= PATH_CACHE_BYTES
+        ):
+            self._gen = gen
+            self._drop_cache()
+        if _SUSPICIOUS_PATH.search(path) is not None:
+            self.odd_paths.add(pk)
+        key = SeriesKey(svc, method if method in KNOWN_METHODS else "OTHER", route)
+        sid = self.sid_of.get(key)
+        if sid is None:
+            if len(self.keys) >= MAX_SERIES:
+                key = SeriesKey(svc, key.method, "/{overflow}")
+                sid = self.sid_of.get(key)
+            if sid is None:
+                sid = self._add(key, widx)
+        self.path_cache[pk] = sid
+        self.path_cache_bytes += sys.getsizeof(path) + PATH_ENTRY_BYTES
+        return sid
+
+    def _add(self, key: SeriesKey, widx: int) -> int:
+        sid = len(self.keys)
+        self.sid_of[key] = sid
+        known = self.by_service.setdefault(key.service, [])
+        self.new_endpoint.service_seen(key.service, widx)
+        self.new_endpoint.series_born(key, widx, known)
+        known.append(key)
+        self.keys.append(key)
+        self.states.append([d.new_state() for d in self.detectors])
+        self.birth.append(widx)
+        self.last.append(widx - 1)
+        self.awake.add(sid)
+        return sid
+
+    def _drop_cache(self) -> None:
+        self.path_cache.clear()
+        self.odd_paths.clear()
+        self.path_cache_bytes = 0
+
+    def check_window(self, w: int, start: float, end: float, series: dict[int, list[Any]],
+                     coverage: Callable[[str], float]) -> list[Signal]:
+        """Run the window detectors (and new-endpoint watch) over window ``w``'s series."""
+        signals: list[Signal] = []
+        detectors = self.detectors
+        traffic = self.traffic
+        keys = self.keys
+        last_eval = self.last
+        watch = self.new_endpoint.watch
+        # Series with traffic in this window, plus those whose silence could mean
+        # a drop; quiet low-volume series sleep and catch up in closed form.
+        for sid in sorted(self.awake.union(series)):
+            if self.birth[sid] > w:
+                continue
+            key = keys[sid]
+            stats = series.get(sid)
+            states = self.states[sid]
+            gap = w - last_eval[sid] - 1
+            if gap > 0:
+                traffic.skip_empty(states[TRAFFIC], gap)
+            last_eval[sid] = w
+            if stats is None:
+                # Only the traffic detector has something to learn from silence.
+                win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service))
+                sig = traffic.check(states[TRAFFIC], win)
+                traffic.learn(states[TRAFFIC], win, sig is not None)
+            else:
+                win = SeriesWindow(key, start, end, stats, coverage(key.service))
+                sig = None
+                found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
+                # A window anomalous in any respect is learned by no baseline of
+                # the series: stuffing traffic must not teach the latency baseline.
+                anomalous = any(f is not None for f in found)
+                for det, st, f in zip(detectors, states, found, strict=True):
+                    det.learn(st, win, anomalous)
+                    if f is not None:
+                        signals.append(f)
+            if sig is not None:
+                signals.append(sig)
+            if stats is not None and key in watch:
+                ok = stats[COUNT] - stats[S5XX] - stats[S4XX] - stats[SAUTH] - stats[S404]
+                sig = self.new_endpoint.on_window(key, w, start, end, stats[COUNT], ok,
+                                                  list(stats[SAMPLES]))
+                if sig is not None:
+                    signals.append(sig)
+            if traffic.dormant(states[TRAFFIC], end):
+                self.awake.discard(sid)
+            else:
+                self.awake.add(sid)
+        return signals
+
+    # ---- state (detector.state.component): the path cache is not kept, it refills ----
+    STATE_VERSION = 1
+    _STATE = ("keys", "states", "birth", "last", "awake", "sid_of", "by_service")
+
+    def snapshot(self) -> dict[str, Any]:
+        return stamp(self.STATE_VERSION, fields(self, self._STATE))
+
+    def restore(self, data: Any) -> None:
+        what = "series"
+        assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)
+        self._drop_cache()
+        self._gen = self.templater.generation
