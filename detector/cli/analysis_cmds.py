@@ -16,8 +16,9 @@ from typing import IO, Annotated
 
 import typer
 
-from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.errors import fail, one_line_errors
 from detector.cli.usage import FORMAT_HELP
+from detector.errors import UsageError
 from detector.terminal import printable
 
 __all__ = ["SCAN_EPILOG", "TRAIN_EPILOG", "open_output", "scan_command", "train_command"]

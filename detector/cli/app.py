@@ -190,7 +190,7 @@ def simulate(
     debug: DebugOpt = False,
 ) -> None:
     """Write realistic labelled traffic: logs, deployments.jsonl, labels.jsonl."""
-    from detector.cli.errors import UsageError
+    from detector.errors import UsageError
     from detector.simulate import hours_problem
     from detector.simulate import simulate as run_simulate
 
@@ -234,7 +234,7 @@ def evaluate(
     debug: DebugOpt = False,
 ) -> None:
     """Score incidents against labels: recall, precision, false/service-day, attribution, delay."""
-    from detector.cli.errors import UsageError
+    from detector.errors import UsageError
     from detector.evaluate import evaluate as run_evaluate
     from detector.evaluate import render_text
     from detector.sources.files import SourceError

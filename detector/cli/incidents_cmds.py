@@ -12,7 +12,8 @@ from typing import IO, Annotated
 import orjson
 import typer
 
-from detector.cli.errors import UsageError, one_line_errors
+from detector.cli.errors import one_line_errors
+from detector.errors import UsageError
 from detector.incidents.model import KINDS, Incident
 from detector.terminal import printable
 

@@ -1,7 +1,6 @@
 """``detector run``, ``detector deploy record`` and ``detector demo``: command functions.
 
-Registered by the application (``app.command("run")(run_command)`` and so on);
-``python -m detector.service`` registers them on a small app of its own.
+Registered by the application (``app.command("run")(run_command)`` and so on).
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.errors import fail, one_line_errors
 from detector.cli.usage import SINK_HELP
+from detector.errors import UsageError
 
 if TYPE_CHECKING:
     from detector.kafka.config import KafkaConnection
