@@ -83,7 +83,7 @@ def train_command(
     """Train request profiles and the batch model from (mostly normal) history.
 
     Publishes a new version into the model registry and makes it current."""
-    from detector.analysis.train import train
+    from detector.jobs.train import train
     from detector.models.registry import RegistryError
 
     conta: float | str = contamination
@@ -134,7 +134,7 @@ def scan_command(
     Each line has file, line, score (higher = more anomalous), flagged, kind, attack
     type and reasons."""
     from detector.analysis.analyzer import RequestAnalyzer
-    from detector.analysis.scan import scan
+    from detector.jobs.scan import scan
     from detector.models.registry import RegistryError
 
     if models is None:

@@ -99,13 +99,9 @@ def replay(
 ) -> None:
     """Replay historical access logs and emit incidents (summary on stderr)."""
     from detector.cli.errors import fail
-    from detector.cli.interrupt import Interrupted
-    from detector.cli.replay import (
-        build_analyzer,
-        format_summary,
-        input_problem,
-        run_replay,
-    )
+    from detector.cli.replay_report import format_summary, input_problem
+    from detector.jobs.interrupt import Interrupted
+    from detector.jobs.replay import build_analyzer, run_replay
     from detector.sinks.fanout import SinkFanOut
 
     settings = load_settings(config)

@@ -210,11 +210,11 @@ def run_command(
 def service_sinks(specs: list[str], cluster: KafkaConnection) -> list[Sink]:
     """The sinks of ``detector run``: a ``kafka:`` sink without ``?bootstrap=`` goes to the
     service's own cluster, with its security settings (not to a default address)."""
-    from detector.cli.replay import build_sinks
+    from detector.sinks import make_sink
     from detector.sinks.kafka import sink_from_spec
 
     return [sink_from_spec(spec.partition(":")[2], cluster) if spec.startswith("kafka:")
-            else build_sinks([spec])[0] for spec in specs or ["stdout"]]
+            else make_sink(spec) for spec in specs or ["stdout"]]
 
 
 DEPLOY_EPILOG = """Examples:\n
@@ -279,6 +279,6 @@ def demo_command(
     debug: DebugOpt = False,
 ) -> None:
     """Embedded broker, simulated traffic with a bad deploy, the service: watch the incidents."""
-    from detector.service.demo import run_demo
+    from detector.jobs.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(hours=hours, seed=seed)))

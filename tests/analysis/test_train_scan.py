@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from detector.analysis.scan import scan
-from detector.analysis.train import train
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
+from detector.jobs.scan import scan
+from detector.jobs.train import train
 from detector.models.registry import ModelRegistry
 
 T0 = 1773738000.0

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detector.cli.replay import build_analyzer, run_replay
 from detector.config import Settings
+from detector.jobs.replay import build_analyzer, run_replay
 from detector.simulate import simulate
 from detector.sinks import MemorySink
 

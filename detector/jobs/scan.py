@@ -17,8 +17,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from detector.analysis.analyzer import ATTACK, MODEL_NAME, Finding, RequestAnalyzer
-from detector.analysis.train import check_format
 from detector.events import AccessEvent, BadRecord
+from detector.jobs.train import check_format
 from detector.routes.templater import RouteTemplater
 from detector.sources.files import FileSource
 
