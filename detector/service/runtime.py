@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import TopicPartition
 
 from detector.config import Settings
+from detector.decoding.base import SCHEMA_PREFIX_LEN
+from detector.decoding.records import RecordDecoder, as_deployment
 from detector.deployments.registry import DeploymentRegistry
 from detector.durations import parse_duration
 from detector.events import BadRecord, DeploymentEvent
@@ -39,7 +41,6 @@ from detector.kafka import (
     TopicAdmin,
     TopicSpec,
 )
-from detector.kafka.records import SCHEMA_PREFIX_LEN
 from detector.pipeline import Pipeline
 from detector.service.checkpoint import (
     CheckpointError,
@@ -52,7 +53,6 @@ from detector.service.checkpoint import (
     unpack_ledger,
 )
 from detector.service.config import ServiceSettings
-from detector.service.decode import RecordDecoder, as_deployment
 from detector.service.fanout import FanOutSink
 from detector.service.jsonlog import JsonLog as JsonLog  # re-exported: its old home
 from detector.service.metrics import HttpEndpoints, Metrics
