@@ -19,6 +19,7 @@ import typer
 from detector.cli.errors import fail, one_line_errors
 from detector.cli.usage import FORMAT_HELP
 from detector.errors import UsageError
+from detector.models.registry import DEFAULT_DIR
 from detector.terminal import printable
 
 __all__ = ["SCAN_EPILOG", "TRAIN_EPILOG", "open_output", "scan_command", "train_command"]
@@ -70,7 +71,7 @@ def open_output(spec: str) -> Iterator[IO[bytes]]:
 @one_line_errors
 def train_command(
     files: FilesArg = None,
-    out: Annotated[Path, typer.Option("--out", help="Model registry directory.")] = Path("models"),
+    out: Annotated[Path, typer.Option("--out", help="Model registry directory.")] = DEFAULT_DIR,
     fmt: FormatOpt = "auto",
     service: ServiceOpt = "default",
     name: Annotated[str, typer.Option("--name", help="Model name in the registry.")] = "request",
@@ -138,7 +139,7 @@ def scan_command(
     from detector.models.registry import RegistryError
 
     if models is None:
-        models = Path("models")  # the default registry, if there is one here
+        models = DEFAULT_DIR  # the default registry, if there is one here
     elif not models.is_dir():  # a registry asked for and missing is a mistake, not "no model"
         raise UsageError(f"--models {models}: no such directory")
     try:
