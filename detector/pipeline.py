@@ -45,7 +45,8 @@ from detector.windows.stats import (
 )
 
 if TYPE_CHECKING:
-    from detector.analysis.analyzer import Finding, RequestAnalyzer
+    from detector.analysis.analyzer import RequestAnalyzer
+    from detector.analysis.findings import Finding
 
 Item = AccessEvent | DeploymentEvent | BadRecord
 # Requests analysed besides those with a query or body: paths with characters

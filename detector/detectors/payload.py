@@ -16,7 +16,7 @@ from detector.detectors.base import Signal
 from detector.events import AccessEvent
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
-    from detector.analysis.analyzer import Finding
+    from detector.analysis.findings import Finding
 
 DECAY = 0.7
 MAX_TRACKED = 50_000
@@ -67,7 +67,7 @@ class _Agg:
 class PayloadDetector:
     """Groups one window's findings by client and by route and raises signals.
 
-    >>> from detector.analysis.analyzer import Finding
+    >>> from detector.analysis.findings import Finding
     >>> from detector.config import DetectorSettings
     >>> from detector.events import AccessEvent
     >>> det = PayloadDetector(DetectorSettings())

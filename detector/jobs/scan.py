@@ -16,7 +16,9 @@ from typing import IO
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from detector.analysis.analyzer import ATTACK, MODEL_NAME, Finding, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.findings import ATTACK, Finding
+from detector.analysis.request_model import MODEL_NAME
 from detector.events import AccessEvent, BadRecord
 from detector.jobs.train import check_format
 from detector.routes.templater import RouteTemplater

@@ -403,7 +403,7 @@ class ServiceRuntime:
 
     def _model_name(self, tp: TopicPartition) -> str:
         """The partition's own model (--retrain-every) when published, else the shared one."""
-        from detector.analysis.analyzer import MODEL_NAME
+        from detector.analysis.request_model import MODEL_NAME
         from detector.models.registry import ModelRegistry, RegistryError
 
         assert self.cfg.models is not None
@@ -621,7 +621,7 @@ class ServiceRuntime:
 
     async def _retrain(self) -> None:
         """Train each owned partition's model on its sample since the last training."""
-        from detector.analysis.analyzer import MODEL_NAME
+        from detector.analysis.request_model import MODEL_NAME
 
         models = self.cfg.models
         assert models is not None
