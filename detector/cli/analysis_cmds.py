@@ -134,20 +134,11 @@ def scan_command(
 
     Each line has file, line, score (higher = more anomalous), flagged, kind, attack
     type and reasons."""
-    from detector.analysis.analyzer import RequestAnalyzer
-    from detector.jobs.scan import scan
-    from detector.models.registry import RegistryError
+    from detector.jobs.scan import scan, scan_analyzer
 
-    if models is None:
-        models = DEFAULT_DIR  # the default registry, if there is one here
-    elif not models.is_dir():  # a registry asked for and missing is a mistake, not "no model"
-        raise UsageError(f"--models {models}: no such directory")
-    try:
-        analyzer = RequestAnalyzer.from_registry(models)
-    except RegistryError as exc:
-        raise UsageError(str(exc)) from None
+    analyzer = scan_analyzer(models)  # before the output is opened: a refused one makes none
     with open_output(output) as out:
-        summary = scan(files or ["-"], models_dir=models, fmt=fmt, service=service,
+        summary = scan(files or ["-"], models_dir=models or DEFAULT_DIR, fmt=fmt, service=service,
                        all_requests=all_requests, output=out, analyzer=analyzer)
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary.by_kind.items())) or "none"
     model = summary.model_version or "none (signatures and online profiles)"
