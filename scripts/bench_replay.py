@@ -31,7 +31,7 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from detector.config import Settings
-from detector.cli.replay import build_analyzer, run_replay
+from detector.jobs.replay import build_analyzer, run_replay
 from detector.sinks import make_sink
 out = sys.argv[1]
 mode, _, w = sys.argv[2].partition("-w")

@@ -27,7 +27,7 @@ from bench_replay import ensure_data  # noqa: E402
 
 
 def scan_rate(files: list[str], models: Path, repeat: int) -> tuple[float, int, int]:
-    from detector.analysis.scan import scan
+    from detector.jobs.scan import scan
 
     best, n, flagged = 0.0, 0, 0
     for _ in range(repeat):
@@ -85,7 +85,7 @@ def main() -> int:
                                        "flagged": flagged}
         print(f"scan (signatures + online profiles): {rate:>10,.0f} requests/s "
               f"({n:,} requests, {flagged:,} flagged)")
-        from detector.analysis.train import train
+        from detector.jobs.train import train
 
         models = Path(tmp) / "models"
         t0 = time.perf_counter()

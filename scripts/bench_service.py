@@ -37,11 +37,11 @@ import orjson
 from detector.config import DetectorSettings, Settings, WindowSettings
 from detector.decoding import parse_timestamp
 from detector.incidents.model import Incident
+from detector.jobs.feed import merged_keyed, produce_keyed, sim_access_files
 from detector.kafka import EmbeddedBroker, KafkaConnection, TopicAdmin, TopicSpec, produce_lines
+from detector.kafka.tail import assign_all, read_to_end
 from detector.service.config import ServiceSettings
-from detector.service.feed import merged_keyed, produce_keyed, sim_access_files
 from detector.service.runtime import JsonLog, ServiceRuntime
-from detector.service.tail import assign_all, read_to_end
 from detector.simulate import simulate
 
 FAST = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 250, "poll_timeout_ms": 100,

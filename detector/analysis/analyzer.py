@@ -23,11 +23,10 @@ True
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
@@ -37,54 +36,28 @@ from detector.analysis.features import (
     SIG_BUCKETS,
     RequestRow,
     feature_matrix,
-    schema,
     sig_buckets,
+)
+from detector.analysis.field_scans import CACHE_BYTES, CACHE_MAX, PLAIN_IDS, FieldScans
+from detector.analysis.findings import (
+    ATTACK,
+    OVERSIZED_SCORE,
+    QUIET,
+    UNUSUAL,
+    Finding,
+    attack_finding,
+    scan_verdict,
 )
 from detector.analysis.params import Param, parse_request
 from detector.analysis.profiles import Assessment, ProfileStore
+from detector.analysis.request_model import MODEL_NAME, load_request_model
 from detector.analysis.signatures import SignatureEngine, SignatureHit
 from detector.events import AccessEvent
-from detector.kinds import Kind
 from detector.memo import Memo, size_of
-from detector.models.registry import ModelRegistry, RegistryError
 from detector.routes.templater import RouteTemplater
 
-__all__ = [
-    "ATTACK",
-    "MODEL_NAME",
-    "PROFILES_FILE",
-    "ROUTES_FILE",
-    "UNUSUAL",
-    "Finding",
-    "RequestAnalyzer",
-]
-
-MODEL_NAME = "request"
-PROFILES_FILE = "profiles.json"
-ROUTES_FILE = "routes.state"
-ATTACK: Final[Kind] = "attack_payload"
-UNUSUAL: Final[Kind] = "unusual_payload"
-_PARANOIA_SCORE = {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6}
-_CACHE_MAX = 65_536
-_CACHE_BYTES = 8 << 20  # per memo: keys are request text, as long as a client likes
 _NO_HITS = (0,) * len(SIG_BUCKETS)
-_NONE: list[SignatureHit] = []  # shared "no hits": never mutated
 _MATURE = -1  # learning budget of a route past its warm-up whose sample is full
-# Plain integer and UUID path segments (as the templater's shortcut): linear, no nesting.
-_PLAIN_IDS = re.compile(
-    r"/(?:\d{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """Why one request looks bad; ``score`` is higher = more anomalous, in [0, 1]."""
-
-    kind: Kind  # ATTACK or UNUSUAL
-    score: float
-    attack_types: tuple[str, ...]
-    reasons: tuple[str, ...]
-    rule_ids: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -97,21 +70,6 @@ class _Pending:
     reasons: tuple[str, ...]
     row: RequestRow | None  # only with a model (the features it scores)
     params: list[Param]
-
-
-_QUIET = Finding(UNUSUAL, 0.0, (), (), ())  # frozen: shared by every request scoring 0
-# A field beyond the scan window: no legitimate client sends 64 Ki characters of query,
-# path or User-Agent (servers refuse URLs of a few KB), so it is anomalous on its face.
-_OVERSIZED_SCORE = 0.9
-
-
-def _attack(hits: Sequence[SignatureHit]) -> Finding:
-    rules = tuple(dict.fromkeys(h.rule_id for h in hits))
-    cats = tuple(dict.fromkeys(h.category for h in hits))
-    base = _PARANOIA_SCORE.get(min(h.paranoia for h in hits), 0.6)
-    score = min(0.99, base + 0.03 * (len(rules) - 1))
-    reasons = tuple(dict.fromkeys(f"{h.category} in {h.location} ({h.rule_id})" for h in hits))
-    return Finding(ATTACK, round(score, 4), cats, reasons[:5], rules)
 
 
 class RequestAnalyzer:
@@ -138,17 +96,7 @@ class RequestAnalyzer:
         self.learn_online = learn_online
         self.learn_per_route = 32  # online learning: requests per route per batch
         self.version = version
-        self._path_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
-        self._ua_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
-        self._query_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
-        self._body_hits: Memo[str, list[SignatureHit]] = Memo(_CACHE_MAX, _CACHE_BYTES)
-        # (query, body) -> (hits in query then body, parse_request(query, body)): pure
-        # functions of the payload, memoised (payloads repeat a lot). The lists are
-        # shared: nothing downstream may mutate them.
-        self._payloads: Memo[tuple[str, str | None], tuple[list[SignatureHit], list[Param]]] = (
-            Memo(_CACHE_MAX, _CACHE_BYTES))
-        # (service, method, route, query) of body-less requests -> parsed params, assessment,
-        # longest value; valid while the profiles do not change (cleared by learn()).
+        self.scans = FieldScans(self.signatures)  # memoised signature scans and parses
         # (service, method, route, query, body) -> parsed params, assessment, longest
         # value. Only with fixed profiles: while profiles learn online a cached
         # assessment would depend on when it was cached, and a pipeline restored
@@ -156,7 +104,7 @@ class RequestAnalyzer:
         # stopped.
         self._assessed: Memo[
             tuple[str, str, str, str, str | None], tuple[list[Param], Assessment, int]
-        ] = Memo(_CACHE_MAX, _CACHE_BYTES)
+        ] = Memo(CACHE_MAX, CACHE_BYTES)
 
     @property
     def profiles(self) -> ProfileStore:
@@ -166,7 +114,7 @@ class RequestAnalyzer:
     @profiles.setter
     def profiles(self, store: ProfileStore) -> None:
         self._profiles = store
-        self._assessed = Memo(_CACHE_MAX, _CACHE_BYTES)
+        self._assessed = Memo(CACHE_MAX, CACHE_BYTES)
 
     @classmethod
     def from_registry(
@@ -185,90 +133,34 @@ class RequestAnalyzer:
         online from the requests analysed (``learn_online``, default True then;
         pass False when the caller feeds :meth:`learn` itself).
         """
-        reg = ModelRegistry(models_dir)
-        if version is None and reg.current(name) is None:
+        got = load_request_model(models_dir, name, version)
+        if got is None:
             return cls(
                 paranoia=paranoia,
                 threshold=threshold,
                 learn_online=True if learn_online is None else learn_online,
             )
-        loaded = reg.load(name, version)
-        want = schema()
-        got = loaded.card.get("feature_schema")
-        model = loaded.model
-        if model is not None:
-            if got != want:
-                raise RegistryError(
-                    f"{name}/{loaded.version}: feature schema "
-                    f"{(got or {}).get('version')} does not match this "
-                    f"detector's ({want['version']}); retrain"
-                )
-            if not isinstance(model, RequestForest):
-                raise RegistryError(f"{name}/{loaded.version}: not a request model")
-        try:
-            blob = loaded.artifacts.get(PROFILES_FILE)
-            profiles = ProfileStore.load_state(blob) if blob else None
-            blob = loaded.artifacts.get(ROUTES_FILE)
-            templater = RouteTemplater.load_state(blob) if blob else None
-        except ValueError as exc:
-            raise RegistryError(f"{name}/{loaded.version}: {exc}") from None
         return cls(
-            profiles=profiles,
-            model=model,
-            templater=templater,
+            profiles=got.profiles,
+            model=got.model,
+            templater=got.templater,
             threshold=threshold,
             paranoia=paranoia,
             learn_online=bool(learn_online),
-            version=loaded.version,
+            version=got.version,
         )
 
     # -- signatures -------------------------------------------------------------------------
 
-    def _cached(
-        self, cache: Memo[str, list[SignatureHit]], text: str, location: str
-    ) -> list[SignatureHit]:
-        hits = cache.get(text)
-        if hits is None:
-            hits = self.signatures.scan_text(text, location) if text else []
-            if len(text) <= 2048:
-                cache.put(text, hits, size_of(text))
-        return hits
-
     def signature_hits(self, ev: AccessEvent) -> list[SignatureHit]:
         """Hits over path, query, body and User-Agent (path and UA results cached)."""
-        path = ev.path
-        if len(path) <= 512:  # ids carry no payload: '/users/42' and '/users/43' scan alike
-            path = _PLAIN_IDS.sub("/0", path)
-        hits = self._path_hits.get(path)
-        if hits is None:
-            hits = self._cached(self._path_hits, path, "path")
-        ua = self._ua_hits.get(ev.user_agent)
-        if ua is None:
-            ua = self._cached(self._ua_hits, ev.user_agent, "user_agent")
-        if not (ev.query or ev.body):
-            return hits + ua if ua else hits
-        qb = self._payload(ev.query, ev.body)[0]
-        return hits + qb + ua
-
-    def _payload(self, query: str, body: str | None) -> tuple[list[SignatureHit], list[Param]]:
-        """(hits in the query then the body, parsed parameters), memoised for short payloads."""
-        key = (query, body)
-        got = self._payloads.get(key)
-        if got is None:
-            # API queries repeat a lot (pagination, filters), bodies too: both cached
-            q = self._cached(self._query_hits, query, "query") if query else _NONE
-            b = self._cached(self._body_hits, body, "body") if body else _NONE
-            got = (q + b if q and b else q or b, parse_request(query, body))
-            if len(query) + len(body or "") <= 1024:
-                # The parameters are as long as the payload again.
-                self._payloads.put(key, got, 2 * size_of(query, body))
-        return got
+        return self.scans.hits(ev)
 
     # -- learning ---------------------------------------------------------------------------
 
     def learn(self, ev: AccessEvent, route: str) -> None:
         """Add one (presumed normal) request to its route's profile."""
-        params = self._payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
+        params = self.scans.payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
         self.profiles.learn(ev.service, ev.method, route, params)
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
@@ -344,7 +236,7 @@ class RequestAnalyzer:
 
     def to_verdict(self, f: Finding | None) -> dict[str, Any]:
         """The scan verdict of one finding from :meth:`findings`."""
-        return _verdict(f, self.threshold)
+        return scan_verdict(f, self.threshold)
 
     def _run(self, events: Sequence[AccessEvent], routes: Sequence[str]) -> list[Finding | None]:
         out: list[Finding | None] = [None] * len(events)
@@ -357,10 +249,11 @@ class RequestAnalyzer:
         cap = self.learn_per_route
         learn = self.learn_online
         # signature_hits() inline, sharing the payload memo with the parse
-        path_hits = self._path_hits
-        ua_hits = self._ua_hits
-        payloads = self._payloads
-        plain_ids = _PLAIN_IDS.sub
+        scans = self.scans
+        path_hits = scans.path_hits
+        ua_hits = scans.ua_hits
+        payloads = scans.payloads
+        plain_ids = PLAIN_IDS.sub
         wide = self.signatures.max_field_chars  # beyond this a field is scanned in windows
         for i, ev in enumerate(events):
             path = ev.path
@@ -373,23 +266,23 @@ class RequestAnalyzer:
                 path = plain_ids("/0", path)
             hits = path_hits.get(path)
             if hits is None:
-                hits = self._cached(path_hits, path, "path")
+                hits = scans.scan(path_hits, path, "path")
             ua = ua_hits.get(ev.user_agent)
             if ua is None:
-                ua = self._cached(ua_hits, ev.user_agent, "user_agent")
+                ua = scans.scan(ua_hits, ev.user_agent, "user_agent")
             query = ev.query
             body = ev.body
             if query or body:
                 got = payloads.get((query, body))
                 if got is None:
-                    got = self._payload(query, body)
+                    got = scans.payload(query, body)
                 qb, params = got
                 if hits or qb or ua:
-                    out[i] = _attack(hits + qb + ua)
+                    out[i] = attack_finding(hits + qb + ua)
                 else:
                     pending.append((i, self._prepare(ev, routes[i], params)))
             elif hits or ua:
-                out[i] = _attack(hits + ua)
+                out[i] = attack_finding(hits + ua)
             elif learn:
                 key = (ev.service, ev.method, routes[i])
                 used = budget_empty.get(key, 0)
@@ -404,7 +297,7 @@ class RequestAnalyzer:
             for i, p in pending:  # _finish(p, None, None), sharing the commonest finding
                 s = p.profile_score
                 if s == 0.0 and not p.reasons:
-                    out[i] = _QUIET
+                    out[i] = QUIET
                 else:
                     out[i] = Finding(UNUSUAL, round(s, 4), (), p.reasons, ())
         else:
@@ -433,10 +326,10 @@ class RequestAnalyzer:
         )
         hits = self.signature_hits(ev)  # uncached beyond 2 KB: every window is scanned
         if hits:
-            f = _attack(hits)
+            f = attack_finding(hits)
             return Finding(ATTACK, f.score, f.attack_types, (*f.reasons[:4], sizes[0]),
                            f.rule_ids)
-        return Finding(UNUSUAL, _OVERSIZED_SCORE, (), tuple(sizes), ())
+        return Finding(UNUSUAL, OVERSIZED_SCORE, (), tuple(sizes), ())
 
     def _young(self, key: tuple[str, str, str]) -> bool:
         """A profile still being established learns every request, not a sample."""
@@ -450,7 +343,7 @@ class RequestAnalyzer:
         self, events: Sequence[AccessEvent], routes: Sequence[str]
     ) -> list[dict[str, Any]]:
         """Verdicts for many requests, including the score of unflagged ones."""
-        return [_verdict(f, self.threshold) for f in self._run(events, routes)]
+        return [scan_verdict(f, self.threshold) for f in self._run(events, routes)]
 
     def profile_features(self, ev: AccessEvent, route: str) -> RequestRow:
         """The feature row of one request against the current profiles (training)."""
@@ -466,24 +359,3 @@ class RequestAnalyzer:
             (a.score, *a.components),
             sig_buckets(cats),
         )
-
-
-def _verdict(f: Finding | None, threshold: float) -> dict[str, Any]:
-    if f is None:
-        return {
-            "score": 0.0,
-            "flagged": False,
-            "kind": None,
-            "attack_type": None,
-            "reasons": [],
-            "rule_ids": [],
-        }
-    flagged = f.kind == ATTACK or f.score >= threshold
-    return {
-        "score": f.score,
-        "flagged": flagged,
-        "kind": f.kind if flagged else None,
-        "attack_type": f.attack_types[0] if f.attack_types else None,
-        "reasons": list(f.reasons),
-        "rule_ids": list(f.rule_ids),
-    }

@@ -16,8 +16,10 @@ from typing import IO, Annotated
 
 import typer
 
-from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.errors import fail, one_line_errors
 from detector.cli.usage import FORMAT_HELP
+from detector.errors import UsageError
+from detector.models.registry import DEFAULT_DIR
 from detector.terminal import printable
 
 __all__ = ["SCAN_EPILOG", "TRAIN_EPILOG", "open_output", "scan_command", "train_command"]
@@ -69,7 +71,7 @@ def open_output(spec: str) -> Iterator[IO[bytes]]:
 @one_line_errors
 def train_command(
     files: FilesArg = None,
-    out: Annotated[Path, typer.Option("--out", help="Model registry directory.")] = Path("models"),
+    out: Annotated[Path, typer.Option("--out", help="Model registry directory.")] = DEFAULT_DIR,
     fmt: FormatOpt = "auto",
     service: ServiceOpt = "default",
     name: Annotated[str, typer.Option("--name", help="Model name in the registry.")] = "request",
@@ -82,7 +84,7 @@ def train_command(
     """Train request profiles and the batch model from (mostly normal) history.
 
     Publishes a new version into the model registry and makes it current."""
-    from detector.analysis.train import train
+    from detector.jobs.train import train
     from detector.models.registry import RegistryError
 
     conta: float | str = contamination
@@ -132,20 +134,11 @@ def scan_command(
 
     Each line has file, line, score (higher = more anomalous), flagged, kind, attack
     type and reasons."""
-    from detector.analysis.analyzer import RequestAnalyzer
-    from detector.analysis.scan import scan
-    from detector.models.registry import RegistryError
+    from detector.jobs.scan import scan, scan_analyzer
 
-    if models is None:
-        models = Path("models")  # the default registry, if there is one here
-    elif not models.is_dir():  # a registry asked for and missing is a mistake, not "no model"
-        raise UsageError(f"--models {models}: no such directory")
-    try:
-        analyzer = RequestAnalyzer.from_registry(models)
-    except RegistryError as exc:
-        raise UsageError(str(exc)) from None
+    analyzer = scan_analyzer(models)  # before the output is opened: a refused one makes none
     with open_output(output) as out:
-        summary = scan(files or ["-"], models_dir=models, fmt=fmt, service=service,
+        summary = scan(files or ["-"], models_dir=models or DEFAULT_DIR, fmt=fmt, service=service,
                        all_requests=all_requests, output=out, analyzer=analyzer)
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary.by_kind.items())) or "none"
     model = summary.model_version or "none (signatures and online profiles)"

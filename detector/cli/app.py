@@ -103,13 +103,9 @@ def replay(
 ) -> None:
     """Replay historical access logs and emit incidents (summary on stderr)."""
     from detector.cli.errors import fail
-    from detector.cli.interrupt import Interrupted
-    from detector.cli.replay import (
-        build_analyzer,
-        format_summary,
-        input_problem,
-        run_replay,
-    )
+    from detector.cli.replay_report import format_summary, input_problem
+    from detector.jobs.interrupt import Interrupted
+    from detector.jobs.replay import build_analyzer, run_replay
     from detector.sinks.fanout import SinkFanOut
 
     settings = load_settings(config)
@@ -194,7 +190,7 @@ def simulate(
     debug: DebugOpt = False,
 ) -> None:
     """Write realistic labelled traffic: logs, deployments.jsonl, labels.jsonl."""
-    from detector.cli.errors import UsageError
+    from detector.errors import UsageError
     from detector.simulate import hours_problem
     from detector.simulate import simulate as run_simulate
 
@@ -239,7 +235,7 @@ def evaluate(
     debug: DebugOpt = False,
 ) -> None:
     """Score incidents against labels: recall, precision, false/service-day, attribution, delay."""
-    from detector.cli.errors import UsageError
+    from detector.errors import UsageError
     from detector.evaluate import evaluate as run_evaluate
     from detector.evaluate import render_text
     from detector.sources.files import SourceError

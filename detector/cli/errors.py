@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 
 from detector.config import ConfigError
+from detector.errors import UsageError
 from detector.evaluate.matching import EvaluateInputError
 from detector.models.registry import RegistryError
 from detector.sinks.base import SinkError
@@ -30,10 +31,6 @@ EXIT_INCONCLUSIVE = 4
 # broken): exit 2, never "internal error".
 USER_ERRORS = (ConfigError, SinkError, SinkDeliveryError, SourceError, RegistryError,
                EvaluateInputError)
-
-
-class UsageError(ValueError):
-    """A flag or argument that cannot work; reported in one line, exit 2."""
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:

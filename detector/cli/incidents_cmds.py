@@ -12,8 +12,9 @@ from typing import IO, Annotated
 import orjson
 import typer
 
-from detector.cli.errors import UsageError, one_line_errors
+from detector.cli.errors import one_line_errors
 from detector.config import IncidentSettings, load_settings
+from detector.errors import UsageError
 from detector.incidents.model import Incident
 from detector.kinds import KINDS
 from detector.terminal import printable

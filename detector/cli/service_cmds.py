@@ -1,7 +1,6 @@
 """``detector run``, ``detector deploy record`` and ``detector demo``: command functions.
 
-Registered by the application (``app.command("run")(run_command)`` and so on);
-``python -m detector.service`` registers them on a small app of its own.
+Registered by the application (``app.command("run")(run_command)`` and so on).
 """
 
 from __future__ import annotations
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from detector.cli.errors import UsageError, fail, one_line_errors
+from detector.cli.errors import fail, one_line_errors
 from detector.cli.usage import SINK_HELP
+from detector.errors import UsageError
 from detector.kafka.config import DEFAULT_BOOTSTRAP
 
 if TYPE_CHECKING:
@@ -250,11 +250,11 @@ def run_command(
 def service_sinks(specs: list[str], cluster: KafkaConnection) -> list[Sink]:
     """The sinks of ``detector run``: a ``kafka:`` sink without ``?bootstrap=`` goes to the
     service's own cluster, with its security settings (not to a default address)."""
-    from detector.cli.replay import build_sinks
+    from detector.sinks import make_sink
     from detector.sinks.kafka import sink_from_spec
 
     return [sink_from_spec(spec.partition(":")[2], cluster) if spec.startswith("kafka:")
-            else build_sinks([spec])[0] for spec in specs or ["stdout"]]
+            else make_sink(spec) for spec in specs or ["stdout"]]
 
 
 DEPLOY_EPILOG = """Examples:\n
@@ -325,6 +325,6 @@ def demo_command(
     debug: DebugOpt = False,
 ) -> None:
     """Embedded broker, simulated traffic with a bad deploy, the service: watch the incidents."""
-    from detector.service.demo import run_demo
+    from detector.jobs.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(hours=hours, seed=seed)))

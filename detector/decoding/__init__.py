@@ -1,4 +1,8 @@
-"""Decoding stage: raw bytes of one record -> AccessEvent / DeploymentEvent, or DecodeError."""
+"""Decoding stage: raw bytes of one record -> AccessEvent / DeploymentEvent, or DecodeError.
+
+Its entry points for whole streams are :class:`detector.decoding.stage.LineDecoder` (the
+lines of a file) and :class:`detector.decoding.records.RecordDecoder` (Kafka records).
+"""
 
 from detector.decoding.base import BODY_CAP, MAX_LINE_BYTES, DecodeError, Decoder
 from detector.decoding.deployment import parse_deployment

@@ -10,6 +10,7 @@ from typing import Protocol
 from detector.events import AccessEvent, DeploymentEvent
 
 MAX_LINE_BYTES = 1 << 20  # a record over 1 MiB is dead-lettered, never parsed
+SCHEMA_PREFIX_LEN = 5  # Confluent wire format: magic byte 0, then a 4-byte schema id
 # A logged request body is kept whole, like every other field: no record is longer than
 # MAX_LINE_BYTES, and the analyser scans a long field in full and flags one beyond its scan
 # window as a size anomaly. A shorter cap (it was 4,096) let a few KB of filler push a

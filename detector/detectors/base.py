@@ -27,7 +27,7 @@ from detector.events import AccessEvent
 from detector.kinds import Kind
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
-    from detector.analysis.analyzer import Finding
+    from detector.analysis.findings import Finding
 
 
 class SeriesKey(NamedTuple):

@@ -18,7 +18,7 @@ from detector.kinds import Kind
 from detector.state.component import assign, fields, stamp, unstamp
 
 if TYPE_CHECKING:  # the analyzer pulls in scikit-learn: only when analysis is on
-    from detector.analysis.analyzer import Finding
+    from detector.analysis.findings import Finding
 
 DECAY = 0.7
 MAX_TRACKED = 50_000
@@ -69,7 +69,7 @@ class _Agg:
 class PayloadDetector:
     """Groups one window's findings by client and by route and raises signals.
 
-    >>> from detector.analysis.analyzer import Finding
+    >>> from detector.analysis.findings import Finding
     >>> from detector.config import DetectorSettings
     >>> from detector.events import AccessEvent
     >>> det = PayloadDetector(DetectorSettings())

@@ -9,15 +9,12 @@ from pathlib import Path
 from types import TracebackType
 
 from detector.durations import TERM, term_seconds
+from detector.incidents.database import SCHEMA_VERSION, StoreError, connect, schema_version
 from detector.incidents.model import Incident
-from detector.sinks.sqlite import SCHEMA_VERSION, connect, schema_version
+
+__all__ = ["STATUSES", "IncidentNotFound", "IncidentStore", "StoreError", "parse_since"]
 
 STATUSES = ("open", "update", "resolved", "active")
-
-
-class StoreError(ValueError):
-    """The store cannot be read (missing file, not an incident store, newer schema)
-    or a filter is invalid. Not retriable."""
 
 
 class IncidentNotFound(StoreError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-SCHEMA_PREFIX_LEN = 5  # Confluent wire format: magic byte 0, then a 4-byte schema id
+from detector.decoding.base import SCHEMA_PREFIX_LEN
 
 
 class KafkaRecord(NamedTuple):

@@ -15,11 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from detector.decoding.base import SCHEMA_PREFIX_LEN
 from detector.events import BadRecord
 from detector.kafka._leave import leave_generation_zero, membership
 from detector.kafka.config import KafkaConnection, KafkaSourceConfig
 from detector.kafka.errors import SourceClosedError
-from detector.kafka.records import SCHEMA_PREFIX_LEN, KafkaRecord, partition_lag
+from detector.kafka.records import KafkaRecord, partition_lag
 from detector.kafka.watermarks import PartitionWatermarks
 
 Item = KafkaRecord | BadRecord

@@ -56,8 +56,13 @@ import orjson
 
 from detector.state.signing import KeyConfigError, load_key, sign, verify
 
-__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "KEY_ENV", "KEY_FILE_ENV", "LoadedModel", "model_key",
-           "ModelRegistry", "RegistryError"]
+# The default registry: the project's top-level models/ (see models/README.md), relative to
+# where a command runs. `train --out` and `scan --models` default to it; replay and run
+# use a registry only when --models names one (their results never depend on the cwd).
+DEFAULT_DIR = Path("models")
+
+__all__ = ["ALLOWED_TYPES", "CARD_FORMAT", "DEFAULT_DIR", "KEY_ENV", "KEY_FILE_ENV",
+           "LoadedModel", "model_key", "ModelRegistry", "RegistryError"]
 
 CARD_FORMAT = 1
 MODEL_FILE = "model.skops"

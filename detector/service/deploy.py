@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from detector.cli.errors import UsageError
 from detector.decoding import DecodeError, parse_timestamp
+from detector.errors import UsageError
 from detector.kafka import KafkaConnection
 
 

@@ -58,7 +58,8 @@ class ModelLoader:
 
     def check(self, name: str | None = None) -> str | None:
         """Load the shared model once before the service starts; its version, or ModelRefused."""
-        from detector.analysis.analyzer import MODEL_NAME, RequestAnalyzer
+        from detector.analysis.analyzer import RequestAnalyzer
+        from detector.analysis.request_model import MODEL_NAME
 
         name = name or MODEL_NAME
         version = self.current(name)
@@ -92,7 +93,8 @@ class ModelLoader:
     def load(self, name: str) -> tuple[str, RequestAnalyzer]:
         """(model name, analyzer) for a partition wanting ``name``: its current version,
         else its last good one, else the same for the shared model; else ModelRefused."""
-        from detector.analysis.analyzer import MODEL_NAME, RequestAnalyzer
+        from detector.analysis.analyzer import RequestAnalyzer
+        from detector.analysis.request_model import MODEL_NAME
 
         for n in dict.fromkeys((name, MODEL_NAME)):
             analyzer = self.load_current(n)

@@ -9,10 +9,10 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from detector.decoding.records import RecordDecoder, as_deployment
 from detector.events import BadRecord, DeploymentEvent
 from detector.kafka import DeadLetterError
 from detector.service.context import ServiceContext
-from detector.service.decode import RecordDecoder, as_deployment
 
 DEAD_LETTER_FLUSH = 15.0  # seconds a checkpoint waits for the dead letters' acknowledgements
 

@@ -56,7 +56,7 @@ class ModelRefresh:
 
     def model_name(self, tp: TopicPartition) -> str:
         """The partition's own model (--retrain-every) when published, else the shared one."""
-        from detector.analysis.analyzer import MODEL_NAME
+        from detector.analysis.request_model import MODEL_NAME
         from detector.models.registry import ModelRegistry, RegistryError
 
         assert self.ctx.cfg.models is not None
@@ -142,7 +142,7 @@ class ModelRefresh:
 
     async def retrain(self) -> None:
         """Train each owned partition's model on its sample since the last training."""
-        from detector.analysis.analyzer import MODEL_NAME
+        from detector.analysis.request_model import MODEL_NAME
 
         ctx = self.ctx
         models = ctx.cfg.models

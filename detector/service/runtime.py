@@ -36,6 +36,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from detector.config import Settings
+from detector.decoding.base import SCHEMA_PREFIX_LEN
 from detector.gc_tuning import throughput_gc
 from detector.kafka import (
     DeadLetterProducer,
@@ -45,7 +46,7 @@ from detector.kafka import (
     TopicSpec,
 )
 from detector.kafka.errors import retriable
-from detector.kafka.records import SCHEMA_PREFIX_LEN
+from detector.kafka.tail import assign_all, read_to_end
 from detector.service.assignment import Assignment
 from detector.service.config import ServiceSettings
 from detector.service.context import EXIT_FAILED as EXIT_FAILED
@@ -58,7 +59,6 @@ from detector.service.loop import ConsumeLoop
 from detector.service.metrics import HttpEndpoints, Metrics
 from detector.service.records import Records
 from detector.service.refresh import ModelRefresh
-from detector.service.tail import assign_all, read_to_end
 from detector.sinks.base import Sink
 from detector.state.checkpointing import (
     Checkpointer,

@@ -1,4 +1,6 @@
-"""File sources: plain, gzip or stdin; format detected per file; several files merged by time."""
+"""File sources: plain, gzip or stdin read as lines of bytes, decoded by the decoding stage
+(:class:`~detector.decoding.stage.LineDecoder`, format detected per file); several files
+merged by time."""
 
 from __future__ import annotations
 
@@ -11,12 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from detector.decoding import MAX_LINE_BYTES, DecodeError, detect_format, make_decoder
-from detector.events import AccessEvent, BadRecord, DeploymentEvent
+from detector.decoding import MAX_LINE_BYTES
+from detector.decoding.stage import Item, LineDecoder, Overlong
+from detector.events import BadRecord
 from detector.sources.timeguard import plausible_times
 
-Item = AccessEvent | DeploymentEvent | BadRecord
-DETECT_LINES = 20
 GZIP_MAGIC = b"\x1f\x8b"
 # An over-long line is never held whole: its first RAW_PREFIX bytes go to the
 # dead-letter record (with its true length), the rest is read in SKIP_CHUNK
@@ -87,15 +88,6 @@ class _Gunzip(io.RawIOBase):
 _READ_ERRORS = (DecompressionBomb, OSError, EOFError, zlib.error)
 
 
-class _Overlong(bytes):
-    """The first bytes of a line over the cap, with its true length (line ending excluded).
-
-    A bytes subclass so that line readers stay ``Iterator[bytes]``; told apart by class.
-    """
-
-    length: int
-
-
 def open_input(path: str) -> tuple[IO[bytes], str]:
     """Open ``path`` ('-' = stdin) as binary, transparently gunzipping; returns (stream, name).
 
@@ -127,9 +119,11 @@ def open_input(path: str) -> tuple[IO[bytes], str]:
 class FileSource:
     """Decoded items of one input, in file order, each with its file:line position.
 
-    The format is detected from the first non-empty lines (or forced with
-    ``fmt``); a file of unknown format yields every line as a bad record, so
-    nothing the user gave is dropped silently. A line over ``max_line`` bytes
+    The source reads lines of bytes; the decoding stage's
+    :class:`~detector.decoding.stage.LineDecoder` turns them into items. The
+    format is detected from the first non-empty lines (or forced with ``fmt``); a
+    file of unknown format yields every line as a bad record, so nothing the user
+    gave is dropped silently. A line over ``max_line`` bytes
     is never held whole: it becomes a bad record of its first RAW_PREFIX bytes
     and its true ``length``.
 
@@ -153,12 +147,13 @@ class FileSource:
         self.fmt = fmt
         self.service = service
         self.max_line = max_line
-        self.detected: str | None = None
         self.error: str | None = None  # one-line problem with this input, for the summary
+        self._decoder = LineDecoder(self.name, fmt=fmt, service=service, max_line=max_line,
+                                    on_problem=self._problem)
         self._ended = False  # reading stopped on an error
 
     def _lines(self) -> Iterator[bytes]:
-        """Lines of at most ``max_line`` bytes; a longer one comes out as :class:`_Overlong`."""
+        """Lines of at most ``max_line`` bytes; a longer one comes out as :class:`Overlong`."""
         readline = self.stream.readline
         limit = self.max_line + 1  # the cap plus the newline
         self._ended = False
@@ -182,7 +177,7 @@ class FileSource:
         else:
             self.error = f"{self.name}: input ends abruptly ({type(exc).__name__}: {exc})"
 
-    def _skip_rest(self, first: bytes) -> _Overlong:
+    def _skip_rest(self, first: bytes) -> Overlong:
         """Read past the rest of an over-long line, only counting it (bounded memory)."""
         readline = self.stream.readline
         length = len(first)
@@ -197,68 +192,22 @@ class FileSource:
                 prev = chunk
         except _READ_ERRORS as exc:  # the line so far is still reported
             self._fail(exc)
-        line = _Overlong(first[:RAW_PREFIX])
+        line = Overlong(first[:RAW_PREFIX])
         line.length = length - ending
         return line
 
-    def _overlong(self, line: _Overlong, no: int) -> BadRecord:
-        # The summary groups reasons by what precedes ":"; the true length follows it.
-        reason = f"line exceeds {self.max_line} bytes: {line.length:,} bytes"
-        return BadRecord(self.name, no, reason, bytes(line), line.length)
+    def _problem(self, message: str) -> None:
+        if self.error is None:  # a read error says more
+            self.error = message
+
+    @property
+    def detected(self) -> str | None:
+        """The format of this input once its first lines are read (None: unknown)."""
+        return self._decoder.detected
 
     def __iter__(self) -> Iterator[Item]:
-        name = self.name
-        lines = self._lines()
-        head: list[tuple[int, bytes]] = []
-        lineno = 0
-        for raw in lines:
-            lineno += 1
-            if raw.__class__ is _Overlong or raw.strip():
-                head.append((lineno, raw))
-                if len(head) >= DETECT_LINES:
-                    break
-        fmt = self.fmt
-        if fmt == "auto":
-            try:
-                fmt = detect_format([r for _, r in head if r.__class__ is bytes])
-            except DecodeError as exc:
-                if head and self.error is None:  # a read error says more
-                    self.error = f"{name}: {exc.reason}"
-                fmt = ""
-        self.detected = fmt or None
-        if not fmt:
-            reason = "unknown format"
-            for no, raw in head:
-                yield self._bad(raw, no, reason)
-            for raw in lines:
-                lineno += 1
-                if raw.__class__ is _Overlong or raw.strip():
-                    yield self._bad(raw, lineno, reason)
-            return
-        decode = make_decoder(fmt, self.service).decode
-        for no, raw in head:
-            if isinstance(raw, _Overlong):
-                yield self._overlong(raw, no)
-                continue
-            try:
-                yield decode(raw, name, no)
-            except DecodeError as exc:
-                yield BadRecord(name, no, exc.reason, raw)
-        for raw in lines:
-            lineno += 1
-            if raw.__class__ is _Overlong:
-                yield self._overlong(raw, lineno)
-                continue
-            try:
-                yield decode(raw, name, lineno)
-            except DecodeError as exc:
-                if raw.strip():
-                    yield BadRecord(name, lineno, exc.reason, raw)
-
-    def _bad(self, raw: bytes, no: int, reason: str) -> BadRecord:
-        if isinstance(raw, _Overlong):
-            return self._overlong(raw, no)
-        return BadRecord(self.name, no, reason, raw)
+        # The decoder's generator itself, no layer between: this is replay's hot loop.
+        return self._decoder.decode(self._lines())
 
     def close(self) -> None:
         if self.stream is not sys.stdin.buffer:

@@ -50,7 +50,7 @@ async def _dead_and_committed(bs: str, dlq: str, group: str, topic: str
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from detector.kafka import KafkaConnection
-    from detector.service.tail import assign_all, read_to_end
+    from detector.kafka.tail import assign_all, read_to_end
 
     c = await assign_all(KafkaConnection(bootstrap_servers=bs), dlq)
     dead: list[Any] = []

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.analysis.analyzer import ATTACK, UNUSUAL, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.findings import ATTACK, UNUSUAL
 from detector.decoding import make_decoder
 from detector.events import AccessEvent
 

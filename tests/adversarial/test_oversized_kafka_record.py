@@ -30,9 +30,9 @@ from detector.config import Settings
 from detector.events import BadRecord
 from detector.kafka import DeadLetterError, DeadLetterProducer, EmbeddedBroker, KafkaConnection
 from detector.kafka.dead_letter import LENGTH_HEADER, MAX_DEAD_LETTER_BYTES, TRUNCATED_HEADER
+from detector.kafka.tail import assign_all, read_to_end
 from detector.service.jsonlog import JsonLog
 from detector.service.runtime import EXIT_FAILED, ServiceRuntime
-from detector.service.tail import assign_all, read_to_end
 from detector.sinks import MemorySink
 from tests.service.conftest import make_topics, service_settings, unique
 

@@ -12,16 +12,17 @@ import sys
 
 import pytest
 
-from detector.analysis.analyzer import _CACHE_BYTES, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.field_scans import CACHE_BYTES as _CACHE_BYTES
 from detector.config import Settings
 from detector.decoding.base import DecodeError
 from detector.decoding.timestamps import TimestampParser
 from detector.events import AccessEvent
 from detector.memo import Memo
 from detector.pipeline import Pipeline
+from detector.pipeline.series import PATH_CACHE_BYTES
 from detector.routes.templater import CACHE_BYTES, RouteTemplater
 from detector.sinks.base import MemorySink
-from detector.windows.series import PATH_CACHE_BYTES
 
 T0 = 1_780_000_000.0
 
@@ -66,7 +67,7 @@ def test_analyzer_memos_are_bounded_by_bytes() -> None:
     n = _CACHE_BYTES // 2000 + 1000
     for i in range(n):  # distinct 2 KB paths and user agents: the longest ever memoised
         a.signature_hits(_ev(i, f"/x/{i:06d}" + "c" * 2030, ua=f"agent-{i:06d}" + "d" * 2030))
-    for memo in (a._path_hits, a._ua_hits):
+    for memo in (a.scans.path_hits, a.scans.ua_hits):
         assert isinstance(memo, Memo)
         assert 0 < _key_bytes(memo) <= _CACHE_BYTES
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detector.analysis.train import train
+from detector.jobs.train import train
 from detector.models.registry import ModelRegistry, RegistryError
 from tests.analysis.history import normal_lines
 

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.analysis.analyzer import ATTACK, UNUSUAL, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.findings import ATTACK, UNUSUAL
 from detector.analysis.normalize import MAX_FIELD_CHARS
 from detector.analysis.signatures import WINDOW_OVERLAP, SignatureEngine
 from detector.events import AccessEvent

@@ -9,10 +9,11 @@ import numpy as np
 import orjson
 import pytest
 
-from detector.analysis.analyzer import PROFILES_FILE, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
 from detector.analysis.batch_model import RequestForest
 from detector.analysis.features import FEATURE_NAMES, feature_matrix, schema
 from detector.analysis.profiles import ProfileStore
+from detector.analysis.request_model import PROFILES_FILE
 from detector.events import AccessEvent
 from detector.models.registry import ModelRegistry, RegistryError
 

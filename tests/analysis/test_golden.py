@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 
-from detector.analysis.analyzer import ATTACK, UNUSUAL, Finding, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.findings import ATTACK, UNUSUAL, Finding
 from detector.analysis.params import Param
 from detector.analysis.profiles import Assessment, ProfileStore
 from detector.events import AccessEvent

@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from detector.analysis.scan import scan
-from detector.analysis.train import train
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
+from detector.jobs.scan import scan
+from detector.jobs.train import train
 from detector.models.registry import ModelRegistry
 from tests.analysis.history import T0, line, normal_lines
 

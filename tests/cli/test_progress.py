@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.cli.progress import ReplayProgress
+from detector.jobs.progress import ReplayProgress
 from detector.sinks.files import StdoutSink
 from detector.sources.files import open_input
 from detector.terminal import StatusLine

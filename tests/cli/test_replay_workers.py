@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detector.cli.replay import build_analyzer, run_replay
-from detector.cli.replay_workers import plan_services
 from detector.config import Settings
+from detector.jobs.replay import build_analyzer, run_replay
+from detector.jobs.replay_workers import plan_services
 from detector.simulate import simulate
 from detector.sinks import MemorySink
 from detector.sources.files import SourceError
@@ -66,7 +66,7 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    import detector.cli.replay_workers as rw
+    import detector.jobs.replay_workers as rw
 
     simulate(tmp_path / "sim", hours=1, seed=3, rate=0.2)
     files = [str(f) for f in sorted((tmp_path / "sim").glob("access-*.log"))]
@@ -85,7 +85,7 @@ def test_a_worker_that_dies_is_one_clear_error(tmp_path: Path,
 
 def test_a_worker_error_is_reported_in_one_line(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import detector.cli.replay_workers as rw
+    import detector.jobs.replay_workers as rw
 
     simulate(tmp_path / "sim", hours=1, seed=3, rate=0.2)
     files = [str(f) for f in sorted((tmp_path / "sim").glob("access-*.log"))]

@@ -23,7 +23,7 @@ import pytest
 from pydantic import BaseModel
 
 import detector.detectors
-from detector.analysis.analyzer import Finding
+from detector.analysis.findings import Finding
 from detector.config import DetectorSettings
 from detector.detectors.base import (
     ClientWindow,

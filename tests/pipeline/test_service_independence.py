@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.cli.replay import build_analyzer, run_replay
 from detector.config import Settings
+from detector.jobs.replay import build_analyzer, run_replay
 from detector.simulate import simulate
 from detector.sinks import MemorySink
 

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
-from detector.cli.replay import build_analyzer, run_replay
 from detector.config import Settings
+from detector.jobs.feed import Keyed, merged_keyed, produce_keyed, sim_access_files
+from detector.jobs.replay import build_analyzer, run_replay
 from detector.kafka import TopicAdmin, TopicSpec, produce_lines
 from detector.service.config import ServiceSettings
-from detector.service.feed import Keyed, merged_keyed, produce_keyed, sim_access_files
 from detector.service.runtime import JsonLog, ServiceRuntime
 from detector.simulate import simulate
 from detector.sinks import MemorySink, make_sink

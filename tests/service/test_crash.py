@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from detector.kafka import EmbeddedBroker
-from detector.service.tail import assign_all, read_to_end
+from detector.kafka.tail import assign_all, read_to_end
 
 from .conftest import (
     FAST,

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from detector.cli.service_cmds import service_sinks
 from detector.incidents.model import Incident
 from detector.kafka import EmbeddedBroker, KafkaConnection, produce_lines
+from detector.kafka.tail import assign_all, read_to_end
 from detector.service.config import ServiceSettings
-from detector.service.tail import assign_all, read_to_end
 from detector.sinks.kafka import BOOTSTRAP_ENV, KafkaSink
 
 from .conftest import FAST, make_topics, unique

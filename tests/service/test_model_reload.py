@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.analysis.train import train
 from detector.config import Settings
+from detector.jobs.train import train
 from detector.kafka import EmbeddedBroker
 from detector.models.registry import ModelRegistry
 from detector.service.runtime import JsonLog, ServiceRuntime

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detector.decoding.records import RecordDecoder
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
 from detector.kafka.records import KafkaRecord
 from detector.service.config import ServiceSettings
-from detector.service.decode import RecordDecoder
 
 
 def _otel(i: int, service: str = "shop") -> bytes:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
-from detector.analysis.analyzer import MODEL_NAME
+from detector.analysis.request_model import MODEL_NAME
 from detector.config import Settings
 from detector.kafka import EmbeddedBroker, produce_lines
 from detector.models.registry import ModelRegistry

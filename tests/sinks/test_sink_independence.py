@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from detector.cli.replay import run_replay
 from detector.config import Settings
 from detector.incidents.model import Incident
+from detector.jobs.replay import run_replay
 from detector.sinks.base import MemorySink
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.fanout import SinkFanOut

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from detector.incidents.database import SCHEMA_VERSION
 from detector.incidents.model import Incident
 from detector.incidents.store import IncidentNotFound, IncidentStore, StoreError, parse_since
 from detector.sinks.base import SinkError
 from detector.sinks.delivery import SinkDeliveryError
 from detector.sinks.registry import make_sink
-from detector.sinks.sqlite import SCHEMA_VERSION, SqliteSink
+from detector.sinks.sqlite import SqliteSink
 
 from .incidents import incident, lifecycle
 

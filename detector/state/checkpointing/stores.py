@@ -166,7 +166,7 @@ class KafkaChangelogStore:
         self._manifests[key] = ms[-2:]
 
     async def _catch_up(self) -> None:
-        from detector.service.tail import assign_all, read_to_end
+        from detector.kafka.tail import assign_all, read_to_end
 
         if self._consumer is None:
             self._consumer = await assign_all(

@@ -29,11 +29,11 @@ from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
-from detector.cli.interrupt import StopRequest, stop_on_signals
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import AccessEvent, BadRecord, Item
 from detector.incidents.model import Incident
+from detector.jobs.interrupt import StopRequest, stop_on_signals
 from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink
 from detector.sources.dead_letter import DeadLetterFile
@@ -125,7 +125,7 @@ def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: 
 def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
           service: str, deployments: Path | None, settings: Settings,
           analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest) -> None:
-    from detector.cli.replay import feed_pipeline
+    from detector.jobs.replay import feed_pipeline
 
     bad: list[BadRecord] = []
 
@@ -184,7 +184,7 @@ def run_parallel_replay(
     When ``stop`` is set (by SIGINT/SIGTERM) the workers are told with a SIGTERM; each
     ends its input, reports what it found, and the sinks get all of it.
     """
-    from detector.cli.replay import load_deployments
+    from detector.jobs.replay import load_deployments
 
     if "-" in files:
         raise SourceError("--workers needs files: standard input can be read only once")

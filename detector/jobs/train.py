@@ -20,16 +20,18 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from detector.analysis.analyzer import MODEL_NAME, PROFILES_FILE, ROUTES_FILE, RequestAnalyzer
+from detector.analysis.analyzer import RequestAnalyzer
 from detector.analysis.batch_model import RequestForest
 from detector.analysis.features import RequestRow, feature_matrix, schema
 from detector.analysis.params import parse_request
 from detector.analysis.profiles import ProfileStore
+from detector.analysis.request_model import MODEL_NAME, PROFILES_FILE, ROUTES_FILE
 from detector.decoding import FORMATS
+from detector.decoding.stage import Item
 from detector.events import AccessEvent, BadRecord
 from detector.models.registry import ModelRegistry, model_key
 from detector.routes.templater import RouteTemplater
-from detector.sources.files import FileSource, Item, SourceError, merged
+from detector.sources.files import FileSource, SourceError, merged
 
 __all__ = ["MIN_MODEL_ROWS", "TrainReport", "train"]
 

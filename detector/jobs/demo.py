@@ -19,9 +19,9 @@ import orjson
 
 from detector.config import Settings
 from detector.incidents.model import Incident
+from detector.jobs.feed import merged_keyed, produce_keyed, sim_access_files
 from detector.kafka import BrokerUnavailable, EmbeddedBroker, TopicAdmin, TopicSpec, produce_lines
 from detector.service.config import ServiceSettings
-from detector.service.feed import merged_keyed, produce_keyed, sim_access_files
 from detector.service.runtime import JsonLog, ServiceRuntime
 from detector.simulate import simulate
 from detector.sinks import MemorySink

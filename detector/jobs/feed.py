@@ -11,7 +11,8 @@ import heapq
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from detector.decoding import DecodeError, detect_format, make_decoder
+from detector.decoding import DecodeError, Decoder
+from detector.decoding.stage import choose_decoder
 from detector.events import BadRecord
 from detector.kafka import KafkaConnection, produce_lines
 from detector.sources.files import open_input
@@ -25,7 +26,7 @@ def _file_records(path: Path) -> Iterator[tuple[float, int, bytes | None, bytes]
         lines = [ln.rstrip(b"\r\n") for ln in stream]
     lines = [ln for ln in lines if ln.strip()]
     try:
-        decoder = make_decoder(detect_format(lines[:20]), path.name.split(".")[0])
+        decoder: Decoder | None = choose_decoder("auto", lines, path.name.split(".")[0])
     except DecodeError:
         decoder = None
     for no, raw in enumerate(lines):

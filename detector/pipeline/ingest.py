@@ -12,7 +12,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from detector.analysis.screen import RequestScreen
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import (
     BODY,
@@ -33,7 +32,8 @@ from detector.events import (
     DeploymentEvent,
     Item,
 )
-from detector.windows.series import SeriesIndex
+from detector.pipeline.screen import RequestScreen
+from detector.pipeline.series import SeriesIndex
 from detector.windows.state import WindowState
 from detector.windows.stats import (
     BOUNDS,

@@ -12,21 +12,32 @@ source label built once per partition, one dict lookup for the decoder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import orjson
 
-from detector.decoding import DecodeError, detect_format, make_decoder, parse_deployment
-from detector.decoding.base import Decoder
-from detector.decoding.deployment import is_deployment
-from detector.events import AccessEvent, BadRecord, DeploymentEvent
-from detector.kafka.records import SCHEMA_PREFIX_LEN
-from detector.service.config import ServiceSettings
+from detector.decoding.base import SCHEMA_PREFIX_LEN, DecodeError, Decoder
+from detector.decoding.deployment import is_deployment, parse_deployment
+from detector.decoding.stage import Item, choose_decoder
+from detector.events import BadRecord, DeploymentEvent
 
-Item = AccessEvent | DeploymentEvent | BadRecord
-DETECT_SAMPLES = 20
 Prepared = tuple[int, bytes | None, bytes, int]  # (offset, key, value, timestamp) to decode
+
+
+class TopicDecoding(Protocol):
+    """The settings the decoder reads (``ServiceSettings`` has them): per-topic format,
+    default service, size cap and schema-registry prefix."""
+
+    @property
+    def topic_format(self) -> Mapping[str, str]: ...
+    @property
+    def strip_schema_prefix(self) -> Sequence[str]: ...
+    @property
+    def max_record_bytes(self) -> int: ...
+    @property
+    def topic_max_record_bytes(self) -> Mapping[str, int]: ...
+    def topic_default_service(self, topic: str) -> str: ...
 
 
 class RawRecord(Protocol):
@@ -59,6 +70,7 @@ class RecordDecoder:
     """Decodes one partition's records at a time; keeps the per-(topic, key) decoders it learned.
 
     >>> from detector.kafka.records import KafkaRecord
+    >>> from detector.service.config import ServiceSettings
     >>> dec = RecordDecoder(ServiceSettings(topics=("access",)))
     >>> line = (b'{"timestamp": "2026-11-29T10:00:00Z", "service.name": "shop", '
     ...         b'"http.request.method": "GET", "url.path": "/cart", '
@@ -69,7 +81,7 @@ class RecordDecoder:
     ['AccessEvent', 'BadRecord']
     """
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: TopicDecoding) -> None:
         self.settings = settings
         self._decoders: dict[str, dict[bytes | None, Decoder]] = {}
         self._strip = frozenset(settings.strip_schema_prefix)
@@ -78,9 +90,7 @@ class RecordDecoder:
         """The decoder for (topic, key), detected from ``samples``; else why not."""
         fmt = self.settings.topic_format.get(topic, "auto")
         try:
-            if fmt == "auto":
-                fmt = detect_format(samples[:DETECT_SAMPLES])
-            dec = make_decoder(fmt, self.settings.topic_default_service(topic))
+            dec = choose_decoder(fmt, samples, self.settings.topic_default_service(topic))
         except DecodeError as exc:
             return exc.reason  # detection is retried with the next records of this key
         self._decoders.setdefault(topic, {})[key] = dec

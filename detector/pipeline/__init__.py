@@ -3,7 +3,7 @@
 Per event (the hot path): route template lookup (cached), then counter updates
 in the event's tumbling window. Everything heavier runs once per closed window.
 The stages are composed here; windows (detector.windows), series and their
-detectors' memory (windows.series), request analysis (analysis.screen) and
+detectors' memory (pipeline.series), request analysis (pipeline.screen) and
 incidents live in their own modules, and each saves and loads its own state
 (detector.state.component, the tree in detector.state.layout).
 """
@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from detector.analysis.screen import RequestScreen
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.detectors.base import SeriesKey, Signal, WindowDetector
@@ -24,16 +23,18 @@ from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
+from detector.pipeline.ingest import ingest
+from detector.pipeline.screen import RequestScreen
+from detector.pipeline.series import PathKey, SeriesIndex
 from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
 from detector.state.component import Stateful
-from detector.windows.ingest import ingest
-from detector.windows.series import PathKey, SeriesIndex
 from detector.windows.state import ServiceStarts, WindowState
 from detector.windows.stats import C_SAMPLES, LATEST
 
 if TYPE_CHECKING:
-    from detector.analysis.analyzer import Finding, RequestAnalyzer
+    from detector.analysis.analyzer import RequestAnalyzer
+    from detector.analysis.findings import Finding
 
 FUTURE_SLACK = 86400.0  # events stamped more than a day after the wall clock are absurd
 
@@ -134,7 +135,7 @@ class Pipeline:
     def path_cache_bytes(self) -> int:
         return self.series.path_cache_bytes
 
-    # ---- per event: windows.ingest -------------------------------------------
+    # ---- per event: pipeline.ingest -------------------------------------------
     def process(self, items: Iterable[Item]) -> None:
         """Feed decoded items (events, deployments, bad records) in arrival order."""
         ingest(self, items)

@@ -16,9 +16,13 @@ from typing import IO
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from detector.analysis.analyzer import ATTACK, MODEL_NAME, Finding, RequestAnalyzer
-from detector.analysis.train import check_format
+from detector.analysis.analyzer import RequestAnalyzer
+from detector.analysis.findings import ATTACK, Finding
+from detector.analysis.request_model import MODEL_NAME
+from detector.errors import UsageError
 from detector.events import AccessEvent, BadRecord
+from detector.jobs.train import check_format
+from detector.models.registry import DEFAULT_DIR, RegistryError
 from detector.routes.templater import RouteTemplater
 from detector.sources.files import FileSource
 
@@ -97,10 +101,24 @@ class _Writer:
             self.output.write(b"\n".join(out))
 
 
+def scan_analyzer(models: Path | None) -> RequestAnalyzer:
+    """The analyzer ``detector scan`` judges with: ``models`` or the default registry
+    (signatures and online profiles when it holds no model); a registry named and
+    missing, or refused, is the user's to fix (:class:`UsageError`)."""
+    if models is None:
+        models = DEFAULT_DIR  # the default registry, if there is one here
+    elif not models.is_dir():  # a registry asked for and missing is a mistake, not "no model"
+        raise UsageError(f"--models {models}: no such directory")
+    try:
+        return RequestAnalyzer.from_registry(models)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def scan(
     files: list[str],
     *,
-    models_dir: str | Path = "models",
+    models_dir: str | Path = DEFAULT_DIR,
     fmt: str = "auto",
     service: str = "default",
     all_requests: bool = False,

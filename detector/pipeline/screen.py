@@ -21,7 +21,8 @@ from detector.state.snapshot import SnapshotError
 from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAUTH, scan_path
 
 if TYPE_CHECKING:
-    from detector.analysis.analyzer import Finding, RequestAnalyzer
+    from detector.analysis.analyzer import RequestAnalyzer
+    from detector.analysis.findings import Finding
 
 UA_BENIGN_MAX = 100_000
 UA_BENIGN_BYTES = 8 << 20  # per service: user agents are as long as a client likes

@@ -12,18 +12,17 @@ import orjson
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
 
-from detector.cli.interrupt import Interrupted, StopRequest, stop_on_signals, until_stopped
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import BadRecord, Item
 from detector.gc_tuning import throughput_gc
+from detector.jobs.interrupt import Interrupted, StopRequest, stop_on_signals, until_stopped
 from detector.pipeline import Pipeline, RunSummary
-from detector.sinks import Sink, make_sink
+from detector.sinks import Sink
 from detector.sinks.fanout import SinkFanOut
 from detector.sources.dead_letter import DeadLetterFile
 from detector.sources.files import FileSource, SourceError, merged
-from detector.terminal import printable
 
 # Keys of access events (CONTRACTS §1, nginx, envoy): a line holding two of them
 # (method, path, status...) and no "type": "deployment" is an access log line. One
@@ -83,7 +82,7 @@ def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadReco
 def _progress(sources: list[FileSource]) -> Callable[[Iterable[Item]], Iterator[Item]]:
     """Progress on stderr, on a line of its own that incident lines never share (percent
     and ETA when the inputs' sizes are known); only when stderr is a terminal."""
-    from detector.cli.progress import ReplayProgress
+    from detector.jobs.progress import ReplayProgress
 
     return ReplayProgress([s.stream for s in sources], sys.stderr)
 
@@ -158,7 +157,7 @@ def run_replay(
     """Replay ``files``; returns the run summary and one-line problems with inputs.
 
     SIGINT and SIGTERM stop it between records; the sinks are flushed and closed, then
-    :class:`~detector.cli.interrupt.Interrupted` carries the summary of the part replayed.
+    :class:`~detector.jobs.interrupt.Interrupted` carries the summary of the part replayed.
     """
     if fmt != "auto" and fmt not in FORMATS:
         raise SourceError(f"unknown format {fmt!r} (one of auto, {', '.join(FORMATS)})")
@@ -167,7 +166,7 @@ def run_replay(
     stop = StopRequest()
     with stop_on_signals(stop):
         if workers > 1:
-            from detector.cli.replay_workers import run_parallel_replay
+            from detector.jobs.replay_workers import run_parallel_replay
 
             summary, problems = run_parallel_replay(
                 files or ["-"], workers=workers, settings=settings, fmt=fmt, service=service,
@@ -210,47 +209,3 @@ def _replay_here(files: list[str], *, settings: Settings, fmt: str, service: str
             dl.close()
     problems = [s.error for s in sources if s.error]
     return pipeline.summary, problems
-
-
-def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path | None) -> str:
-    el = summary.elapsed()
-    rate = summary.events / el if el > 0 else 0.0
-    lines = [
-        f"replay: {summary.events:,} events in {el:.1f} s ({rate:,.0f} events/s), "
-        f"{summary.deployments} deployments, {summary.late:,} late events"
-    ]
-    if summary.bad:
-        reasons = ", ".join(f"{r} x{n}" for r, n in summary.bad_reasons.most_common(6))
-        where = f" -> {dead_letter}" if dead_letter else " (keep them with --dead-letter FILE)"
-        lines.append(f"bad records: {summary.bad:,} ({reasons}){where}")
-    else:
-        lines.append("bad records: 0")
-    if summary.findings:
-        found = ", ".join(f"{k} {n:,}" for k, n in sorted(summary.findings.items()))
-        lines.append(f"requests flagged: {found}")
-    inc = ", ".join(f"{k} {n}" for k, n in sorted(summary.incidents.items())) or "none"
-    lines.append(f"incidents: {sum(summary.incidents.values())} ({inc})")
-    lines.extend(f"warning: {p}" for p in problems)
-    # File names, reasons and problems come from the input: escaped for the terminal.
-    return "\n".join(printable(line) for line in lines)
-
-
-def input_problem(summary: RunSummary, fmt: str = "auto") -> str | None:
-    """Why the input was not a usable access log (CONTRACTS §4: no valid event, or mostly
-    bad records, is an input error), in one line; None when it was."""
-    bad = summary.bad - sum(n for r, n in summary.bad_reasons.items()
-                            if r.startswith(DEPLOYMENTS_REASON))
-    if summary.events == 0 and bad == 0:
-        return "the input holds no access events"
-    if bad <= summary.events:
-        return None
-    top = ", ".join(f"{r} x{n:,}" for r, n in summary.bad_reasons.most_common(2)
-                    if not r.startswith(DEPLOYMENTS_REASON))
-    hint = f"is --format {fmt} right?" if fmt != "auto" else "is it an access log?"
-    what = ("no valid access event" if summary.events == 0
-            else f"most records are bad: only {summary.events:,} valid events")
-    return f"{what} in {summary.events + bad:,} records ({top}): {hint}"
-
-
-def build_sinks(specs: list[str]) -> list[Sink]:
-    return [make_sink(s) for s in (specs or ["stdout"])]

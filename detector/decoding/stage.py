@@ -1,0 +1,123 @@
+"""The decoding stage's entry points: raw records in, items out, on both input paths.
+
+A file's lines (:class:`LineDecoder`, fed by :mod:`detector.sources.files`) and a
+Kafka partition's records (:class:`~detector.decoding.records.RecordDecoder`) go
+through the same steps: the format forced or detected from the first records
+(:func:`choose_decoder`), each record decoded into an event, and a record that
+cannot be one becomes a :class:`~detector.events.BadRecord` with its position and
+reason, never dropped. Sources only read bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from detector.decoding.base import MAX_LINE_BYTES, DecodeError, Decoder
+from detector.decoding.registry import DETECT_LINES, detect_format, make_decoder
+from detector.events import AccessEvent, BadRecord, DeploymentEvent
+
+Item = AccessEvent | DeploymentEvent | BadRecord
+
+
+class Overlong(bytes):
+    """The first bytes of a record over the size cap, with its true ``length``.
+
+    A bytes subclass so that line readers stay ``Iterator[bytes]``; told apart by
+    class. Only its prefix is ever held: the reader counted the rest.
+    """
+
+    length: int
+
+
+def choose_decoder(fmt: str, samples: Sequence[bytes], service: str) -> Decoder:
+    """The decoder for one stream: ``fmt`` forced, or ``auto`` detected from ``samples``.
+
+    >>> choose_decoder("auto", [b'1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5'],
+    ...                "web").name
+    'clf'
+    """
+    if fmt == "auto":
+        fmt = detect_format(list(samples[:DETECT_LINES]))
+    return make_decoder(fmt, service)
+
+
+class LineDecoder:
+    """Decodes one input's lines, numbered from 1: the format from its first non-empty lines.
+
+    An input of unknown format yields every non-empty line as a bad record (the
+    reason goes to ``on_problem`` once); an :class:`Overlong` line becomes a bad
+    record of its prefix and true length.
+
+    >>> dec = LineDecoder("a.log", service="web")
+    >>> lines = [b'1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET /x HTTP/1.1" 200 5\\n', b"junk\\n"]
+    >>> [type(i).__name__ for i in dec.decode(iter(lines))], dec.detected
+    (['AccessEvent', 'BadRecord'], 'clf')
+    """
+
+    def __init__(self, name: str, *, fmt: str = "auto", service: str = "default",
+                 max_line: int = MAX_LINE_BYTES,
+                 on_problem: Callable[[str], None] | None = None) -> None:
+        self.name = name
+        self.fmt = fmt
+        self.service = service
+        self.max_line = max_line
+        self.detected: str | None = None
+        self._on_problem = on_problem
+
+    def _overlong(self, line: Overlong, no: int) -> BadRecord:
+        # The summary groups reasons by what precedes ":"; the true length follows it.
+        reason = f"line exceeds {self.max_line} bytes: {line.length:,} bytes"
+        return BadRecord(self.name, no, reason, bytes(line), line.length)
+
+    def _bad(self, raw: bytes, no: int, reason: str) -> BadRecord:
+        if isinstance(raw, Overlong):
+            return self._overlong(raw, no)
+        return BadRecord(self.name, no, reason, raw)
+
+    def decode(self, lines: Iterator[bytes]) -> Iterator[Item]:
+        """Items of ``lines`` in order (a generator: the caller's hot loop pulls from it)."""
+        name = self.name
+        head: list[tuple[int, bytes]] = []
+        lineno = 0
+        for raw in lines:
+            lineno += 1
+            if raw.__class__ is Overlong or raw.strip():
+                head.append((lineno, raw))
+                if len(head) >= DETECT_LINES:
+                    break
+        decoder: Decoder | None = None
+        try:
+            decoder = choose_decoder(self.fmt, [r for _, r in head if r.__class__ is bytes],
+                                     self.service)
+        except DecodeError as exc:
+            if head and self._on_problem is not None:
+                self._on_problem(f"{name}: {exc.reason}")
+        if decoder is None:
+            reason = "unknown format"
+            for no, raw in head:
+                yield self._bad(raw, no, reason)
+            for raw in lines:
+                lineno += 1
+                if raw.__class__ is Overlong or raw.strip():
+                    yield self._bad(raw, lineno, reason)
+            return
+        self.detected = decoder.name
+        decode = decoder.decode
+        for no, raw in head:
+            if isinstance(raw, Overlong):
+                yield self._overlong(raw, no)
+                continue
+            try:
+                yield decode(raw, name, no)
+            except DecodeError as exc:
+                yield BadRecord(name, no, exc.reason, raw)
+        for raw in lines:
+            lineno += 1
+            if raw.__class__ is Overlong:
+                yield self._overlong(raw, lineno)
+                continue
+            try:
+                yield decode(raw, name, lineno)
+            except DecodeError as exc:
+                if raw.strip():
+                    yield BadRecord(name, lineno, exc.reason, raw)
