@@ -39,7 +39,7 @@ def start_service(bs: str, access: str, deps: str, group: str, db: Path, out_top
                   log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, **{f"DETECTOR_SERVICE__{k.upper()}": str(v) for k, v in FAST.items()}}
     args = [
-        sys.executable, "-m", "detector.service", "run", "--bootstrap-servers", bs,
+        sys.executable, "-m", "detector", "run", "--bootstrap-servers", bs,
         "--topic", access, "--deployments-topic", deps, "--group-id", group,
         "--sink", f"sqlite:{db}", "--sink", f"kafka:{out_topic}?bootstrap={bs}",
         "--metrics-port", "0", "--checkpoint-every", "1", "--drain-when-idle", "5",
