@@ -38,7 +38,10 @@ FilesArg = Annotated[list[str] | None,
                      typer.Argument(help="Log files (plain or .gz); '-' = stdin.")]
 FormatOpt = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
 ServiceOpt = Annotated[str, typer.Option("--service", help="Service name for formats without one.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
+# No setting of the config file applies to train or scan (request analysis has no section
+# yet); like every command they take --config, check it (a bad one is exit 2) and say so.
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="TOML or YAML config file: checked, but no setting applies here.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
@@ -84,9 +87,11 @@ def train_command(
     """Train request profiles and the batch model from (mostly normal) history.
 
     Publishes a new version into the model registry and makes it current."""
+    from detector.config import load_settings
     from detector.jobs.train import train
     from detector.models.registry import RegistryError
 
+    load_settings(config)
     conta: float | str = contamination
     if contamination != "auto":
         try:
@@ -134,8 +139,10 @@ def scan_command(
 
     Each line has file, line, score (higher = more anomalous), flagged, kind, attack
     type and reasons."""
+    from detector.config import load_settings
     from detector.jobs.scan import scan, scan_analyzer
 
+    load_settings(config)
     analyzer = scan_analyzer(models)  # before the output is opened: a refused one makes none
     with open_output(output) as out:
         summary = scan(files or ["-"], models_dir=models or DEFAULT_DIR, fmt=fmt, service=service,

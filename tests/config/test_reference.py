@@ -27,7 +27,8 @@ def test_configuration_reference_is_current() -> None:
     assert "SASL_SSL" in text and "sasl_plain_password_file" in text
 
 
-@pytest.mark.parametrize("command", [["simulate", "out"], ["evaluate", "labels", "inc"]])
+@pytest.mark.parametrize("command", [["simulate", "out"], ["evaluate", "labels", "inc"],
+                                     ["train", "in.log"], ["scan", "in.log"]])
 def test_simulate_and_evaluate_check_their_config(command: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[windows]\nsize_seconds = 1\n")
