@@ -36,6 +36,11 @@ _ACCESS_KEYS = frozenset({"http.request.method", "url.path", "url.full",
 DEPLOYMENTS_REASON = "deployments file, "
 
 
+# A deploy event is ~200 bytes: 64 MiB holds some 300,000 deployments, far beyond any
+# history, and bounds what a wrong --deployments (a device, a huge log) can cost.
+DEPLOYMENTS_MAX_BYTES = 64 << 20
+
+
 def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadRecord]) -> int:
     """Read a deployments JSON-lines file into the registry; bad lines are collected.
 
@@ -43,9 +48,13 @@ def load_deployments(path: Path, registry: DeploymentRegistry, bad: list[BadReco
     ``--deployments`` by mistake) is refused as a whole, in one line.
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:  # bounded: /dev/zero or a huge log given by mistake
+            data = f.read(DEPLOYMENTS_MAX_BYTES + 1)
     except OSError as exc:
         raise SourceError(f"cannot read deployments file {path}: {exc.strerror}") from None
+    if len(data) > DEPLOYMENTS_MAX_BYTES:
+        raise SourceError(f"deployments file {path} is larger than "
+                          f"{DEPLOYMENTS_MAX_BYTES >> 20} MiB: not a deployments file?")
     n = 0
     mine: list[BadRecord] = []
     for no, raw in enumerate(data.splitlines(), 1):

@@ -137,6 +137,13 @@ def test_messages_say_what_is_wrong(tmp_path: Path) -> None:
     assert "--format otel" in fmt
 
 
+def test_endless_deployments_input_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    res = run(["replay", write(tmp_path / "a.log", otel()), "--deployments", "/dev/zero"],
+              tmp_path)
+    err = assert_one_line_error(res)
+    assert "larger than 64 MiB" in err, err
+
+
 @pytest.mark.slow
 def test_a_few_bad_deployment_lines_do_not_stop_a_replay(tmp_path: Path) -> None:
     dep = {"type": "deployment", "timestamp": "2026-03-17T09:00:30Z", "service.name": "pay",
