@@ -322,9 +322,15 @@ they are raised, then a summary.
 def demo_command(
     hours: Annotated[float, typer.Option("--hours", help="Simulated traffic (event time).")] = 2.0,
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 7,
+    config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Embedded broker, simulated traffic with a bad deploy, the service: watch the incidents."""
+    """Embedded broker, simulated traffic with a bad deploy, the service: watch the incidents.
+
+    --config applies its windows, detectors and incidents sections to the demo's service
+    (try a setting on traffic with known anomalies); its connection settings do not apply."""
+    from detector.config import load_settings
     from detector.jobs.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(hours=hours, seed=seed)))
+    settings = load_settings(config)  # before the broker starts: a bad file is exit 2
+    raise typer.Exit(asyncio.run(run_demo(hours=hours, seed=seed, settings=settings)))

@@ -47,7 +47,8 @@ def summary_lines(items: list[Incident]) -> list[str]:
     return lines
 
 
-async def run_demo(hours: float = 2.0, seed: int = 7, rate: float = 0.5) -> int:
+async def run_demo(hours: float = 2.0, seed: int = 7, rate: float = 0.5,
+                   settings: Settings | None = None) -> int:
     began = time.monotonic()
     try:
         broker = await EmbeddedBroker().__aenter__()
@@ -78,7 +79,7 @@ async def run_demo(hours: float = 2.0, seed: int = 7, rate: float = 0.5) -> int:
             memory = MemorySink()
             log_path = d / "service.log"
             with open(log_path, "w") as log_file:
-                rt = ServiceRuntime(cfg, Settings(), [StdoutSink(), memory],
+                rt = ServiceRuntime(cfg, settings or Settings(), [StdoutSink(), memory],
                                     log=JsonLog(log_file), handle_signals=True)
                 service = asyncio.create_task(rt.run())
                 _say(f"demo: streaming {len(records):,} events into '{ACCESS}' "

@@ -28,7 +28,7 @@ def test_configuration_reference_is_current() -> None:
 
 
 @pytest.mark.parametrize("command", [["simulate", "out"], ["evaluate", "labels", "inc"],
-                                     ["train", "in.log"], ["scan", "in.log"]])
+                                     ["train", "in.log"], ["scan", "in.log"], ["demo"]])
 def test_simulate_and_evaluate_check_their_config(command: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[windows]\nsize_seconds = 1\n")
