@@ -49,7 +49,7 @@ from detector.analysis.findings import (
     scan_verdict,
 )
 from detector.analysis.params import Param, parse_request
-from detector.analysis.profiles import Assessment, ProfileStore
+from detector.analysis.profiles import COMPONENTS, Assessment, ProfileStore, body_kind
 from detector.analysis.request_model import MODEL_NAME, load_request_model
 from detector.analysis.signatures import SignatureEngine, SignatureHit
 from detector.events import AccessEvent
@@ -67,6 +67,8 @@ class _Pending:
     ev: AccessEvent
     route: str
     profile_score: float
+    raw: float  # before the route's calibration: what online calibration records
+    parts: tuple[tuple[str, float], ...]
     reasons: tuple[str, ...]
     row: RequestRow | None  # only with a model (the features it scores)
     params: list[Param]
@@ -161,7 +163,7 @@ class RequestAnalyzer:
     def learn(self, ev: AccessEvent, route: str) -> None:
         """Add one (presumed normal) request to its route's profile."""
         params = self.scans.payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
-        self.profiles.learn(ev.service, ev.method, route, params)
+        self.profiles.learn(ev.service, ev.method, route, params, body_kind(ev.body))
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
 
@@ -175,17 +177,17 @@ class RequestAnalyzer:
             hit = self._assessed.get(key)
             if hit is not None:
                 params, a, longest = hit
-                return _Pending(
-                    ev, route, a.score, a.reasons, self._row(ev, params, a, longest), params
-                )
-        a = self.profiles.assess(ev.service, ev.method, route, params)
+                return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons,
+                                self._row(ev, params, a, longest), params)
+        a = self.profiles.assess(ev.service, ev.method, route, params, body_kind(ev.body))
         if key is None and self.model is None:  # no features to build
-            return _Pending(ev, route, a.score, a.reasons, None, params)
+            return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons, None, params)
         longest = max((len(v) for _, v, _ in params), default=0)
         if key is not None:
             self._assessed.put(key, (params, a, longest),
                                2 * size_of(ev.service, route, ev.query, ev.body))
-        return _Pending(ev, route, a.score, a.reasons, self._row(ev, params, a, longest), params)
+        return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons,
+                        self._row(ev, params, a, longest), params)
 
     def _row(
         self, ev: AccessEvent, params: list[Param], a: Assessment, longest: int
@@ -205,13 +207,15 @@ class RequestAnalyzer:
     ) -> Finding:
         score = p.profile_score
         reasons = p.reasons
+        parts = p.parts
         if model_score is not None:
             score = 1.0 - (1.0 - score) * (1.0 - model_score)
+            parts = (*parts, ("model", round(model_score, 4)))
             if model_score >= 0.5 and self.model is not None and x is not None:
                 names = [FEATURE_NAMES[i] for i in self.model.explain(x)]
                 why = f" ({', '.join(names)})" if names else ""
                 reasons = (*reasons, f"model: unusual request shape{why}")
-        return Finding(UNUSUAL, round(score, 4), (), reasons, ())
+        return Finding(UNUSUAL, round(score, 4), (), reasons, (), parts)
 
     def analyze(self, ev: AccessEvent, route: str) -> Finding | None:
         """The finding for one request, or None when it looks normal."""
@@ -288,7 +292,7 @@ class RequestAnalyzer:
                 used = budget_empty.get(key, 0)
                 if used != _MATURE and (used < cap or self._young(key)):
                     budget_empty[key] = used + 1
-                    self.profiles.learn(ev.service, ev.method, routes[i], [])
+                    self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
                 elif used != _MATURE:  # a profile never gets young again: ask once a batch
                     budget_empty[key] = _MATURE
         if not pending:
@@ -299,7 +303,7 @@ class RequestAnalyzer:
                 if s == 0.0 and not p.reasons:
                     out[i] = QUIET
                 else:
-                    out[i] = Finding(UNUSUAL, round(s, 4), (), p.reasons, ())
+                    out[i] = Finding(UNUSUAL, round(s, 4), (), p.reasons, (), p.parts)
         else:
             X = feature_matrix([p.row for _, p in pending if p.row is not None])
             scores = self.model.score_samples(X)
@@ -314,7 +318,9 @@ class RequestAnalyzer:
                     used = budget.get(key, 0)
                     if used != _MATURE and (used < cap or self._young(key)):
                         budget[key] = used + 1
-                        self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params)
+                        self.profiles.calibrate(p.ev.service, p.ev.method, p.route, p.raw)
+                        self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params,
+                                            body_kind(p.ev.body))
                     elif used != _MATURE:
                         budget[key] = _MATURE
         return out
@@ -345,10 +351,14 @@ class RequestAnalyzer:
         """Verdicts for many requests, including the score of unflagged ones."""
         return [scan_verdict(f, self.threshold) for f in self._run(events, routes)]
 
-    def profile_features(self, ev: AccessEvent, route: str) -> RequestRow:
-        """The feature row of one request against the current profiles (training)."""
-        params = parse_request(ev.query, ev.body)
-        a = self.profiles.assess(ev.service, ev.method, route, params)
+    def profile_features(
+        self, ev: AccessEvent, route: str, params: list[Param] | None = None
+    ) -> RequestRow:
+        """The feature row of one request against the current profiles (training);
+        ``params``: ``parse_request(ev.query, ev.body)`` when already at hand."""
+        if params is None:
+            params = parse_request(ev.query, ev.body)
+        a = self.profiles.assess(ev.service, ev.method, route, params, body_kind(ev.body))
         cats = [h.category for h in self.signature_hits(ev)]
         return RequestRow(
             ev.path,
@@ -358,4 +368,12 @@ class RequestAnalyzer:
             max((len(v) for _, v, _ in params), default=0),
             (a.score, *a.components),
             sig_buckets(cats),
+            a.raw,
         )
+
+
+def _parts(a: Assessment) -> tuple[tuple[str, float], ...]:
+    """The profile components that gave evidence, by name (``Finding.parts``)."""
+    if not a.reasons:
+        return ()
+    return tuple((COMPONENTS[i], round(w, 4)) for i, w in enumerate(a.components) if w > 0.0)

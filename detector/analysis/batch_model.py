@@ -97,7 +97,9 @@ class RequestForest:
         med = float(np.median(raw))
         cut = float(np.quantile(raw, 1.0 - contamination))
         spread = max(cut - med, 1e-6)
-        self.offset_ = cut
+        # Just beyond the training quantile: a request shaped exactly like the training
+        # row at that quantile (seen in training, so normal) stays under the threshold.
+        self.offset_ = cut + 1e-3 * spread
         self.scale_ = spread / math.log((1.0 - _MEDIAN_SCORE) / _MEDIAN_SCORE)
         self.train_scores_ = np.quantile(self._calibrate(raw), np.linspace(0.0, 1.0, 101))
         q1, self.center_, q3 = np.quantile(train, [0.25, 0.5, 0.75], axis=0)

@@ -11,8 +11,9 @@ byte histogram, then table lookups as a matrix product).
 Changing a feature (name, order, meaning) means bumping :data:`FEATURE_VERSION`:
 the registry refuses a model whose schema differs from the code's.
 
->>> rows = [RequestRow("/search", "q=shoes", None, 1, 5, (0.0,) * 9, (0,) * 5),
-...         RequestRow("/search", "q=%27%20or%201=1--", None, 1, 11, (0.0,) * 9, (1, 0, 0, 0, 0))]
+>>> z = (0.0,) * (len(COMPONENTS) + 1)
+>>> rows = [RequestRow("/search", "q=shoes", None, 1, 5, z, (0,) * 5),
+...         RequestRow("/search", "q=%27%20or%201=1--", None, 1, 11, z, (1, 0, 0, 0, 0))]
 >>> X = feature_matrix(rows)
 >>> X.shape == (2, len(FEATURE_NAMES))
 True
@@ -40,7 +41,7 @@ __all__ = [
     "sig_buckets",
 ]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: profile components chars, duplicate, content_type
 SIG_BUCKETS = ("sqli", "xss", "traversal", "code", "other")
 _BUCKET_OF = {
     "sqli": 0, "nosqli": 0,
@@ -70,6 +71,7 @@ class RequestRow(NamedTuple):
     max_value_len: int
     profile: tuple[float, ...]  # profile score, then one weight per profiles.COMPONENTS
     signatures: tuple[int, ...]  # hits per SIG_BUCKETS
+    profile_raw: float = 0.0  # the profile score before route calibration (not a feature)
 
 
 def schema() -> dict[str, object]:

@@ -38,6 +38,9 @@ class Finding:
     attack_types: tuple[str, ...]
     reasons: tuple[str, ...]
     rule_ids: tuple[str, ...]
+    # evidence by detector part (profile components, "model", "method", "resource",
+    # "header"...), each its weight in [0, 1]: what explains the score
+    parts: tuple[tuple[str, float], ...] = ()
 
 
 QUIET = Finding(UNUSUAL, 0.0, (), (), ())  # frozen: shared by every request scoring 0

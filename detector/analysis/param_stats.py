@@ -18,11 +18,16 @@ from detector.analysis.values import (
     _STRINGY,
     CLASS_NAMES,
     KINDS,
+    NGRAM_FULL,
     _bin_value,
     _fmt,
+    _masks,
     _num_bin,
     _number,
     _value_info,
+    chars_of,
+    rarity_weight,
+    upper_rate,
 )
 
 __all__ = ["COMPONENTS", "LEN_EDGES", "ParamStats", "check_value"]
@@ -36,6 +41,9 @@ COMPONENTS = (
     "charclass",
     "range",
     "missing",
+    "chars",
+    "duplicate",
+    "content_type",
 )
 _C = {name: i for i, name in enumerate(COMPONENTS)}
 # per CLASS_NAMES entry: control characters weigh most
@@ -115,6 +123,8 @@ class _Derived(NamedTuple):
     floor: float  # 1 % of observations: rarer kinds do not count as learned
     ok_kinds: frozenset[str]  # kinds that fit (learned or compatible)
     rare_classes: int  # bits of the character classes seen in <= 0.5 % of the values
+    new_chars: int  # inverted character mask: bits of characters never carried
+    new_pairs: int  # inverted letter-pair mask
 
 
 def _derive(st: ParamStats) -> _Derived:
@@ -142,18 +152,47 @@ def _derive(st: ParamStats) -> _Derived:
     for i, c in enumerate(st.classes):
         if c <= rare:
             rare_bits |= 1 << i
-    return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, floor, ok, rare_bits)
+    return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, floor, ok, rare_bits,
+                    ~st.cmask & _CHAR_FULL, ~st.gmask & NGRAM_FULL)
+
+
+_CHAR_FULL = (1 << 256) - 1
+# Kinds whose characters and letter pairs are learned: free text and its relatives. Numbers,
+# dates and uuids have their own checks; a wrong kind is a type break.
+SHAPE_KINDS = frozenset({"text", "token", "email", "url"})
+NG_BINS = 5  # late values by letter pairs they brought: 0, 1, 2, 3, 4 or more
 
 
 class ParamStats:
-    """What one parameter name of one route looked like during learning."""
+    """What one parameter name of one route looked like during learning.
+
+    Besides histograms, it keeps the characters and letter pairs its free-text
+    values carried (bit masks) and, once warm (``late`` values after the cold
+    start), how often a value brought something new: a new character
+    (``new_chars``), new letter pairs (``ng_hist``), a new enumeration value
+    (``enum_new``). Those are the prequential rates scoring turns into weights:
+    what normal traffic did after the warm-up is how rare a novelty is.
+
+    >>> st = ParamStats()
+    >>> for i in range(300):
+    ...     st.learn(f"name{i % 7}", "token", 32, warm=i >= 100)
+    >>> st.late, st.new_chars, sum(st.ng_hist)
+    (200, 0, 200)
+    """
 
     __slots__ = (
         "_derived",
         "classes",
+        "cmask",
         "count",
+        "dups",
+        "enum_new",
+        "gmask",
         "kinds",
+        "late",
         "lens",
+        "new_chars",
+        "ng_hist",
         "nmax",
         "nmin",
         "nums",
@@ -171,6 +210,13 @@ class ParamStats:
         self.nmin = math.inf
         self.nmax = -math.inf
         self.values: dict[str, int] | None = {}  # None once more than max_enum distinct values
+        self.cmask = 0  # characters of free-text values (values._masks)
+        self.gmask = 0  # their letter pairs
+        self.late = 0  # values learned once warm
+        self.new_chars = 0  # ... of which brought a character never seen
+        self.ng_hist = [0] * NG_BINS  # ... by letter pairs never seen they brought
+        self.enum_new = 0  # ... of which were new to a still-enumerable parameter
+        self.dups = 0  # requests carrying the name more than once
         self._derived: _Derived | None = None
 
     def derived(self) -> _Derived:
@@ -180,16 +226,39 @@ class ParamStats:
             d = self._derived = _derive(self)
         return d
 
-    def learn(self, value: str, kind: str, max_enum: int) -> None:
+    def learn(self, value: str, kind: str, max_enum: int, *, warm: bool = False) -> None:
         _, bits, x, b = _value_info(value)
-        self._learn(value, kind, bits, x, b, max_enum)
+        self._learn(value, kind, bits, x, b, max_enum, warm)
 
     def _learn(
-        self, value: str, kind: str, bits: int, x: float | None, b: int, max_enum: int
+        self, value: str, kind: str, bits: int, x: float | None, b: int, max_enum: int,
+        warm: bool = False,
     ) -> None:
-        """:meth:`learn` with the value's classes and number (``_value_info``) at hand."""
+        """:meth:`learn` with the value's classes and number (``_value_info``) at hand.
+
+        ``warm``: the parameter is past its cold start, so what this value brings
+        counts towards the novelty rates."""
         self._derived = None
         self.obs += 1
+        if kind in SHAPE_KINDS:
+            cm, gm = _masks(value)
+            newc = cm & ~self.cmask
+            newg = gm & ~self.gmask
+            if warm:
+                self.late += 1
+                if newc:
+                    self.new_chars += 1
+                self.ng_hist[min(newg.bit_count(), NG_BINS - 1)] += 1
+                if self.values is not None and value not in self.values:
+                    self.enum_new += 1
+            if newc:
+                self.cmask |= cm
+            if newg:
+                self.gmask |= gm
+        elif warm:
+            self.late += 1
+            if self.values is not None and value not in self.values:
+                self.enum_new += 1
         kinds = self.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
         n = len(value)
@@ -229,6 +298,9 @@ class ParamStats:
             "nmin": self.nmin if math.isfinite(self.nmin) else None,
             "nmax": self.nmax if math.isfinite(self.nmax) else None,
             "values": self.values,
+            "cmask": f"{self.cmask:x}", "gmask": f"{self.gmask:x}", "late": self.late,
+            "new_chars": self.new_chars, "ng_hist": self.ng_hist, "enum_new": self.enum_new,
+            "dups": self.dups,
         }  # fmt: skip
 
     @classmethod
@@ -245,6 +317,14 @@ class ParamStats:
         p.nmax = -math.inf if d["nmax"] is None else float(d["nmax"])
         vals = d["values"]
         p.values = None if vals is None else {str(k): int(v) for k, v in vals.items()}
+        # absent in profile states before the shape models: they start empty
+        p.cmask = int(d.get("cmask", "0"), 16) & _CHAR_FULL
+        p.gmask = int(d.get("gmask", "0"), 16) & NGRAM_FULL
+        p.late, p.new_chars = int(d.get("late", 0)), int(d.get("new_chars", 0))
+        p.ng_hist = [int(x) for x in d.get("ng_hist", [0] * NG_BINS)]
+        if len(p.ng_hist) != NG_BINS:
+            raise ValueError("profile state: letter-pair histogram size mismatch")
+        p.enum_new, p.dups = int(d.get("enum_new", 0)), int(d.get("dups", 0))
         return p
 
 
@@ -304,7 +384,13 @@ def check_value(
     n = len(value)
     long = n > d.len_limit
     numeric = kind in ("int", "float")
-    if type_ok and not long and not bits & d.rare_classes:  # the usual case: often quiet
+    newc = newg = 0
+    if kind in SHAPE_KINDS and st.late:
+        cm, gm = _masks(value)
+        newc = cm & d.new_chars
+        newg = gm & d.new_pairs
+    if type_ok and not long and not bits & d.rare_classes and not newc and not newg:
+        # the usual case: often quiet
         if numeric and d.num_range:
             # _check_range reports nothing for a number in the learned bins +- 5
             if (
@@ -335,6 +421,8 @@ def check_value(
         for i, cname in enumerate(CLASS_NAMES):
             if bits >> i & 1:
                 found.append((_CLASS_WEIGHT[i], _C["charclass"], f"{label}: {cname}"))
+    if type_ok and not long and (newc or newg):  # an over-long value says it already
+        _shape_novelty(label, value, newc, newg, st, found)
     if numeric and d.num_range:
         if x is None:  # a JSON number whose text does not read as one by its shape
             x = _number(value)
@@ -345,9 +433,30 @@ def check_value(
     elif st.values is not None and type_ok and not long and kind not in ("null", "empty"):
         vals = st.values
         if obs >= 50 and obs >= 5 * len(vals) and value not in vals:
-            found.append(
-                (0.4, _C["enum"], f"{label}: value outside its {len(vals)} known values")
-            )
+            # how often a warm value was new is how rare a new one is (0.4 before that)
+            w = rarity_weight(upper_rate(st.enum_new, st.late)) if st.late >= 30 else 0.4
+            known = ", ".join(repr(v)[:24] for v in list(vals)[:3])
+            more = ", …" if len(vals) > 3 else ""
+            found.append((w, _C["enum"], f"{label}: value outside its {len(vals)} known "
+                          f"values ({known}{more}) in {obs:,}"))
+
+
+def _shape_novelty(
+    label: str, value: str, newc: int, newg: int, st: ParamStats,
+    found: list[tuple[float, int, str]],
+) -> None:
+    """Characters or letter pairs the parameter never carried, weighed by how often warm
+    values brought such novelty (one finding: a new character is also new pairs)."""
+    wc = rarity_weight(upper_rate(st.new_chars, st.late)) if newc else 0.0
+    m = newg.bit_count()
+    wg = rarity_weight(upper_rate(sum(st.ng_hist[min(m, NG_BINS - 1):]), st.late)) if m else 0.0
+    if wc >= wg and wc > 0.0:
+        shown = " ".join(chars_of(value, newc))
+        found.append((wc, _C["chars"], f"{label}: character {shown} never seen in "
+                      f"{st.obs:,} values"))
+    elif wg > 0.0:
+        found.append((wg, _C["chars"], f"{label}: {m} letter pair{'s' if m > 1 else ''} "
+                      f"never seen in {st.obs:,} values"))
 
 
 def _check_range(

@@ -42,12 +42,21 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from detector.analysis.param_stats import _C, COMPONENTS, ParamStats, check_value
+from detector.analysis.param_stats import (
+    _C,
+    COMPONENTS,
+    SHAPE_KINDS,
+    ParamStats,
+    check_value,
+)
 from detector.analysis.params import Param
 from detector.analysis.values import (
     KINDS,
+    _masks,
     _value_info,
     _value_memo,
+    rarity_weight,
+    upper_rate,
     value_kind,
 )
 from detector.state.component import stamp, unstamp
@@ -63,7 +72,9 @@ __all__ = [
 ]
 
 STATE_FORMAT = "detector.profiles"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: shape models, duplicates, content types, calibration (1 still loads)
+CAL_BINS = 20  # calibration histogram of a route's prequential scores, bins of 0.05
+CAL_MIN = 100  # scored requests before a route's calibration tempers anything
 
 # Field names that grant privileges or move money when an API binds request
 # fields to a model wholesale; compared lower-case without '_' and '-'.
@@ -85,10 +96,28 @@ def _mass_name(name: str) -> bool:
     return last in MASS_ASSIGNMENT_NAMES or any(stem in last for stem in MASS_ASSIGNMENT_STEMS)
 
 
+def body_kind(body: str | None) -> str:
+    """What a request body is, by its first character: ``none``, ``json``, ``form`` or
+    ``other`` (the content type, where a log carries no header to say it).
+
+    >>> [body_kind(b) for b in (None, ' {"a": 1}', "a=1&b=2", "<xml/>")]
+    ['none', 'json', 'form', 'other']
+    """
+    if body is None:
+        return "none"
+    head = body[:64].lstrip()
+    if head[:1] in ("{", "["):
+        return "json"
+    if "=" in head and "<" not in head[:1]:
+        return "form"
+    return "other"
+
+
 class RouteProfile:
     """Parameter statistics of one (service, method, route)."""
 
-    __slots__ = ("late", "n", "new_late", "overflow", "params", "required")
+    __slots__ = ("bodies", "cal", "late", "n", "new_late", "overflow", "params", "required",
+                 "scored")
 
     def __init__(self) -> None:
         self.n = 0  # requests learned, with or without parameters
@@ -97,6 +126,10 @@ class RouteProfile:
         self.late = 0  # requests learned after the first warm-up
         self.new_late = 0  # ... of which brought a name never seen before
         self.required: tuple[float, list[str]] | None = None  # assess() cache, reset by learn
+        self.bodies: dict[str, int] = {}  # body kinds (body_kind) learned, when told
+        # Prequential calibration: scores of warm requests, taken before they were learned.
+        self.cal = [0] * CAL_BINS
+        self.scored = 0
 
     def novelty(self) -> float:
         """Share of recent requests that brought a new name: high for free-form JSON."""
@@ -109,6 +142,7 @@ class Assessment(NamedTuple):
     score: float
     reasons: tuple[str, ...]
     components: tuple[float, ...]  # max weight per COMPONENTS entry
+    raw: float = 0.0  # the score before the route's calibration (what calibrate() records)
 
 
 _ZERO = Assessment(0.0, (), (0.0,) * len(COMPONENTS))
@@ -145,8 +179,12 @@ class ProfileStore:
         prof = self._routes.get((service, method, route))
         return prof.n if prof is not None else 0
 
-    def learn(self, service: str, method: str, route: str, params: Sequence[Param]) -> None:
-        """Add one request (its parsed parameters; empty for none) to the route's profile."""
+    def learn(self, service: str, method: str, route: str, params: Sequence[Param],
+              body: str | None = None) -> None:
+        """Add one request (its parsed parameters; empty for none) to the route's profile.
+
+        ``body`` (kind from :func:`body_kind`, e.g. ``"json"``), when given, teaches the
+        route's content types."""
         key = (service, method, route)
         prof = self._routes.get(key)
         if prof is None:
@@ -156,11 +194,15 @@ class ProfileStore:
         prof.n += 1
         prof.required = None
         warm = prof.n > self.min_history
+        if body is not None:
+            prof.bodies[body] = prof.bodies.get(body, 0) + 1
         table = prof.params
         seen: set[str] = set()
+        twice: set[str] = set()
         brought_new = False
         memo = _value_memo
         max_enum = self.max_enum
+        min_obs = self.min_param_obs
         for name, value, jtype in params:
             st = table.get(name)
             if st is None:
@@ -172,11 +214,14 @@ class ProfileStore:
             if name not in seen:
                 seen.add(name)
                 st.count += 1
+            elif "[]" not in name and name not in twice:  # arrays repeat by design
+                twice.add(name)
+                st.dups += 1
             info = memo.get(value)
             if info is None:
                 info = _value_info(value)
             kind = info[0] if jtype == "str" else jtype if jtype in KINDS else "text"
-            st._learn(value, kind, info[1], info[2], info[3], max_enum)
+            st._learn(value, kind, info[1], info[2], info[3], max_enum, st.obs >= min_obs)
         if warm:
             prof.late += 1
             prof.new_late += brought_new
@@ -188,8 +233,12 @@ class ProfileStore:
         a = self.assess(service, method, route, params)
         return a.score, list(a.reasons)
 
-    def assess(self, service: str, method: str, route: str, params: Sequence[Param]) -> Assessment:
-        """Like :meth:`score`, with the weight of each component (feature inputs)."""
+    def assess(self, service: str, method: str, route: str, params: Sequence[Param],
+               body: str | None = None) -> Assessment:
+        """Like :meth:`score`, with the weight of each component (feature inputs).
+
+        ``body`` is the request's :func:`body_kind` when known (checked against the
+        content types the route was taught)."""
         prof = self._routes.get((service, method, route))
         if prof is None or prof.n < self.min_history:
             return _ZERO
@@ -197,13 +246,19 @@ class ProfileStore:
         table = prof.params
         present: set[str] = set()
         reported: set[str] = set()
+        twice: list[str] = []
+        facets: list[tuple[float, int, str]] = []  # evidence explained, not scored again
         memo = _value_memo
         for name, value, jtype in params:
-            present.add(name)
+            if name in present:
+                if "[]" not in name and name not in twice:
+                    twice.append(name)
+            else:
+                present.add(name)
             st = table.get(name)
             if st is not None:
-                # The usual case inline: a known name whose value fits (as _check_value
-                # would find); anything else takes _check_value.
+                # The usual case inline: a known name whose value fits (as check_value
+                # would find); anything else takes check_value.
                 if st.obs < self.min_param_obs:
                     continue
                 d = st._derived
@@ -235,46 +290,60 @@ class ProfileStore:
                             or value in vals
                             or st.obs < 50
                             or st.obs < 5 * len(vals)
+                        ) and (
+                            kind not in SHAPE_KINDS
+                            or not st.late
+                            or not _novel(value, d.new_chars, d.new_pairs)
                         ):
                             continue
-                check_value(name, value, jtype, st, found, self.min_param_obs)
+                # One value's pieces of evidence (type, length, characters, enumeration...)
+                # are facets of one surprise: the strongest counts, the rest explain.
+                mine: list[tuple[float, int, str]] = []
+                check_value(name, value, jtype, st, mine, self.min_param_obs)
+                if mine:
+                    mine.sort(key=lambda f: -f[0])
+                    found.append(mine[0])
+                    facets.extend(mine[1:])
                 continue
-            else:
-                if name in reported:
-                    continue
-                reported.add(name)
-                parent = _scalar_ancestor(name, table)
-                full = len(table) >= self.max_params
-                if parent is not None:  # {"amount": {"$gt": 0}} where amount is a number
-                    present.add(parent)
-                    if parent not in reported:
-                        reported.add(parent)
-                        kind = "array" if name == parent + "[]" else "object"
-                        found.append((0.85, _C["type"], f"{parent[:64]}: {kind} where "
-                                      f"{table[parent].dominant()} lives"))
-                    continue
-                mass = _mass_name(name)
-                w = 0.9 if mass else 0.55
-                if full or prof.novelty() > 0.02:  # free-form names: weaker evidence
-                    w = 0.6 if mass else 0.2
-                why = " (privilege-like name)" if mass else ""
-                found.append(
-                    (
-                        w,
-                        _C["mass_assignment" if mass else "unknown"],
-                        f"unknown parameter {name[:64]}{why}",
-                    )
-                )
+            if name in reported:
                 continue
+            reported.add(name)
+            parent = _scalar_ancestor(name, table)
+            if parent is not None:  # {"amount": {"$gt": 0}} where amount is a number
+                present.add(parent)
+                if parent not in reported:
+                    reported.add(parent)
+                    kind = "array" if name == parent + "[]" else "object"
+                    found.append((0.85, _C["type"], f"{parent[:64]}: {kind} where "
+                                  f"{table[parent].dominant()} lives"))
+                continue
+            found.append(self._unknown(prof, method, route, name))
+        if twice:
+            for name in twice[:3]:
+                st = table.get(name)
+                if st is not None and st.count >= self.min_param_obs:
+                    w = rarity_weight(upper_rate(st.dups, st.count))
+                    if w > 0.0:
+                        found.append((w, _C["duplicate"], f"parameter {name[:64]} given twice "
+                                      f"(repeated in {st.dups:,} of {st.count:,} requests)"))
         if len(present) < len(table):
             need = self.required_share * prof.n
             req = prof.required  # names (nearly) every request carries; reset by learning
             if req is None or req[0] != need:
                 req = prof.required = (need, [n for n, st in table.items() if st.count >= need])
-            required = req[1]
-            missing = [n for n in required if n not in present]
+            missing = [n for n in req[1] if n not in present]
             for name in missing[:3]:
-                found.append((0.15, _C["missing"], f"missing required parameter {name[:64]}"))
+                c = table[name].count
+                w = rarity_weight(upper_rate(prof.n - c, prof.n))
+                found.append((max(w, 0.15), _C["missing"], f"missing parameter {name[:64]} "
+                              f"(carried by {c:,} of {prof.n:,} requests)"))
+        if body is not None and prof.bodies and body not in prof.bodies:
+            seen = sum(prof.bodies.values())
+            if seen >= self.min_history:
+                kinds = ", ".join(sorted(prof.bodies))
+                found.append((rarity_weight(upper_rate(0, seen)), _C["content_type"],
+                              f"{body} body never seen on {method} {route[:64]} in {seen:,} "
+                              f"requests (known: {kinds})"))
         if not found:
             return _ZERO
         comps = [0.0] * len(COMPONENTS)
@@ -282,15 +351,63 @@ class ProfileStore:
         for w, c, _ in found:
             keep *= 1.0 - w
             comps[c] = max(comps[c], w)
+        for w, c, _ in facets:
+            comps[c] = max(comps[c], w)
+        found.extend(facets)
         found.sort(key=lambda f: -f[0])
         reasons = tuple(dict.fromkeys(r for _, _, r in found))[: self.max_reasons]
-        return Assessment(1.0 - keep, reasons, tuple(comps))
+        raw = 1.0 - keep
+        return Assessment(self._calibrated(prof, raw), reasons, tuple(comps), raw)
+
+    def _unknown(self, prof: RouteProfile, method: str, route: str,
+                 name: str) -> tuple[float, int, str]:
+        """The finding of a parameter name the route never carried."""
+        table = prof.params
+        mass = _mass_name(name)
+        why = " (privilege-like name)" if mass else ""
+        if len(table) >= self.max_params or prof.novelty() > 0.02:
+            # free-form names (or a full table): weaker evidence
+            return (0.6 if mass else 0.2, _C["mass_assignment" if mass else "unknown"],
+                    f"unknown parameter {name[:64]}{why}")
+        # how often a warm request brought a new name is how rare one is
+        w = max(0.9 if mass else 0.55, rarity_weight(upper_rate(prof.new_late, prof.late)))
+        top = sorted(table, key=lambda k: -table[k].count)
+        known = ", ".join(k[:32] for k in top[:6]) + (", …" if len(top) > 6 else "")
+        return (w, _C["mass_assignment" if mass else "unknown"],
+                f"unknown parameter {name[:64]}{why}: never seen on {method} {route[:64]} "
+                f"in {prof.n:,} requests; known: {known or 'none'}")
+
+    def _calibrated(self, prof: RouteProfile, raw: float) -> float:
+        """``raw`` tempered by how often this route's own normal requests scored as high.
+
+        Each weight is a rarity of one piece of evidence; a route with many parameters
+        collects more of them. Where warm requests of the route (scored before they were
+        learned: prequential) reached ``raw``'s bin, the score is at most the rarity
+        weight of that share, so a threshold means about the same false-positive rate on
+        every route. Unchanged while the route has scored fewer than ``CAL_MIN``
+        requests, or when none of its requests ever scored that high.
+        """
+        if prof.scored < CAL_MIN:
+            return raw
+        k = sum(prof.cal[min(int(raw * CAL_BINS), CAL_BINS - 1):])
+        if k == 0:
+            return raw
+        return min(raw, rarity_weight(upper_rate(k, prof.scored)))
+
+    def calibrate(self, service: str, method: str, route: str, score: float) -> None:
+        """Record the score a warm request got before it was learned (prequential)."""
+        prof = self._routes.get((service, method, route))
+        if prof is None or prof.n < self.min_history:
+            return
+        prof.cal[min(int(score * CAL_BINS), CAL_BINS - 1)] += 1
+        prof.scored += 1
 
     def save_state(self) -> bytes:
         """Every profile and the config as JSON bytes with a format version."""
         routes = [
             {"service": s, "method": m, "route": r, "n": p.n, "overflow": p.overflow,
-             "late": p.late, "new_late": p.new_late,
+             "late": p.late, "new_late": p.new_late, "bodies": p.bodies, "cal": p.cal,
+             "scored": p.scored,
              "params": {name: st.to_json() for name, st in p.params.items()}}
             for (s, m, r), p in self._routes.items()
         ]  # fmt: skip
@@ -309,13 +426,18 @@ class ProfileStore:
             doc = orjson.loads(data)
             if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
                 raise ValueError("not a profile state")
-            if doc.get("version") != STATE_VERSION:
+            if doc.get("version") not in (1, STATE_VERSION):  # 1: no shape models yet
                 raise ValueError(f"unsupported profile state version {doc.get('version')!r}")
             store = cls(**doc["config"])
             for r in doc["routes"]:
                 p = RouteProfile()
                 p.n, p.overflow = int(r["n"]), int(r["overflow"])
                 p.late, p.new_late = int(r["late"]), int(r["new_late"])
+                p.bodies = {str(k): int(v) for k, v in r.get("bodies", {}).items()}
+                p.cal = [int(x) for x in r.get("cal", [0] * CAL_BINS)]
+                if len(p.cal) != CAL_BINS:
+                    raise ValueError("calibration histogram size mismatch")
+                p.scored = int(r.get("scored", 0))
                 p.params = {str(k): ParamStats.from_json(v) for k, v in r["params"].items()}
                 store._routes[(str(r["service"]), str(r["method"]), str(r["route"]))] = p
         except ValueError as exc:
@@ -337,6 +459,11 @@ class ProfileStore:
         except (ValueError, TypeError) as exc:
             raise SnapshotError(str(exc)[:200]) from None
         vars(self).update(vars(loaded))
+
+def _novel(value: str, new_chars: int, new_pairs: int) -> bool:
+    cm, gm = _masks(value)
+    return bool(cm & new_chars or gm & new_pairs)
+
 
 def _scalar_ancestor(name: str, table: dict[str, ParamStats]) -> str | None:
     """The nearest enclosing name of ``name`` that the route knows as a scalar, if any."""

@@ -24,7 +24,7 @@ from detector.analysis.analyzer import RequestAnalyzer
 from detector.analysis.batch_model import RequestForest
 from detector.analysis.features import RequestRow, feature_matrix, schema
 from detector.analysis.params import parse_request
-from detector.analysis.profiles import ProfileStore
+from detector.analysis.profiles import ProfileStore, body_kind
 from detector.analysis.request_model import MODEL_NAME, PROFILES_FILE, ROUTES_FILE
 from detector.decoding import FORMATS
 from detector.decoding.stage import Item
@@ -130,26 +130,25 @@ def train(
         profiles=profiles, templater=templater, paranoia=paranoia, threshold=threshold
     )
     template = templater.template
-    routes: list[str] = []
-    clean: list[bool] = []
+    rows: list[RequestRow] = []
     excluded = 0
+    # Prequential: each request is assessed before its route learns it, so the model's
+    # profile features and each route's calibration see what scoring unseen traffic
+    # gives, not a profile judging what it already holds.
     for ev in events:
         route = template(ev.service, ev.path)
-        routes.append(route)
+        kind = body_kind(ev.body)
         if ev.query or ev.body:
-            ok = not analyzer.signature_hits(ev)
-            excluded += not ok
-            clean.append(ok)
-            if ok:
-                profiles.learn(ev.service, ev.method, route, parse_request(ev.query, ev.body))
+            if analyzer.signature_hits(ev):
+                excluded += 1
+                continue
+            params = parse_request(ev.query, ev.body)
+            row = analyzer.profile_features(ev, route, params)
+            rows.append(row)
+            profiles.calibrate(ev.service, ev.method, route, row.profile_raw)
+            profiles.learn(ev.service, ev.method, route, params, kind)
         else:
-            clean.append(True)
-            profiles.learn(ev.service, ev.method, route, [])
-
-    rows: list[RequestRow] = []
-    for ev, route, ok in zip(events, routes, clean, strict=True):
-        if ok and (ev.query or ev.body):
-            rows.append(analyzer.profile_features(ev, route))
+            profiles.learn(ev.service, ev.method, route, [], kind)
     payload = sum(1 for ev in events if ev.query or ev.body)
     evaluation: dict[str, Any] = {
         "threshold": threshold,

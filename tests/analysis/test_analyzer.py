@@ -109,7 +109,7 @@ def test_normal_requests_pass(trained: RequestAnalyzer) -> None:
 def test_verdict_covers_every_request(trained: RequestAnalyzer) -> None:
     v = trained.verdict(charge(currency="JPY"), "/v2/charges")  # weak: enum outside
     assert v["flagged"] is False and v["kind"] is None and 0 < v["score"] < 0.5
-    assert v["reasons"] == ["currency: value outside its 2 known values"]
+    assert any(r.startswith("currency: value outside its 2 known values") for r in v["reasons"])
     v = trained.verdict(charge(is_admin=True), "/v2/charges")
     assert v["flagged"] is True and v["kind"] == "unusual_payload" and v["attack_type"] is None
     v = trained.verdict(ev("GET", "/v2/charges", "page=<script>alert(1)</script>"), "/v2/charges")

@@ -39,7 +39,7 @@ def test_a_mature_profile_still_flags() -> None:
     s, why = store.score("catalog", "GET", "/v1/products",
                          parse_query("category=shoes&limit=24&price_min=-5&is_admin=1"))
     assert s >= 0.5
-    assert "unknown parameter is_admin (privilege-like name)" in why
+    assert any(r.startswith("unknown parameter is_admin (privilege-like name)") for r in why)
     assert any(r.startswith("price_min: negative") for r in why)
 
 

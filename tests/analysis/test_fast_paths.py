@@ -87,7 +87,7 @@ def test_required_cache_follows_learning_and_config() -> None:
     for _ in range(20):
         store.learn("s", "GET", "/a", [("q", "x", "str"), ("page", "1", "str")])
     assert store.score("s", "GET", "/a", [("q", "x", "str")])[1] == [
-        "missing required parameter page"
+        "missing parameter page (carried by 20 of 20 requests)"
     ]
     store.required_share = 2.0  # nothing is required any more: the cache must not say otherwise
     assert store.score("s", "GET", "/a", [("q", "x", "str")]) == (0.0, [])

@@ -56,8 +56,9 @@ class _RecordingStore(ProfileStore):
         self.digest = hashlib.sha256()
         self.assessed = 0
 
-    def assess(self, service: str, method: str, route: str, params: Sequence[Param]) -> Assessment:
-        a = super().assess(service, method, route, params)
+    def assess(self, service: str, method: str, route: str, params: Sequence[Param],
+               body: str | None = None) -> Assessment:
+        a = super().assess(service, method, route, params, body)
         self.assessed += 1
         self.digest.update(
             json.dumps(

@@ -35,7 +35,7 @@ def test_train_publishes_a_complete_version(models: Path) -> None:
     assert set(loaded.card["artifacts"]) == {"model.skops", "profiles.json", "routes.state"}
     assert loaded.card["events"] == 4000
     assert loaded.card["data_range"]["first"] == "2026-03-17T09:00:00Z"
-    assert loaded.card["feature_schema"]["version"] == 1
+    assert loaded.card["feature_schema"]["version"] == 2
     assert "model_score_quantiles" in loaded.card["evaluation"]
 
 
