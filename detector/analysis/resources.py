@@ -275,10 +275,15 @@ class ResourceModel:
     def __len__(self) -> int:
         return len(self._services)
 
-    def history(self, service: str) -> int:
-        """Requests learned for ``service`` (0 when unknown)."""
+    def history(self, service: str, route: str | None = None) -> int:
+        """Requests learned for ``service``, or for one of its routes (0 when unknown)."""
         svc = self._services.get(service)
-        return svc.n if svc is not None else 0
+        if svc is None:
+            return 0
+        if route is None:
+            return svc.n
+        info = svc.routes.get(route)
+        return info.n if info is not None else 0
 
     def routes(self, service: str) -> list[str]:
         """The route templates learned for ``service``, sorted."""
