@@ -33,8 +33,9 @@ tree is complete, i.e. no route was dropped for the ``max_routes`` bound):
   ``/examples/``, ``/iissamples/``, ``/cgi-bin/test-cgi``, ``/phpinfo.php``,
   ``/server-status``, WordPress paths...): 0.6-0.9, counted only where the path
   up to that segment is outside the learned tree (a service that serves
-  ``/manual/`` has it in its tree); build manifests (``Makefile``,
-  ``package.json``) count half on an open service (below);
+  ``/manual/`` has it in its tree) or the tree knows that position only as an
+  ``{id}`` (``/files/.git/config`` where ``/files/{id}/...`` is known); build
+  manifests (``Makefile``, ``package.json``) count half on an open service;
 - a session id in the path (``;jsessionid=``, ``PHPSESSID=``, ``(S(...))``):
   0.85, unless the service's own requests carried one;
 - an id-like segment (long digits, random characters: what the templater
@@ -111,7 +112,6 @@ _INFIX = re.compile(
     r"(.+?)(?:[._-](?:bak|old|orig|backup|copy|save)\d?| - copy(?: \(\d+\))?| ?\(\d+\))"
     r"(\.[A-Za-z0-9]{1,8})"
 )
-_NAME_EXT = re.compile(r"[^.]+(?:\.[^.]*)*\.[A-Za-z][A-Za-z0-9]{0,7}")
 
 # ---- configuration, version control, secrets, other servers' samples -----------------
 _VCS = (0.9, "version-control metadata")
@@ -170,7 +170,6 @@ _SESSION = re.compile(
     r"([^/;?#]*)",
     re.I,
 )
-_EXT = re.compile(r"[a-z][a-z0-9]{0,7}")
 
 
 class _Route:
@@ -183,7 +182,7 @@ class _Route:
 
 class _Service:
     __slots__ = ("dirs", "exts", "gen", "late", "late_new_ext", "late_new_routes", "methods", "n",
-                 "open", "overflow", "routes", "sessions")
+                 "open", "overflow", "routes", "seen", "sessions")
 
     def __init__(self) -> None:
         self.n = 0  # requests learned
@@ -198,6 +197,14 @@ class _Service:
         self.late_new_routes = 0  # ... that brought a route never seen
         self.open = False  # is_open() as of the last check (learn keeps it current)
         self.gen = 0  # bumped by every change a resource verdict depends on
+        self.seen: tuple[int, str] = (-1, "")  # (gen, the commonest extensions, for reasons)
+
+    def seen_extensions(self) -> str:
+        """The 8 commonest extensions, as a reason shows them (kept per generation)."""
+        if self.seen[0] != self.gen:
+            exts = self.exts
+            self.seen = (self.gen, ", ".join(sorted(exts, key=lambda e: (-exts[e], e))[:8]))
+        return self.seen[1]
 
     def add_route(self, route: str) -> None:
         keys = _keys(route)
@@ -341,7 +348,7 @@ class ResourceModel:
                 svc.gen += 1
                 if warm:
                     svc.late_new_ext += 1
-        if (";" in path or "(" in path or "SESS" in path.upper()) and _SESSION.search(path):
+        if (";" in path or "(" in path or "ess" in path or "ESS" in path) and _SESSION.search(path):
             if not svc.sessions:
                 svc.gen += 1
             svc.sessions += 1
@@ -522,8 +529,10 @@ def _extension(path: str) -> str | None:
     dot = last.rfind(".")
     if dot <= 0:
         return None
-    ext = last[dot + 1 :].lower()
-    return ext if _EXT.fullmatch(ext) else None
+    ext = last[dot + 1 :]
+    if len(ext) > 8 or not ext.isascii() or not ext.isalnum() or not ext[0].isalpha():
+        return None
+    return ext.lower()
 
 
 def _show(s: str, limit: int = 96) -> str:
@@ -563,8 +572,8 @@ def _resources(svc: _Service, route: str, path: str, min_history: int) -> list[F
     # configuration, version control, secrets, other servers' files
     probe: tuple[float, str, str] | None = None
     for i, seg in enumerate(segs):
-        if i < out:
-            continue  # this far the path is in the tree
+        if i < out and keys[i][:1] != "{":
+            continue  # this far the path is in the tree, and by name
         low = _decode(seg).lower()
         semi = low.find(";")
         if semi > 0:
@@ -611,8 +620,8 @@ def _resources(svc: _Service, route: str, path: str, min_history: int) -> list[F
             w, what = (0.5 if open_ else 0.8), "database dump or key file extension"
         else:
             w, what = (0.25 if open_ else 0.55), "extension"
-        seen = ", ".join(sorted(svc.exts, key=lambda e: (-svc.exts[e], e))[:8])
-        found.append((w, f"{what} .{ext} never served by the service (seen: {seen})"))
+        found.append((w, f"{what} .{ext} never served by the service "
+                         f"(seen: {svc.seen_extensions()})"))
 
     if not found:
         return []
@@ -633,13 +642,19 @@ def _garbage(seg: str) -> float:
 
 def _known(dir_prefix: str, base: str, svc: _Service) -> str | None:
     """The learned template of ``base`` in the directory ``dir_prefix``, if any."""
-    if not base or "/" in base:
-        return None
-    for name in (base, shape(base)):
-        if name is not None:
-            cand = f"{dir_prefix}/{name}"
-            if cand in svc.routes or cand in svc.dirs:
-                return cand
+    flags = svc.dirs.get(dir_prefix, 0)
+    if not flags or not base or "/" in base:
+        return None  # an unknown directory has no known files
+    cand = f"{dir_prefix}/{base}"
+    if cand in svc.routes or cand in svc.dirs:
+        return cand
+    if not flags & _PLACE:
+        return None  # no {id}-shaped child to be
+    name = shape(base)
+    if name is not None:
+        cand = f"{dir_prefix}/{name}"
+        if cand in svc.routes or cand in svc.dirs:
+            return cand
     return None
 
 
@@ -686,7 +701,7 @@ def _backup(seg: str, dir_prefix: str, svc: _Service) -> tuple[float, str] | Non
         return 0.9, f"{what} on a known file ({_show(known, 64)})"
     if sure:
         return 0.85, f"{what} on {_show(base, 48)}"
-    if _NAME_EXT.fullmatch(base):  # index.jsp.1: a copy of a file name
+    if "/" not in base and _extension(base) is not None:  # index.jsp.1: a copy of a file
         return 0.75, f"{what} on a file name ({_show(base, 48)})"
     return None
 

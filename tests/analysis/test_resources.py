@@ -195,6 +195,12 @@ def test_probe_names_deeper_down_or_inside_the_tree_are_quiet(shop: Shop) -> Non
     assert only(site.assess("GET", "/examples/jsp/x.jsp"))[0] >= 0.7
 
 
+def test_a_probe_name_where_the_tree_only_knows_an_id(shop: Shop) -> None:
+    # /shop/products/{id} is known: '.git' sits at an {id} position, never learned by name
+    w, why = only(shop.assess("GET", "/shop/products/.git/config"))
+    assert w == 0.9 and "version-control metadata (.git)" in why
+
+
 # -- session ids, garbage, paths below files -------------------------------------------
 
 
