@@ -97,6 +97,9 @@ class RequestAnalyzer:
         self.threshold = threshold
         self.learn_online = learn_online
         self.learn_per_route = 32  # online learning: requests per route per batch
+        # Online learning teaches the resource model too, unless the caller feeds it
+        # (the pipeline teaches it each window's route counts: every request, not a sample).
+        self.learn_resources = True
         self.version = version
         self.scans = FieldScans(self.signatures)  # memoised signature scans and parses
         # (service, method, route, query, body) -> parsed params, assessment, longest
@@ -164,6 +167,7 @@ class RequestAnalyzer:
         """Add one (presumed normal) request to its route's profile."""
         params = self.scans.payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
         self.profiles.learn(ev.service, ev.method, route, params, body_kind(ev.body))
+        self.profiles.resources.learn(ev.service, ev.method, route, ev.path)
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
 
@@ -259,6 +263,10 @@ class RequestAnalyzer:
         payloads = scans.payloads
         plain_ids = PLAIN_IDS.sub
         wide = self.signatures.max_field_chars  # beyond this a field is scanned in windows
+        resources = self.profiles.resources
+        res_assess = resources.assess
+        learn_res = learn and self.learn_resources
+        t = self.threshold
         for i, ev in enumerate(events):
             path = ev.path
             if len(path) > wide or len(ev.query) > wide or len(ev.user_agent) > wide or (
@@ -276,6 +284,7 @@ class RequestAnalyzer:
                 ua = scans.scan(ua_hits, ev.user_agent, "user_agent")
             query = ev.query
             body = ev.body
+            rs = res_assess(ev.service, ev.method, routes[i], ev.path)  # [] nearly always
             if query or body:
                 got = payloads.get((query, body))
                 if got is None:
@@ -284,17 +293,23 @@ class RequestAnalyzer:
                 if hits or qb or ua:
                     out[i] = attack_finding(hits + qb + ua)
                 else:
-                    pending.append((i, self._prepare(ev, routes[i], params)))
+                    p = self._prepare(ev, routes[i], params)
+                    pending.append((i, _with_resources(p, rs) if rs else p))
             elif hits or ua:
                 out[i] = attack_finding(hits + ua)
-            elif learn:
-                key = (ev.service, ev.method, routes[i])
-                used = budget_empty.get(key, 0)
-                if used != _MATURE and (used < cap or self._young(key)):
-                    budget_empty[key] = used + 1
-                    self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
-                elif used != _MATURE:  # a profile never gets young again: ask once a batch
-                    budget_empty[key] = _MATURE
+            else:
+                f = _resource_finding(rs) if rs else None
+                out[i] = f
+                if learn and (f is None or f.score < t):
+                    key = (ev.service, ev.method, routes[i])
+                    used = budget_empty.get(key, 0)
+                    if used != _MATURE and (used < cap or self._young(key)):
+                        budget_empty[key] = used + 1
+                        self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
+                        if learn_res:
+                            resources.learn(ev.service, ev.method, routes[i], ev.path)
+                    elif used != _MATURE:  # a profile never gets young again: ask once a batch
+                        budget_empty[key] = _MATURE
         if not pending:
             return out
         if self.model is None:
@@ -310,7 +325,6 @@ class RequestAnalyzer:
             for j, (i, p) in enumerate(pending):
                 out[i] = self._finish(p, float(scores[j]), X[j])
         if learn:  # online profiles never learn from what they flag
-            t = self.threshold
             for i, p in pending:
                 f = out[i]
                 if f is None or f.score < t:
@@ -321,6 +335,8 @@ class RequestAnalyzer:
                         self.profiles.calibrate(p.ev.service, p.ev.method, p.route, p.raw)
                         self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params,
                                             body_kind(p.ev.body))
+                        if learn_res:
+                            resources.learn(p.ev.service, p.ev.method, p.route, p.ev.path)
                     elif used != _MATURE:
                         budget[key] = _MATURE
         return out
@@ -377,3 +393,22 @@ def _parts(a: Assessment) -> tuple[tuple[str, float], ...]:
     if not a.reasons:
         return ()
     return tuple((COMPONENTS[i], round(w, 4)) for i, w in enumerate(a.components) if w > 0.0)
+
+
+def _resource_finding(rs: list[tuple[float, str, str]]) -> Finding:
+    """The finding of a request whose only evidence is its method or resource."""
+    keep = 1.0
+    parts: dict[str, float] = {}
+    for w, part, _ in rs:
+        keep *= 1.0 - w
+        parts[part] = max(parts.get(part, 0.0), round(w, 4))
+    reasons = tuple(r for _, _, r in sorted(rs, key=lambda f: -f[0]))[:5]
+    return Finding(UNUSUAL, round(1.0 - keep, 4), (), reasons, (), tuple(parts.items()))
+
+
+def _with_resources(p: _Pending, rs: list[tuple[float, str, str]]) -> _Pending:
+    """A payload request's profile evidence with its method/resource evidence added."""
+    r = _resource_finding(rs)
+    score = 1.0 - (1.0 - p.profile_score) * (1.0 - r.score)
+    reasons = (*r.reasons, *p.reasons)[:6]
+    return _Pending(p.ev, p.route, score, p.raw, (*p.parts, *r.parts), reasons, p.row, p.params)

@@ -50,6 +50,7 @@ from detector.analysis.param_stats import (
     check_value,
 )
 from detector.analysis.params import Param
+from detector.analysis.resources import ResourceModel
 from detector.analysis.values import (
     KINDS,
     _masks,
@@ -170,6 +171,8 @@ class ProfileStore:
         self.required_share = required_share
         self.max_reasons = max_reasons
         self._routes: dict[tuple[str, str, str], RouteProfile] = {}
+        # The services' route trees, methods and extensions: what resources exist.
+        self.resources = ResourceModel(min_history=min_history)
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -417,6 +420,7 @@ class ProfileStore:
                        "max_enum": self.max_enum, "max_routes": self.max_routes,
                        "required_share": self.required_share, "max_reasons": self.max_reasons},
             "routes": routes,
+            "resources": self.resources.snapshot(),
         })  # fmt: skip
 
     @classmethod
@@ -429,6 +433,11 @@ class ProfileStore:
             if doc.get("version") not in (1, STATE_VERSION):  # 1: no shape models yet
                 raise ValueError(f"unsupported profile state version {doc.get('version')!r}")
             store = cls(**doc["config"])
+            if doc.get("resources") is not None:  # absent in version 1
+                try:
+                    store.resources.restore(doc["resources"])
+                except SnapshotError as exc:
+                    raise ValueError(str(exc)) from None
             for r in doc["routes"]:
                 p = RouteProfile()
                 p.n, p.overflow = int(r["n"]), int(r["overflow"])

@@ -299,19 +299,25 @@ class ResourceModel:
 
     # -- learning ---------------------------------------------------------------------------
 
-    def learn(self, service: str, method: str, route: str, path: str) -> None:
-        """Add one presumed-normal request: its route template and its raw path."""
+    def learn(self, service: str, method: str, route: str, path: str, n: int = 1) -> None:
+        """Add presumed-normal requests: ``n`` of them (default one) on the route template
+        ``route``, ``path`` being one of their raw paths (a window's count at once)."""
+        if n <= 0:
+            return
         svc = self._services.get(service)
         if svc is None:
             if len(self._services) >= self.max_services:
                 return
             svc = self._services[service] = _Service()
-        svc.n += 1
-        if svc.n == self.min_history:
+        before = svc.n
+        svc.n += n
+        if before < self.min_history <= svc.n:
             svc.gen += 1  # leaves cold start
-        warm = svc.n > self.min_history
+        warm_n = max(0, svc.n - max(before, self.min_history))  # of them past the warm-up
+        warm = warm_n > 0
+        late_before = svc.late
         if warm:
-            svc.late += 1
+            svc.late += warm_n
         info = svc.routes.get(route)
         if info is None:
             if len(svc.routes) >= self.max_routes:
@@ -325,33 +331,33 @@ class ResourceModel:
                 if warm:
                     svc.late_new_routes += 1
         if info is not None:
-            info.n += 1
+            info.n += n
             c = info.methods.get(method)
             if c is not None:
-                info.methods[method] = c + 1
+                info.methods[method] = c + n
             elif len(info.methods) < self.max_methods:
-                info.methods[method] = 1
+                info.methods[method] = n
         c = svc.methods.get(method)
         if c is not None:
-            svc.methods[method] = c + 1
+            svc.methods[method] = c + n
         elif len(svc.methods) < self.max_methods:
-            svc.methods[method] = 1
-        if warm and svc.late % 256 == 0:
+            svc.methods[method] = n
+        if warm and svc.late // 256 != late_before // 256:
             svc.check_open(self.min_history)
         ext = _extension(path)
         if ext is not None:
             c = svc.exts.get(ext)
             if c is not None:
-                svc.exts[ext] = c + 1
+                svc.exts[ext] = c + n
             elif len(svc.exts) < self.max_extensions:
-                svc.exts[ext] = 1
+                svc.exts[ext] = n
                 svc.gen += 1
                 if warm:
                     svc.late_new_ext += 1
         if (";" in path or "(" in path or "ess" in path or "ESS" in path) and _SESSION.search(path):
             if not svc.sessions:
                 svc.gen += 1
-            svc.sessions += 1
+            svc.sessions += n
 
     # -- assessing --------------------------------------------------------------------------
 

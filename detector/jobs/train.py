@@ -130,6 +130,7 @@ def train(
         profiles=profiles, templater=templater, paranoia=paranoia, threshold=threshold
     )
     template = templater.template
+    resources = profiles.resources
     rows: list[RequestRow] = []
     excluded = 0
     # Prequential: each request is assessed before its route learns it, so the model's
@@ -149,6 +150,7 @@ def train(
             profiles.learn(ev.service, ev.method, route, params, kind)
         else:
             profiles.learn(ev.service, ev.method, route, [], kind)
+        resources.learn(ev.service, ev.method, route, ev.path)
     payload = sum(1 for ev in events if ev.query or ev.body)
     evaluation: dict[str, Any] = {
         "threshold": threshold,

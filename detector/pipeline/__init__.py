@@ -275,6 +275,8 @@ class Pipeline:
         if pending and self.screen.analyzer is not None:
             flagged = self.screen.analyze(pending, self.series.keys, series, clients,
                                           self.summary.findings)
+        if self.screen.analyzer is not None:
+            self.screen.learn_resources(series, self.series.keys, flagged)
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of)
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)

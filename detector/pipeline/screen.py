@@ -18,7 +18,7 @@ from detector.detectors.payload import is_probe
 from detector.events import AccessEvent
 from detector.state.component import stamp, unstamp
 from detector.state.snapshot import SnapshotError
-from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAUTH, scan_path
+from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAMPLES, SAUTH, scan_path
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -41,6 +41,10 @@ class RequestScreen:
 
     def __init__(self, analyzer: RequestAnalyzer | None) -> None:
         self.analyzer = analyzer
+        if analyzer is not None:
+            # the pipeline teaches the resource model every window's route counts
+            # (learn_resources), not the sample of requests the analyzer sees
+            analyzer.learn_resources = False
         self.ua_benign: dict[str, set[str]] = {}
         self.ua_benign_bytes: dict[str, int] = {}  # per service, of the strings in ua_benign
 
@@ -93,6 +97,28 @@ class RequestScreen:
                            else S404 if status == 404 else S4XX)
                     st[idx] = max(0, st[idx] - 1)
         return flagged
+
+    def learn_resources(
+        self,
+        series: dict[int, list[Any]],
+        keys: list[SeriesKey],
+        flagged: list[tuple[AccessEvent, str, Finding]],
+    ) -> None:
+        """Teach the resource model a closed window's routes: each series' requests (the
+        flagged ones already taken out of its count) under one of its raw paths."""
+        a = self.analyzer
+        if a is None or not a.learn_online:
+            return  # a published model's profiles are fixed
+        learn = a.profiles.resources.learn
+        bad = {id(ev) for ev, _, _ in flagged}
+        for sid, st in series.items():
+            n = st[COUNT]
+            if n <= 0:
+                continue
+            key = keys[sid]
+            sample = st[SAMPLES]
+            path = sample[0].path if sample and id(sample[0]) not in bad else key.route
+            learn(key.service, key.method, key.route, path, n)
 
     # ---- state (detector.state.component): the harmless agents; the analyzer's
     # profiles are a component of their own (ProfileStore) ----

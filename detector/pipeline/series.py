@@ -26,9 +26,11 @@ from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAMPLES, SAUTH, new_
 # quantifiers: linear on attacker-controlled paths.
 _SUSPICIOUS_PATH = re.compile(
     r"[%'\"<>;`{}\\|$!*()\[\]~]|\.\.|/\.|\.(?:php\d?|aspx?|jspx?|cgi|env|bak|old|sql|ini|log"
-    r"|conf|cfg|ya?ml|xml|git|svn|htaccess|passwd|swp|zip|tar|gz|dll|exe|sh)\b",
+    r"|conf|cfg|ya?ml|xml|git|svn|htaccess|passwd|swp|zip|tar|gz|dll|exe|sh|inc|orig|save"
+    r"|tmp|copy|dist)\b",
     re.IGNORECASE,
 )
+_PLAIN_METHODS = frozenset({"GET", "HEAD", "POST"})
 KNOWN_METHODS = frozenset({
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PROPFIND",
     "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
@@ -94,8 +96,8 @@ class SeriesIndex:
         ):
             self._gen = gen
             self._drop_cache()
-        if _SUSPICIOUS_PATH.search(path) is not None:
-            self.odd_paths.add(pk)
+        if method not in _PLAIN_METHODS or _SUSPICIOUS_PATH.search(path) is not None:
+            self.odd_paths.add(pk)  # (a method a route may never have answered, too)
         key = SeriesKey(svc, method if method in KNOWN_METHODS else "OTHER", route)
         sid = self.sid_of.get(key)
         if sid is None:
