@@ -44,37 +44,11 @@ from detector.analysis.profiles import ProfileStore  # noqa: E402
 from detector.events import AccessEvent  # noqa: E402
 from detector.routes.templater import RouteTemplater  # noqa: E402
 from detector.sources.files import FileSource  # noqa: E402
+from scripts.oneclass_metrics import auroc, detection_at  # noqa: E402
 
 DATA = Path(os.environ.get("DETECTOR_SHARED_DATA", REPO.parent / "shared" / "data"))
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0"
 DETECTORS = ("profiles", "model", "combined", "signatures")
-
-
-def auroc(normal: np.ndarray, anomalous: np.ndarray) -> float:
-    """Mann-Whitney AUROC with ties counted half."""
-    scores = np.concatenate([normal, anomalous])
-    order = scores.argsort(kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_s = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks of ties
-        j = i
-        while j + 1 < len(scores) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    r = ranks[len(normal) :].sum()
-    n1, n0 = len(anomalous), len(normal)
-    return float((r - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def detection_at(normal: np.ndarray, anomalous: np.ndarray, fpr: float = 0.01) -> float:
-    """Share of anomalies scored above the lowest threshold with at most ``fpr`` false positives."""
-    cands = np.unique(normal)
-    for t in cands:  # ascending: the first that keeps FP <= fpr is the most sensitive
-        if (normal > t).mean() <= fpr:
-            return float((anomalous > t).mean())
-    return 0.0
 
 
 def scores_for(
