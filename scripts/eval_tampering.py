@@ -862,6 +862,8 @@ def score_file(models: Path, path: Path) -> dict[int, tuple[Finding | None, str]
     """Finding and route by 1-based line, as ``detector scan FILE --models DIR --all`` makes
     them (routes templated as the lines are read, findings judged in chunks of CHUNK)."""
     analyzer = RequestAnalyzer.from_registry(models)
+    if analyzer.templater is not None:
+        analyzer.templater.frozen = True  # as detector scan does with a trained templater
     templater = analyzer.templater or RouteTemplater()
     template = templater.template
     judge = analyzer.findings

@@ -265,6 +265,7 @@ class RequestAnalyzer:
         wide = self.signatures.max_field_chars  # beyond this a field is scanned in windows
         resources = self.profiles.resources
         res_assess = resources.assess
+        expects = self.profiles.expects_params
         learn_res = learn and self.learn_resources
         t = self.threshold
         for i, ev in enumerate(events):
@@ -284,7 +285,7 @@ class RequestAnalyzer:
                 ua = scans.scan(ua_hits, ev.user_agent, "user_agent")
             query = ev.query
             body = ev.body
-            rs = res_assess(ev.service, ev.method, routes[i], ev.path)  # [] nearly always
+            rs = res_assess(ev.service, ev.method, routes[i], ev.path, ev.status)  # mostly []
             if query or body:
                 got = payloads.get((query, body))
                 if got is None:
@@ -297,6 +298,9 @@ class RequestAnalyzer:
                     pending.append((i, _with_resources(p, rs) if rs else p))
             elif hits or ua:
                 out[i] = attack_finding(hits + ua)
+            elif expects(ev.service, ev.method, routes[i]):  # its parameters are missing
+                p = self._prepare(ev, routes[i], [])
+                pending.append((i, _with_resources(p, rs) if rs else p))
             else:
                 f = _resource_finding(rs) if rs else None
                 out[i] = f

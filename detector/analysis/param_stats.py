@@ -450,6 +450,11 @@ def _shape_novelty(
     wc = rarity_weight(upper_rate(st.new_chars, st.late)) if newc else 0.0
     m = newg.bit_count()
     wg = rarity_weight(upper_rate(sum(st.ng_hist[min(m, NG_BINS - 1):]), st.late)) if m else 0.0
+    # New letter pairs are everyday variety in free text (a new surname, a new password):
+    # they count only where they are rare on their own (under 1 % of warm values), which
+    # is a field with a settled vocabulary, never a few of them adding up across fields.
+    if wg < 0.5:
+        wg = 0.0
     if wc >= wg and wc > 0.0:
         shown = " ".join(chars_of(value, newc))
         found.append((wc, _C["chars"], f"{label}: character {shown} never seen in "

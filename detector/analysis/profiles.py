@@ -335,12 +335,18 @@ class ProfileStore:
             if req is None or req[0] != need:
                 req = prof.required = (need, [n for n, st in table.items() if st.count >= need])
             missing = [n for n in req[1] if n not in present]
-            for name in missing[:3]:
-                c = table[name].count
+            if missing:
+                # Absences travel together (a request without its body lacks them all): one
+                # piece of evidence, as rare as the best-carried missing name's absence.
+                missing.sort(key=lambda k: -table[k].count)
+                c = table[missing[0]].count
                 w = rarity_weight(upper_rate(prof.n - c, prof.n))
-                found.append((max(w, 0.15), _C["missing"], f"missing parameter {name[:64]} "
+                names = ", ".join(k[:64] for k in missing[:3]) + (", …" if len(missing) > 3
+                                                                   else "")
+                plural = "s" if len(missing) > 1 else ""
+                found.append((max(w, 0.15), _C["missing"], f"missing parameter{plural} {names} "
                               f"(carried by {c:,} of {prof.n:,} requests)"))
-        if body is not None and prof.bodies and body not in prof.bodies:
+        if body is not None and body != "none" and prof.bodies and body not in prof.bodies:
             seen = sum(prof.bodies.values())
             if seen >= self.min_history:
                 kinds = ", ".join(sorted(prof.bodies))
@@ -361,6 +367,22 @@ class ProfileStore:
         reasons = tuple(dict.fromkeys(r for _, _, r in found))[: self.max_reasons]
         raw = 1.0 - keep
         return Assessment(self._calibrated(prof, raw), reasons, tuple(comps), raw)
+
+    def expects_params(self, service: str, method: str, route: str) -> bool:
+        """Whether the route is past its cold start and (nearly) every request of it
+        carried some query parameter: a request without any is then worth assessing.
+
+        Not on routes that carry bodies: a request logged without its body says more
+        about the log (bodies are sampled, capped or not logged) than about the client."""
+        prof = self._routes.get((service, method, route))
+        if (prof is None or prof.n < self.min_history or not prof.params
+                or any(k != "none" for k in prof.bodies)):
+            return False
+        need = self.required_share * prof.n
+        req = prof.required
+        if req is None or req[0] != need:
+            req = prof.required = (need, [n for n, st in prof.params.items() if st.count >= need])
+        return bool(req[1])
 
     def _unknown(self, prof: RouteProfile, method: str, route: str,
                  name: str) -> tuple[float, int, str]:

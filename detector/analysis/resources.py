@@ -44,8 +44,10 @@ tree is complete, i.e. no route was dropped for the ``max_routes`` bound):
   word that a collapsed directory turned into ``{id}``);
 - a path going on below a known file (``/shop/index.jsp/x``): 0.45;
 - an extension the service never served, once it has seen at least 3, and
-  ``min_history`` requests after its warm-up (to tell whether it is open): 0.55,
-  or 0.25 on an open service; 0.8 (0.5) for database dumps and key files
+  ``min_history`` requests after its warm-up (to tell whether it is open): 0.45
+  (under the threshold alone), or 0.25 on an open service, and nothing for what
+  browsers and crawlers ask every site for (favicons, manifests, ``robots.txt``,
+  ``/.well-known/``); 0.8 (0.5) for database dumps and key files
   (``.sql``, ``.mdb``, ``.pem``...).
 
 A service is *open* when, after its warm-up, at least 1 learned request in 100
@@ -73,6 +75,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from detector.analysis.values import rarity_weight, upper_rate
 from detector.memo import Memo, size_of
 from detector.routes.paths import split_path
 from detector.routes.shapes import shape
@@ -142,7 +145,10 @@ _PROBES: dict[str, tuple[float, str]] = {
                      "_vti_cnf", "_vti_adm", "_vti_inf.html", "msadc", "jsp-examples",
                      "servlets-examples", "tomcat-docs", "snoop.jsp", "snoopservlet",
                      "iisstart.htm", "localstart.asp", "postinfo.html", "default.ida",
-                     "cmd.exe", "root.exe", "phf", "formmail.pl"), _SAMPLE),
+                     "cmd.exe", "root.exe", "phf", "formmail.pl", "iisstart.png",
+                     "welcome.png", "iis-85.png", "iis-8.png", "cfdocs", "cfide",
+                     "jsp-examples", "tomcat.gif", "tomcat-power.gif", "asf-logo.png",
+                     "readme.html", "license.txt"), _SAMPLE),
     **dict.fromkeys(("jmx-console", "web-console", "admin-console", "host-manager",
                      "phpmyadmin", "myadmin", "mysqladmin", "adminer.php", "invoker"), _CONSOLE),
     **dict.fromkeys((".ds_store", "thumbs.db", "desktop.ini", "ws_ftp.log", ".idea", ".vscode",
@@ -361,7 +367,8 @@ class ResourceModel:
 
     # -- assessing --------------------------------------------------------------------------
 
-    def assess(self, service: str, method: str, route: str, path: str) -> list[Found]:
+    def assess(self, service: str, method: str, route: str, path: str,
+               status: int | None = None) -> list[Found]:
         """What does not fit the service's learned routes: ``[(weight, part, reason)]``.
 
         Never raises; ``[]`` during cold start and for anything in the learned tree.
@@ -388,6 +395,19 @@ class ResourceModel:
                                size_of(service, route, path, *(r for _, _, r in res)))
             if res:
                 found.extend(res)
+            elif (status is None or status >= 400) and not svc.open and not _WELL_KNOWN.search(
+                    path):
+                # Any resource outside a settled tree: as rare as new routes were once the
+                # service was warm. Not when it was served (status < 400): a new endpoint,
+                # another detector's business.
+                w = rarity_weight(upper_rate(svc.late_new_routes, svc.late))
+                if w >= 0.3:
+                    answered = "no response known" if status is None else f"answered {status}"
+                    found.append((round(w, 4), RESOURCE,
+                                  f"resource {_show(path)}: not in the learned tree of "
+                                  f"{len(svc.routes):,} routes ({answered}; new routes came "
+                                  f"in {svc.late_new_routes:,} of {svc.late:,} requests "
+                                  f"once warm)"))
         return found
 
     def _method(
@@ -621,11 +641,12 @@ def _resources(svc: _Service, route: str, path: str, min_history: int) -> list[F
     # an extension the service never served
     ext = _extension(last_raw)
     if (ext is not None and not covered_ext and ext not in svc.exts and len(svc.exts) >= 3
-            and svc.late >= min_history):
+            and svc.late >= min_history and not _WELL_KNOWN.search(path)):
         if ext in _SENSITIVE_EXT:
             w, what = (0.5 if open_ else 0.8), "database dump or key file extension"
         else:
-            w, what = (0.25 if open_ else 0.55), "extension"
+            # below the threshold alone: a service answers the odd icon or manifest
+            w, what = (0.25 if open_ else 0.45), "extension"
         found.append((w, f"{what} .{ext} never served by the service "
                          f"(seen: {svc.seen_extensions()})"))
 
@@ -635,6 +656,15 @@ def _resources(svc: _Service, route: str, path: str, min_history: int) -> list[F
     tail = f"; not in the learned tree of {len(routes):,} routes"
     head = f"resource {_show(path)}: "
     return [(w, RESOURCE, head + why + tail) for w, why in found[:3]]
+
+
+# What browsers, apps and crawlers ask every site for, whatever it serves: never a probe.
+_WELL_KNOWN = re.compile(
+    r"^/(?:\.well-known/|favicon[^/]*$|apple-touch-icon[^/]*$|(?:site\.webmanifest|manifest"
+    r"\.json|robots\.txt|sitemap[^/]*\.xml(?:\.gz)?|humans\.txt|ads\.txt|security\.txt"
+    r"|browserconfig\.xml|crossdomain\.xml)$)",
+    re.IGNORECASE,
+)
 
 
 def _garbage(seg: str) -> float:

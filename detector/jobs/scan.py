@@ -137,6 +137,9 @@ def scan(
             models_dir, name=name, paranoia=paranoia, threshold=threshold
         )
     templater = analyzer.templater or RouteTemplater()
+    # A trained templater's routes are the ones the profiles know: scanned traffic must not
+    # reshape them (a burst of probes under /app/ would collapse /app/login to /app/{id}).
+    templater.frozen = analyzer.templater is not None
     template = templater.template
     writer = _Writer(output, analyzer, all_requests)
     requests = 0

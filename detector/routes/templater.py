@@ -75,6 +75,10 @@ class RouteTemplater:
         # Bumped whenever a learned collapse changes templates, so callers that
         # cache templating results of their own know to drop them.
         self.generation = 0
+        # Frozen: template with what was learned, learn nothing more (scanning with a
+        # trained model: probes in the scanned traffic must not reshape its routes).
+        # A run-time switch, not state.
+        self.frozen = False
 
     def template(self, service: str, path: str) -> str:
         """The route template of ``path``; never raises, always starts with ``/``."""
@@ -98,7 +102,7 @@ class RouteTemplater:
             tree = self._trees[service] = self._new_tree()
             self._caches[service] = {}
         generation = tree.generation
-        result = "/" + "/".join(tree.walk(split_path(path, self.max_depth)))
+        result = "/" + "/".join(tree.walk(split_path(path, self.max_depth), not self.frozen))
         cache = self._caches[service]
         if tree.generation != generation:  # a collapse: every cached result may be stale
             self._cached -= len(cache)

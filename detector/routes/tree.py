@@ -53,8 +53,11 @@ class RouteTree:
         self.nodes = 0
         self.generation = 0
 
-    def walk(self, segments: list[str]) -> list[str]:
-        """Template keys for ``segments``, learning from them on the way."""
+    def walk(self, segments: list[str], learn: bool = True) -> list[str]:
+        """Template keys for ``segments``, learning from them on the way (unless not
+        ``learn``: then an unseen segment keeps its shape or itself, and nothing changes)."""
+        if not learn:
+            return self._look(segments)
         keys: list[str] = []
         node: Node | None = self.root
         for depth, seg in enumerate(segments):
@@ -80,6 +83,25 @@ class RouteTree:
             node = self._child(node, key)
         if node is not None:
             node.end = True
+        return keys
+
+    def _look(self, segments: list[str]) -> list[str]:
+        """:meth:`walk` on a frozen tree: what it learned applies, nothing is learned, so
+        no burst of unseen paths (a scan of probes) can collapse a known route."""
+        keys: list[str] = []
+        node: Node | None = self.root
+        for depth, seg in enumerate(segments):
+            if depth == self.max_depth:
+                keys.append(REST)
+                return keys
+            if len(seg) > self.max_segment_len or node is not None and node.variable:
+                key = ID
+            elif node is not None and seg in node.children:
+                key = seg
+            else:
+                key = shape(seg) or seg
+            keys.append(key)
+            node = node.children.get(key) if node is not None else None
         return keys
 
     def _admit(self, node: Node, seg: str, depth: int) -> str:

@@ -35,8 +35,10 @@ class Shop:
     def learn(self, method: str, path: str, service: str = "shop") -> None:
         self.model.learn(service, method, self.route(path, service), path)
 
-    def assess(self, method: str, path: str, service: str = "shop") -> list[tuple[float, str, str]]:
-        return self.model.assess(service, method, self.route(path, service), path)
+    def assess(self, method: str, path: str, service: str = "shop",
+               status: int | None = 200) -> list[tuple[float, str, str]]:
+        """Served (200) unless told: the shape rules, not the settled-tree rule."""
+        return self.model.assess(service, method, self.route(path, service), path, status)
 
     def train(self, n: int, rng: random.Random, service: str = "shop") -> None:
         for i in range(n):
@@ -245,7 +247,7 @@ def test_a_path_below_a_known_file(shop: Shop) -> None:
 
 def test_an_extension_the_service_never_served(shop: Shop) -> None:
     w, why = only(shop.assess("GET", "/shop/default.asp"))
-    assert w == 0.55
+    assert w == 0.45  # under the threshold alone
     assert "extension .asp never served by the service (seen: " in why and "jsp" in why
     w, why = only(shop.assess("GET", "/shop/dump.sql"))
     assert w == 0.8 and "database dump or key file extension .sql" in why
@@ -491,3 +493,25 @@ def test_real_apache_log_stays_quiet() -> None:
     assert len(events) - cut == 3000
     assert len(flagged) <= 6, flagged
     assert all(w < 0.5 for _, found in flagged for w, _, _ in found), flagged
+
+
+def test_an_unserved_resource_outside_a_settled_tree() -> None:
+    # No new route came once the shop was warm: a resource outside its tree that was not
+    # served (404, or no response known, as in a scan of requests) is rare evidence.
+    shop = Shop()  # its own templater: the shared one learned other tests' probe paths
+    shop.train(8000, random.Random(7))
+    for status in (None, 404):
+        w, why = only(shop.assess("GET", "/shop/about.jsp", status=status))
+        assert w > 0.8 and "not in the learned tree of 17 routes" in why
+        assert "new routes came in 0 of 7,800 requests once warm" in why
+    assert shop.assess("GET", "/shop/about.jsp", status=200) == []  # a new endpoint
+    assert shop.assess("GET", "/shop/register.jsp", status=None) == []  # known
+
+
+def test_an_open_service_never_scores_an_unserved_resource() -> None:
+    s = Shop()
+    exts = ["html", "png", "css", "js", "txt"]
+    for i in range(2000):
+        s.learn("GET", f"/files/t{i % 40}/n{i // 40 % 45}.{exts[i % 5]}")
+    assert s.model._services["shop"].open
+    assert s.assess("GET", "/files/zz/nothing-here.html", status=404) == []
