@@ -157,6 +157,8 @@ def _derive(st: ParamStats) -> _Derived:
 
 
 _CHAR_FULL = (1 << 256) - 1
+_SPACES = CLASS_NAMES.index("spaces")
+_PROSE_CAP = 0.45  # novelty in free text: under the default threshold on its own
 # Kinds whose characters and letter pairs are learned: free text and its relatives. Numbers,
 # dates and uuids have their own checks; a wrong kind is a type break.
 SHAPE_KINDS = frozenset({"text", "token", "email", "url"})
@@ -455,6 +457,12 @@ def _shape_novelty(
     # is a field with a settled vocabulary, never a few of them adding up across fields.
     if wg < 0.5:
         wg = 0.0
+    if st.classes[_SPACES] >= 0.05 * st.obs and not (newc and _invisible(value, newc)):
+        # Prose (a search box, an address: words with spaces) meets new punctuation
+        # every day ("node.js", "o'reilly", "100% cotton"): a hint, never a finding alone.
+        # Not so an invisible character (a byte-order mark, a zero-width space, CR/LF).
+        wc = min(wc, _PROSE_CAP)
+        wg = min(wg, _PROSE_CAP)
     if wc >= wg and wc > 0.0:
         shown = " ".join(chars_of(value, newc))
         found.append((wc, _C["chars"], f"{label}: character {shown} never seen in "
@@ -462,6 +470,16 @@ def _shape_novelty(
     elif wg > 0.0:
         found.append((wg, _C["chars"], f"{label}: {m} letter pair{'s' if m > 1 else ''} "
                       f"never seen in {st.obs:,} values"))
+
+
+def _invisible(value: str, newc: int) -> bool:
+    """Whether a character of ``value`` in the character mask ``newc`` is not printable."""
+    for ch in set(value):
+        if not ch.isprintable():
+            o = ord(ch)
+            if newc >> (o if o < 128 else 128 + o % 128) & 1:
+                return True
+    return False
 
 
 def _check_range(

@@ -329,7 +329,10 @@ class ProfileStore:
                     if w > 0.0:
                         found.append((w, _C["duplicate"], f"parameter {name[:64]} given twice "
                                       f"(repeated in {st.dups:,} of {st.count:,} requests)"))
-        if len(present) < len(table):
+        # A request logged without its body on a route that carries bodies lacks their
+        # names because of the log (bodies sampled, capped, not logged), not the client.
+        unlogged = body == "none" and any(k != "none" for k in prof.bodies)
+        if len(present) < len(table) and not unlogged:
             need = self.required_share * prof.n
             req = prof.required  # names (nearly) every request carries; reset by learning
             if req is None or req[0] != need:
@@ -418,6 +421,24 @@ class ProfileStore:
         if k == 0:
             return raw
         return min(raw, rarity_weight(upper_rate(k, prof.scored)))
+
+    def calibration_card(self) -> dict[str, Any]:
+        """How scores are calibrated, for the model card: the rule and its coverage."""
+        routes = [p for p in self._routes.values() if p.scored >= CAL_MIN]
+        return {
+            "evidence": "each piece of evidence weighs rarity_weight(p), p = (k + 3) / (n + 3) "
+                        "the share of warm values or requests that showed the same novelty "
+                        "(counted prequentially, before learning); weight 0.5 is p = 1 %, "
+                        "0.75 is p = 0.1 %, capped at 0.95",
+            "combination": "facets of one value: the strongest; across parameters and "
+                           "resources: noisy-OR; with the batch model: noisy-OR",
+            "route": f"score lowered to rarity_weight((k + 3) / (n + 3)) of the share k / n "
+                     f"of the route's prequential scores in its {CAL_BINS}-bin histogram at "
+                     f"or above it, once the route scored {CAL_MIN} requests",
+            "routes_calibrated": len(routes),
+            "routes": len(self._routes),
+            "scored_requests": sum(p.scored for p in routes),
+        }
 
     def calibrate(self, service: str, method: str, route: str, score: float) -> None:
         """Record the score a warm request got before it was learned (prequential)."""

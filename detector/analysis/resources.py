@@ -395,17 +395,16 @@ class ResourceModel:
                                size_of(service, route, path, *(r for _, _, r in res)))
             if res:
                 found.extend(res)
-            elif (status is None or status >= 400) and not svc.open and not _WELL_KNOWN.search(
-                    path):
-                # Any resource outside a settled tree: as rare as new routes were once the
-                # service was warm. Not when it was served (status < 400): a new endpoint,
-                # another detector's business.
+            elif status is None and not svc.open and not _WELL_KNOWN.search(path):
+                # Any resource outside a settled tree, in a log without responses (a scan of
+                # bare requests): as rare as new routes were once the service was warm. When
+                # the response is known it says more: served, a new endpoint; 404, what
+                # the scanning and client-error detectors weigh across requests.
                 w = rarity_weight(upper_rate(svc.late_new_routes, svc.late))
                 if w >= 0.3:
-                    answered = "no response known" if status is None else f"answered {status}"
                     found.append((round(w, 4), RESOURCE,
                                   f"resource {_show(path)}: not in the learned tree of "
-                                  f"{len(svc.routes):,} routes ({answered}; new routes came "
+                                  f"{len(svc.routes):,} routes (no response known; new routes came "
                                   f"in {svc.late_new_routes:,} of {svc.late:,} requests "
                                   f"once warm)"))
         return found

@@ -186,7 +186,8 @@ def train(
         feature_schema=schema(), evaluation=evaluation,
         extra={"training": {"files": [s.name for s in sources], "bad_records": bad,
                             "routes": len(profiles), "model_rows": len(rows) if model else 0,
-                            "paranoia": paranoia}},
+                            "paranoia": paranoia},
+               "calibration": profiles.calibration_card()},
     )  # fmt: skip
     return TrainReport(
         name=name, version=version, out_dir=str(out_dir), events=len(events), bad_records=bad,
