@@ -457,10 +457,11 @@ def _shape_novelty(
     # is a field with a settled vocabulary, never a few of them adding up across fields.
     if wg < 0.5:
         wg = 0.0
-    if st.classes[_SPACES] >= 0.05 * st.obs and not (newc and _invisible(value, newc)):
+    if st.classes[_SPACES] >= 0.05 * st.obs and not (newc and _syntax(value, newc)):
         # Prose (a search box, an address: words with spaces) meets new punctuation
         # every day ("node.js", "o'reilly", "100% cotton"): a hint, never a finding alone.
-        # Not so an invisible character (a byte-order mark, a zero-width space, CR/LF).
+        # Not so an invisible character (a byte-order mark, a zero-width space, CR/LF) or
+        # the syntax of code and markup ({ } [ ] < > ; ` | $ \), which prose does not use.
         wc = min(wc, _PROSE_CAP)
         wg = min(wg, _PROSE_CAP)
     if wc >= wg and wc > 0.0:
@@ -472,10 +473,14 @@ def _shape_novelty(
                       f"never seen in {st.obs:,} values"))
 
 
-def _invisible(value: str, newc: int) -> bool:
-    """Whether a character of ``value`` in the character mask ``newc`` is not printable."""
+_SYNTAX = frozenset("{}[]<>;`|$\\")
+
+
+def _syntax(value: str, newc: int) -> bool:
+    """Whether a character of ``value`` in the character mask ``newc`` is invisible (not
+    printable) or code and markup syntax."""
     for ch in set(value):
-        if not ch.isprintable():
+        if not ch.isprintable() or ch in _SYNTAX:
             o = ord(ch)
             if newc >> (o if o < 128 else 128 + o % 128) & 1:
                 return True

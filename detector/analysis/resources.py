@@ -251,8 +251,10 @@ class ResourceModel:
     ...     m.learn("shop", "GET", "/shop/site.css", "/shop/site.css")
     >>> m.assess("shop", "GET", "/shop/index.jsp", "/shop/index.jsp")
     []
-    >>> m.assess("shop", "GET", "/shop/about.jsp", "/shop/about.jsp")  # new, no probe shape
+    >>> m.assess("shop", "GET", "/shop/about.jsp", "/shop/about.jsp", 200)  # new, served
     []
+    >>> m.assess("shop", "GET", "/shop/about.jsp", "/shop/about.jsp")[0][0]  # no response known
+    0.6135
     >>> m.assess("shop", "GET", "/shop/index.jsp.bak", "/shop/index.jsp.bak")
     [(0.9, 'resource', 'resource /shop/index.jsp.bak: backup suffix .bak on a known file (/shop/index.jsp); not in the learned tree of 5 routes')]
     >>> w, part, why = m.assess("shop", "PUT", "/shop/register.jsp", "/shop/register.jsp")[0]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+import orjson
+
 __all__ = ["CLASS_NAMES", "KINDS", "value_kind"]
 
 KINDS = (
@@ -99,6 +101,16 @@ def value_kind(value: str, json_type: str) -> str:
             return "email"
     if n <= 2048 and value.startswith(("http://", "https://")) and " " not in value:
         return "url"
+    if n >= 2 and value[0] in "{[" and value[-1] in "}]":  # JSON smuggled into a string
+        try:
+            doc = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(doc, dict):
+                return "object"
+            if isinstance(doc, list):
+                return "array"
     if 6 <= n <= 128 and _TOKEN.fullmatch(value) and not value.isalpha():
         return "token"
     return "text"
