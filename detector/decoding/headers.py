@@ -155,8 +155,7 @@ class HeaderKeys:
     (True, 1, ['http_referer', 'http_x_api_version', 'status'])
     """
 
-    __slots__ = ("count", "known", "names", "usual", "_last", "_last_obj", "_name_of",
-                 "_unusual")
+    __slots__ = ("count", "known", "names", "usual", "_name_of", "_unusual")
 
     def __init__(self, name_of: Callable[[str], str | None], unusual: Iterable[str] = ()) -> None:
         self._name_of = name_of
@@ -165,8 +164,6 @@ class HeaderKeys:
         self.usual: set[str] = set()
         self.names: dict[str, str] = {}  # header key -> header name
         self.count = 0  # header keys in the last record (sent or not, kept or not)
-        self._last_obj: object = None
-        self._last: Headers | None = None
 
     def headers(self, obj: dict[str, Any]) -> Headers | None:
         """The headers of one record, None when it has none."""
@@ -175,11 +172,7 @@ class HeaderKeys:
                 return self.pick(obj)
             self.count = 0
             return None
-        if obj is self._last_obj:  # a fast path that gave up passes the record on
-            return self._last
-        got = self._walk(obj)
-        self._last_obj, self._last = obj, got
-        return got
+        return self._walk(obj)
 
     def sent(self, obj: dict[str, Any]) -> Headers | None:
         """:meth:`headers` of a record whose keys are all :attr:`known` and some of them
