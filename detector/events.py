@@ -34,6 +34,12 @@ class AccessEvent(NamedTuple):
     request_id: str | None
     source: str  # file name or "topic:partition"
     offset: int  # 1-based line number in a file, or the Kafka offset
+    # Request headers the record carries, (name, value) in record order: names lower case
+    # with '-' ("x-api-version"), a repeated header's values joined with ", ". None (not
+    # an empty tuple) when there are none: most events, and every format without headers.
+    # User-Agent and X-Forwarded-For are left out (``user_agent``, ``client`` have them).
+    # At most decoding.headers.MAX_HEADERS of them, values bounded like ``body``.
+    headers: tuple[tuple[str, str], ...] | None = None
 
 
 # AccessEvent fields by position, for hot loops that index the tuple (faster than
@@ -51,6 +57,7 @@ USER_AGENT: Final = 10
 BODY: Final = 11
 SOURCE: Final = 13
 OFFSET: Final = 14
+HEADERS: Final = 15
 
 
 class DeploymentEvent(NamedTuple):

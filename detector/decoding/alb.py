@@ -66,5 +66,5 @@ class AlbDecoder(TextDecoder):
             (ts, self.default_service, None, method, path, query,
              to_status(status), _processing_time((rpt, tpt, spt)), to_count(size),
              strip_port(client) if client != "-" else "", ua if ua != "-" else "",
-             None, trace if trace and trace != "-" else None, source, offset),
+             None, trace if trace and trace != "-" else None, source, offset, None),
         )  # fmt: skip

@@ -17,6 +17,11 @@ SCHEMA_PREFIX_LEN = 5  # Confluent wire format: magic byte 0, then a 4-byte sche
 # payload out of sight of request analysis (issue 8). Only a JSON body re-serialised
 # longer than its record (number formatting) can meet this cap.
 BODY_CAP = MAX_LINE_BYTES  # characters
+# Request headers (AccessEvent.headers): at most MAX_HEADERS per event, in record order,
+# and a value kept whole up to HEADER_CAP characters, like a body: only a list of values
+# joined or a number re-serialised could meet it, and a value cut there keeps its prefix.
+MAX_HEADERS = 32
+HEADER_CAP = BODY_CAP  # characters
 
 
 class DecodeError(ValueError):

@@ -35,6 +35,9 @@ _CLF = re.compile(
 class ClfDecoder(TextDecoder):
     """Common/Combined Log Format; the service is the configured default.
 
+    Combined's referer is the event's one request header, ``referer`` (as logged: a
+    quote in it stays escaped, like the User-Agent's).
+
     >>> d = ClfDecoder("www")
     >>> e = d.decode(b'pc1.nasa.gov - - [01/Jul/1995:00:00:01 -0400] "GET /history/ HTTP/1.0"'
     ...              b' 200 6245\\n', "f", 1)
@@ -49,7 +52,7 @@ class ClfDecoder(TextDecoder):
         m = _CLF.match(line)
         if m is None:
             fail(f"not a {self.name} line: {excerpt(line)}")
-        host, ts_text, request, status, size, _referer, ua, rt = m.groups()
+        host, ts_text, request, status, size, referer, ua, rt = m.groups()
         ts = self._parse_ts(ts_text)
         method, path, query = split_request(request)
         return new_event(
@@ -57,5 +60,5 @@ class ClfDecoder(TextDecoder):
             (ts, self.default_service, None, method, path, query,
              to_status(status), to_seconds(rt) if rt else None,
              to_count(size), host, ua if ua and ua != "-" else "", None, None,
-             source, offset),
+             source, offset, (("referer", referer),) if referer and referer != "-" else None),
         )  # fmt: skip

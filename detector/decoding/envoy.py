@@ -16,13 +16,21 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._json import JsonDecoder
+from detector.decoding.headers import HeaderKeys, envoy_header_name
 from detector.events import AccessEvent
 
 # Where this format carries a request body, most usual key first.
 _BODY_KEYS = ("body", "request_body", "http.request.body.content")
+# Optional keys read by every record: when this source never sent any, a record whose keys
+# are all known (HeaderKeys.known) lacks them too: no lookups.
+_OPTIONAL = frozenset(("service", "service.name", "version", "service.version", *_BODY_KEYS))
 
 class EnvoyDecoder(JsonDecoder):
     """Envoy JSON access logs; ``response_code`` 0 means no response was sent.
+
+    Request headers: an object ``request_headers``, keys ``req_<name>``,
+    ``request_header_<name>``, and header names as keys (``x-api-version``); see
+    :mod:`detector.decoding.headers` for the whole rule.
 
     >>> d = EnvoyDecoder("shop")
     >>> e = d.decode(b'{"start_time": "2026-03-17T09:06:00.000Z", "method": "POST",'
@@ -35,7 +43,13 @@ class EnvoyDecoder(JsonDecoder):
 
     name = "envoy"
     time_keys = ("start_time", "timestamp", "time", "ts", "@timestamp")
-    __slots__ = ()
+    __slots__ = ("_headers", "_lean", "_lean_at")
+
+    def __init__(self, default_service: str = "default") -> None:
+        super().__init__(default_service)
+        self._headers = HeaderKeys(envoy_header_name)
+        self._lean = False  # no key of _OPTIONAL in _headers.known, as of ...
+        self._lean_at = -1  # ... this size of it (known only grows)
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int) -> AccessEvent:
         get = obj.get
@@ -62,11 +76,28 @@ class EnvoyDecoder(JsonDecoder):
         if type(ua) is not str or ua == "-":
             ua = opt_text(ua) or ""
 
-        service, version = self.service_version(get)
-        body, request_id = self.body_and_id(get, _BODY_KEYS)
+        hk = self._headers
+        known = hk.known
+        if known.issuperset(obj):  # every key known (the usual record)
+            headers = hk.sent(obj) if hk.names else None
+            if len(known) != self._lean_at:
+                self._lean = known.isdisjoint(_OPTIONAL)
+                self._lean_at = len(known)
+            lean = self._lean
+        else:
+            headers = hk.headers(obj)
+            lean = False
+        if lean:  # none of _OPTIONAL is in this record
+            service, version, body = self.default_service, None, None
+            request_id = get("request_id")
+            if request_id is not None:
+                request_id = opt_text(request_id)
+        else:
+            service, version = self.service_version(get)
+            body, request_id = self.body_and_id(get, _BODY_KEYS)
 
         return new_event(
             AccessEvent,
             (ts, service, version, method, path, query, status, duration, size,
-             client, ua, body, request_id, source, offset),
+             client, ua, body, request_id, source, offset, headers),
         )  # fmt: skip

@@ -18,13 +18,19 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._json import JsonDecoder
+from detector.decoding.headers import HeaderKeys, nginx_header_name
 from detector.events import AccessEvent
 
 # Where this format carries a request body, most usual key first.
 _BODY_KEYS = ("request_body", "body", "http.request.body.content")
+# Keys the fast path does not read: a record with any of them takes the careful checks.
+_UNUSUAL = ("version", "service.name", "service.version", "request_id", "body",
+            "http.request.body.content")
 
 class NginxJsonDecoder(JsonDecoder):
     """nginx JSON access logs; ``request`` or ``request_method`` + ``request_uri``.
+
+    Request headers: ``http_<name>`` variables (see :mod:`detector.decoding.headers`).
 
     >>> d = NginxJsonDecoder("shop")
     >>> e = d.decode(b'{"time_iso8601": "2026-03-17T09:06:00+00:00", "request": "GET /a?b=1 '
@@ -44,7 +50,11 @@ class NginxJsonDecoder(JsonDecoder):
         "http_user_agent",
         "body_bytes_sent",
     )
-    __slots__ = ()
+    __slots__ = ("_headers",)
+
+    def __init__(self, default_service: str = "default") -> None:
+        super().__init__(default_service)
+        self._headers = HeaderKeys(nginx_header_name, unusual=_UNUSUAL)
 
     def _fast(
         self, values: tuple[Any, ...], obj: dict[str, Any], source: str, offset: int
@@ -80,27 +90,38 @@ class NginxJsonDecoder(JsonDecoder):
         xff = get("http_x_forwarded_for")
         client = peer if xff is None or xff in ABSENT else client_of(xff, peer)
         service = get("service")
-        version = get("version")
         body = get("request_body")
-        if (
-            (service is not None and (type(service) is not str or not service))
-            or version is not None
-            or (body is not None and (type(body) is not str))
-            or "service.name" in obj
-            or "service.version" in obj
-            or "request_id" in obj
+        if (service is not None and (type(service) is not str or not service)) or (
+            body is not None and type(body) is not str
         ):
             return None
-        if body is None:
-            if "body" in obj or "http.request.body.content" in obj:
+        hk = self._headers
+        if hk.usual.issuperset(obj):  # every key known, none of _UNUSUAL (the usual record)
+            headers = None
+            names = hk.names
+            if names:  # HeaderKeys.sent, inline: a referer column, "-" in most records
+                for key in names:
+                    v = get(key)
+                    if v is not None and v != "-" and v != "":
+                        headers = hk.pick(obj)
+                        break
+        else:
+            if (
+                get("version") is not None
+                or "service.name" in obj
+                or "service.version" in obj
+                or "request_id" in obj
+                or (body is None and ("body" in obj or "http.request.body.content" in obj))
+            ):
                 return None
-        elif body in ABSENT:
+            headers = hk.headers(obj)
+        if body is not None and body in ABSENT:
             body = None  # else kept whole: no longer than its record (see BODY_CAP)
         return new_event(
             AccessEvent,
             (self._parse_ts(ts), service or self.default_service, None, method, path, query,
              status_code, to_seconds(duration), int(size), client, ua if ua != "-" else "",
-             body, None, source, offset),
+             body, None, source, offset, headers),
         )  # fmt: skip
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int) -> AccessEvent:
@@ -145,9 +166,10 @@ class NginxJsonDecoder(JsonDecoder):
 
         service, version = self.service_version(get)
         body, request_id = self.body_and_id(get, _BODY_KEYS)
+        headers = self._headers.headers(obj)
 
         return new_event(
             AccessEvent,
             (ts, service, version, method, path, query, status, duration, size,
-             client, ua, body, request_id, source, offset),
+             client, ua, body, request_id, source, offset, headers),
         )  # fmt: skip

@@ -19,13 +19,20 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._json import Getter, JsonDecoder
+from detector.decoding.headers import HeaderKeys, Headers, otel_header_name, with_object
 from detector.events import AccessEvent
 
 _INF = float("inf")
+# Optional keys the generic path reads in every record: when this source never sent any,
+# a record whose keys are all known (HeaderKeys.known) lacks them too: no lookups.
+_OPTIONAL = frozenset(("http.request.body.content", "request_body", "body", "request_id"))
 
 
 class OtelDecoder(JsonDecoder):
     """Flat OTel keys on the fast path; nested objects and ECS are flattened first.
+
+    Request headers: ``http.request.header.<name>`` keys, or an object ``header`` under
+    ``http.request`` (see :mod:`detector.decoding.headers`).
 
     >>> d = OtelDecoder("shop")
     >>> e = d.decode(b'{"timestamp": "2026-03-17T09:06:00Z", "http.request.method": "get",'
@@ -49,7 +56,13 @@ class OtelDecoder(JsonDecoder):
         "service.version",
         "http.response.body.size",
     )
-    __slots__ = ()
+    __slots__ = ("_headers", "_lean", "_lean_at")
+
+    def __init__(self, default_service: str = "default") -> None:
+        super().__init__(default_service)
+        self._headers = HeaderKeys(otel_header_name)
+        self._lean = False  # no key of _OPTIONAL in _headers.known, as of ...
+        self._lean_at = -1  # ... this size of it (known only grows)
 
     def _fast(
         self, values: tuple[Any, ...], obj: dict[str, Any], source: str, offset: int
@@ -85,6 +98,7 @@ class OtelDecoder(JsonDecoder):
         extra = len(obj) - 10
         query = ""
         body = None
+        headers = None
         if extra:
             found = 0
             raw_query = obj.get("url.query")
@@ -104,21 +118,35 @@ class OtelDecoder(JsonDecoder):
             if "http.request.header.x-forwarded-for" in obj:
                 found += 1
             if found != extra:
-                return None
+                # Request headers are the other keys this path takes; any more: generic.
+                hk = self._headers
+                headers = hk.headers(obj)
+                if found + hk.count != extra:
+                    return None
         return new_event(
             AccessEvent,
             (self._parse_ts(ts), service, version, method, path, query, status,
-             duration, size, client, ua, body, None, source, offset),
+             duration, size, client, ua, body, None, source, offset, headers),
         )  # fmt: skip
 
-    def _generic(self, obj: dict[str, Any], source: str, offset: int) -> AccessEvent:
+    def _generic(self, obj: dict[str, Any], source: str, offset: int, nested: bool = False,
+                 headers: Headers | None = None) -> AccessEvent:
+        """The event of a flat record, or of the flat view of a nested one (``nested``,
+        with the ``headers`` found before flattening)."""
         get = obj.get
         method = get("http.request.method")
         if method is None:
             flat = flatten(obj)
             if flat.get("http.request.method") is not None:
-                # Nested {"http": {"request": ...}} or ECS objects: one flat view, same lookups.
-                return self._generic(flat, source, offset)
+                # Nested {"http": {"request": ...}} or ECS objects: one flat view, same
+                # lookups. Headers: flat keys at the top, and an object "header" under
+                # http.request.
+                hk = self._headers
+                headers = None if not hk.names and hk.known.issuperset(obj) else hk.headers(obj)
+                inner = flat.get("http.request.header")
+                if inner is not None:
+                    headers = with_object(headers, inner)
+                return self._generic(flat, source, offset, True, headers)
             fail("missing http.request.method")
         method = self.method(method, "http.request.method")
         ts = self.event_time(get)
@@ -156,17 +184,34 @@ class OtelDecoder(JsonDecoder):
         version = get("service.version")
         version = opt_text(version if version is not None else get("version"))
 
-        body = get("http.request.body.content")
-        if body is None:
-            body = get("request_body")
+        hk = self._headers
+        lean = False
+        if nested:
+            pass
+        elif hk.known.issuperset(obj):  # every key known (the usual record)
+            headers = hk.sent(obj) if hk.names else None
+            known = hk.known
+            if len(known) != self._lean_at:
+                self._lean = known.isdisjoint(_OPTIONAL)
+                self._lean_at = len(known)
+            lean = self._lean
+        else:
+            headers = hk.headers(obj)
+        if lean:  # none of _OPTIONAL is in this record
+            body = request_id = None
+        else:
+            body = get("http.request.body.content")
             if body is None:
-                body = get("body")
-        body = to_body(body)
+                body = get("request_body")
+                if body is None:
+                    body = get("body")
+            body = to_body(body)
+            request_id = opt_text(get("request_id"))
 
         return new_event(
             AccessEvent,
             (ts, service, version, method, path, query, status, duration, size,
-             client, ua, body, opt_text(get("request_id")), source, offset),
+             client, ua, body, request_id, source, offset, headers),
         )  # fmt: skip
 
     @staticmethod

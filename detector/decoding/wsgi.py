@@ -56,5 +56,6 @@ class WsgiDecoder(TextDecoder):
             (ts, self.default_service, None, method, path, query,
              to_status(status), to_seconds(seconds), to_count(size),
              client_of(client, None), "",
-             None, request_id if request_id.startswith("req-") else None, source, offset),
+             None, request_id if request_id.startswith("req-") else None, source, offset,
+             None),
         )  # fmt: skip

@@ -127,6 +127,9 @@ def event_json(ev: AccessEvent) -> bytes:
         rec["url.query"] = ev.query
     if ev.body is not None:
         rec["http.request.body.content"] = ev.body
+    if ev.headers:
+        for name, value in ev.headers:
+            rec["http.request.header." + name] = value
     return orjson.dumps(rec)
 
 

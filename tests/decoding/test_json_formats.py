@@ -28,6 +28,7 @@ def test_otel_flat() -> None:
         "r-1",
         "test.log",
         7,
+        None,
     )
 
 
@@ -145,6 +146,7 @@ def test_nginx() -> None:
         None,
         "test.log",
         7,
+        None,
     )
 
 
@@ -214,6 +216,7 @@ def test_envoy_strings() -> None:
         "abc-123",
         "test.log",
         7,
+        None,
     )
 
 

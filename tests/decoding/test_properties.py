@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector.decoding import FORMATS, DecodeError, make_decoder
+from detector.decoding.headers import CARRIED, MAX_HEADERS
 from detector.events import AccessEvent, DeploymentEvent
 from tests.decoding.samples import ENVOY, NGINX, OTEL
 
@@ -74,6 +75,17 @@ KEYS = sorted(
         "request_uri",
         "msec",
         "time_local",
+        # request headers, as each format carries them
+        "http.request.header.x-api-version",
+        "http.request.header.cookie",
+        "http.request.header.user-agent",
+        "http_referer",
+        "http_x_api_version",
+        "http_version",
+        "request_headers",
+        "req_x_tenant",
+        "x-api-version",
+        "cookie",
     }
 )
 records = st.one_of(
@@ -113,6 +125,14 @@ def check(fmt: str, raw: bytes) -> None:
     for opt in (event.version, event.body, event.request_id):
         assert opt is None or type(opt) is str
     assert event.body is None or len(event.body) <= 4096
+    headers = event.headers
+    assert len(event) == len(AccessEvent._fields)
+    if headers is not None:
+        assert type(headers) is tuple and 0 < len(headers) <= MAX_HEADERS
+        assert list(headers) == sorted(headers)
+        for name, value in headers:
+            assert type(name) is str and name and name == name.lower() and name not in CARRIED
+            assert type(value) is str and value not in ("", "-")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -28,6 +28,7 @@ def test_common_log_format() -> None:
         None,
         "test.log",
         7,
+        None,
     )
 
 
@@ -78,6 +79,7 @@ def test_alb() -> None:
         "Root=1-58337281-1d84f3d73c47ec4e58577259",
         "test.log",
         7,
+        None,
     )
 
 
@@ -108,6 +110,7 @@ def test_wsgi() -> None:
         "req-38101a0b-2096-447d-96ea-a692162415ae",
         "test.log",
         7,
+        None,
     )
     bare = WSGI.split(" ", 1)[1]  # without loghub's file-name prefix
     assert decode("wsgi", bare).path == e.path
