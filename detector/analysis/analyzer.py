@@ -48,6 +48,7 @@ from detector.analysis.findings import (
     attack_finding,
     scan_verdict,
 )
+from detector.analysis.headers import HeaderScans
 from detector.analysis.params import Param, parse_request
 from detector.analysis.profiles import COMPONENTS, Assessment, ProfileStore, body_kind
 from detector.analysis.request_model import MODEL_NAME, load_request_model
@@ -102,6 +103,7 @@ class RequestAnalyzer:
         self.learn_resources = True
         self.version = version
         self.scans = FieldScans(self.signatures)  # memoised signature scans and parses
+        self.header_scans = HeaderScans(self.signatures)  # per (name, value), memoised
         # (service, method, route, query, body) -> parsed params, assessment, longest
         # value. Only with fixed profiles: while profiles learn online a cached
         # assessment would depend on when it was cached, and a pipeline restored
@@ -158,8 +160,14 @@ class RequestAnalyzer:
     # -- signatures -------------------------------------------------------------------------
 
     def signature_hits(self, ev: AccessEvent) -> list[SignatureHit]:
-        """Hits over path, query, body and User-Agent (path and UA results cached)."""
-        return self.scans.hits(ev)
+        """Hits over path, query, body, User-Agent and request headers (cached where they
+        repeat)."""
+        hits = self.scans.hits(ev)
+        if ev.headers is not None:
+            hh = self.header_scans.hits(ev.headers)
+            if hh:
+                hits = hits + hh
+        return hits
 
     # -- learning ---------------------------------------------------------------------------
 
@@ -168,6 +176,8 @@ class RequestAnalyzer:
         params = self.scans.payload(ev.query, ev.body)[1] if (ev.query or ev.body) else []
         self.profiles.learn(ev.service, ev.method, route, params, body_kind(ev.body))
         self.profiles.resources.learn(ev.service, ev.method, route, ev.path)
+        if ev.headers is not None:
+            self.profiles.headers.learn(ev.service, ev.headers)
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
 
@@ -266,6 +276,9 @@ class RequestAnalyzer:
         resources = self.profiles.resources
         res_assess = resources.assess
         expects = self.profiles.expects_params
+        header_hits = self.header_scans.hits
+        header_assess = self.profiles.headers.assess
+        learn_headers = self.profiles.headers.learn
         learn_res = learn and self.learn_resources
         t = self.threshold
         for i, ev in enumerate(events):
@@ -283,9 +296,19 @@ class RequestAnalyzer:
             ua = ua_hits.get(ev.user_agent)
             if ua is None:
                 ua = scans.scan(ua_hits, ev.user_agent, "user_agent")
+            heads = ev.headers
+            if heads is not None:  # header signatures count with the user agent's
+                hh = header_hits(heads)
+                if hh:
+                    ua = ua + hh
+                hs = header_assess(ev.service, heads)
+            else:
+                hs = None
             query = ev.query
             body = ev.body
             rs = res_assess(ev.service, ev.method, routes[i], ev.path, ev.status)  # mostly []
+            if hs:
+                rs = rs + hs
             if query or body:
                 got = payloads.get((query, body))
                 if got is None:
@@ -312,6 +335,8 @@ class RequestAnalyzer:
                         self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
                         if learn_res:
                             resources.learn(ev.service, ev.method, routes[i], ev.path)
+                        if ev.headers is not None:
+                            learn_headers(ev.service, ev.headers)
                     elif used != _MATURE:  # a profile never gets young again: ask once a batch
                         budget_empty[key] = _MATURE
         if not pending:
@@ -341,6 +366,8 @@ class RequestAnalyzer:
                                             body_kind(p.ev.body))
                         if learn_res:
                             resources.learn(p.ev.service, p.ev.method, p.route, p.ev.path)
+                        if p.ev.headers is not None:
+                            learn_headers(p.ev.service, p.ev.headers)
                     elif used != _MATURE:
                         budget[key] = _MATURE
         return out

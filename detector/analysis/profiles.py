@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from detector.analysis.headers import HeaderProfiles
 from detector.analysis.param_stats import (
     _C,
     COMPONENTS,
@@ -175,6 +176,8 @@ class ProfileStore:
         self._routes: dict[tuple[str, str, str], RouteProfile] = {}
         # The services' route trees, methods and extensions: what resources exist.
         self.resources = ResourceModel(min_history=min_history)
+        # The services' request headers: names, value shapes, cookie names.
+        self.headers = HeaderProfiles(min_history=min_history)
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -466,6 +469,7 @@ class ProfileStore:
                        "required_share": self.required_share, "max_reasons": self.max_reasons},
             "routes": routes,
             "resources": self.resources.snapshot(),
+            "headers": self.headers.snapshot(),
         })  # fmt: skip
 
     @classmethod
@@ -478,11 +482,13 @@ class ProfileStore:
             if doc.get("version") not in (1, STATE_VERSION):  # 1: no shape models yet
                 raise ValueError(f"unsupported profile state version {doc.get('version')!r}")
             store = cls(**doc["config"])
-            if doc.get("resources") is not None:  # absent in version 1
-                try:
+            try:  # absent in version 1
+                if doc.get("resources") is not None:
                     store.resources.restore(doc["resources"])
-                except SnapshotError as exc:
-                    raise ValueError(str(exc)) from None
+                if doc.get("headers") is not None:
+                    store.headers.restore(doc["headers"])
+            except SnapshotError as exc:
+                raise ValueError(str(exc)) from None
             for r in doc["routes"]:
                 p = RouteProfile()
                 p.n, p.overflow = int(r["n"]), int(r["overflow"])

@@ -151,6 +151,8 @@ def train(
         else:
             profiles.learn(ev.service, ev.method, route, [], kind)
         resources.learn(ev.service, ev.method, route, ev.path)
+        if ev.headers is not None:
+            profiles.headers.learn(ev.service, ev.headers)
     payload = sum(1 for ev in events if ev.query or ev.body)
     evaluation: dict[str, Any] = {
         "threshold": threshold,

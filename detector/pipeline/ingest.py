@@ -17,6 +17,7 @@ from detector.events import (
     BODY,
     CLIENT,
     DURATION,
+    HEADERS,
     METHOD,
     OFFSET,
     PATH,
@@ -32,7 +33,7 @@ from detector.events import (
     DeploymentEvent,
     Item,
 )
-from detector.pipeline.screen import RequestScreen
+from detector.pipeline.screen import RequestScreen, odd_headers
 from detector.pipeline.series import SeriesIndex
 from detector.windows.state import WindowState
 from detector.windows.stats import (
@@ -155,7 +156,7 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
             sid = series_ix.resolve(pk, int(widx), ts)
         if analyze and (
             ev[QUERY] or ev[BODY] is not None or ev[USER_AGENT] not in ua_benign.get(svc, ())
-            or pk in odd_paths
+            or pk in odd_paths or (ev[HEADERS] is not None and odd_headers(ev[HEADERS]))
         ):
             cur_p.append((ev, sid))  # analysed in one batch when the window closes
         st = cur_s.get(sid)

