@@ -10,7 +10,7 @@ longer than one signature scan window is scanned whole all the same and is an
 ``unusual_payload`` of its own (a size anomaly: padding buys an attacker
 nothing), or adds its reason to the attack found in it.
 
->>> from detector.events import AccessEvent
+>>> from detector.events import HEADERS, AccessEvent
 >>> a = RequestAnalyzer()
 >>> ev = AccessEvent(0.0, "shop", None, "GET", "/search", "q=1'+UNION+SELECT+password+FROM+users--",
 ...                  200, None, None, "10.0.0.1", "curl/8", None, None, "a.log", 1)
@@ -53,11 +53,12 @@ from detector.analysis.params import Param, parse_request
 from detector.analysis.profiles import COMPONENTS, Assessment, ProfileStore, body_kind
 from detector.analysis.request_model import MODEL_NAME, load_request_model
 from detector.analysis.signatures import SignatureEngine, SignatureHit
-from detector.events import AccessEvent
+from detector.events import HEADERS, AccessEvent
 from detector.memo import Memo, size_of
 from detector.routes.templater import RouteTemplater
 
 _NO_HITS = (0,) * len(SIG_BUCKETS)
+_NONE: list[tuple[float, str, str]] = []  # no evidence (shared: never appended to)
 _MATURE = -1  # learning budget of a route past its warm-up whose sample is full
 
 
@@ -275,7 +276,9 @@ class RequestAnalyzer:
         wide = self.signatures.max_field_chars  # beyond this a field is scanned in windows
         resources = self.profiles.resources
         res_assess = resources.assess
+        known = resources.known
         expects = self.profiles.expects_params
+        profile_of = self.profiles.route_profile
         header_hits = self.header_scans.hits
         header_assess = self.profiles.headers.assess
         learn_headers = self.profiles.headers.learn
@@ -296,7 +299,7 @@ class RequestAnalyzer:
             ua = ua_hits.get(ev.user_agent)
             if ua is None:
                 ua = scans.scan(ua_hits, ev.user_agent, "user_agent")
-            heads = ev.headers
+            heads = ev[HEADERS]
             if heads is not None:  # header signatures count with the user agent's
                 hh = header_hits(heads)
                 if hh:
@@ -306,7 +309,8 @@ class RequestAnalyzer:
                 hs = None
             query = ev.query
             body = ev.body
-            rs = res_assess(ev.service, ev.method, routes[i], ev.path, ev.status)  # mostly []
+            rkey = (ev.service, ev.method, routes[i])
+            rs = _NONE if rkey in known else res_assess(*rkey, ev.path, ev.status)
             if hs:
                 rs = rs + hs
             if query or body:
@@ -321,7 +325,8 @@ class RequestAnalyzer:
                     pending.append((i, _with_resources(p, rs) if rs else p))
             elif hits or ua:
                 out[i] = attack_finding(hits + ua)
-            elif expects(ev.service, ev.method, routes[i]):  # its parameters are missing
+            elif (prof := profile_of(rkey)) is not None and prof.params and not prof.bodied \
+                    and expects(*rkey):  # its query parameters are missing
                 p = self._prepare(ev, routes[i], [])
                 pending.append((i, _with_resources(p, rs) if rs else p))
             else:

@@ -159,9 +159,10 @@ def _derive(st: ParamStats) -> _Derived:
 _CHAR_FULL = (1 << 256) - 1
 _SPACES = CLASS_NAMES.index("spaces")
 _PROSE_CAP = 0.45  # novelty in free text: under the default threshold on its own
-# Kinds whose characters and letter pairs are learned: free text and its relatives. Numbers,
-# dates and uuids have their own checks; a wrong kind is a type break.
-SHAPE_KINDS = frozenset({"text", "token", "email", "url"})
+# Kinds whose characters and letter pairs are learned: free text. Numbers, dates, uuids,
+# tokens, e-mail addresses and URLs have shapes of their own, and a character outside the
+# shape (a quote in a token or an address) makes the value text: a type break.
+SHAPE_KINDS = frozenset({"text"})
 NG_BINS = 5  # late values by letter pairs they brought: 0, 1, 2, 3, 4 or more
 
 

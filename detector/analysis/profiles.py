@@ -120,8 +120,8 @@ def body_kind(body: str | None) -> str:
 class RouteProfile:
     """Parameter statistics of one (service, method, route)."""
 
-    __slots__ = ("bodies", "cal", "late", "n", "new_late", "overflow", "params", "required",
-                 "scored")
+    __slots__ = ("bodied", "bodies", "cal", "late", "n", "new_late", "overflow", "params",
+                 "required", "scored")
 
     def __init__(self) -> None:
         self.n = 0  # requests learned, with or without parameters
@@ -131,6 +131,7 @@ class RouteProfile:
         self.new_late = 0  # ... of which brought a name never seen before
         self.required: tuple[float, list[str]] | None = None  # assess() cache, reset by learn
         self.bodies: dict[str, int] = {}  # body kinds (body_kind) learned, when told
+        self.bodied = False  # a body of any kind was learned (bodies has more than "none")
         # Prequential calibration: scores of warm requests, taken before they were learned.
         self.cal = [0] * CAL_BINS
         self.scored = 0
@@ -204,6 +205,8 @@ class ProfileStore:
         warm = prof.n > self.min_history
         if body is not None:
             prof.bodies[body] = prof.bodies.get(body, 0) + 1
+            if body != "none":
+                prof.bodied = True
         table = prof.params
         seen: set[str] = set()
         twice: set[str] = set()
@@ -336,7 +339,7 @@ class ProfileStore:
                                       f"(repeated in {st.dups:,} of {st.count:,} requests)"))
         # A request logged without its body on a route that carries bodies lacks their
         # names because of the log (bodies sampled, capped, not logged), not the client.
-        unlogged = body == "none" and any(k != "none" for k in prof.bodies)
+        unlogged = body == "none" and prof.bodied
         if len(present) < len(table) and not unlogged:
             need = self.required_share * prof.n
             req = prof.required  # names (nearly) every request carries; reset by learning
@@ -376,6 +379,10 @@ class ProfileStore:
         raw = 1.0 - keep
         return Assessment(self._calibrated(prof, raw), reasons, tuple(comps), raw)
 
+    def route_profile(self, key: tuple[str, str, str]) -> RouteProfile | None:
+        """The profile of (service, method, route), if any (read-only use)."""
+        return self._routes.get(key)
+
     def expects_params(self, service: str, method: str, route: str) -> bool:
         """Whether the route is past its cold start and (nearly) every request of it
         carried some query parameter: a request without any is then worth assessing.
@@ -383,8 +390,7 @@ class ProfileStore:
         Not on routes that carry bodies: a request logged without its body says more
         about the log (bodies are sampled, capped or not logged) than about the client."""
         prof = self._routes.get((service, method, route))
-        if (prof is None or prof.n < self.min_history or not prof.params
-                or any(k != "none" for k in prof.bodies)):
+        if prof is None or prof.n < self.min_history or not prof.params or prof.bodied:
             return False
         need = self.required_share * prof.n
         req = prof.required
@@ -494,6 +500,7 @@ class ProfileStore:
                 p.n, p.overflow = int(r["n"]), int(r["overflow"])
                 p.late, p.new_late = int(r["late"]), int(r["new_late"])
                 p.bodies = {str(k): int(v) for k, v in r.get("bodies", {}).items()}
+                p.bodied = any(k != "none" for k in p.bodies)
                 p.cal = [int(x) for x in r.get("cal", [0] * CAL_BINS)]
                 if len(p.cal) != CAL_BINS:
                     raise ValueError("calibration histogram size mismatch")

@@ -178,6 +178,9 @@ _SESSION = re.compile(
 )
 
 
+_KNOWN_MAX = 1 << 18  # (service, method, route) keys remembered as quiet
+
+
 class _Route:
     __slots__ = ("methods", "n")
 
@@ -282,6 +285,10 @@ class ResourceModel:
         self.max_methods = max_methods
         self.max_extensions = max_extensions
         self._services: dict[str, _Service] = {}
+        # (service, method, route) of known routes answering a known method: nothing to say
+        # about them ever again (routes and methods are never forgotten), so callers on the
+        # hot path skip assess() for them. Bounded; replaced with the state on restore.
+        self.known: set[tuple[str, str, str]] = set()
         # (service, route, path) -> (service generation, resource findings)
         self._memo: Memo[tuple[str, str, str], tuple[int, tuple[Found, ...]]] = Memo(
             MEMO_ENTRIES, MEMO_BYTES
@@ -313,6 +320,20 @@ class ResourceModel:
         if n <= 0:
             return
         svc = self._services.get(service)
+        if svc is not None and (service, method, route) in self.known and (
+                svc.n >= self.min_history and ";" not in path):
+            # The hot path: a warm service, a route and method it knows (so a known
+            # extension, nearly always): only the counts move.
+            known = svc.routes[route]
+            known.n += n
+            known.methods[method] += n
+            svc.methods[method] = svc.methods.get(method, 0) + n
+            svc.n += n
+            late_before = svc.late
+            svc.late += n
+            if svc.late // 256 != late_before // 256:
+                svc.check_open(self.min_history)
+            return
         if svc is None:
             if len(self._services) >= self.max_services:
                 return
@@ -380,7 +401,11 @@ class ResourceModel:
             return []
         info = svc.routes.get(route)
         if info is not None:  # in the tree: only its methods can be news
-            if method in info.methods or info.n < self.min_history:
+            if method in info.methods:
+                if len(self.known) < _KNOWN_MAX:
+                    self.known.add((service, method, route))  # for ever quiet: callers skip
+                return []
+            if info.n < self.min_history:
                 return []
             return self._method(method, info.n, info.methods, route)
         found: list[Found] = []
