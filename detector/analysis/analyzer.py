@@ -192,17 +192,19 @@ class RequestAnalyzer:
             hit = self._assessed.get(key)
             if hit is not None:
                 params, a, longest = hit
-                return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons,
-                                self._row(ev, params, a, longest), params)
-        a = self.profiles.assess(ev.service, ev.method, route, params, body_kind(ev.body))
+                return _Pending(ev, route, a.score, a.raw, _parts(a) if a.reasons else (),
+                                a.reasons, self._row(ev, params, a, longest), params)
+        a = self.profiles.assess(ev.service, ev.method, route, params,
+                                 "none" if ev.body is None else body_kind(ev.body))
         if key is None and self.model is None:  # no features to build
-            return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons, None, params)
+            return _Pending(ev, route, a.score, a.raw, _parts(a) if a.reasons else (),
+                            a.reasons, None, params)
         longest = max((len(v) for _, v, _ in params), default=0)
         if key is not None:
             self._assessed.put(key, (params, a, longest),
                                2 * size_of(ev.service, route, ev.query, ev.body))
-        return _Pending(ev, route, a.score, a.raw, _parts(a), a.reasons,
-                        self._row(ev, params, a, longest), params)
+        return _Pending(ev, route, a.score, a.raw, _parts(a) if a.reasons else (),
+                        a.reasons, self._row(ev, params, a, longest), params)
 
     def _row(
         self, ev: AccessEvent, params: list[Param], a: Assessment, longest: int
@@ -367,8 +369,9 @@ class RequestAnalyzer:
                     if used != _MATURE and (used < cap or self._young(key)):
                         budget[key] = used + 1
                         self.profiles.calibrate(p.ev.service, p.ev.method, p.route, p.raw)
+                        b = p.ev.body
                         self.profiles.learn(p.ev.service, p.ev.method, p.route, p.params,
-                                            body_kind(p.ev.body))
+                                            "none" if b is None else body_kind(b))
                         if learn_res:
                             resources.learn(p.ev.service, p.ev.method, p.route, p.ev.path)
                         if p.ev.headers is not None:

@@ -8,6 +8,7 @@ kind counts and a bounded enumeration, plus the quantiles scoring needs
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -125,6 +126,7 @@ class _Derived(NamedTuple):
     rare_classes: int  # bits of the character classes seen in <= 0.5 % of the values
     new_chars: int  # inverted character mask: bits of characters never carried
     new_pairs: int  # inverted letter-pair mask
+    prose: bool  # words with spaces: only invisible characters and syntax are news
 
 
 def _derive(st: ParamStats) -> _Derived:
@@ -153,11 +155,14 @@ def _derive(st: ParamStats) -> _Derived:
         if c <= rare:
             rare_bits |= 1 << i
     return _Derived(hi, max(2 * hi, hi + 16), usual, lo_b, hi_b, rng, floor, ok, rare_bits,
-                    ~st.cmask & _CHAR_FULL, ~st.gmask & NGRAM_FULL)
+                    ~st.cmask & _CHAR_FULL, ~st.gmask & NGRAM_FULL, st.prose())
 
 
 _CHAR_FULL = (1 << 256) - 1
 _SPACES = CLASS_NAMES.index("spaces")
+# What prose can bring that is news: code and markup syntax, control and invisible
+# characters (checked exactly by _syntax; non-ASCII values are always looked at).
+_PROSE_NEWS = re.compile(r"[{}\[\]<>;`|$\\\x00-\x1f\x7f]")
 _PROSE_CAP = 0.45  # novelty in free text: under the default threshold on its own
 # Kinds whose characters and letter pairs are learned: free text. Numbers, dates, uuids,
 # tokens, e-mail addresses and URLs have shapes of their own, and a character outside the
@@ -243,10 +248,19 @@ class ParamStats:
         counts towards the novelty rates."""
         self._derived = None
         self.obs += 1
-        if kind in SHAPE_KINDS:
+        vals = self.values
+        if vals is not None and value in vals:  # a known value: nothing new in it
+            if warm:
+                self.late += 1
+                self.ng_hist[0] += 1
+        elif kind in SHAPE_KINDS and (not (prose := self.prose()) or not value.isascii()
+                                      or _PROSE_NEWS.search(value) is not None):
             cm, gm = _masks(value)
             newc = cm & ~self.cmask
             newg = gm & ~self.gmask
+            if prose:  # only syntax and invisible characters are news in prose
+                newc &= _odd_bits(value)
+                newg = 0
             if warm:
                 self.late += 1
                 if newc:
@@ -290,6 +304,10 @@ class ParamStats:
                 vals[value] = 1
             else:
                 self.values = None
+
+    def prose(self) -> bool:
+        """Words with spaces (a search box, an address): at least 5 % of values have one."""
+        return self.classes[_SPACES] >= 0.05 * self.obs
 
     def dominant(self) -> str:
         return max(self.kinds.items(), key=lambda kv: kv[1])[0] if self.kinds else "text"
@@ -388,10 +406,14 @@ def check_value(
     long = n > d.len_limit
     numeric = kind in ("int", "float")
     newc = newg = 0
-    if kind in SHAPE_KINDS and st.late:
+    if kind in SHAPE_KINDS and st.late and (not d.prose or not value.isascii()
+                                            or _PROSE_NEWS.search(value) is not None):
         cm, gm = _masks(value)
         newc = cm & d.new_chars
         newg = gm & d.new_pairs
+        if d.prose:
+            newc &= _odd_bits(value)
+            newg = 0
     if type_ok and not long and not bits & d.rare_classes and not newc and not newg:
         # the usual case: often quiet
         if numeric and d.num_range:
@@ -475,6 +497,17 @@ def _shape_novelty(
 
 
 _SYNTAX = frozenset("{}[]<>;`|$\\")
+
+
+def _odd_bits(value: str) -> int:
+    """Character-mask bits of the characters of ``value`` that are invisible (not
+    printable) or code and markup syntax."""
+    bits = 0
+    for ch in set(value):
+        if not ch.isprintable() or ch in _SYNTAX:
+            o = ord(ch)
+            bits |= 1 << (o if o < 128 else 128 + o % 128)
+    return bits
 
 
 def _syntax(value: str, newc: int) -> bool:

@@ -47,9 +47,11 @@ import orjson
 from detector.analysis.headers import HeaderProfiles
 from detector.analysis.param_stats import (
     _C,
+    _PROSE_NEWS,
     COMPONENTS,
     SHAPE_KINDS,
     ParamStats,
+    _odd_bits,
     check_value,
 )
 from detector.analysis.params import Param
@@ -294,6 +296,8 @@ class ProfileStore:
                             continue
                     else:
                         vals = st.values
+                        if vals is not None and value in vals:
+                            continue  # a learned value: nothing about it is new
                         if (
                             vals is None
                             or kind == "null"
@@ -304,7 +308,8 @@ class ProfileStore:
                         ) and (
                             kind not in SHAPE_KINDS
                             or not st.late
-                            or not _novel(value, d.new_chars, d.new_pairs)
+                            or (d.prose and value.isascii() and _PROSE_NEWS.search(value) is None)
+                            or not _novel(value, d.new_chars, d.new_pairs, d.prose)
                         ):
                             continue
                 # One value's pieces of evidence (type, length, characters, enumeration...)
@@ -527,8 +532,10 @@ class ProfileStore:
             raise SnapshotError(str(exc)[:200]) from None
         vars(self).update(vars(loaded))
 
-def _novel(value: str, new_chars: int, new_pairs: int) -> bool:
+def _novel(value: str, new_chars: int, new_pairs: int, prose: bool = False) -> bool:
     cm, gm = _masks(value)
+    if prose:
+        return bool(cm & new_chars & _odd_bits(value))
     return bool(cm & new_chars or gm & new_pairs)
 
 
