@@ -183,9 +183,9 @@ class ParamStats:
 
     >>> st = ParamStats()
     >>> for i in range(300):
-    ...     st.learn(f"name{i % 7}", "token", 32, warm=i >= 100)
-    >>> st.late, st.new_chars, sum(st.ng_hist)
-    (200, 0, 200)
+    ...     st.learn(f"name{i % 7}", "text", 32, warm=i >= 100)
+    >>> st.late, st.tlate, st.new_chars, sum(st.ng_hist)
+    (200, 200, 0, 200)
     """
 
     __slots__ = (
@@ -198,6 +198,7 @@ class ParamStats:
         "gmask",
         "kinds",
         "late",
+        "tlate",
         "lens",
         "new_chars",
         "ng_hist",
@@ -221,6 +222,7 @@ class ParamStats:
         self.cmask = 0  # characters of free-text values (values._masks)
         self.gmask = 0  # their letter pairs
         self.late = 0  # values learned once warm
+        self.tlate = 0  # ... of them free text (the denominator of the shape rates)
         self.new_chars = 0  # ... of which brought a character never seen
         self.ng_hist = [0] * NG_BINS  # ... by letter pairs never seen they brought
         self.enum_new = 0  # ... of which were new to a still-enumerable parameter
@@ -252,29 +254,34 @@ class ParamStats:
         if vals is not None and value in vals:  # a known value: nothing new in it
             if warm:
                 self.late += 1
-                self.ng_hist[0] += 1
-        elif kind in SHAPE_KINDS and (not (prose := self.prose()) or not value.isascii()
-                                      or _PROSE_NEWS.search(value) is not None):
-            cm, gm = _masks(value)
-            newc = cm & ~self.cmask
-            newg = gm & ~self.gmask
-            if prose:  # only syntax and invisible characters are news in prose
-                newc &= _odd_bits(value)
-                newg = 0
+                if kind in SHAPE_KINDS:
+                    self.tlate += 1
+                    self.ng_hist[0] += 1
+        elif kind in SHAPE_KINDS:
+            newc = newg = 0
+            prose = self.prose()
+            if not prose or not value.isascii() or _PROSE_NEWS.search(value) is not None:
+                cm, gm = _masks(value)
+                newc = cm & ~self.cmask
+                newg = gm & ~self.gmask
+                if newc:
+                    self.cmask |= cm
+                if newg:
+                    self.gmask |= gm
+                if prose:  # only syntax and invisible characters are news in prose
+                    newc &= _odd_bits(value)
+                    newg = 0
             if warm:
                 self.late += 1
+                self.tlate += 1
                 if newc:
                     self.new_chars += 1
                 self.ng_hist[min(newg.bit_count(), NG_BINS - 1)] += 1
-                if self.values is not None and value not in self.values:
+                if vals is not None:
                     self.enum_new += 1
-            if newc:
-                self.cmask |= cm
-            if newg:
-                self.gmask |= gm
         elif warm:
             self.late += 1
-            if self.values is not None and value not in self.values:
+            if vals is not None:
                 self.enum_new += 1
         kinds = self.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -320,6 +327,7 @@ class ParamStats:
             "nmax": self.nmax if math.isfinite(self.nmax) else None,
             "values": self.values,
             "cmask": f"{self.cmask:x}", "gmask": f"{self.gmask:x}", "late": self.late,
+            "tlate": self.tlate,
             "new_chars": self.new_chars, "ng_hist": self.ng_hist, "enum_new": self.enum_new,
             "dups": self.dups,
         }  # fmt: skip
@@ -342,6 +350,7 @@ class ParamStats:
         p.cmask = int(d.get("cmask", "0"), 16) & _CHAR_FULL
         p.gmask = int(d.get("gmask", "0"), 16) & NGRAM_FULL
         p.late, p.new_chars = int(d.get("late", 0)), int(d.get("new_chars", 0))
+        p.tlate = int(d.get("tlate", 0))
         p.ng_hist = [int(x) for x in d.get("ng_hist", [0] * NG_BINS)]
         if len(p.ng_hist) != NG_BINS:
             raise ValueError("profile state: letter-pair histogram size mismatch")
@@ -406,7 +415,7 @@ def check_value(
     long = n > d.len_limit
     numeric = kind in ("int", "float")
     newc = newg = 0
-    if kind in SHAPE_KINDS and st.late and (not d.prose or not value.isascii()
+    if kind in SHAPE_KINDS and st.tlate and (not d.prose or not value.isascii()
                                             or _PROSE_NEWS.search(value) is not None):
         cm, gm = _masks(value)
         newc = cm & d.new_chars
@@ -472,9 +481,9 @@ def _shape_novelty(
 ) -> None:
     """Characters or letter pairs the parameter never carried, weighed by how often warm
     values brought such novelty (one finding: a new character is also new pairs)."""
-    wc = rarity_weight(upper_rate(st.new_chars, st.late)) if newc else 0.0
+    wc = rarity_weight(upper_rate(st.new_chars, st.tlate)) if newc else 0.0
     m = newg.bit_count()
-    wg = rarity_weight(upper_rate(sum(st.ng_hist[min(m, NG_BINS - 1):]), st.late)) if m else 0.0
+    wg = rarity_weight(upper_rate(sum(st.ng_hist[min(m, NG_BINS - 1):]), st.tlate)) if m else 0.0
     # New letter pairs are everyday variety in free text (a new surname, a new password):
     # they count only where they are rare on their own (under 1 % of warm values), which
     # is a field with a settled vocabulary, never a few of them adding up across fields.

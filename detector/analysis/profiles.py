@@ -307,7 +307,7 @@ class ProfileStore:
                             or st.obs < 5 * len(vals)
                         ) and (
                             kind not in SHAPE_KINDS
-                            or not st.late
+                            or not st.tlate
                             or (d.prose and value.isascii() and _PROSE_NEWS.search(value) is None)
                             or not _novel(value, d.new_chars, d.new_pairs, d.prose)
                         ):
