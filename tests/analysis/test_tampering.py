@@ -166,9 +166,10 @@ def test_profile_state_version_1_still_loads() -> None:
         for k in ("bodies", "cal", "scored"):
             del r[k]
         for st in r["params"].values():
-            for k in ("cmask", "gmask", "late", "tlate", "new_chars", "ng_hist", "enum_new", "dups"):
+            for k in ("cmask", "gmask", "late", "tlate", "new_chars", "ng_hist", "enum_new",
+                      "dups"):
                 del st[k]
-    del doc["resources"]
+    del doc["resources"], doc["headers"]
     old = ProfileStore.load_state(orjson.dumps(doc))
     assert old.history("s", "GET", "/r") == 100
     assert old.assess("s", "GET", "/r", [("q", "w1", "str")]).score == 0.0
