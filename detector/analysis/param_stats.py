@@ -259,7 +259,7 @@ class ParamStats:
                     self.ng_hist[0] += 1
         elif kind in SHAPE_KINDS:
             newc = newg = 0
-            prose = self.prose()
+            prose = self.classes[_SPACES] >= 0.05 * self.obs  # self.prose(), inline
             if not prose or not value.isascii() or _PROSE_NEWS.search(value) is not None:
                 cm, gm = _masks(value)
                 newc = cm & ~self.cmask

@@ -211,7 +211,7 @@ class ProfileStore:
                 prof.bodied = True
         table = prof.params
         seen: set[str] = set()
-        twice: set[str] = set()
+        twice: set[str] | None = None  # names given twice in this request (rare: lazy)
         brought_new = False
         memo = _value_memo
         max_enum = self.max_enum
@@ -227,9 +227,12 @@ class ProfileStore:
             if name not in seen:
                 seen.add(name)
                 st.count += 1
-            elif "[]" not in name and name not in twice:  # arrays repeat by design
-                twice.add(name)
-                st.dups += 1
+            elif "[]" not in name:  # arrays repeat by design
+                if twice is None:
+                    twice = set()
+                if name not in twice:
+                    twice.add(name)
+                    st.dups += 1
             info = memo.get(value)
             if info is None:
                 info = _value_info(value)
@@ -259,13 +262,16 @@ class ProfileStore:
         table = prof.params
         present: set[str] = set()
         reported: set[str] = set()
-        twice: list[str] = []
-        facets: list[tuple[float, int, str]] = []  # evidence explained, not scored again
+        twice: list[str] | None = None  # names given twice (rare: lazy)
+        facets: list[tuple[float, int, str]] | None = None  # explained, not scored again
         memo = _value_memo
         for name, value, jtype in params:
             if name in present:
-                if "[]" not in name and name not in twice:
-                    twice.append(name)
+                if "[]" not in name:
+                    if twice is None:
+                        twice = [name]
+                    elif name not in twice:
+                        twice.append(name)
             else:
                 present.add(name)
             st = table.get(name)
@@ -319,7 +325,8 @@ class ProfileStore:
                 if mine:
                     mine.sort(key=lambda f: -f[0])
                     found.append(mine[0])
-                    facets.extend(mine[1:])
+                    if len(mine) > 1:
+                        facets = (facets or []) + mine[1:]
                 continue
             if name in reported:
                 continue
@@ -376,9 +383,10 @@ class ProfileStore:
         for w, c, _ in found:
             keep *= 1.0 - w
             comps[c] = max(comps[c], w)
-        for w, c, _ in facets:
-            comps[c] = max(comps[c], w)
-        found.extend(facets)
+        if facets:
+            for w, c, _ in facets:
+                comps[c] = max(comps[c], w)
+            found.extend(facets)
         found.sort(key=lambda f: -f[0])
         reasons = tuple(dict.fromkeys(r for _, _, r in found))[: self.max_reasons]
         raw = 1.0 - keep
