@@ -43,7 +43,7 @@ scans them (memoised), each hit located ``header:<name>``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -51,8 +51,7 @@ from detector.analysis.param_stats import ParamStats, check_value
 from detector.analysis.signatures import SignatureEngine, SignatureHit
 from detector.analysis.values import _value_info
 from detector.memo import Memo, size_of
-from detector.state.component import stamp, unstamp
-from detector.state.snapshot import SnapshotError
+from detector.state.component import DocumentState
 
 __all__ = ["PART", "SECRET_HEADERS", "HeaderProfiles", "HeaderScans", "header_fields"]
 
@@ -112,8 +111,10 @@ class _Service:
         self.cookie_overflow = 0
 
 
-class HeaderProfiles:
+class HeaderProfiles(DocumentState):
     """Per-service header profiles, learned online; see the module docstring."""
+
+    STATE_NAME = "header profiles"
 
     def __init__(
         self,
@@ -279,21 +280,6 @@ class HeaderProfiles:
                 f"header profile state: malformed ({type(exc).__name__}: {exc})") from None
         return hp
 
-    # ---- state (detector.state.component): the same document, as data ----
-    STATE_SNAPSHOT = 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """The state as plain JSON-able data, stamped with its schema version."""
-        return stamp(self.STATE_SNAPSHOT, orjson.loads(self.save_state()))
-
-    def restore(self, data: Any) -> None:
-        """Continue from what :meth:`snapshot` returned (SnapshotError if unusable)."""
-        doc = unstamp(data, self.STATE_SNAPSHOT, {}, "header profiles")
-        try:
-            loaded = HeaderProfiles.load_state(orjson.dumps(doc))
-        except (ValueError, TypeError) as exc:
-            raise SnapshotError(str(exc)[:200]) from None
-        vars(self).update(vars(loaded))
 
 
 # Headers whose name says they carry an uploaded file's name: scanned as a multipart part's

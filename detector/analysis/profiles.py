@@ -65,7 +65,7 @@ from detector.analysis.values import (
     upper_rate,
     value_kind,
 )
-from detector.state.component import stamp, unstamp
+from detector.state.component import DocumentState
 from detector.state.snapshot import SnapshotError
 
 __all__ = [
@@ -155,8 +155,10 @@ class Assessment(NamedTuple):
 _ZERO = Assessment(0.0, (), (0.0,) * len(COMPONENTS))
 
 
-class ProfileStore:
+class ProfileStore(DocumentState):
     """Per-route request profiles, learned online, persisted as versioned JSON."""
+
+    STATE_NAME = "profiles"
 
     def __init__(
         self,
@@ -526,19 +528,6 @@ class ProfileStore:
             raise ValueError(f"profile state: malformed ({type(exc).__name__}: {exc})") from None
         return store
 
-    # ---- state (detector.state.component): the artifact document, as data ----
-    STATE_SNAPSHOT = 1
-
-    def snapshot(self) -> dict[str, Any]:
-        return stamp(self.STATE_SNAPSHOT, orjson.loads(self.save_state()))
-
-    def restore(self, data: Any) -> None:
-        doc = unstamp(data, self.STATE_SNAPSHOT, {}, "profiles")
-        try:
-            loaded = ProfileStore.load_state(orjson.dumps(doc))
-        except (ValueError, TypeError) as exc:
-            raise SnapshotError(str(exc)[:200]) from None
-        vars(self).update(vars(loaded))
 
 def _novel(value: str, new_chars: int, new_pairs: int, prose: bool = False) -> bool:
     cm, gm = _masks(value)

@@ -79,8 +79,7 @@ from detector.analysis.values import rarity_weight, upper_rate
 from detector.memo import Memo, size_of
 from detector.routes.paths import split_path
 from detector.routes.shapes import shape
-from detector.state.component import stamp, unstamp
-from detector.state.snapshot import SnapshotError
+from detector.state.component import DocumentState
 
 __all__ = ["ResourceModel"]
 
@@ -243,7 +242,7 @@ class _Service:
                 or self.late_new_ext >= max(3, self.late // 1000))
 
 
-class ResourceModel:
+class ResourceModel(DocumentState):
     """Per-service known routes, methods, directory tree and extensions; what falls outside.
 
     >>> m = ResourceModel(min_history=50)
@@ -264,6 +263,8 @@ class ResourceModel:
     >>> round(w, 2), part, why
     (0.69, 'method', 'method PUT never seen on /shop/register.jsp in 100 requests; known: GET, POST')
     """  # noqa: E501
+
+    STATE_NAME = "resources"
 
     def __init__(
         self,
@@ -498,19 +499,6 @@ class ResourceModel:
             raise ValueError(f"resource state: malformed ({type(exc).__name__}: {exc})") from None
         return model
 
-    # ---- state (detector.state.component): the artifact document, as data ----
-    STATE_SNAPSHOT = 1
-
-    def snapshot(self) -> dict[str, Any]:
-        return stamp(self.STATE_SNAPSHOT, orjson.loads(self.save_state()))
-
-    def restore(self, data: Any) -> None:
-        doc = unstamp(data, self.STATE_SNAPSHOT, {}, "resources")
-        try:
-            loaded = ResourceModel.load_state(orjson.dumps(doc))
-        except (ValueError, TypeError) as exc:
-            raise SnapshotError(str(exc)[:200]) from None
-        vars(self).update(vars(loaded))
 
 
 # ---- state helpers ---------------------------------------------------------------------
