@@ -161,9 +161,8 @@ def _derive(st: ParamStats) -> _Derived:
 _CHAR_FULL = (1 << 256) - 1
 _SPACES = CLASS_NAMES.index("spaces")
 # What prose can bring that is news: code and markup syntax, control and invisible
-# characters (checked exactly by _syntax; non-ASCII values are always looked at).
+# characters (checked exactly by _odd_bits; non-ASCII values are always looked at).
 _PROSE_NEWS = re.compile(r"[{}\[\]<>;`|$\\\x00-\x1f\x7f]")
-_PROSE_CAP = 0.45  # novelty in free text: under the default threshold on its own
 # Kinds whose characters and letter pairs are learned: free text. Numbers, dates, uuids,
 # tokens, e-mail addresses and URLs have shapes of their own, and a character outside the
 # shape (a quote in a token or an address) makes the value text: a type break.
@@ -421,6 +420,10 @@ def check_value(
         newc = cm & d.new_chars
         newg = gm & d.new_pairs
         if d.prose:
+            # Prose (a search box, an address: words with spaces) meets new punctuation
+            # and new words every day ("node.js", "o'reilly", "100% cotton"): only an
+            # invisible character (BOM, zero-width space, CR/LF) or code and markup syntax
+            # ({ } [ ] < > ; ` | $ \) is news there.
             newc &= _odd_bits(value)
             newg = 0
     if type_ok and not long and not bits & d.rare_classes and not newc and not newg:
@@ -489,13 +492,6 @@ def _shape_novelty(
     # is a field with a settled vocabulary, never a few of them adding up across fields.
     if wg < 0.5:
         wg = 0.0
-    if st.classes[_SPACES] >= 0.05 * st.obs and not (newc and _syntax(value, newc)):
-        # Prose (a search box, an address: words with spaces) meets new punctuation
-        # every day ("node.js", "o'reilly", "100% cotton"): a hint, never a finding alone.
-        # Not so an invisible character (a byte-order mark, a zero-width space, CR/LF) or
-        # the syntax of code and markup ({ } [ ] < > ; ` | $ \), which prose does not use.
-        wc = min(wc, _PROSE_CAP)
-        wg = min(wg, _PROSE_CAP)
     if wc >= wg and wc > 0.0:
         shown = " ".join(chars_of(value, newc))
         found.append((wc, _C["chars"], f"{label}: character {shown} never seen in "
@@ -517,17 +513,6 @@ def _odd_bits(value: str) -> int:
             o = ord(ch)
             bits |= 1 << (o if o < 128 else 128 + o % 128)
     return bits
-
-
-def _syntax(value: str, newc: int) -> bool:
-    """Whether a character of ``value`` in the character mask ``newc`` is invisible (not
-    printable) or code and markup syntax."""
-    for ch in set(value):
-        if not ch.isprintable() or ch in _SYNTAX:
-            o = ord(ch)
-            if newc >> (o if o < 128 else 128 + o % 128) & 1:
-                return True
-    return False
 
 
 def _check_range(
