@@ -335,17 +335,16 @@ class RequestAnalyzer:
                 f = _resource_finding(rs) if rs else None
                 out[i] = f
                 if learn and (f is None or f.score < t):
-                    key = (ev.service, ev.method, routes[i])
-                    used = budget_empty.get(key, 0)
-                    if used != _MATURE and (used < cap or self._young(key)):
-                        budget_empty[key] = used + 1
+                    used = budget_empty.get(rkey, 0)
+                    if used != _MATURE and (used < cap or self._young(rkey)):
+                        budget_empty[rkey] = used + 1
                         self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
                         if learn_res:
                             resources.learn(ev.service, ev.method, routes[i], ev.path)
                         if ev.headers is not None:
                             learn_headers(ev.service, ev.headers)
                     elif used != _MATURE:  # a profile never gets young again: ask once a batch
-                        budget_empty[key] = _MATURE
+                        budget_empty[rkey] = _MATURE
         if not pending:
             return out
         if self.model is None:

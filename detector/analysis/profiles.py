@@ -355,11 +355,7 @@ class ProfileStore(DocumentState):
         # names because of the log (bodies sampled, capped, not logged), not the client.
         unlogged = body == "none" and prof.bodied
         if len(present) < len(table) and not unlogged:
-            need = self.required_share * prof.n
-            req = prof.required  # names (nearly) every request carries; reset by learning
-            if req is None or req[0] != need:
-                req = prof.required = (need, [n for n, st in table.items() if st.count >= need])
-            missing = [n for n in req[1] if n not in present]
+            missing = [n for n in self._required(prof) if n not in present]
             if missing:
                 # Absences travel together (a request without its body lacks them all): one
                 # piece of evidence, as rare as the best-carried missing name's absence.
@@ -407,11 +403,15 @@ class ProfileStore(DocumentState):
         prof = self._routes.get((service, method, route))
         if prof is None or prof.n < self.min_history or not prof.params or prof.bodied:
             return False
+        return bool(self._required(prof))
+
+    def _required(self, prof: RouteProfile) -> list[str]:
+        """Names (nearly) every request of the route carries; cached until it learns."""
         need = self.required_share * prof.n
         req = prof.required
         if req is None or req[0] != need:
             req = prof.required = (need, [n for n, st in prof.params.items() if st.count >= need])
-        return bool(req[1])
+        return req[1]
 
     def _unknown(self, prof: RouteProfile, method: str, route: str,
                  name: str) -> tuple[float, int, str]:
