@@ -160,9 +160,9 @@ def _derive(st: ParamStats) -> _Derived:
 
 _CHAR_FULL = (1 << 256) - 1
 _SPACES = CLASS_NAMES.index("spaces")
-# What prose can bring that is news: code and markup syntax, control and invisible
+# What prose can bring that is news: code syntax, control and invisible
 # characters (checked exactly by _odd_bits; non-ASCII values are always looked at).
-_PROSE_NEWS = re.compile(r"[{}\[\]<>;`|$\\\x00-\x1f\x7f]")
+_PROSE_NEWS = re.compile(r"[{}\[\]`|\\\x00-\x1f\x7f]")
 # Kinds whose characters and letter pairs are learned: free text. Numbers, dates, uuids,
 # tokens, e-mail addresses and URLs have shapes of their own, and a character outside the
 # shape (a quote in a token or an address) makes the value text: a type break.
@@ -422,8 +422,8 @@ def check_value(
         if d.prose:
             # Prose (a search box, an address: words with spaces) meets new punctuation
             # and new words every day ("node.js", "o'reilly", "100% cotton"): only an
-            # invisible character (BOM, zero-width space, CR/LF) or code and markup syntax
-            # ({ } [ ] < > ; ` | $ \) is news there.
+            # invisible character (BOM, zero-width space, CR/LF) or code syntax
+            # ({ } [ ] ` | \) is news there.
             newc &= _odd_bits(value)
             newg = 0
     if type_ok and not long and not bits & d.rare_classes and not newc and not newg:
@@ -501,12 +501,14 @@ def _shape_novelty(
                       f"never seen in {st.obs:,} values"))
 
 
-_SYNTAX = frozenset("{}[]<>;`|$\\")
+# Code syntax prose does not use. Not < > ; $: shoppers type "<3 valentine", "2>1 shirt",
+# "<b>old</b> sign" and "$5 gift"; markup and injections are the signatures' business.
+_SYNTAX = frozenset("{}[]`|\\")
 
 
 def _odd_bits(value: str) -> int:
     """Character-mask bits of the characters of ``value`` that are invisible (not
-    printable) or code and markup syntax."""
+    printable) or code syntax."""
     bits = 0
     for ch in set(value):
         if not ch.isprintable() or ch in _SYNTAX:
