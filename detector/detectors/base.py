@@ -42,6 +42,10 @@ class SeriesWindow(NamedTuple):
     end: float
     stats: list[Any]  # layout in detector.windows.stats
     coverage: float  # share of the window the stream covered (partial first/last windows)
+    # Event time of the service's latest deployment at or before the window's end
+    # (explicit or inferred from a new version), None when none is known: detectors
+    # that compare a version with the one before it freeze their baseline there.
+    deploy: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

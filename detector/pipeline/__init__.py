@@ -277,7 +277,17 @@ class Pipeline:
                                           self.summary.findings)
         if self.screen.analyzer is not None:
             self.screen.learn_resources(series, self.series.keys, flagged)
-        signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of)
+        deploys: dict[str, float | None] = {}
+
+        def deployed_of(service: str) -> float | None:
+            """Event time of the service's latest deployment at or before the window's end."""
+            if service not in deploys:
+                dep = self.registry.latest(service, end)
+                deploys[service] = dep.ts if dep is not None else None
+            return deploys[service]
+
+        signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
+                                                         deployed_of)
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
         # Every window, findings or not: the payload memory decays per window,

@@ -130,8 +130,13 @@ class SeriesIndex:
         self.path_cache_bytes = 0
 
     def check_window(self, w: int, start: float, end: float, series: dict[int, list[Any]],
-                     coverage: Callable[[str], float]) -> list[Signal]:
-        """Run the window detectors (and new-endpoint watch) over window ``w``'s series."""
+                     coverage: Callable[[str], float],
+                     deployed: Callable[[str], float | None] = lambda _s: None) -> list[Signal]:
+        """Run the window detectors (and new-endpoint watch) over window ``w``'s series.
+
+        ``deployed(service)`` is the event time of the service's latest deployment at
+        or before the window's end (None when none is known).
+        """
         signals: list[Signal] = []
         detectors = self.detectors
         traffic = self.traffic
@@ -152,11 +157,13 @@ class SeriesIndex:
             last_eval[sid] = w
             if stats is None:
                 # Only the traffic detector has something to learn from silence.
-                win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service))
+                win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service),
+                                   deployed(key.service))
                 sig = traffic.check(states[TRAFFIC], win)
                 traffic.learn(states[TRAFFIC], win, sig is not None)
             else:
-                win = SeriesWindow(key, start, end, stats, coverage(key.service))
+                win = SeriesWindow(key, start, end, stats, coverage(key.service),
+                                   deployed(key.service))
                 sig = None
                 found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
                 # A window anomalous in any respect is learned by no baseline of
