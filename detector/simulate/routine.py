@@ -21,8 +21,8 @@ from detector.simulate.weekly import weekend_spans
 
 BATCH = -4  # tag of the batch job's requests
 BATCH_RATE = (0.03, 0.4)  # req/s: a route the step anomalies (busiest routes) leave alone
-_BATCH_UAS = ("reconcile-job/2.3 (+cron) python-requests/2.31.0",
-              "partner-sync/1.8 Go-http-client/1.1", "ledger-export/4.0 (k8s CronJob)")
+_BATCH_UAS = ("reconcile-job/2.3 (k8s CronJob) python-requests/2.31.0",
+              "hourly-rollup/1.8 (k8s CronJob) Go-http-client/1.1")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def plan_batch(ctx: PlanContext, rng: np.random.Generator) -> HourlyBatch | None
     ctx.reserved.add((svc, template))
     return HourlyBatch(svc, j, template, int(rng.choice([0, 5, 15, 30, 45])),
                        int(rng.integers(1, 4)), round(float(rng.uniform(10, 30)), 1),
-                       ctx.route_rates[svc][j], int(rng.integers(1, 3)))
+                       ctx.route_rates[svc][j], int(rng.integers(1, len(_BATCH_UAS) + 1)))
 
 
 def batch_arrivals(b: HourlyBatch, t: Traffic, rng: np.random.Generator) -> Benign:

@@ -90,13 +90,18 @@ class PlanContext:
     def candidates(self, min_rate: float,
                    ok: Callable[[RouteSpec], bool] = lambda r: True) -> list[tuple[str, int]]:
         """(service, route) pairs with enough traffic; falls back to the busiest few."""
-        pairs = [(s, j) for s, spec in self.services.items() for j, r in enumerate(spec.routes)
+        pairs = [(s, j) for s in self.classic for j, r in enumerate(self.services[s].routes)
                  if r.anomaly_eligible and ok(r) and (s, r.template) not in self.reserved]
         good = [p for p in pairs if self.route_rates[p[0]][p[1]] >= min_rate]
         if good:
             return good
         pairs.sort(key=lambda p: -self.route_rates[p[0]][p[1]])
         return pairs[:3]
+
+    @property
+    def classic(self) -> list[str]:
+        """Services the classic and security kinds may use (not the low-traffic ones)."""
+        return [s for s, spec in self.services.items() if not spec.low_traffic]
 
     def between(self, lo: float, hi: float) -> list[tuple[str, int]]:
         """Eligible (service, route) pairs whose mean rate is in [lo, hi] req/s, no fallback."""
