@@ -156,3 +156,14 @@ def test_weekend_start_of_a_short_run_is_listed_as_trough(tmp_path: Path) -> Non
     simulate(tmp_path, hours=2, rate=0.05, seed=3, start=datetime(2026, 3, 21, 10, tzinfo=UTC))
     troughs = [b for b in manifest(tmp_path)["benign"] if b["kind"] == "weekend_trough"]
     assert len(troughs) == 5 and troughs[0]["start"] == "2026-03-21T10:00:00Z"
+
+
+def test_real_world_runs_are_deterministic(tmp_path: Path) -> None:
+    saturday = datetime(2026, 3, 21, 9, tzinfo=UTC)
+    for d in ("a", "b"):
+        simulate(tmp_path / d, hours=4, rate=0.03, seed=5, shapes=True, start=saturday)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*")
+                   if p.is_file())
+    assert len(files) >= 9
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
