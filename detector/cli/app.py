@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -158,6 +159,7 @@ def main() -> None:
 @app.command(
     epilog="""Examples:\n
   detector simulate out/sim --hours 8 --seed 42\n
+  detector simulate out/week --hours 72 --start 2026-03-20T00:00Z --rate 0.25\n
   detector simulate out/bench --profile bench --lines 1000000"""
 )
 @one_line_errors
@@ -181,6 +183,22 @@ def simulate(
             "--rate", min=0.01, max=100.0, help="Traffic scale (1.0 = about 50 req/s in all)."
         ),
     ] = 1.0,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Event time of the first request, ISO-8601 (default 2026-03-17T06:00Z, "
+            "a Tuesday; UTC when no offset is given).",
+        ),
+    ] = None,
+    shapes: Annotated[
+        bool | None,
+        typer.Option(
+            "--shapes/--no-shapes",
+            help="Real-world shapes, a low-traffic service, hourly batch job and campaigns "
+            "(default: runs of 24 h or more).",
+        ),
+    ] = None,
     profile: Annotated[str, typer.Option("--profile", help="default | bench")] = "default",
     lines: Annotated[
         int | None, typer.Option("--lines", min=1000, help="Bench profile: total lines.")
@@ -203,7 +221,8 @@ def simulate(
     if problem is not None:
         raise UsageError(problem)
     summary = run_simulate(
-        out_dir, hours=hours, seed=seed, rate=rate, profile=profile, lines=lines, gzip=gz
+        out_dir, hours=hours, seed=seed, rate=rate, profile=profile, lines=lines, gzip=gz,
+        start=_start_time(start), shapes=shapes,
     )
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(summary.labels_by_kind.items()))
     sys.stderr.write(
@@ -214,6 +233,20 @@ def simulate(
     if not summary.labels:
         sys.stderr.write("simulate: warning: no anomaly found room in this run; "
                          "labels.jsonl is empty\n")
+
+
+def _start_time(text: str | None) -> datetime | None:
+    """``--start``: ISO-8601, ``Z`` or an offset, UTC when it has neither."""
+    from detector.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--start {text!r} is not an ISO-8601 time "
+                         "(e.g. 2026-03-20T00:00Z)") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 @app.command(

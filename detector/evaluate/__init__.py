@@ -9,7 +9,13 @@ from detector.evaluate.matching import (
            load_labels,
            matches,
 )
-from detector.evaluate.report import EvaluationReport, Figures, evaluate, render_text
+from detector.evaluate.report import (
+    EvaluationReport,
+    Figures,
+    ShapeFigures,
+    evaluate,
+    render_text,
+)
 
-__all__ = ["CollapsedIncident", "EvaluationReport", "Figures", "Label", "evaluate",
+__all__ = ["CollapsedIncident", "EvaluationReport", "Figures", "Label", "ShapeFigures", "evaluate",
            "load_incidents", "load_labels", "matches", "render_text"]

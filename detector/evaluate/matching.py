@@ -70,6 +70,19 @@ class Label(BaseModel):
     end: datetime
     deployment: str | None = None
     description: str = ""
+    params: dict[str, Any] = {}
+
+    @property
+    def shape(self) -> str:
+        """The variant of its kind (``params.shape``); "default" for labels without one.
+
+        >>> Label.model_validate({"id": "l1", "service": "s", "kind": "traffic_spike",
+        ...     "start": "2026-03-17T09:00:00Z", "end": "2026-03-17T09:10:00Z",
+        ...     "params": {"shape": "ramped"}}).shape
+        'ramped'
+        """
+        shape = self.params.get("shape")
+        return shape if isinstance(shape, str) and shape else "default"
 
 
 class CollapsedIncident(BaseModel):

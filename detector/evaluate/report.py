@@ -41,6 +41,19 @@ class Figures(BaseModel):
     delay_p90_s: float | None = None
 
 
+class ShapeFigures(BaseModel):
+    """Recall of one shape of a kind: incidents carry no shape, so no precision here.
+
+    >>> ShapeFigures(labels=4, matched_labels=3, recall=0.75).recall
+    0.75
+    """
+
+    labels: int = 0
+    matched_labels: int = 0
+    recall: float | None = None
+    delay_median_s: float | None = None
+
+
 class LabelRef(BaseModel):
     id: str
     kind: str
@@ -48,6 +61,7 @@ class LabelRef(BaseModel):
     route: str | None
     client: str | None
     start: str
+    shape: str = "default"
 
 
 class IncidentRef(BaseModel):
@@ -69,6 +83,8 @@ class EvaluationReport(BaseModel):
 
     overall: Figures
     per_kind: dict[str, Figures]
+    # kind -> shape (labels' params.shape) -> recall; "default" for labels without one
+    per_shape: dict[str, dict[str, ShapeFigures]] = {}
     missed: list[LabelRef]
     unmatched: list[IncidentRef]
     services: int
@@ -98,9 +114,9 @@ def evaluate(labels: Path, incidents: list[Path], *,
     hit_labels = {a for a, _ in pairs}
     hit_incs = {b for _, b in pairs}
     return EvaluationReport(
-        overall=overall, per_kind=per_kind,
+        overall=overall, per_kind=per_kind, per_shape=_per_shape(labs, incs, pairs),
         missed=[LabelRef(id=x.id, kind=x.kind, service=x.service, route=x.route,
-                         client=x.client, start=_iso(x.start.timestamp()))
+                         client=x.client, start=_iso(x.start.timestamp()), shape=x.shape)
                 for i, x in enumerate(labs) if i not in hit_labels],
         unmatched=[IncidentRef(id=x.id, kind=x.kind, service=x.service, route=x.route,
                                client=x.client, start=_iso(x.start.timestamp()))
@@ -137,6 +153,27 @@ def _figures(labs: list[Label], incs: list[CollapsedIncident],
         f.delay_median_s = round(_quantile(delays, 0.5), 3)
         f.delay_p90_s = round(_quantile(delays, 0.9), 3)
     return f
+
+
+def _per_shape(labs: list[Label], incs: list[CollapsedIncident],
+               pairs: set[tuple[int, int]]) -> dict[str, dict[str, ShapeFigures]]:
+    """Recall and delay per (kind, shape), from the pairs the overall figures used."""
+    first: dict[int, float] = {}
+    for a, b in pairs:
+        at = incs[b].detected_at or incs[b].start
+        delay = (at - labs[a].start).total_seconds()
+        first[a] = min(first.get(a, delay), delay)
+    out: dict[str, dict[str, ShapeFigures]] = {}
+    for kind in sorted({x.kind for x in labs}):
+        out[kind] = {}
+        for shape in sorted({x.shape for x in labs if x.kind == kind}):
+            mine = [i for i, x in enumerate(labs) if x.kind == kind and x.shape == shape]
+            delays = [first[i] for i in mine if i in first]
+            out[kind][shape] = ShapeFigures(
+                labels=len(mine), matched_labels=len(delays),
+                recall=_ratio(len(delays), len(mine)),
+                delay_median_s=round(_quantile(delays, 0.5), 3) if delays else None)
+    return out
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -181,9 +218,16 @@ def render_text(report: EvaluationReport) -> str:
             f"{_pct(f.attribution_accuracy):>7} {f.wrong_suspect:>5} "
             f"{_secs(f.delay_median_s):>9} {_secs(f.delay_p90_s):>7}")
     lines.append(f"({report.services} services x {report.days:.3f} days)")
+    if any(set(shapes) != {"default"} for shapes in report.per_shape.values()):
+        lines += ["", f"{'kind':<20} {'shape':<12} {'labels':>6} {'found':>6} {'recall':>7} "
+                      f"{'delay p50':>9}"]
+        lines += [f"{kind:<20} {shape:<12} {f.labels:>6} {f.matched_labels:>6} "
+                  f"{_pct(f.recall):>7} {_secs(f.delay_median_s):>9}"
+                  for kind, shapes in report.per_shape.items() for shape, f in shapes.items()]
     if report.missed:
         lines.append("missed labels:")
         lines += [f"  {x.id} {x.kind} {x.service} {x.route or '-'} {x.client or ''} {x.start}"
+                  + ("" if x.shape == "default" else f" ({x.shape})")
                   for x in report.missed]
     if report.unmatched:
         lines.append("unmatched incidents:")

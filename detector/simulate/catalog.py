@@ -71,13 +71,17 @@ class ServiceSpec:
     p5xx: float = 0.002
     phase_h: float = 0.0  # shift of the daily curve, hours
     authority: str = field(default="")
+    weekend: float = 0.6  # weekend level as a share of a weekday's (see weekly)
+    # Only the low-traffic shapes go there: the classic and security kinds, which
+    # spread over services by their anomaly count, would otherwise crowd into it.
+    low_traffic: bool = False
 
 
 R = RouteSpec
 RARE_WEIGHT = 1.5e-4  # of a ~5 req/s service: about 3 requests an hour
 
 PAYMENTS = ServiceSpec(
-    "payments", "otel", 5.0, "2.31.0", zipf=1.05, p5xx=0.003,
+    "payments", "otel", 5.0, "2.31.0", zipf=1.05, p5xx=0.003, weekend=0.6,
     routes=(
         R("GET", "/v2/payments/{id}", 25, p404=0.01),
         R("GET", "/v2/customers/{uuid}/payment-methods", 30),
@@ -101,7 +105,7 @@ PAYMENTS = ServiceSpec(
 )
 
 CATALOG = ServiceSpec(
-    "catalog", "nginx_json", 13.0, "5.8.2", zipf=1.0, p5xx=0.001, phase_h=0.5,
+    "catalog", "nginx_json", 13.0, "5.8.2", zipf=1.0, p5xx=0.001, phase_h=0.5, weekend=0.7,
     routes=(
         R("GET", "/v1/products/{sku}", 35, p404=0.008, bytes_median=4200),
         R("GET", "/v1/products", 80, query="browse", q_prob=0.9, bytes_median=18000),
@@ -126,7 +130,7 @@ CATALOG = ServiceSpec(
 )
 
 SEARCH = ServiceSpec(
-    "search", "envoy", 6.0, "1.14.0", zipf=1.0, p5xx=0.002, phase_h=-0.5,
+    "search", "envoy", 6.0, "1.14.0", zipf=1.0, p5xx=0.002, phase_h=-0.5, weekend=0.65,
     authority="search.internal",
     routes=(
         R("GET", "/v1/search", 120, query="search", q_prob=1.0, bytes_median=12000,
@@ -145,7 +149,7 @@ SEARCH = ServiceSpec(
 )
 
 ACCOUNTS = ServiceSpec(
-    "accounts", "otel_nested", 5.0, "3.2.7", zipf=0.95, p5xx=0.002, phase_h=0.3,
+    "accounts", "otel_nested", 5.0, "3.2.7", zipf=0.95, p5xx=0.002, phase_h=0.3, weekend=0.55,
     routes=(
         R("GET", "/v1/users/me", 15, p401=0.01),
         R("POST", "/v1/auth/login", 250, body="login", p401=0.05, p400=0.003, auth=True,
@@ -168,7 +172,7 @@ ACCOUNTS = ServiceSpec(
 )
 
 ORDERS = ServiceSpec(
-    "orders", "envoy", 6.0, "4.0.3", zipf=1.1, p5xx=0.0025, phase_h=0.2,
+    "orders", "envoy", 6.0, "4.0.3", zipf=1.1, p5xx=0.0025, phase_h=0.2, weekend=0.6,
     authority="orders.internal",
     routes=(
         R("GET", "/v1/carts/{uuid}", 15),
@@ -189,6 +193,29 @@ ORDERS = ServiceSpec(
 )
 
 SERVICES: tuple[ServiceSpec, ...] = (PAYMENTS, CATALOG, SEARCH, ACCOUNTS, ORDERS)
+
+# A B2B partner API: ~0.3 req/s at --rate 0.25, so most routes see a request
+# every minute or two and many minutes with none; weekends under half a weekday.
+# Simulated in real-world runs only (see planner.real_world), so shorter runs
+# keep the five services above, byte for byte.
+PARTNERS = ServiceSpec(
+    "partners", "nginx_json", 1.2, "1.7.3", zipf=0.9, p5xx=0.002, phase_h=-1.0, weekend=0.45,
+    low_traffic=True,
+    routes=(
+        R("GET", "/v1/partners/{id}/orders", 60, query="orders", q_prob=0.7, bytes_median=5000),
+        R("GET", "/v1/partners/{id}", 20, p404=0.005),
+        R("POST", "/v1/partners/{id}/shipments", 150, body="order", p422=0.01),
+        R("GET", "/v1/partners/{id}/invoices", 90, query="list", q_prob=0.5, bytes_median=7000),
+        R("GET", "/v1/partners/{id}/stock", 45, query="page", q_prob=0.3, bytes_median=3000),
+        R("PUT", "/v1/partners/{id}/prices", 120, body="product", p422=0.02),
+        R("GET", "/v1/partners/{id}/settlements", 200, query="list", q_prob=0.5),
+        R("POST", "/v1/partners/{id}/returns", 180, body="return", p422=0.02),
+        R("GET", "/v1/partners/{id}/contacts", 25),
+        R("POST", "/v1/partners/{id}/webhooks/test", 300, body="webhook"),
+        R("DELETE", "/v1/partners/{id}/sessions/{uuid}", 20, p404=0.02),
+        R("GET", "/healthz", 2, flat=True, clients="probe", weight=0.1, bytes_median=20),
+    ),
+)
 
 # Routes a deploy may ship during the run (new_endpoint), per service.
 L = True
@@ -216,6 +243,23 @@ NEW_ROUTES: dict[str, tuple[RouteSpec, ...]] = {
         R("POST", "/v1/orders/{id}/returns", 180, body="return", p422=0.03, launched=L),
         R("GET", "/v1/orders/{id}/invoice", 120, bytes_median=40000, launched=L),
     ),
+}
+
+# Internal and admin endpoints a deploy may ship (new_endpoint, shape internal):
+# a handful of engineers call them a few times, then nobody does.
+INTERNAL_ROUTES: dict[str, tuple[RouteSpec, ...]] = {
+    "payments": (R("GET", "/internal/debug/config", 4, bytes_median=2500, launched=L),
+                 R("GET", "/admin/payments/export", 2200, bytes_median=400000, launched=L)),
+    "catalog": (R("GET", "/internal/cache/stats", 6, bytes_median=1800, launched=L),
+                R("GET", "/admin/products/export", 2600, bytes_median=900000, launched=L)),
+    "search": (R("GET", "/debug/pprof/heap", 350, bytes_median=120000, launched=L),
+               R("GET", "/internal/index/status", 12, bytes_median=900, launched=L)),
+    "accounts": (R("GET", "/admin/users/export", 1800, bytes_median=600000, launched=L),
+                 R("GET", "/internal/debug/config", 4, bytes_median=2500, launched=L)),
+    "orders": (R("GET", "/internal/debug/vars", 3, bytes_median=3000, launched=L),
+               R("GET", "/admin/orders/reconcile", 1400, bytes_median=50000, launched=L)),
+    "partners": (R("GET", "/internal/debug/config", 4, bytes_median=2500, launched=L),
+                 R("GET", "/admin/partners/audit", 900, bytes_median=80000, launched=L)),
 }
 
 # The service whose traffic is written a second time in Combined Log Format.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.simulate.anomalies import REGISTRY, Anomaly, PlanContext
+from detector.simulate.anomalies import REGISTRY, SHAPES, Anomaly, PlanContext
 from detector.simulate.anomalies.base import DEPLOY_QUIET_S, WARMUP_S
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE
 from detector.simulate.deploys import ROLLOUT_S, Deploy
@@ -17,6 +17,21 @@ MIN_USEFUL_H = 0.5
 # a baseline (nothing is injected during it), then room for anomalies of 8-30 minutes.
 MIN_LABELLED_HOURS = WARMUP_S / 3600.0 + MIN_USEFUL_H
 HARMLESS_MARGIN_S = 20 * 60.0  # routine deploys keep this far from the run's ends
+# Runs of at least a day get the real-world shapes (ramps, creeps, low-traffic
+# routes, weekend drops, internal endpoints), the low-traffic service and the
+# hourly batch job: a detector needs a day of history to know them from
+# anomalies. Shorter runs keep the classic mix, byte for byte.
+REAL_WORLD_HOURS = 24.0
+SHAPE_SHARE = 1 / 3  # of each kind's anomalies, in real-world runs
+
+
+def real_world(hours: float) -> bool:
+    """Whether a run of ``hours`` gets the real-world shapes.
+
+    >>> real_world(8.0), real_world(72.0)
+    (False, True)
+    """
+    return hours >= REAL_WORLD_HOURS
 
 
 def per_kind(hours: float) -> int:
@@ -52,11 +67,15 @@ def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> 
 
     Phase by phase: the traffic kinds (phase 0) are placed first, so the
     security kinds (phase 1) fit around them and never take their slots.
+    Anomalies already in ``ctx`` (the shapes) count towards their kind's share.
     """
+    done = {k: sum(a.kind == k for a in ctx.anomalies) for k in REGISTRY}
     for phase in sorted({inj.phase for inj in REGISTRY.values()}):
         kinds = [inj for inj in REGISTRY.values() if inj.phase == phase]
-        for _ in range(per_kind(hours)):
+        for i in range(per_kind(hours)):
             for injector in kinds:
+                if i + done[injector.kind] >= per_kind(hours):
+                    continue
                 a = injector.plan(ctx, rng)
                 if a is not None:
                     ctx.anomalies.append(a)
@@ -64,6 +83,21 @@ def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> 
     for i, a in enumerate(ctx.anomalies):
         a.index = i
     return ctx.anomalies
+
+
+def plan_shapes(ctx: PlanContext, rng: np.random.Generator, hours: float) -> None:
+    """The real-world shapes, a third of each kind, placed before the classic mix.
+
+    They go first because they are long (a creeping latency lasts hours) and
+    would find no room once the timeline is full; a shape that needs a
+    weekend finds none in a run without one and is simply not planned.
+    """
+    rounds = max(1, round(per_kind(hours) * SHAPE_SHARE)) if per_kind(hours) else 0
+    for _ in range(rounds):
+        for injector in SHAPES.values():
+            a = injector.plan(ctx, rng)
+            if a is not None:
+                ctx.anomalies.append(a)
 
 
 def plan_harmless_deploys(ctx: PlanContext, rng: np.random.Generator) -> None:

@@ -1,8 +1,9 @@
 """Expected request rates per (minute, route): seasonality, growth, noise.
 
 The day curve is a smooth bump centred on 14:00 UTC with its trough in the
-small hours; growth is linear over the run; a per-minute lognormal factor
-adds the over-dispersion real traffic has beyond Poisson.
+small hours; weekends sit lower (``ServiceSpec.weekend``) with a later peak
+(see ``weekly``); growth is linear over the run; a per-minute lognormal
+factor adds the over-dispersion real traffic has beyond Poisson.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from detector.simulate.catalog import ServiceSpec, route_weights
+from detector.simulate.weekly import WEEKEND_PEAK_SHIFT_H, weekend_weight
 
 PEAK_HOUR = 14.0
 
 
-def day_curve(hour_of_day: np.ndarray, phase_h: float = 0.0) -> np.ndarray:
+def day_curve(hour_of_day: np.ndarray, phase_h: float | np.ndarray = 0.0) -> np.ndarray:
     """Relative load by UTC hour; daily mean close to 1, peak ~1.55, trough ~0.42.
 
     >>> c = day_curve(np.array([2.0, 14.0]))
@@ -32,7 +34,13 @@ def expected_rates(svc: ServiceSpec, start_ts: float, minutes: int, rate: float,
     hour = (mid % 86400.0) / 3600.0
     growth = 1.0 + rng.uniform(0.10, 0.20) * np.arange(minutes) / max(minutes, 1)
     noise = np.exp(rng.normal(0.0, rng.uniform(0.05, 0.10), minutes))
-    level = svc.rate * rate * day_curve(hour, svc.phase_h) * growth * noise
+    week = weekend_weight(mid)
+    if week.any():  # a weekday-only run keeps its rates bit for bit
+        curve = day_curve(hour, svc.phase_h + WEEKEND_PEAK_SHIFT_H * week)
+        curve *= 1.0 - (1.0 - svc.weekend) * week
+    else:
+        curve = day_curve(hour, svc.phase_h)
+    level = svc.rate * rate * curve * growth * noise
     weights = np.asarray(route_weights(svc))
     lam = level[:, None] * weights[None, :]
     # A little independent wobble per route so routes do not move in lockstep.

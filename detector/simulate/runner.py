@@ -13,14 +13,19 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from detector.simulate import benign
-from detector.simulate.anomalies import REGISTRY, Anomaly, PlanContext
+from detector.simulate import benign, routine
+from detector.simulate.anomalies import REGISTRY, Anomaly, PlanContext, injector_for
 from detector.simulate.anomalies.new_endpoint import with_launched
-from detector.simulate.catalog import CLF_SERVICE, SERVICES, ServiceSpec
+from detector.simulate.catalog import CLF_SERVICE, PARTNERS, SERVICES, ServiceSpec
 from detector.simulate.clients import ClientPool
 from detector.simulate.deploys import ROLLOUT_S, Deploy, assign_versions
 from detector.simulate.fillers import Fillers
-from detector.simulate.planner import plan_anomalies, plan_harmless_deploys
+from detector.simulate.planner import (
+    plan_anomalies,
+    plan_harmless_deploys,
+    plan_shapes,
+    real_world,
+)
 from detector.simulate.rates import expected_rates
 from detector.simulate.traffic import Traffic
 from detector.simulate.writers import FORMATTERS, rows, write_lines
@@ -61,12 +66,14 @@ def _iso(ts: float) -> str:
 
 def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: float = 1.0,
              start: datetime | None = None, profile: str = "default", gzip: bool = False,
-             lines: int | None = None) -> SimulationSummary:
+             lines: int | None = None, shapes: bool | None = None) -> SimulationSummary:
     """Write labelled, realistic access logs into ``out_dir``.
 
     ``hours`` defaults to 8 (``default``) or 2 (``bench``). ``bench`` writes
     one format (flat otel) sized by ``lines`` (default 1,000,000); ``rate``
-    is then derived from ``lines``.
+    is then derived from ``lines``. ``shapes`` adds the real-world shapes, the
+    low-traffic service and the benign routines (default: runs of a day or
+    more, see ``planner.real_world``; never in ``bench``).
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
@@ -79,7 +86,10 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
     t0 = start.timestamp()
     minutes = max(1, round(hours * 60))
     t1 = t0 + minutes * 60.0
+    real = not bench and (real_world(hours) if shapes is None else shapes)
     services = tuple(replace(s, format="otel") for s in SERVICES) if bench else SERVICES
+    if real:
+        services += (PARTNERS,)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -90,6 +100,11 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
     for lam in lams.values():
         lam *= rate
     ctx = PlanContext(services, {k: v.mean(axis=0).tolist() for k, v in lams.items()}, t0, t1)
+    batch = None
+    if real:
+        ctx.minute_rates = lams
+        batch = routine.plan_batch(ctx, _rng(seed, "batch"))
+        plan_shapes(ctx, _rng(seed, "shapes"), hours)
     plan_rng = _rng(seed, "plan")
     anomalies = plan_anomalies(ctx, plan_rng, hours)
     plan_harmless_deploys(ctx, plan_rng)
@@ -112,21 +127,26 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
     benign_rng = _rng(seed, "benign")
     bumped = services[int(benign_rng.integers(len(services)))].name
     found = [benign.bump(lams[bumped], bumped, t0, benign_rng)]
+    if real:
+        found += routine.marketing_ramps(services, lams, t0, _rng(seed, "marketing"))
+    found += routine.weekend_troughs(services, t0, t1)
 
     counts: dict[str, int] = {}
     versions: dict[str, list[str]] = {}
     for svc in services:
         t = Traffic(svc, t0, lams[svc.name], pool, _rng(seed, f"traffic/{svc.name}"))
         t.baseline()
+        if batch is not None and svc.name == batch.service:
+            found.append(routine.batch_arrivals(batch, t, _rng(seed, "batch/traffic")))
         if svc.name == CLF_SERVICE:
             found.append(benign.crawler(t, _route(svc, "/v1/products/{sku}"), benign_rng))
         benign.singletons(t, benign_rng)
         mine = [a for a in anomalies if a.service == svc.name]
         for a in mine:
-            REGISTRY[a.kind].arrivals(a, t)
+            injector_for(a).arrivals(a, t)
         t.assign(deploys[svc.name])
         for a in mine:
-            REGISTRY[a.kind].effects(a, t)
+            injector_for(a).effects(a, t)
         benign.singleton_effects(t)
         vs = [svc.first_version] + [d.version for d in t.deploys]
         versions[svc.name] = list(dict.fromkeys(vs))
@@ -156,6 +176,8 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         "files": {f: n for f, n in zip(files, counts.values(), strict=True)},
         "rates": {s.name: round(float(lams[s.name].sum()) / minutes, 3) for s in services},
         "labels": by_kind,
+        "shapes": _shapes(anomalies),
+        "real_world": real,
         "deployments": {"published": published, "total": len(ctx.deploys)},
         "benign": [{"kind": b.kind, "service": b.service, "start": _iso(b.start),
                     "end": _iso(b.end), "description": b.description}
@@ -167,6 +189,16 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         lines=sum(counts.values()), lines_per_file=dict(zip(files, counts.values(), strict=True)),
         labels=labels, labels_by_kind=by_kind, deployments=published,
         elapsed_s=round(time.perf_counter() - began, 3))
+
+
+def _shapes(anomalies: list[Anomaly]) -> dict[str, dict[str, int]]:
+    """Labels per kind and shape (``params.shape``)."""
+    out: dict[str, dict[str, int]] = {}
+    for a in anomalies:
+        by = out.setdefault(a.kind, {})
+        shape = injector_for(a).shape
+        by[shape] = by.get(shape, 0) + 1
+    return out
 
 
 def _gz(path: Path, gzip: bool) -> Path:
@@ -214,5 +246,5 @@ def _write_labels(path: Path, anomalies: list[Anomaly]) -> int:
                 "route": a.template, "method": a.method, "client": a.client,
                 "start": _iso(a.start), "end": _iso(math.ceil(end)), "deployment": version,
                 "description": a.description.replace("{version}", version or "?"),
-                "params": {**a.params, **a.extra}}) + b"\n")
+                "params": {"shape": injector_for(a).shape, **a.params, **a.extra}}) + b"\n")
     return len(anomalies)

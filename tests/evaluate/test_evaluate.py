@@ -159,3 +159,32 @@ def test_delay_median_and_kinds_filter(tmp_path: Path) -> None:
 def test_report_dumps_to_json(tmp_path: Path) -> None:
     r = run(tmp_path, [label("l1", 0, 10)], [incident("i1", 2, 8)])
     assert orjson.loads(orjson.dumps(r.model_dump()))["overall"]["recall"] == 1.0
+
+
+def test_recall_per_shape_in_table_and_json(tmp_path: Path) -> None:
+    manifest(tmp_path)
+    labels = [label("a", 0, 10), label("b", 100, 110), label("c", 200, 260),
+              label("d", 400, 410, kind="traffic_spike")]
+    labels[1]["params"] = {"shape": "step"}
+    labels[2]["params"] = {"shape": "low_traffic", "share": 0.25}
+    labels[3]["params"] = {"shape": "ramped"}
+    r = run(tmp_path, labels, [incident("i1", 1, 5), incident("i2", 101, 103)])
+    surge = r.per_shape["error_surge"]
+    assert {k: (f.labels, f.matched_labels, f.recall) for k, f in surge.items()} == {
+        "default": (1, 1, 1.0), "step": (1, 1, 1.0), "low_traffic": (1, 0, 0.0)}
+    assert r.per_shape["traffic_spike"]["ramped"].recall == 0.0
+    assert surge["step"].delay_median_s == 120.0  # detected a minute after it opened
+    text = render_text(r)
+    assert "low_traffic" in text.split("missed labels:")[0]
+    assert "c error_surge payments /v2/payments/{id}/refunds  " in text
+    assert text.split("missed labels:")[1].splitlines()[1].endswith("(low_traffic)")
+    dumped = orjson.loads(orjson.dumps(r.model_dump(mode="json")))
+    assert dumped["per_shape"]["error_surge"]["low_traffic"]["labels"] == 1
+    assert {m["shape"] for m in dumped["missed"]} == {"low_traffic", "ramped"}
+
+
+def test_labels_without_shapes_print_no_shape_table(tmp_path: Path) -> None:
+    manifest(tmp_path)
+    r = run(tmp_path, [label("a", 0, 10)], [incident("i1", 1, 5)])
+    assert set(r.per_shape["error_surge"]) == {"default"}
+    assert "shape" not in render_text(r)

@@ -19,6 +19,7 @@ class Req(NamedTuple):
     client: str
     ua: str
     body: str
+    dur: float = 0.0  # seconds
 
 
 def ts(s: str) -> float:
@@ -46,23 +47,26 @@ def read_requests(run: Path, service: str) -> list[Req]:
             out.append(Req(ts(r["timestamp"]), req["method"], r["url"]["path"],
                            r["url"].get("query", ""), r["http"]["response"]["status_code"],
                            r["client"]["address"], r["user_agent"]["original"],
-                           req.get("body", {}).get("content", "")))
+                           req.get("body", {}).get("content", ""),
+                           r["http"]["server"]["request"]["duration"]))
         elif s["format"] == "otel":
             out.append(Req(ts(r["timestamp"]), r["http.request.method"], r["url.path"],
                            r.get("url.query", ""), r["http.response.status_code"],
                            r["client.address"], r["user_agent.original"],
-                           r.get("http.request.body.content", "")))
+                           r.get("http.request.body.content", ""),
+                           r["http.server.request.duration"]))
         elif s["format"] == "nginx_json":
             method, uri, _ = r["request"].split(" ")
             path, _, query = uri.partition("?")
             client = _first(r["http_x_forwarded_for"]) or r["remote_addr"]
             out.append(Req(ts(r["time_iso8601"]), method, path, query, r["status"], client,
-                           r["http_user_agent"], r["request_body"]))
+                           r["http_user_agent"], r["request_body"], r["request_time"]))
         else:  # envoy: no request bodies
             path, _, query = r["path"].partition("?")
             peer = re.sub(r"^\[?(.*?)\]?:\d+$", r"\1", r["downstream_remote_address"])
             out.append(Req(ts(r["start_time"]), r["method"], path, query, r["response_code"],
-                           _first(r["x_forwarded_for"]) or peer, r["user_agent"], ""))
+                           _first(r["x_forwarded_for"]) or peer, r["user_agent"], "",
+                           r["duration"] / 1000.0))
     return out
 
 

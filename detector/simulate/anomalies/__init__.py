@@ -1,7 +1,9 @@
 """Anomaly injectors, one module per kind, registered by kind name.
 
 To add a kind: write an ``Injector`` subclass in its own module and list it
-here; the planner and the labels pick it up from ``REGISTRY``.
+here; the planner and the labels pick it up from ``REGISTRY``. Real-world
+variants of a kind (a ramp instead of a step...) are injectors of that kind
+listed in ``SHAPES`` by shape name; a label's ``params.shape`` names its injector.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
+from detector.simulate.anomalies.creeping_latency import CreepingLatency
 from detector.simulate.anomalies.error_surge import ErrorSurge
+from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
+from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
+from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
 from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
+from detector.simulate.anomalies.weekend_drop import WeekendDrop
 
 REGISTRY: dict[Kind, Injector] = {
     inj.kind: inj
@@ -27,4 +34,22 @@ REGISTRY: dict[Kind, Injector] = {
                 AttackPayload(), UnusualPayload(), Scanning(), NewEndpoint())
 }
 
-__all__ = ["REGISTRY", "Anomaly", "Injector", "PlanContext"]
+# Planned only in real-world runs (planner.plan_shapes), in this order.
+SHAPES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (CreepingLatency(), LowTrafficSurge(), WeekendDrop(), RampedSpike(),
+                InternalEndpoint())
+}
+
+
+def injector_for(a: Anomaly) -> Injector:
+    """The injector that planned ``a``: its shape's, else its kind's.
+
+    >>> injector_for(Anomaly("traffic_spike", "s", 0, "/x", "GET", 0.0, 1.0)).shape
+    'step'
+    """
+    shape = a.extra.get("shape")
+    return SHAPES[shape] if isinstance(shape, str) and shape in SHAPES else REGISTRY[a.kind]
+
+
+__all__ = ["REGISTRY", "SHAPES", "Anomaly", "Injector", "PlanContext", "injector_for"]

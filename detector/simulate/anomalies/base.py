@@ -80,17 +80,34 @@ class PlanContext:
         self.deploys: list[Deploy] = []
         # Routes shipped during the run (new_endpoint), appended to the service's table.
         self.launched: dict[str, list[RouteSpec]] = {}
+        # (service, template) pairs a benign routine owns (the hourly batch job):
+        # no labelled anomaly goes there, so the routine stays unlabelled.
+        self.reserved: set[tuple[str, str]] = set()
+        # Expected req/s per (minute, route) of each service, when the runner has them:
+        # shapes sized in requests (a few dozen over the anomaly) read them.
+        self.minute_rates: dict[str, np.ndarray] = {}
 
     def candidates(self, min_rate: float,
                    ok: Callable[[RouteSpec], bool] = lambda r: True) -> list[tuple[str, int]]:
         """(service, route) pairs with enough traffic; falls back to the busiest few."""
-        pairs = [(s, j) for s, spec in self.services.items() for j, r in enumerate(spec.routes)
-                 if r.anomaly_eligible and ok(r)]
+        pairs = [(s, j) for s in self.classic for j, r in enumerate(self.services[s].routes)
+                 if r.anomaly_eligible and ok(r) and (s, r.template) not in self.reserved]
         good = [p for p in pairs if self.route_rates[p[0]][p[1]] >= min_rate]
         if good:
             return good
         pairs.sort(key=lambda p: -self.route_rates[p[0]][p[1]])
         return pairs[:3]
+
+    @property
+    def classic(self) -> list[str]:
+        """Services the classic and security kinds may use (not the low-traffic ones)."""
+        return [s for s, spec in self.services.items() if not spec.low_traffic]
+
+    def between(self, lo: float, hi: float) -> list[tuple[str, int]]:
+        """Eligible (service, route) pairs whose mean rate is in [lo, hi] req/s, no fallback."""
+        return [(s, j) for s, spec in self.services.items() for j, r in enumerate(spec.routes)
+                if r.anomaly_eligible and (s, r.template) not in self.reserved
+                and lo <= self.route_rates[s][j] <= hi]
 
     def choose(self, rng: np.random.Generator, pairs: list[tuple[str, int]]) -> tuple[str, int]:
         """Prefer services with fewer anomalies so kinds spread over services."""
@@ -115,15 +132,43 @@ class PlanContext:
                 return svc, j, start, start + dur
         return None
 
+    def place_exact(self, rng: np.random.Generator, pairs: list[tuple[str, int]],
+                    duration: float, by_deploy: bool,
+                    within: tuple[float, float] | None = None) -> tuple[str, int, float] | None:
+        """(service, route, start) for an anomaly of ``duration`` seconds, or None."""
+        if not pairs:
+            return None
+        for _ in range(8):
+            svc, j = self.choose(rng, pairs)
+            start = self.slot(rng, svc, self.services[svc].routes[j].template, duration,
+                              by_deploy, within=within)
+            if start is not None:
+                return svc, j, start
+        return None
+
+    def expected(self, service: str, route: int, start: float, end: float) -> float:
+        """Requests the route is expected to get in [start, end) (mean rate if unknown)."""
+        lam = self.minute_rates.get(service)
+        if lam is None:
+            return self.route_rates[service][route] * (end - start)
+        m0, m1 = int((start - self.t0) // 60), int(np.ceil((end - self.t0) / 60))
+        return float(lam[max(m0, 0):m1, route].sum()) * 60.0
+
     def slot(self, rng: np.random.Generator, service: str, template: str | None,
              duration: float, by_deploy: bool, tries: int = 40, also: tuple[str, ...] = (),
-             exclusive: bool = False) -> float | None:
-        """A start time honouring warm-up, route gaps and deploy spacing, or None."""
-        latest = self.t1 - duration - 5 * 60.0
-        if latest <= self.t_min:
+             exclusive: bool = False, within: tuple[float, float] | None = None,
+             ) -> float | None:
+        """A start time honouring warm-up, route gaps and deploy spacing, or None.
+
+        ``within`` bounds the anomaly (start and end) to a span of the run.
+        """
+        earliest, latest = self.t_min, self.t1 - duration - 5 * 60.0
+        if within is not None:
+            earliest, latest = max(earliest, within[0]), min(latest, within[1] - duration)
+        if latest <= earliest:
             return None
         for _ in range(tries):
-            start = float(rng.uniform(self.t_min, latest))
+            start = float(rng.uniform(earliest, latest))
             if self.free(service, (template, *also), start, start + duration, by_deploy,
                          exclusive):
                 return start
@@ -168,6 +213,9 @@ class Injector:
 
     kind: ClassVar[Kind]  # set by every subclass
     phase: ClassVar[int] = 0
+    # The variant of the kind this injector makes (labels' params.shape): the
+    # registry's injectors make the classic ones, ``anomalies.SHAPES`` the others.
+    shape: ClassVar[str] = "default"
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         raise NotImplementedError

@@ -22,6 +22,7 @@ class ClientErrorSurge(Injector):
     """
 
     kind = "client_error_surge"
+    shape = "step"  # a sharp change on a busy route
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         # Only routes that take parameters can start rejecting them.

@@ -25,6 +25,7 @@ class ErrorSurge(Injector):
     """
 
     kind = "error_surge"
+    shape = "step"  # a sharp change on a busy route
     deploy_share = 0.65
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:

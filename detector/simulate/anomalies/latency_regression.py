@@ -22,6 +22,7 @@ class LatencyRegression(Injector):
     """
 
     kind = "latency_regression"
+    shape = "step"  # a sharp change on a busy route
     deploy_share = 0.5
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:

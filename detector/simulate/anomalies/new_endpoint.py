@@ -82,7 +82,8 @@ def with_launched(svc: ServiceSpec, lam: np.ndarray, ctx: PlanContext,
         return svc, lam
     level = lam.sum(axis=1)
     shape = level / max(float(level.mean()), 1e-9)
-    rate = {a.route: a.params["rate"] for a in anomalies
+    # Routes without a planned rate (shape internal) get their calls from the injector.
+    rate = {a.route: a.params.get("rate", 0.0) for a in anomalies
             if a.kind == NewEndpoint.kind and a.service == svc.name}
     cols = [shape * rate[len(svc.routes) + k] for k in range(len(extra))]
     return replace(svc, routes=svc.routes + tuple(extra)), np.column_stack([lam, *cols])

@@ -40,7 +40,7 @@ class Scanning(Injector):
             dur = float(rng.uniform(2, 15)) * 60.0
             n = min(int(rng.integers(100, 2001)), int(dur * _MAX_RATE))
         for _ in range(8):
-            svc, _j = ctx.choose(rng, [(s, 0) for s in ctx.services])
+            svc, _j = ctx.choose(rng, [(s, 0) for s in ctx.classic])
             start = ctx.slot(rng, svc, None, dur, by_deploy=False, exclusive=True)
             if start is None:
                 continue

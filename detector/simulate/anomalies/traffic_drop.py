@@ -16,6 +16,7 @@ class TrafficDrop(Injector):
     """
 
     kind = "traffic_drop"
+    shape = "step"  # a sharp change on a busy route
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         placed = ctx.place(rng, ctx.candidates(1.0), by_deploy=False)

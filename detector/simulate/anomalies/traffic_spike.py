@@ -16,6 +16,7 @@ class TrafficSpike(Injector):
     """
 
     kind = "traffic_spike"
+    shape = "step"  # a sharp change on a busy route
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         placed = ctx.place(rng, ctx.candidates(0.5), by_deploy=False)
