@@ -32,6 +32,10 @@ from detector.windows.stats import COUNT, ERR_SAMPLES, SAMPLES
 
 HORIZONS = (1, 5)  # one window, and the last five with traffic
 GROW_UNTIL = 100  # requests: a span holding this many is enough, no longer one is tried
+# Requests the baseline must have learned before it judges: a quiet route's first
+# windows are learned only once they leave the longest span, and until then its
+# share is the prior's, which a route failing 10 % of the time by nature is far from.
+LEARNED = 100
 # A long span fires only while its last 6-10 windows show the surge on their own
 # at this level: an hour-long span would otherwise re-raise a surge that ended.
 CARRY_ALPHA = 0.01
@@ -134,7 +138,7 @@ class RatioSurgeDetector:
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
         n = int(win.stats[COUNT])
         k = int(win.stats[self.index])
-        if state.seen < self.warmup or k < 1:
+        if state.seen < self.warmup or k < 1 or state.baseline.n < LEARNED:
             return None
         p0 = state.baseline.share()
         hist = list(state.recent)
@@ -227,9 +231,11 @@ class RatioSurgeDetector:
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
         k, n = int(win.stats[self.index]), int(win.stats[COUNT])
+        history = _history(state)
+        # Only this detector's own evidence is forgiven, not another detector's flag.
+        mine = flagged and bool(history) and self.check(state, win) is not None
         state.seen += 1
         state.recent.append((k, n))
-        history = _history(state)
         if history is None:
             state.history = history = deque()
         size = win.end - win.start
@@ -241,7 +247,8 @@ class RatioSurgeDetector:
             record(history, widx, k, n, defer=quiet and not flagged,
                    deployed=_deploy_window(win, size) if size > 0 else None)
         if flagged:
-            forgive(history)
+            if mine:
+                forgive(history)
             state.streak += 1
             if state.streak >= self.relearn_after:
                 state.baseline.reset_to(k, n)
@@ -250,6 +257,8 @@ class RatioSurgeDetector:
             state.streak = 0
             if not quiet:
                 state.baseline.learn(k, n)
+        if not history:
+            return
         busy = not quiet and sum(m for _, m in state.recent) >= GROW_UNTIL
         # A busy stretch is tested on short spans only: it needs no history.
         until = widx + 1 if busy else (widx // BLOCK - SPAN_BLOCKS) * BLOCK
