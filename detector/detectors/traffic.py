@@ -117,8 +117,7 @@ class TrafficDetector:
             return None
         # The slow level is what the route did before a ramp that the fast one follows.
         slow = state.baseline.slow_forecast(win.start) * win.coverage
-        ref = min(e, slow)
-        if x < spike_ratio * max(ref, 1.0):
+        if x < spike_ratio * max(min(e, slow), 1.0):
             return None  # the exit of nearly every window: every horizon needs this
         disp = state.baseline.dispersion
         hist = list(state.recent)
@@ -126,10 +125,14 @@ class TrafficDetector:
             if h > 1 and len(hist) < h - 1:
                 continue
             past = hist[-(h - 1) :] if h > 1 else []
-            # Over three windows the daily profile moves a percent or two: the slow
-            # level times h is its expectation for the span.
-            E = min(e + sum(pe for _, pe, _ in past), slow * h)
             X = x + sum(px for px, _, _ in past)
+            E = e + sum(pe for _, pe, _ in past)
+            ref = e
+            if h > 1 and slow * h < E:
+                # A ramp lasts: only a sum over windows is judged against the slow
+                # level, as it lags the day's drift (over three windows the daily
+                # profile moves a percent or two: h times the slow level will do).
+                E, ref = slow * h, slow
             # The current window must itself show the effect: a multi-window sum
             # only adds the statistical power that one low-volume window lacks.
             if (

@@ -64,7 +64,7 @@ def test_a_marketing_ramp_of_half_the_level_over_an_hour_is_not() -> None:
 
 def test_an_hourly_batch_job_pages_on_its_first_occurrences_only() -> None:
     def rate(i: int) -> float:
-        burst = i % 60 in (17, 18)  # a job at minute 17 of every hour, two minutes long
+        burst = i % 60 in (47, 48)  # a job at minute 47 of every hour, two minutes long
         return 30.0 * _day(i) + (600.0 if burst else 0.0)
 
     flags = _run(rate, DAY + 600, seed=3)

@@ -2,28 +2,30 @@
 
 A burst is a run of at most :data:`SHORT_RUN` windows far above the expected
 count. The memory keeps the onsets of the last few bursts, and a new burst is
-*recurring* when it continues an arithmetic progression of two earlier onsets
-(any period from 5 windows to a day, found from the data, no configuration):
-the third occurrence of an hourly job is explained, as are later ones even
-when an occurrence was missed. A recurring burst must also stay as short as
+*recurring* when it continues an arithmetic progression of three earlier
+onsets (any period from 5 windows to a day, found from the data, no
+configuration): the fourth occurrence of an hourly job is explained, as are
+later ones even when an occurrence was missed. Three, not two: bursts at
+random gaps of 20-60 minutes line up with some pair of earlier ones every
+other time, and they must keep their height envelope. A recurring burst must also stay as short as
 the longest one seen (plus a window) and within :data:`HEIGHT_MARGIN` times the
 highest, so a real spike that starts at the job's minute still fires once it
 outlasts or outgrows the job.
 
 The memory is a plain list of floats (snapshots store it as it is), allocated
-at a series' first burst only: ~250 bytes for those series, nothing for others.
+at a series' first burst only: ~350 bytes for those series, nothing for others.
 
 >>> mem, explained = new_memory(), []
->>> for hour in range(3):
+>>> for hour in range(4):
 ...     for minute in range(60):
 ...         t = hour * 3600.0 + minute * 60.0
 ...         burst = minute in (17, 18)
 ...         if burst:
 ...             explained.append(recurring(mem, t, 60.0, 20.0))
 ...         observe(mem, t, burst, 20.0)
->>> explained  # the burst at 02:17 continues the ones at 00:17 and 01:17
-[False, False, False, False, True, True]
->>> recurring(mem, 3 * 3600.0 + 40 * 60.0, 60.0, 20.0)  # 03:40 is off the beat
+>>> explained  # the burst at 03:17 continues the ones at 00:17, 01:17 and 02:17
+[False, False, False, False, False, False, True, True]
+>>> recurring(mem, 4 * 3600.0 + 40 * 60.0, 60.0, 20.0)  # 04:40 is off the beat
 False
 """
 
@@ -34,7 +36,7 @@ from __future__ import annotations
 # height no longer hides a spike at another time.
 RUN, ONSET, RUN_PEAK, LONGEST, HIGHEST, CALM = range(6)
 FIELDS = 6
-MAX_ONSETS = 6
+MAX_ONSETS = 8
 SHORT_RUN = 5  # windows: longer runs are not bursts but changes (spikes, new normals)
 MIN_PERIOD_WINDOWS = 5
 MAX_PERIOD = 86400.0
@@ -84,9 +86,16 @@ def recurring(mem: list[float], start: float, width: float, ratio: float) -> boo
     for i, a in enumerate(onsets):
         for b in onsets[i + 1 :]:
             period = b - a
-            if not MIN_PERIOD_WINDOWS * width <= period <= MAX_PERIOD:
-                continue
-            beats = round((onset - b) / period)
-            if 1 <= beats <= MAX_SKIPPED + 1 and abs(onset - b - beats * period) <= tol:
+            if (
+                MIN_PERIOD_WINDOWS * width <= period <= MAX_PERIOD
+                and _on_beat(onset, b, period, tol)
+                and any(_on_beat(a, c, period, tol) for c in onsets[:i])
+            ):
                 return True
     return False
+
+
+def _on_beat(t: float, last: float, period: float, tol: float) -> bool:
+    """Whether ``t`` falls 1 to MAX_SKIPPED + 1 periods after ``last``."""
+    beats = round((t - last) / period)
+    return 1 <= beats <= MAX_SKIPPED + 1 and abs(t - last - beats * period) <= tol
