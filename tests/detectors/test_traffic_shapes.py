@@ -118,3 +118,20 @@ def test_a_two_per_minute_route_silent_for_half_an_hour_is_below_the_drop_floor(
     # window is below drop_min_expected: low-traffic routes go quiet in sessions.
     flags = _run(lambda i: 0.0 if 600 <= i < 630 else 2.0, 900, seed=8)
     assert flags == []
+
+
+def test_a_state_snapshotted_before_the_slow_level_and_bursts_keeps_working() -> None:
+    det = TrafficDetector(DetectorSettings(warmup_windows=5))
+    state = det.new_state()
+    del state.bursts, state.baseline.slow  # what a restored older snapshot lacks
+    rng = np.random.default_rng(9)
+    kinds = []
+    for i in range(80):
+        st = new_series_stats()
+        st[COUNT] = 900 if i == 70 else int(rng.poisson(100))
+        w = SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+        sig = det.check(state, w)
+        det.learn(state, w, sig is not None)
+        kinds.append(sig.kind if sig else None)
+    assert kinds[70] == "traffic_spike" and kinds.count("traffic_spike") == 1
+    assert state.bursts is not None and state.baseline.slow is not None

@@ -7,13 +7,14 @@ onsets (any period from 5 windows to a day, found from the data, no
 configuration): the fourth occurrence of an hourly job is explained, as are
 later ones even when an occurrence was missed. Three, not two: bursts at
 random gaps of 20-60 minutes line up with some pair of earlier ones every
-other time, and they must keep their height envelope. A recurring burst must also stay as short as
-the longest one seen (plus a window) and within :data:`HEIGHT_MARGIN` times the
-highest, so a real spike that starts at the job's minute still fires once it
-outlasts or outgrows the job.
+other time, and they must keep their height envelope.
+
+A recurring burst must also stay as short as the longest one seen (plus a
+window) and within :data:`HEIGHT_MARGIN` times the highest, so a real spike
+that starts at the job's minute still fires once it outlasts or outgrows it.
 
 The memory is a plain list of floats (snapshots store it as it is), allocated
-at a series' first burst only: ~350 bytes for those series, nothing for others.
+at a series' first burst only: ~500 bytes for those series, nothing for others.
 
 >>> mem, explained = new_memory(), []
 >>> for hour in range(4):
