@@ -1,4 +1,10 @@
-"""traffic_spike and traffic_drop: request count far from the seasonal forecast."""
+"""traffic_spike and traffic_drop: request count far from the seasonal forecast.
+
+A spike is judged against the fast forecast and against the slow level (what
+the route did before a ramp began: the fast level follows a half-hour ramp);
+a burst that recurs on a beat (a batch job every hour) is explained, not raised
+(:mod:`detector.detectors.baselines.bursts`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from scipy.special import gammainc, gammaincc
 
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
+from detector.detectors.baselines import bursts
 from detector.detectors.baselines.count import CountBaseline
 from detector.kinds import Kind
 from detector.windows.stats import COUNT, S404, SAMPLES, SAUTH
@@ -19,7 +26,17 @@ SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are ov
 
 
 class _State:
-    __slots__ = ("baseline", "recent", "seen", "streak", "pending", "peak", "episode", "fired")
+    __slots__ = (
+        "baseline",
+        "recent",
+        "seen",
+        "streak",
+        "pending",
+        "peak",
+        "episode",
+        "fired",
+        "bursts",
+    )
 
     def __init__(self) -> None:
         self.baseline = CountBaseline()
@@ -31,6 +48,13 @@ class _State:
         self.peak = 0.0  # decayed max of count/expected over learned windows
         self.episode = 0.0  # max ratio of the current run of spike windows
         self.fired = False  # unused, as pending
+        # Onsets of recent short bursts, from a series' first burst on (absent from
+        # snapshots written before it: read through _bursts_of).
+        self.bursts: list[float] | None = None
+
+
+def _bursts_of(state: _State) -> list[float] | None:
+    return getattr(state, "bursts", None)
 
 
 def _upper_p(x: float, e: float, disp: float) -> float:
@@ -82,38 +106,81 @@ class TrafficDetector:
         x, e, _ = self._observed(state, win)
         if state.seen < self.s.warmup_windows or win.coverage < 0.5:
             return None
+        return self._spike(state, win, x, e) or self._drop(state, win, x, e)
+
+    def _spike(self, state: _State, win: SeriesWindow, x: float, e: float) -> Signal | None:
+        s = self.s
         # Routes with recurring bursts (batch jobs, cron clients) learn how far
         # above their level they usually go: a spike must beat that too.
-        spike_ratio = max(self.s.spike_min_ratio, PEAK_MARGIN * state.peak)
+        spike_ratio = max(s.spike_min_ratio, PEAK_MARGIN * state.peak)
+        if x < spike_ratio:
+            return None
+        # The slow level is what the route did before a ramp that the fast one follows.
+        slow = state.baseline.slow_forecast(win.start) * win.coverage
+        if x < spike_ratio * max(min(e, slow), 1.0):
+            return None  # the exit of nearly every window: every horizon needs this
         disp = state.baseline.dispersion
-        s = self.s
         hist = list(state.recent)
         for h in HORIZONS:
             if h > 1 and len(hist) < h - 1:
                 continue
-            parts = [(x, e)] + [(px, pe) for px, pe, _ in hist[-(h - 1) :]] if h > 1 else [(x, e)]
-            X = sum(p[0] for p in parts)
-            E = sum(p[1] for p in parts)
+            past = hist[-(h - 1) :] if h > 1 else []
+            X = x + sum(px for px, _, _ in past)
+            E = e + sum(pe for _, pe, _ in past)
+            ref = e
+            if h > 1 and slow * h < E:
+                # A ramp lasts: only a sum over windows is judged against the slow
+                # level, as it lags the day's drift (over three windows the daily
+                # profile moves a percent or two: h times the slow level will do).
+                E, ref = slow * h, slow
             # The current window must itself show the effect: a multi-window sum
             # only adds the statistical power that one low-volume window lacks.
             if (
                 s.spike_min_count * h**0.5 <= X
                 and spike_ratio * max(E, 1.0) <= X
-                and x >= spike_ratio * max(e, 1.0)
-                and not self._explained(win, x, e)
+                and x >= spike_ratio * max(ref, 1.0)
+                and not self._explained(win, x, ref)
             ):
                 p = _upper_p(X, E, disp)
                 if p <= s.alpha:
-                    return self._signal("traffic_spike", win, x, e, p, h)
-            if (
-                s.drop_min_expected * (h**0.5) <= E
-                and s.drop_max_ratio * E >= X
-                and x <= s.drop_max_ratio * e
-            ):
+                    if self._recurring(state, win, x, e):
+                        return None
+                    return self._signal("traffic_spike", win, x, ref, p, h)
+        return None
+
+    def _drop(self, state: _State, win: SeriesWindow, x: float, e: float) -> Signal | None:
+        s = self.s
+        if x > s.drop_max_ratio * e:
+            return None
+        disp = state.baseline.dispersion
+        hist = list(state.recent)
+        for h in HORIZONS:
+            if h > 1 and len(hist) < h - 1:
+                continue
+            past = hist[-(h - 1) :] if h > 1 else []
+            X = x + sum(px for px, _, _ in past)
+            E = e + sum(pe for _, pe, _ in past)
+            if s.drop_min_expected * (h**0.5) <= E and s.drop_max_ratio * E >= X:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
                     return self._signal("traffic_drop", win, x, e, p, h)
         return None
+
+    def _burst(self, state: _State, x: float, e: float) -> bool:
+        """A window far above the fast forecast, whatever the route's burst history."""
+        s = self.s
+        return (
+            x >= s.spike_min_count
+            and x >= s.spike_min_ratio * max(e, 1.0)
+            and _upper_p(x, e, state.baseline.dispersion) <= s.alpha
+        )
+
+    @staticmethod
+    def _recurring(state: _State, win: SeriesWindow, x: float, e: float) -> bool:
+        mem = _bursts_of(state)
+        return mem is not None and bursts.recurring(
+            mem, win.start, win.end - win.start, x / max(e, 1.0)
+        )
 
     @staticmethod
     def _explained(win: SeriesWindow, x: float, e: float) -> bool:
@@ -158,6 +225,9 @@ class TrafficDetector:
             state.recent.append((0.0, 0.0, 1.0))
         self._end_episode(state)
         state.peak *= PEAK_DECAY**m
+        mem = _bursts_of(state)
+        if mem is not None:
+            bursts.end_run(mem)
 
     @staticmethod
     def _end_episode(state: _State) -> None:
@@ -167,6 +237,26 @@ class TrafficDetector:
             state.peak = max(state.peak, state.episode)
         state.streak = 0
         state.episode = 0.0
+
+    def _track_bursts(self, state: _State, win: SeriesWindow, x: float, e: float) -> bool:
+        """Remember the beat of short bursts; True when this window is a recurring one."""
+        mem = _bursts_of(state)
+        ratio = x / max(e, 1.0)
+        if not self._burst(state, x, e):
+            if mem is not None:
+                if mem[bursts.RUN]:
+                    bursts.end_run(mem)
+                mem[bursts.CALM] = max(mem[bursts.CALM] * PEAK_DECAY, ratio)
+            return False
+        if mem is None:
+            mem = state.bursts = bursts.new_memory(calm=state.peak)
+        recurring = bursts.recurring(mem, win.start, win.end - win.start, ratio)
+        bursts.observe(mem, win.start, True, ratio)
+        if recurring:
+            # The route's bursts keep a beat: their height no longer hides a spike
+            # at another time (the envelope goes back to the route without them).
+            state.peak = min(state.peak, mem[bursts.CALM])
+        return recurring
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
         x, e, var = self._observed(state, win)
@@ -179,6 +269,7 @@ class TrafficDetector:
         state.seen += 1
         if win.coverage < 0.5:
             return
+        recurring = self._track_bursts(state, win, x, e)
         state.recent.append((x, e, var))
         if flagged:
             state.streak += 1
@@ -187,6 +278,8 @@ class TrafficDetector:
                 state.streak = 0
             return
         self._end_episode(state)
+        if recurring:
+            return  # a known job's burst teaches neither the level nor the peak envelope
         xn = x / win.coverage if win.coverage < 1 else x
         state.peak = max(state.peak * PEAK_DECAY, xn / max(e, 1.0) if e > 0 else 0.0)
         state.baseline.learn(xn, win.start)

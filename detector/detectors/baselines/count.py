@@ -4,6 +4,10 @@ Counts per window are Poisson-like with extra variance (bursts, marketing
 bumps). The variance is modelled as ``dispersion * expected + (0.03*expected)^2``
 with the dispersion learned from Pearson residuals, so a noisy route needs a
 bigger deviation than a steady one before anything is raised.
+
+Beside the fast level, a slow level (about an hour of memory) keeps what the
+route looked like before a ramp: a rise to several times the level over half
+an hour is followed by the fast level, so a spike is judged against both.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 DAY = 86400.0
 SLOTS = 48  # half-hour slots of the daily profile
 SLOT_SECONDS = DAY / SLOTS
+SLOW_ALPHA = 1 / 60  # the slow level's memory: about an hour of one-minute windows
 
 
 class CountBaseline:
@@ -42,6 +47,7 @@ class CountBaseline:
         "beta",
         "phi",
         "gamma",
+        "slow",
     )
 
     def __init__(
@@ -59,6 +65,7 @@ class CountBaseline:
         self.season: list[float] | None = None
         self.slot_sum = [0.0] * SLOTS
         self.slot_n = [0] * SLOTS
+        self.slow: float | None = None  # deseasonalised, like level; None in older snapshots
 
     def _factor(self, t: float) -> float:
         s = self.season
@@ -78,9 +85,17 @@ class CountBaseline:
         var = self.dispersion * max(e, 1.0) + (0.03 * e) ** 2
         return e, var
 
+    def slow_forecast(self, t: float) -> float:
+        """Expected count at ``t`` by the slow level: what the route did before a ramp."""
+        slow: float | None = getattr(self, "slow", None)  # absent in older snapshots
+        if slow is None:
+            return self.forecast(t)[0]
+        return slow * self._factor(t)
+
     def learn(self, x: float, t: float) -> None:
         if self.level is None:
             self.level = x
+            self.slow = x
             self.t0 = t
             self.n = 1
             return
@@ -96,6 +111,8 @@ class CountBaseline:
         target = xc / f if f > 1e-6 else xc
         self.level = self.alpha * target + (1 - self.alpha) * (prev + self.phi * self.trend)
         self.trend = self.beta * (self.level - prev) + (1 - self.beta) * self.phi * self.trend
+        slow = getattr(self, "slow", None)
+        self.slow = prev if slow is None else slow + SLOW_ALPHA * (target - slow)
         slot = int((t % DAY) // SLOT_SECONDS)
         if self.season is None:
             self.slot_sum[slot] += xc
@@ -121,6 +138,8 @@ class CountBaseline:
         if self.level is not None and f > 1e-6:
             self.level /= f
             self.trend /= f
+            slow = getattr(self, "slow", None)
+            self.slow = None if slow is None else slow / f
 
     def skip_zeros(self, m: int) -> None:
         """Learn ``m`` empty windows at once (a dormant, low-volume series catching up).
@@ -132,6 +151,9 @@ class CountBaseline:
             return
         keep = (1 - self.alpha) ** m
         self.level *= keep
+        slow = getattr(self, "slow", None)
+        if slow is not None:
+            self.slow = slow * (1 - SLOW_ALPHA) ** m
         self.trend *= (self.phi * (1 - self.beta)) ** m
         self.n += m
 
@@ -139,4 +161,5 @@ class CountBaseline:
         """Accept a new normal (after a long-lasting change): restart the level at ``x``."""
         f = 1.0 if self.season is None else max(1e-6, sum(self.season) / SLOTS)
         self.level = x / f
+        self.slow = self.level
         self.trend = 0.0
