@@ -43,10 +43,10 @@ class NewEndpointDetector:
     ``/items/red`` into ``/items/{id}``: same traffic, new template).
 
     A route that looks internal or sensitive (:func:`sensitive_reason`:
-    ``/internal/``, ``/admin``, ``export``...) is watched for hours rather than
-    minutes and needs only a few successful requests from a few distinct
-    clients: fewer clients when it was born soon after a deploy, which makes it
-    a shipped endpoint rather than something a client stumbled on.
+    ``/internal/``, ``/admin``, ``export``...) and was born soon after a deploy
+    (which shipped it, rather than a client stumbling on it) is watched for
+    hours rather than minutes and needs only a few successful requests from a
+    few distinct clients: internal tools answer a handful of callers.
 
     >>> from detector.config import DetectorSettings
     >>> det = NewEndpointDetector(DetectorSettings(new_endpoint_learning_windows=5))
@@ -64,12 +64,11 @@ class NewEndpointDetector:
     SENSITIVE_WATCH_SECONDS = 3 * 3600.0
     SENSITIVE_MIN_OK = 3
     SENSITIVE_MIN_CLIENTS = 2
-    # Born this soon after the service's latest deploy, the route was shipped by it.
-    # Without such a deploy it needs a few more successes and clients: what one or
-    # two clients found answering is as likely a probe that got lucky.
+    # Born this soon after the service's latest deploy, the route was shipped by it
+    # (the incident manager's suspect window). Without such a deploy, a sensitive route
+    # keeps the ordinary rules: a rarely used old route first seen late (a data export
+    # a few users ask for a day) looks the same for hours.
     DEPLOY_RECENT_SECONDS = 1800.0
-    UNDEPLOYED_MIN_OK = 5
-    UNDEPLOYED_MIN_CLIENTS = 3
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.s = settings
@@ -116,7 +115,7 @@ class NewEndpointDetector:
         if w is None:
             return None
         limit = float(self.WATCH_WINDOWS)
-        if w[REASON] is not None:
+        if self._low_floor(w, x):
             limit = max(limit, self.SENSITIVE_WATCH_SECONDS / max(x.end - x.start, 1.0))
         return None if x.widx - w[BORN] >= limit else w
 
@@ -136,14 +135,13 @@ class NewEndpointDetector:
         seen: set[str] = w[CLIENTS]
         return seen | new if new else seen
 
-    def _floor(self, w: list[Any], x: EndpointWindow) -> tuple[int, int] | None:
-        """(successful requests, distinct clients) a sensitive route needs; None if ordinary."""
+    def _low_floor(self, w: list[Any], x: EndpointWindow) -> bool:
+        """Whether the series may be raised at the sensitive floor: it looks sensitive
+        and was born soon after a deploy."""
         if w[REASON] is None:
-            return None
+            return False
         born, deploy = self._birth(w, x)
-        if deploy is not None and born - deploy <= self.DEPLOY_RECENT_SECONDS:
-            return self.SENSITIVE_MIN_OK, self.SENSITIVE_MIN_CLIENTS
-        return self.UNDEPLOYED_MIN_OK, self.UNDEPLOYED_MIN_CLIENTS
+        return deploy is not None and born - deploy <= self.DEPLOY_RECENT_SECONDS
 
     def _raises(self, w: list[Any], x: EndpointWindow) -> bool:
         ok, total = w[OK] + x.successes, w[TOTAL] + x.requests
@@ -151,8 +149,8 @@ class NewEndpointDetector:
             return False
         if ok >= self.s.new_endpoint_min_requests and x.widx - w[BORN] < self.WATCH_WINDOWS:
             return True
-        floor = self._floor(w, x)
-        return floor is not None and ok >= floor[0] and len(self._clients(w, x)) >= floor[1]
+        return (ok >= self.SENSITIVE_MIN_OK and self._low_floor(w, x)
+                and len(self._clients(w, x)) >= self.SENSITIVE_MIN_CLIENTS)
 
     def check(self, x: EndpointWindow) -> list[Signal]:
         """A signal once a watched series has served enough requests, mostly successfully."""
