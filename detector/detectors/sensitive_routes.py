@@ -16,10 +16,10 @@ import re
 SENSITIVE_WORDS = frozenset({
     # internal tooling and back offices
     "internal", "private", "admin", "administrator", "administration", "superuser", "sudo",
-    "impersonate", "console", "backoffice",
+    "impersonate", "console", "backoffice", "staff", "mgmt", "management", "ops", "audit",
     # debugging and runtime introspection
     "debug", "actuator", "pprof", "heapdump", "threaddump", "jolokia", "jmx", "phpinfo",
-    "introspection", "graphiql", "shell", "exec", "eval",
+    "introspection", "graphiql", "playground", "shell", "exec", "eval",
     # operations and monitoring
     "metrics", "prometheus",
     # data leaving in bulk, and configuration or secrets

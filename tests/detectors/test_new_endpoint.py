@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from detector.config import DetectorSettings
@@ -11,6 +12,7 @@ from detector.detectors.base import EndpointWindow, SeriesKey, Signal
 from detector.detectors.new_endpoint import CLIENTS, CLIENTS_CAP, NewEndpointDetector
 from detector.detectors.sensitive_routes import sensitive_reason
 from detector.events import AccessEvent
+from detector.state.codec import decode, encode
 
 BORN_W = 100  # the service is seen at window 0 and learned for 60: born well after
 DEPLOY = BORN_W * 60.0 - 240.0  # four minutes before the route's first request
@@ -165,7 +167,8 @@ def test_a_schema_1_snapshot_loads_with_its_watch_entries_upgraded() -> None:
     det.restore({"v": 1, "data": data})
     assert det.watch[old] == [100, 1, 1, 0, None, None, "export (segment 'exports')", set()]
     assert det.watch[plain][6] is None
-    det.restore(det.snapshot())
+    det.restore(decode(orjson.loads(orjson.dumps(encode(det.snapshot())))))  # as a checkpoint
+    assert det.watch[old][7] == set()
     # The old entry goes on: two more clients after a deploy raise it.
     sigs = [det.on_window(old, 100 + m, (100 + m) * 60.0, (101 + m) * 60.0, 1, 1,
                           [_ev((100 + m) * 60.0, f"10.1.0.{m}")], DEPLOY) for m in (1, 2)]
@@ -176,8 +179,8 @@ def test_a_schema_1_snapshot_loads_with_its_watch_entries_upgraded() -> None:
     ("/v1/exports/{id}", "export"), ("/admin", "admin"), ("/wp-admin/setup", "admin"),
     ("/actuator/heapdump", "actuator"), ("/debug/pprof/profile", "debug"),
     ("/v1/reports/exportCsv", "export"), ("/config.json", "config"), ("/.env", "env"),
-    ("/metrics", "metrics"), ("/v2/db_backups/{id}", "backup"), ("/api/graphql/introspection",
-                                                                   "introspection"),
+    ("/metrics", "metrics"), ("/v2/db_backups/{id}", "backup"), ("/ops/flush-cache", "ops"),
+    ("/api/graphql/introspection", "introspection"), ("/v1/AuditLogs", "audit"),
 ])
 def test_sensitive_words_are_found_whole(route: str, word: str) -> None:
     reason = sensitive_reason(route)
@@ -187,6 +190,7 @@ def test_sensitive_words_are_found_whole(route: str, word: str) -> None:
 @pytest.mark.parametrize("route", [
     "/v1/experts", "/v2/payments/{id}/disputes", "/v1/administrative-areas", "/v1/envelopes",
     "/v1/configurator", "/v1/products/{sku}/bundles", "/v1/dumpling-recipes", "/v1/{internal}",
+    "/v1/shops/{id}/stops", "/v1/auditorium",
 ])
 def test_ordinary_routes_are_not_sensitive(route: str) -> None:
     assert sensitive_reason(route) is None
