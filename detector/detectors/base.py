@@ -103,6 +103,9 @@ class EndpointWindow(NamedTuple):
     requests: int
     successes: int
     samples: list[AccessEvent]
+    # The service's latest deployment at or before the window's end (as in
+    # SeriesWindow): a route born soon after one is more credibly a new endpoint.
+    deploy: float | None = None
 
 
 @runtime_checkable

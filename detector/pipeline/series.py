@@ -178,7 +178,7 @@ class SeriesIndex:
             if stats is not None and key in watch:
                 ok = stats[COUNT] - stats[S5XX] - stats[S4XX] - stats[SAUTH] - stats[S404]
                 sig = self.new_endpoint.on_window(key, w, start, end, stats[COUNT], ok,
-                                                  list(stats[SAMPLES]))
+                                                  list(stats[SAMPLES]), win.deploy)
                 if sig is not None:
                     signals.append(sig)
             if traffic.dormant(states[TRAFFIC], end):
