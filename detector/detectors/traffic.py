@@ -23,6 +23,10 @@ HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume c
 PEAK_DECAY = 0.999  # the peak envelope halves in about 11 hours of windows
 PEAK_MARGIN = 1.25  # a spike must beat the route's own recent peaks by this factor
 SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are over
+# After flagged windows, a window this far from the forecast still belongs to the
+# episode (not learned), though it no longer passes the test on its own.
+LINGER_DROP = 0.6
+LINGER_SPIKE = 1.5
 
 
 class _State:
@@ -115,8 +119,9 @@ class TrafficDetector:
         spike_ratio = max(s.spike_min_ratio, PEAK_MARGIN * state.peak)
         if x < spike_ratio:
             return None
-        # The slow level is what the route did before a ramp that the fast one follows.
-        slow = state.baseline.slow_forecast(win.start) * win.coverage
+        # The slow level, or the lowest level of the last half hour, is what the route
+        # did before a ramp that the fast level follows.
+        slow = state.baseline.ramp_forecast(win.start) * win.coverage
         if x < spike_ratio * max(min(e, slow), 1.0):
             return None  # the exit of nearly every window: every horizon needs this
         disp = state.baseline.dispersion
@@ -229,6 +234,18 @@ class TrafficDetector:
         if mem is not None:
             bursts.end_run(mem)
 
+    def _lingers(self, state: _State, xn: float, e: float) -> bool:
+        """True when a window after flagged ones is still far from the forecast.
+
+        Drops linger under LINGER_DROP of the forecast; spikes over LINGER_SPIKE
+        only once the episode is longer than a short burst, whose end the burst
+        memory must see (a batch job's tail is learned as before).
+        """
+        if e >= self.s.drop_min_expected / 2 and xn <= LINGER_DROP * e:
+            return True
+        return (state.streak > SHORT_EPISODE and xn >= LINGER_SPIKE * max(e, 1.0)
+                and xn - e >= self.s.spike_min_count / 2)
+
     @staticmethod
     def _end_episode(state: _State) -> None:
         if 0 < state.streak <= SHORT_EPISODE and state.episode > 0:
@@ -271,6 +288,11 @@ class TrafficDetector:
             return
         recurring = self._track_bursts(state, win, x, e)
         state.recent.append((x, e, var))
+        if not flagged and state.streak > 0 and self._lingers(state, x / win.coverage, e):
+            # An episode goes on below the test's bar (a drop's one busier minute, a
+            # long spike's shoulder): learning it would teach the baseline the anomaly,
+            # inflate the dispersion and turn the recovery into a false incident.
+            flagged = True
         if flagged:
             state.streak += 1
             if state.streak >= self.s.relearn_after_windows:

@@ -14,6 +14,15 @@ def _secs(x: float) -> str:
     return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 
 
+def _span(sig: Signal) -> str:
+    """", 11/40 requests over 20 min" when a quiet route was judged over a grown span."""
+    ex = sig.extra
+    secs, hits, n = ex.get("horizon_seconds"), ex.get("horizon_hits"), ex.get("horizon_requests")
+    if secs is None or hits is None or n is None or secs <= ex.get("window_seconds", 60.0) * 5:
+        return ""
+    return f", {hits:,}/{n:,} requests over {secs / 60:.0f} min"
+
+
 def describe(sig: Signal, start: float) -> str:
     """The summary text without the deployment suffix."""
     target = f"{sig.method} {sig.route}" if sig.method else (sig.route or "")
@@ -30,9 +39,11 @@ def describe(sig: Signal, start: float) -> str:
             f"(expected {sig.baseline * per_min:,.0f}){since}"
         )
     if sig.kind == "error_surge":
-        return f"{target} 5xx rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+        return (f"{target} 5xx rate {_pct(sig.observed)}{_span(sig)} "
+                f"(baseline {_pct(sig.baseline)}){since}")
     if sig.kind == "client_error_surge":
-        return f"{target} 4xx rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+        return (f"{target} 4xx rate {_pct(sig.observed)}{_span(sig)} "
+                f"(baseline {_pct(sig.baseline)}){since}")
     if sig.kind == "latency_regression":
         return f"{target} p95 latency {_secs(sig.observed)} (baseline {_secs(sig.baseline)}){since}"
     if sig.kind == "auth_failure_burst":

@@ -17,6 +17,8 @@ import math
 DAY = 86400.0
 SLOTS = 48  # half-hour slots of the daily profile
 SLOT_SECONDS = DAY / SLOTS
+LAG_EVERY = 5  # windows between two samples of the level kept for ramps
+LAGS = 6  # samples kept: half an hour of one-minute windows
 SLOW_ALPHA = 1 / 60  # the slow level's memory: about an hour of one-minute windows
 
 
@@ -48,6 +50,7 @@ class CountBaseline:
         "phi",
         "gamma",
         "slow",
+        "lags",
     )
 
     def __init__(
@@ -66,6 +69,9 @@ class CountBaseline:
         self.slot_sum = [0.0] * SLOTS
         self.slot_n = [0] * SLOTS
         self.slow: float | None = None  # deseasonalised, like level; None in older snapshots
+        # The level every LAG_EVERY learned windows over the last half hour, deseasonalised:
+        # the lowest is where a ramp that both levels followed started from.
+        self.lags: list[float] = []
 
     def _factor(self, t: float) -> float:
         s = self.season
@@ -91,6 +97,12 @@ class CountBaseline:
         if slow is None:
             return self.forecast(t)[0]
         return slow * self._factor(t)
+
+    def ramp_forecast(self, t: float) -> float:
+        """Expected count at ``t`` by the lowest level of the last half hour (see lags)."""
+        lags: list[float] = getattr(self, "lags", None) or []  # absent in older snapshots
+        slow = self.slow_forecast(t)
+        return min(slow, min(lags) * self._factor(t)) if lags else slow
 
     def learn(self, x: float, t: float) -> None:
         if self.level is None:
@@ -123,6 +135,13 @@ class CountBaseline:
             s = self.season
             s[slot] = (1 - self.gamma) * s[slot] + self.gamma * min(10.0, xc / self.level)
         self.n += 1
+        if self.n % LAG_EVERY == 0:
+            lags = getattr(self, "lags", None)
+            if lags is None:
+                lags = self.lags = []
+            lags.append(self.level)
+            if len(lags) > LAGS:
+                del lags[0]
 
     def _start_season(self) -> None:
         means = [
@@ -140,6 +159,7 @@ class CountBaseline:
             self.trend /= f
             slow = getattr(self, "slow", None)
             self.slow = None if slow is None else slow / f
+            self.lags = [v / f for v in getattr(self, "lags", None) or []]
 
     def skip_zeros(self, m: int) -> None:
         """Learn ``m`` empty windows at once (a dormant, low-volume series catching up).
@@ -162,4 +182,5 @@ class CountBaseline:
         f = 1.0 if self.season is None else max(1e-6, sum(self.season) / SLOTS)
         self.level = x / f
         self.slow = self.level
+        self.lags = []
         self.trend = 0.0
