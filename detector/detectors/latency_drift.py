@@ -64,7 +64,6 @@ class Drift(NamedTuple):
         return d if d is not None and o is not None and o - d <= ONSET_S else None
 
 
-
 def freeze(b: LatencyBaseline) -> Ref | None:
     """The reference a baseline gives (None while it knows too few requests)."""
     if b.total < MIN_TOTAL:
