@@ -83,6 +83,9 @@ class DetectorSettings(_Section):
     """`latency_regression`: p95 at least this multiple of the baseline p95."""
     latency_min_delta_seconds: float = Field(0.02, ge=0)
     """`latency_regression`: ... and at least this many seconds slower."""
+    latency_drift_seconds: float = Field(8 * 3600.0, ge=0)
+    """`latency_regression`: after a deploy, windows are also compared with the previous
+    version's frozen baseline this long (a CUSUM that finds slow drifts)."""
     auth_client_min_failures: int = Field(20, ge=1)
     """`auth_failure_burst` per client: failures needed (in a window, or decayed over several)."""
     auth_client_min_share: float = Field(0.5, gt=0, le=1)

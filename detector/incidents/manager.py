@@ -73,6 +73,23 @@ class _Tracked:
         self.samples: list[str] = []
 
 
+def _drift_of(sigs: list[Signal], start: float) -> tuple[float, float | None]:
+    """(when the anomaly began, the deploy a drift began with) from the signals' extras.
+
+    A drift found hours after it began says so (``change_start``, ``drift_since``):
+    the incident then spans the drift and names the deploy, not the latest one.
+    """
+    begun, since = start, None
+    for s in sigs:
+        c = s.extra.get("change_start")
+        if isinstance(c, int | float):
+            begun = min(begun, float(c))
+        d = s.extra.get("drift_since")
+        if isinstance(d, int | float):
+            since = float(d)
+    return begun, since
+
+
 class IncidentManager:
     """Groups window signals into incidents and emits their state changes.
 
@@ -150,9 +167,10 @@ class IncidentManager:
             self._emit(inc, "update", watermark)
             return
         if inc is None:
-            inc = _Tracked(incident_id(key, start), key, start)
+            begun, since = _drift_of(sigs, start)
+            inc = _Tracked(incident_id(key, begun), key, begun)
             inc.detected_at = watermark
-            inc.deployment = self._attribute(key, start, end)
+            inc.deployment = self._attribute(key, begun, end, since)
             self.open[key] = inc
             self._refresh(inc, sigs, best, end)
             self.counts[key[1]] = self.counts.get(key[1], 0) + 1
@@ -197,16 +215,22 @@ class IncidentManager:
             "samples": list(inc.samples),
         }
 
-    def _attribute(self, key: IncidentKey, start: float, end: float) -> DeploymentRef | None:
+    def _attribute(self, key: IncidentKey, start: float, end: float,
+                   drift_since: float | None = None) -> DeploymentRef | None:
         # A deploy inside the first anomalous window counts: the window start is
         # only the resolution of the detector, not when the anomaly began.
         dep = self.registry.latest(key[0], end)
+        # A drift the detector measured against the version before a deploy began
+        # with that deploy, however long it took to grow past the thresholds.
+        drifted = self.registry.latest(key[0], drift_since) if drift_since is not None else None
+        if drifted is not None:
+            dep = drifted
         if dep is None:
             return None
         since = max(0.0, start - dep.ts)
         absent_before = self.last_signal.get(key, float("-inf")) < dep.ts - self.window
-        suspect = (since <= self.s.suspect_window_seconds and absent_before
-                   and key[1] in DEPLOY_CAUSED_KINDS)
+        soon = since <= self.s.suspect_window_seconds or drifted is not None
+        suspect = soon and absent_before and key[1] in DEPLOY_CAUSED_KINDS
         return DeploymentRef(
             version=dep.version,
             previous_version=dep.previous_version,

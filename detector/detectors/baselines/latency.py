@@ -33,6 +33,13 @@ class LatencyBaseline:
             hist[i] = hist[i] * d + h[i]
         self.total = self.total * d + sum(h)
 
+    def copy(self) -> LatencyBaseline:
+        """A frozen copy: what this baseline knew at one moment (e.g. a deploy)."""
+        out = LatencyBaseline(self.decay)
+        out.hist = list(self.hist)
+        out.total = self.total
+        return out
+
     def quantile(self, q: float) -> float | None:
         return quantile(self.hist, q)
 
