@@ -4,11 +4,13 @@ the NAB v1.1 corpus and score it NAB's way.
     .venv/bin/python scripts/nab.py [--data ../shared/data/nab] [--json out.json]
                                     [--detector level_spike_range|level_spike_likelihood|
                                     level_spike|random|null|oracle] [--seeds N]
+                                    [--optimizer exhaustive|twiddle] [--per-file]
 
 Every file is streamed point by point (score_one, then learn_one) with one global parameter
-set; the threshold is then optimised over the whole corpus per profile, as NAB's optimiser does
-(see detector/online/nab_scoring.py), and the 0-100 scores are printed next to the published
-scoreboard rows (nab_scoreboard_v1.1.csv).
+set; the threshold is then optimised over the whole corpus per profile (every distinct score,
+or NAB v1.1's own hill climb; both are printed, see detector/online/nab_scoring.py), and the
+0-100 scores are printed next to the published scoreboard rows (nab_scoreboard_v1.1.csv),
+followed by each category's score at the corpus-wide threshold.
 """
 
 from __future__ import annotations
