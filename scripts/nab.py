@@ -1,13 +1,17 @@
-"""Run an online detector (default: level_spike_range = RangeGuard(LevelSpikeDetector)) over
-the NAB v1.1 corpus and score it NAB's way.
+"""Run an online detector (default: contextual = ContextualDetector) over the NAB v1.1
+corpus and score it NAB's way.
 
     .venv/bin/python scripts/nab.py [--data ../shared/data/nab] [--json out.json]
-                                    [--detector level_spike_range|level_spike_likelihood|
-                                    level_spike|random|null|oracle] [--seeds N]
+                                    [--detector contextual|level_spike_range|
+                                    level_spike_likelihood|level_spike|random|null|oracle]
+                                    [--online-range] [--seeds N]
                                     [--optimizer exhaustive|twiddle] [--per-file]
 
 Every file is streamed point by point (score_one, then learn_one) with one global parameter
-set; the threshold is then optimised over the whole corpus per profile (every distinct score,
+set. A detector that takes ``input_min`` / ``input_max`` gets the file's minimum and maximum,
+as NAB's own runner hands every detector (HTM and CAD OSE quantise with them);
+``--online-range`` withholds them, so the detector learns the range as it goes (strictly
+online). The threshold is then optimised over the whole corpus per profile (every distinct score,
 or NAB v1.1's own hill climb; both are printed, see detector/online/nab_scoring.py), and the
 0-100 scores are printed next to the published scoreboard rows (nab_scoreboard_v1.1.csv),
 followed by each category's score at the corpus-wide threshold.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import random
 import sys
@@ -85,8 +90,18 @@ def load_corpus(root: Path) -> list[tuple[str, list[datetime], np.ndarray, list[
     return corpus
 
 
-def run_detector(args: tuple[str, str, list[datetime], np.ndarray, dict[str, float]]) -> np.ndarray:
-    name, rel, ts, values, params = args
+def takes_range(name: str) -> bool:
+    """Whether the detector accepts NAB's ``input_min`` / ``input_max``."""
+    factory = DETECTORS[name]
+    return "input_min" in inspect.signature(factory).parameters
+
+
+def run_detector(
+    args: tuple[str, str, list[datetime], np.ndarray, dict[str, float], bool],
+) -> np.ndarray:
+    name, rel, ts, values, params, nab_range = args
+    if nab_range and len(values) and takes_range(name):
+        params = {"input_min": float(values.min()), "input_max": float(values.max()), **params}
     det = DETECTORS[name](**params)
     out = np.empty(len(values))
     for i, (t, x) in enumerate(zip(ts, values.tolist(), strict=True)):
@@ -150,10 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--detector",
-        default="level_spike_range",
+        default="contextual",
         help=f"one of {sorted(DETECTORS)} or random / null / oracle",
     )
     ap.add_argument("--params", default="{}", help="JSON dict of detector parameters")
+    ap.add_argument(
+        "--online-range",
+        action="store_true",
+        help="do not hand the detector the file's min/max (NAB's inputMin/inputMax)",
+    )
     ap.add_argument("--seeds", type=int, default=1, help="seeds to average (random detector)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument(
@@ -195,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     params = json.loads(a.params)
     runs: list[list[ScoredFile]] = []
     if a.detector in DETECTORS:
-        jobs = [(a.detector, rel, ts, v, params) for rel, ts, v, _ in corpus]
+        nab_range = not a.online_range
+        jobs = [(a.detector, rel, ts, v, params, nab_range) for rel, ts, v, _ in corpus]
         with ProcessPoolExecutor(max_workers=a.jobs) as pool:
             scores = list(pool.map(run_detector, jobs))
         runs.append(
@@ -218,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     board = published(root)
     print(f"{'detector':<30}" + "".join(f"{p:>20}" for p in names))
     label = a.detector if len(results) == 1 else f"{a.detector} (mean of {len(results)})"
+    if a.detector in DETECTORS and takes_range(a.detector):
+        label += " (online range)" if a.online_range else " (NAB range)"
     print(f"{label:<30}" + "".join(f"{mean[p]:>20.2f}" for p in names))
     if len(results) > 1:
         lo = {p: min(r[p].normalized for r in results) for p in names}
@@ -243,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         out = {
             "detector": a.detector,
+            "nab_input_range": a.detector in DETECTORS
+            and takes_range(a.detector)
+            and not a.online_range,
             "params": params,
             "scores": mean,
             "runs": [{p: r[p].normalized for p in names} for r in results],
