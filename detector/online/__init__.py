@@ -18,11 +18,13 @@ from collections.abc import Callable
 
 from detector.online.base import AnomalyDetector, ThresholdFilter
 from detector.online.composed import level_spike_likelihood, level_spike_range
+from detector.online.contextual import ContextualDetector
 from detector.online.level_spike import LevelSpikeDetector
 from detector.online.likelihood import AnomalyLikelihood
 from detector.online.range_guard import RangeGuard
 
 DETECTORS: dict[str, Callable[..., AnomalyDetector]] = {
+    "contextual": ContextualDetector,
     "level_spike": LevelSpikeDetector,
     "level_spike_range": level_spike_range,
     "level_spike_likelihood": level_spike_likelihood,
@@ -32,6 +34,7 @@ __all__ = [
     "DETECTORS",
     "AnomalyDetector",
     "AnomalyLikelihood",
+    "ContextualDetector",
     "LevelSpikeDetector",
     "RangeGuard",
     "ThresholdFilter",

@@ -32,6 +32,14 @@ def run(det: AnomalyDetector, xs: list[float], start: int = 0) -> list[float]:
 
 
 detectors = pytest.mark.parametrize("name", sorted(DETECTORS))
+# The contextual detector scores novelty, not magnitude: on iid noise an unseen transition
+# legitimately scores 1, and its rest period reports a sustained change once, at its onset.
+# The magnitude properties below are the level/spike family's; its own are in
+# test_contextual.py.
+ONSET_ONLY = {"contextual"}
+magnitude_detectors = pytest.mark.parametrize(
+    "name", sorted(n for n in DETECTORS if n not in ONSET_ONLY)
+)
 
 
 @detectors
@@ -72,7 +80,7 @@ def test_constant_never_flagged(name: str, value: float) -> None:
     assert max(run(make(name), [value] * 500)) < 0.1
 
 
-@detectors
+@magnitude_detectors
 def test_spike_scores_high(name: str) -> None:
     det = make(name)
     normal = run(det, noisy(400))[WARMUP:]
@@ -80,7 +88,7 @@ def test_spike_scores_high(name: str) -> None:
     assert spike > 0.8 and spike > max(normal)
 
 
-@detectors
+@magnitude_detectors
 def test_level_shift_flagged_then_absorbed(name: str) -> None:
     det = make(name)
     normal = run(det, noisy(400))[WARMUP:]
@@ -89,7 +97,7 @@ def test_level_shift_flagged_then_absorbed(name: str) -> None:
     assert max(shifted[-100:]) < 0.5
 
 
-@detectors
+@magnitude_detectors
 def test_sustained_anomaly_not_learned(name: str) -> None:
     det = make(name)
     normal = run(det, noisy(400))[WARMUP:]
@@ -97,7 +105,7 @@ def test_sustained_anomaly_not_learned(name: str) -> None:
     assert min(anomaly[:10]) > max(normal)
 
 
-@detectors
+@magnitude_detectors
 def test_irregular_timestamps(name: str) -> None:
     rng = random.Random(5)
     det = make(name)
