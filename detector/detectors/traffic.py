@@ -17,11 +17,15 @@ from detector.detectors.base import SeriesWindow, Signal, score_from_p
 from detector.detectors.baselines import bursts
 from detector.detectors.baselines.count import CountBaseline
 from detector.kinds import Kind
-from detector.windows.stats import COUNT, S404, SAMPLES, SAUTH
+from detector.windows.stats import COUNT, S4XX, S5XX, S404, SAMPLES, SAUTH
 
 HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume changes
 PEAK_DECAY = 0.999  # the peak envelope halves in about 11 hours of windows
 PEAK_MARGIN = 1.25  # a spike must beat the route's own recent peaks by this factor
+SERVED_MIN = 0.5  # quiet-route drops are judged on series that mostly answer successfully
+SERVED_ALPHA = 0.05  # memory of the served share: about twenty windows with traffic
+HOLD_P = 0.1  # a low run this unlikely is held back from the baseline
+LOW_RUN_MAX = 30  # windows a low run is held back from the baseline before it is learned
 SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are over
 # After flagged windows, a window this far from the forecast still belongs to the
 # episode (not learned), though it no longer passes the test on its own.
@@ -40,6 +44,8 @@ class _State:
         "episode",
         "fired",
         "bursts",
+        "low",
+        "served",
     )
 
     def __init__(self) -> None:
@@ -55,10 +61,22 @@ class _State:
         # Onsets of recent short bursts, from a series' first burst on (absent from
         # snapshots written before it: read through _bursts_of).
         self.bursts: list[float] | None = None
+        # The current run of low windows, (count, expected, windows), None when not in
+        # one (and in snapshots written before it): a drop too small per window for
+        # the fixed horizons grows its own until the sums can tell.
+        self.low: tuple[float, float, int] | None = None
+        # Decayed share of requests answered without an error: a series of scanner
+        # probes (404s) that stops is not a route that lost its users.
+        self.served = 1.0
 
 
 def _bursts_of(state: _State) -> list[float] | None:
     return getattr(state, "bursts", None)
+
+
+def _served(state: _State) -> float:
+    served: float = getattr(state, "served", 1.0)  # absent in older snapshots
+    return served
 
 
 def _upper_p(x: float, e: float, disp: float) -> float:
@@ -169,7 +187,42 @@ class TrafficDetector:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
                     return self._signal("traffic_drop", win, x, e, p, h)
+        low = getattr(state, "low", None)
+        if low is not None and low[2] + 1 > max(HORIZONS) and _served(state) >= SERVED_MIN:
+            # A quiet route's drop: the run of low windows so far, this one included.
+            X, E, h = low[0] + x, low[1] + e, low[2] + 1
+            # Its volume floor is fixed (twice a window's): the run's length is chosen
+            # by the data, not scanned over, so it needs no sqrt(h) penalty.
+            if 2 * s.drop_min_expected <= E and s.drop_max_ratio * E >= X:
+                p = _lower_p(X, E, disp)
+                if p <= s.alpha:
+                    return self._signal("traffic_drop", win, x, e, p, h)
         return None
+
+    def _low_run(self, state: _State, x: float, e: float) -> bool:
+        """Extend or end the run of low windows; True while it is held back from learning.
+
+        A window under the drop ratio of a forecast that could tell (at least one
+        request expected) joins the run. Once the run is unlikely (HOLD_P), and up to
+        LOW_RUN_MAX windows, it is not learned, so the baseline does not follow a drop
+        before its sums can show it; a run that long without a drop is a new normal
+        and is learned again.
+        """
+        young = state.baseline.n <= 2 * self.s.warmup_windows
+        probes = _served(state) < SERVED_MIN
+        if e < 1.0 or x > self.s.drop_max_ratio * e or young or probes:
+            # (a young baseline learns everything: its first guesses may be off, and a
+            # route that served for a few minutes and stopped has no normal to drop from)
+            state.low = None
+            return False
+        low = getattr(state, "low", None) or (0.0, 0.0, 0)
+        if low[2] >= LOW_RUN_MAX:
+            state.low = None
+            return False
+        low = state.low = (low[0] + x, low[1] + e, low[2] + 1)
+        # Only a run that already looks unlikely is held back: the low windows a quiet
+        # route has by chance are learned as they come (holding them would bias it up).
+        return _lower_p(low[0], low[1], state.baseline.dispersion) <= HOLD_P
 
     def _burst(self, state: _State, x: float, e: float) -> bool:
         """A window far above the fast forecast, whatever the route's burst history."""
@@ -229,6 +282,7 @@ class TrafficDetector:
         for _ in range(min(m, state.recent.maxlen or 0)):
             state.recent.append((0.0, 0.0, 1.0))
         self._end_episode(state)
+        state.low = None  # a sleeping series is not judged: its run starts afresh
         state.peak *= PEAK_DECAY**m
         mem = _bursts_of(state)
         if mem is not None:
@@ -288,6 +342,11 @@ class TrafficDetector:
             return
         recurring = self._track_bursts(state, win, x, e)
         state.recent.append((x, e, var))
+        if x > 0:
+            st = win.stats
+            ok = max(0.0, x - st[S5XX] - st[S4XX] - st[SAUTH] - st[S404]) / x
+            state.served = _served(state) + SERVED_ALPHA * (ok - _served(state))
+        held = self._low_run(state, x, e)
         if not flagged and state.streak > 0 and self._lingers(state, x / win.coverage, e):
             # An episode goes on below the test's bar (a drop's one busier minute, a
             # long spike's shoulder): learning it would teach the baseline the anomaly,
@@ -300,8 +359,10 @@ class TrafficDetector:
                 state.streak = 0
             return
         self._end_episode(state)
-        if recurring:
-            return  # a known job's burst teaches neither the level nor the peak envelope
+        if recurring or held:
+            # A known job's burst teaches neither the level nor the peak envelope; a
+            # run of low windows waits until it is a drop or a new normal.
+            return
         xn = x / win.coverage if win.coverage < 1 else x
         state.peak = max(state.peak * PEAK_DECAY, xn / max(e, 1.0) if e > 0 else 0.0)
         state.baseline.learn(xn, win.start)

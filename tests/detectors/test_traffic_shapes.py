@@ -10,7 +10,7 @@ import numpy as np
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesKey, SeriesWindow
 from detector.detectors.traffic import TrafficDetector
-from detector.windows.stats import COUNT, new_series_stats
+from detector.windows.stats import COUNT, S404, new_series_stats
 
 KEY = SeriesKey("svc", "GET", "/r")
 DAY = 1440  # windows of one minute
@@ -113,11 +113,16 @@ def test_a_sparse_route_falling_silent_for_an_hour_raises_nothing() -> None:
     assert flags == []
 
 
-def test_a_two_per_minute_route_silent_for_half_an_hour_is_below_the_drop_floor() -> None:
-    # exp(-60) is improbable for a Poisson count, but a route expecting 2 requests a
-    # window is below drop_min_expected: low-traffic routes go quiet in sessions.
-    flags = _run(lambda i: 0.0 if 600 <= i < 630 else 2.0, 900, seed=8)
-    assert flags == []
+def test_a_three_per_minute_route_silent_for_long_is_a_drop_once_improbable() -> None:
+    # Below drop_min_expected per window, so no fixed horizon can judge it; the run of
+    # low windows grows until its expected count makes the silence improbable
+    # (sums over the run need drop_min_expected * sqrt(windows) expected requests).
+    flags = _run(lambda i: 0.0 if 600 <= i < 640 else 3.0, 900, seed=8)
+    assert flags and all(kind == "traffic_drop" and 605 <= i < 640 for i, kind in flags)
+    # The same silence for ten minutes, and a route at 0.5 per minute silent for half
+    # an hour, are what quiet routes do by chance: nothing.
+    assert _run(lambda i: 0.0 if 600 <= i < 610 else 2.0, 900, seed=8) == []
+    assert _run(lambda i: 0.0 if 600 <= i < 630 else 0.5, 900, seed=8) == []
 
 
 def test_a_state_snapshotted_before_the_slow_level_and_bursts_keeps_working() -> None:
@@ -135,3 +140,27 @@ def test_a_state_snapshotted_before_the_slow_level_and_bursts_keeps_working() ->
         kinds.append(sig.kind if sig else None)
     assert kinds[70] == "traffic_spike" and kinds.count("traffic_spike") == 1
     assert state.bursts is not None and state.baseline.slow is not None
+
+
+def test_a_series_of_scanner_probes_that_stops_is_not_a_drop() -> None:
+    # A scanner walked its list for hours (every request a 404), then moved on: the
+    # silence is certain, but nobody lost a route. A served route of the same volume
+    # that goes silent is a drop.
+    def run(status_index: int | None) -> list[str]:
+        det = TrafficDetector(DetectorSettings())
+        state = det.new_state()
+        rng = np.random.default_rng(3)
+        kinds = []
+        for i in range(300):
+            st = new_series_stats()
+            st[COUNT] = 0 if i >= 250 else int(rng.poisson(4.0))
+            if status_index is not None:
+                st[status_index] = st[COUNT]
+            w = SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+            sig = det.check(state, w)
+            det.learn(state, w, sig is not None)
+            kinds += [sig.kind] if sig else []
+        return kinds
+
+    assert run(S404) == []
+    assert run(None) and set(run(None)) == {"traffic_drop"}
