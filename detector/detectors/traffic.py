@@ -23,7 +23,8 @@ HORIZONS = (1, 3)  # single window, and three windows for slower or low-volume c
 PEAK_DECAY = 0.999  # the peak envelope halves in about 11 hours of windows
 PEAK_MARGIN = 1.25  # a spike must beat the route's own recent peaks by this factor
 SERVED_MIN = 0.5  # quiet-route drops are judged on series that mostly answer successfully
-SERVED_ALPHA = 0.05  # memory of the served share: about twenty windows with traffic
+SERVED_DECAY = 0.99  # per window: the served counts remember about a hundred windows
+SERVED_VOLUME = 100.0  # ... and that saw about a request a minute over them
 HOLD_P = 0.1  # a low run this unlikely is held back from the baseline
 LOW_RUN_MAX = 30  # windows a low run is held back from the baseline before it is learned
 SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are over
@@ -65,18 +66,20 @@ class _State:
         # one (and in snapshots written before it): a drop too small per window for
         # the fixed horizons grows its own until the sums can tell.
         self.low: tuple[float, float, int] | None = None
-        # Decayed share of requests answered without an error: a series of scanner
-        # probes (404s) that stops is not a route that lost its users.
-        self.served = 1.0
+        # Decayed (requests answered without an error, requests): a series of scanner
+        # probes (404s) that stops is not a route that lost its users, and a series
+        # seen a few times a day has no rate whose silence could be judged.
+        self.served = (0.0, 0.0)
 
 
 def _bursts_of(state: _State) -> list[float] | None:
     return getattr(state, "bursts", None)
 
 
-def _served(state: _State) -> float:
-    served: float = getattr(state, "served", 1.0)  # absent in older snapshots
-    return served
+def _established(state: _State) -> bool:
+    """Mostly served, and busy enough lately, for a quiet run to be judged as a drop."""
+    ok, n = getattr(state, "served", (0.0, 0.0))  # absent in older snapshots
+    return n >= SERVED_VOLUME and (ok + 1.0) / (n + 2.0) >= SERVED_MIN
 
 
 def _upper_p(x: float, e: float, disp: float) -> float:
@@ -188,7 +191,7 @@ class TrafficDetector:
                 if p <= s.alpha:
                     return self._signal("traffic_drop", win, x, e, p, h)
         low = getattr(state, "low", None)
-        if low is not None and low[2] + 1 > max(HORIZONS) and _served(state) >= SERVED_MIN:
+        if low is not None and low[2] + 1 > max(HORIZONS) and _established(state):
             # A quiet route's drop: the run of low windows so far, this one included.
             X, E, h = low[0] + x, low[1] + e, low[2] + 1
             # Its volume floor is fixed (twice a window's): the run's length is chosen
@@ -209,8 +212,7 @@ class TrafficDetector:
         and is learned again.
         """
         young = state.baseline.n <= 2 * self.s.warmup_windows
-        probes = _served(state) < SERVED_MIN
-        if e < 1.0 or x > self.s.drop_max_ratio * e or young or probes:
+        if e < 1.0 or x > self.s.drop_max_ratio * e or young or not _established(state):
             # (a young baseline learns everything: its first guesses may be off, and a
             # route that served for a few minutes and stopped has no normal to drop from)
             state.low = None
@@ -283,6 +285,8 @@ class TrafficDetector:
             state.recent.append((0.0, 0.0, 1.0))
         self._end_episode(state)
         state.low = None  # a sleeping series is not judged: its run starts afresh
+        served_ok, served_n = getattr(state, "served", (0.0, 0.0))
+        state.served = (served_ok * SERVED_DECAY**m, served_n * SERVED_DECAY**m)
         state.peak *= PEAK_DECAY**m
         mem = _bursts_of(state)
         if mem is not None:
@@ -342,10 +346,10 @@ class TrafficDetector:
             return
         recurring = self._track_bursts(state, win, x, e)
         state.recent.append((x, e, var))
-        if x > 0:
-            st = win.stats
-            ok = max(0.0, x - st[S5XX] - st[S4XX] - st[SAUTH] - st[S404]) / x
-            state.served = _served(state) + SERVED_ALPHA * (ok - _served(state))
+        st = win.stats
+        ok = max(0.0, x - st[S5XX] - st[S4XX] - st[SAUTH] - st[S404])
+        served_ok, served_n = getattr(state, "served", (0.0, 0.0))
+        state.served = (SERVED_DECAY * served_ok + ok, SERVED_DECAY * served_n + x)
         held = self._low_run(state, x, e)
         if not flagged and state.streak > 0 and self._lingers(state, x / win.coverage, e):
             # An episode goes on below the test's bar (a drop's one busier minute, a
