@@ -16,7 +16,12 @@ The tree only grows except through a collapse, and every collapse bumps
 
 from __future__ import annotations
 
+import re
+
 from detector.routes.shapes import ID, REST, shape
+
+ROOT_WORDS_FACTOR = 2  # a full root admits word-led deeper paths up to twice its cap
+_WORD = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 
 
 class Node:
@@ -78,7 +83,7 @@ class RouteTree:
                     keys.append(seg)
                     node = child
                     continue
-                key = shape(seg) or self._admit(node, seg, depth)
+                key = shape(seg) or self._admit(node, seg, depth, len(segments) - depth > 1)
             keys.append(key)
             node = self._child(node, key)
         if node is not None:
@@ -104,10 +109,18 @@ class RouteTree:
             node = node.children.get(key) if node is not None else None
         return keys
 
-    def _admit(self, node: Node, seg: str, depth: int) -> str:
-        """Key for a new literal child of ``node``: itself, or ``{id}``."""
+    def _admit(self, node: Node, seg: str, depth: int, deeper: bool = False) -> str:
+        """Key for a new literal child of ``node``: itself, or ``{id}``.
+
+        A full root still admits a plain word leading a deeper path (``/internal/
+        debug/vars`` shipped after scanners filled it), up to ROOT_WORDS_FACTOR
+        times its cap: probes are mostly one segment or a file name, an
+        application's new routes are words with something below them.
+        """
         if depth == 0:
-            if node.nlit >= self.max_root_children:
+            if node.nlit >= self.max_root_children and not (
+                    deeper and _WORD.fullmatch(seg) is not None
+                    and node.nlit < ROOT_WORDS_FACTOR * self.max_root_children):
                 return ID
         elif node.nlit >= self.collapse_threshold:
             self._collapse(node)

@@ -146,3 +146,15 @@ def test_cache_never_changes_results(cache_size: int) -> None:
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="max_depth"):
         RouteTemplater(max_depth=0)
+
+
+def test_a_root_full_of_probes_still_admits_a_new_application_route() -> None:
+    # Scanners fill the root's literal slots within hours on any public service;
+    # a route shipped afterwards (a word with something below it) keeps its name,
+    # while one more single-segment probe or file name still maps to {id}.
+    t = RouteTemplater()
+    for i in range(300):
+        t.template("svc", f"/probe{i}.php")
+    assert t.template("svc", "/internal/debug/vars") == "/internal/debug/vars"
+    assert t.template("svc", "/wp-admin-x") == "/{id}"
+    assert t.template("svc", "/backup.zip/x") == "/{id}/x"
