@@ -176,7 +176,9 @@ class TrafficDetector:
 
     def _drop(self, state: _State, win: SeriesWindow, x: float, e: float) -> Signal | None:
         s = self.s
-        if x > s.drop_max_ratio * e:
+        if x > s.drop_max_ratio * e or not _established(state):
+            # (a series of probes, or one seen a few times a day whose seasonal profile
+            # is noise, has no rate whose loss could be judged)
             return None
         disp = state.baseline.dispersion
         hist = list(state.recent)
@@ -191,7 +193,7 @@ class TrafficDetector:
                 if p <= s.alpha:
                     return self._signal("traffic_drop", win, x, e, p, h)
         low = getattr(state, "low", None)
-        if low is not None and low[2] + 1 > max(HORIZONS) and _established(state):
+        if low is not None and low[2] + 1 > max(HORIZONS):
             # A quiet route's drop: the run of low windows so far, this one included.
             X, E, h = low[0] + x, low[1] + e, low[2] + 1
             # Its volume floor is fixed (twice a window's): the run's length is chosen
@@ -299,7 +301,7 @@ class TrafficDetector:
         only once the episode is longer than a short burst, whose end the burst
         memory must see (a batch job's tail is learned as before).
         """
-        if e >= self.s.drop_min_expected / 2 and xn <= LINGER_DROP * e:
+        if e >= self.s.drop_min_expected / 2 and xn <= LINGER_DROP * e and _established(state):
             return True
         return (state.streak > SHORT_EPISODE and xn >= LINGER_SPIKE * max(e, 1.0)
                 and xn - e >= self.s.spike_min_count / 2)
