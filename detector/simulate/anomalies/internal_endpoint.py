@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from detector.simulate.anomalies.base import Anomaly, PlanContext, spread
-from detector.simulate.anomalies.new_endpoint import NewEndpoint
-from detector.simulate.catalog import INTERNAL_ROUTES, SILENT_DEPLOY_SERVICE
-from detector.simulate.deploys import ROLLOUT_S, Deploy
+from detector.simulate.anomalies.new_endpoint import NewEndpoint, launch
+from detector.simulate.catalog import INTERNAL_ROUTES
+from detector.simulate.deploys import ROLLOUT_S
 from detector.simulate.traffic import Traffic
 
 _UAS = ("curl/8.5.0", "python-requests/2.31.0", "HTTPie/3.2.2",
@@ -44,11 +44,7 @@ class InternalEndpoint(NewEndpoint):
             start = ctx.slot(rng, svc, spec.template, span, by_deploy=True)
             if start is None:
                 continue
-            deploy = Deploy(svc, start, "feature", publish=svc != SILENT_DEPLOY_SERVICE)
-            ctx.deploys.append(deploy)
-            launched = ctx.launched.setdefault(svc, [])
-            j = len(ctx.services[svc].routes) + len(launched)
-            launched.append(spec)
+            deploy, j = launch(ctx, svc, spec, start)
             calls, clients = int(rng.integers(8, 31)), int(rng.integers(2, 6))
             a = Anomaly(self.kind, svc, j, spec.template, spec.method, start, start + span,
                         deploy=deploy, params={"requests": calls, "clients": clients},

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
-from detector.simulate.catalog import NEW_ROUTES, SILENT_DEPLOY_SERVICE, ServiceSpec
+from detector.simulate.catalog import NEW_ROUTES, SILENT_DEPLOY_SERVICE, RouteSpec, ServiceSpec
 from detector.simulate.deploys import Deploy
 from detector.simulate.traffic import Traffic
 
@@ -46,11 +46,7 @@ class NewEndpoint(Injector):
             start = ctx.slot(rng, svc, spec.template, WINDOW_S, by_deploy=True)
             if start is None:
                 continue
-            deploy = Deploy(svc, start, "feature", publish=svc != SILENT_DEPLOY_SERVICE)
-            ctx.deploys.append(deploy)
-            launched = ctx.launched.setdefault(svc, [])
-            j = len(ctx.services[svc].routes) + len(launched)
-            launched.append(spec)
+            deploy, j = launch(ctx, svc, spec, start)
             rate = sum(ctx.route_rates[svc]) * float(rng.uniform(0.02, 0.08))
             a = Anomaly(self.kind, svc, j, spec.template, spec.method, start, start + WINDOW_S,
                         deploy=deploy, params={"rate": round(rate, 4)})
@@ -69,6 +65,18 @@ class NewEndpoint(Injector):
         old = t.on_route(a.route) & (t.version < t.version_of(a.deploy))
         t.status[old] = 404
         t.shape_errors(old)
+
+
+def launch(ctx: PlanContext, svc: str, spec: RouteSpec, start: float) -> tuple[Deploy, int]:
+    """The feature deploy that ships ``spec`` at ``start``, and the route's index.
+
+    The route joins the service's table after its own routes (see with_launched).
+    """
+    deploy = Deploy(svc, start, "feature", publish=svc != SILENT_DEPLOY_SERVICE)
+    ctx.deploys.append(deploy)
+    launched = ctx.launched.setdefault(svc, [])
+    launched.append(spec)
+    return deploy, len(ctx.services[svc].routes) + len(launched) - 1
 
 
 def with_launched(svc: ServiceSpec, lam: np.ndarray, ctx: PlanContext,
