@@ -9,6 +9,7 @@ a burst that recurs on a beat (a batch job every hour) is explained, not raised
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 
 from scipy.special import gammainc, gammaincc
 
@@ -82,6 +83,16 @@ def _established(state: _State) -> bool:
     return n >= SERVED_VOLUME and (ok + 1.0) / (n + 2.0) >= SERVED_MIN
 
 
+def _horizons(state: _State, x: float, e: float) -> Iterator[tuple[int, float, float]]:
+    """(windows, count, expected) summed over each of HORIZONS that the history covers."""
+    hist = list(state.recent)
+    for h in HORIZONS:
+        if h > 1 and len(hist) < h - 1:
+            continue
+        past = hist[-(h - 1) :] if h > 1 else []
+        yield h, x + sum(px for px, _, _ in past), e + sum(pe for _, pe, _ in past)
+
+
 def _upper_p(x: float, e: float, disp: float) -> float:
     """P(X >= x) for an over-dispersed Poisson (scaled by the dispersion)."""
     if x <= 0:
@@ -146,13 +157,7 @@ class TrafficDetector:
         if x < spike_ratio * max(min(e, slow), 1.0):
             return None  # the exit of nearly every window: every horizon needs this
         disp = state.baseline.dispersion
-        hist = list(state.recent)
-        for h in HORIZONS:
-            if h > 1 and len(hist) < h - 1:
-                continue
-            past = hist[-(h - 1) :] if h > 1 else []
-            X = x + sum(px for px, _, _ in past)
-            E = e + sum(pe for _, pe, _ in past)
+        for h, X, E in _horizons(state, x, e):
             ref = e
             if h > 1 and slow * h < E:
                 # A ramp lasts: only a sum over windows is judged against the slow
@@ -181,13 +186,7 @@ class TrafficDetector:
             # is noise, has no rate whose loss could be judged)
             return None
         disp = state.baseline.dispersion
-        hist = list(state.recent)
-        for h in HORIZONS:
-            if h > 1 and len(hist) < h - 1:
-                continue
-            past = hist[-(h - 1) :] if h > 1 else []
-            X = x + sum(px for px, _, _ in past)
-            E = e + sum(pe for _, pe, _ in past)
+        for h, X, E in _horizons(state, x, e):
             if s.drop_min_expected * (h**0.5) <= E and s.drop_max_ratio * E >= X:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
