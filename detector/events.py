@@ -52,6 +52,7 @@ PATH: Final = 4
 QUERY: Final = 5
 STATUS: Final = 6
 DURATION: Final = 7
+BYTES_SENT: Final = 8
 CLIENT: Final = 9
 USER_AGENT: Final = 10
 BODY: Final = 11

@@ -46,6 +46,9 @@ class SeriesWindow(NamedTuple):
     # (explicit or inferred from a new version), None when none is known: detectors
     # that compare a version with the one before it freeze their baseline there.
     deploy: float | None = None
+    # Requests of the whole service in this window (every route): a route's share of
+    # its service's traffic is steady through the day where its own rate is not.
+    service_requests: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +77,9 @@ class Signal:
     p_value: float
     extra: dict[str, Any]
     samples: list[AccessEvent]
+    # The service version the anomaly is confined to, while other versions serve at
+    # the same time (a canary): the incident's ``version`` (CONTRACTS §3).
+    version: str | None = None
 
 
 class ClientWindow(NamedTuple):

@@ -104,6 +104,7 @@ class CollapsedIncident(BaseModel):
     end: datetime
     detected_at: datetime | None = None
     version: str | None = None  # deployment.version
+    scoped_version: str | None = None  # the incident's own ``version`` (a canary's)
     suspect: bool = False  # deployment.suspect
 
 
@@ -180,7 +181,8 @@ def load_incidents(paths: list[Path]) -> list[CollapsedIncident]:
                 method=rec.get("method"), client=rec.get("client"), start=start,
                 end=max(end, start),
                 detected_at=min(times["detected_at"]) if times["detected_at"] else None,
-                version=dep.get("version"), suspect=bool(dep.get("suspect", False))))
+                version=dep.get("version"), suspect=bool(dep.get("suspect", False)),
+                scoped_version=rec.get("version")))
         except ValidationError as exc:
             raise EvaluateInputError(f"incident {rec['id'][:40]!r}: {_why(exc)}") from None
     return out
@@ -202,8 +204,12 @@ def _check_incident(path: Path, no: int, rec: dict[str, Any]) -> None:
 
 
 def matches(label: Label, inc: CollapsedIncident) -> bool:
-    """Same service and kind, same route template or client, overlapping widened spans."""
+    """Same service and kind, same route template or client, overlapping widened spans;
+    a label confined to one version (``params.version``: a canary) needs that version."""
     if label.service != inc.service or label.kind != inc.kind:
+        return False
+    scoped = label.params.get("version")
+    if isinstance(scoped, str) and scoped and inc.scoped_version != scoped:
         return False
     same_route = label.route is not None and norm_route(label.route) == norm_route(inc.route)
     same_client = label.client is not None and label.client == inc.client

@@ -21,7 +21,8 @@ IncidentKey = tuple[str, Kind, str | None, str | None]  # service, kind, route, 
 # odd client payloads come from outside: the latest deploy is attached for
 # context but is never the suspect.
 DEPLOY_CAUSED_KINDS: frozenset[Kind] = frozenset({"traffic_spike", "traffic_drop", "error_surge",
-                                 "client_error_surge", "latency_regression", "new_endpoint"})
+                                 "client_error_surge", "latency_regression", "new_endpoint",
+                                 "authorization_drift", "data_exposure"})
 
 
 def incident_id(key: IncidentKey, start: float) -> str:
@@ -52,6 +53,7 @@ class _Tracked:
         "last_emit",
         "resolved_at",
         "samples",
+        "version",
     )
 
     def __init__(self, inc_id: str, key: IncidentKey, start: float) -> None:
@@ -71,6 +73,7 @@ class _Tracked:
         self.last_emit = 0.0
         self.resolved_at: float | None = None
         self.samples: list[str] = []
+        self.version: str | None = None  # the one version it is confined to (a canary)
 
 
 def _drift_of(sigs: list[Signal], start: float) -> tuple[float, float | None]:
@@ -206,6 +209,9 @@ class IncidentManager:
         if dep is not None and dep.suspect:
             text += f", {dep.seconds_since_deploy} s after deploy {dep.version}"
         inc.summary = text
+        scoped = {s.version for s in sigs if s.version}
+        if len(scoped) == 1:
+            inc.version = scoped.pop()
         inc.evidence = {
             "observed": best.observed,
             "baseline": best.baseline,
@@ -259,6 +265,8 @@ class IncidentManager:
                 summary=inc.summary,
                 evidence=inc.evidence,
                 deployment=inc.deployment,
+                # Incidents kept in snapshots from before versions were tracked lack it.
+                version=getattr(inc, "version", None),
             )
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from detector.kinds import Kind
 
@@ -49,3 +49,15 @@ class Incident(BaseModel):
     summary: str
     evidence: dict[str, Any]
     deployment: DeploymentRef | None
+    # Optional (CONTRACTS §3): written only when set, so incidents without them keep
+    # the exact shape they always had.
+    version: str | None = None
+    suppressed: bool | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_optionals(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in ("version", "suppressed"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out

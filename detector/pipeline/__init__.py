@@ -217,10 +217,12 @@ class Pipeline:
         """Continue from a snapshot written by :meth:`snapshot` or by an earlier version
         (SnapshotError if unusable)."""
         from detector.state import SnapshotError, loads
-        from detector.state.layout import upgrade
+        from detector.state.layout import LATER_COMPONENTS, upgrade
 
         st = upgrade(loads(data))
         for name, component in self.components().items():
+            if name in LATER_COMPONENTS and name not in st:
+                continue  # newer than the snapshot: starts fresh
             try:
                 component.restore(st[name])
             except (KeyError, TypeError, AttributeError, IndexError) as exc:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from detector.deployments.registry import DeploymentRegistry
 from detector.events import (
     BODY,
+    BYTES_SENT,
     CLIENT,
     DURATION,
     HEADERS,
@@ -38,22 +39,38 @@ from detector.pipeline.series import SeriesIndex
 from detector.windows.state import WindowState
 from detector.windows.stats import (
     BOUNDS,
+    BYTES,
     C_COUNT,
+    C_OBJ,
     COUNT,
     ERR_SAMPLES,
     HIST,
     LATEST,
+    NB_BYTES,
     NBUCKETS,
+    OBJ_CAP,
+    S401,
     S4XX,
     S5XX,
     S404,
     SAMPLES,
     SAUTH,
     TIMED,
+    UAS,
+    VER0,
+    VERS,
     client_failure,
     client_missing,
     new_client_stats,
+    new_version_stats,
 )
+from detector.windows.stats import V_4XX as _V4XX
+from detector.windows.stats import V_5XX as _V5XX
+from detector.windows.stats import V_AUTH as _VAUTH
+from detector.windows.stats import V_BYTES as _VBYTES
+from detector.windows.stats import V_COUNT as _VCOUNT
+from detector.windows.stats import V_HIST as _VHIST
+from detector.windows.stats import V_TIMED as _VTIMED
 
 
 class Counts(Protocol):
@@ -92,6 +109,7 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
     series_ix = p.series
     keys = series_ix.keys
     birth = series_ix.birth
+    id_bearing = series_ix.id_bearing
     path_cache = series_ix.path_cache
     odd_paths = series_ix.odd_paths
     last_ver = ws.last_version
@@ -154,35 +172,49 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
         sid = path_cache.get(pk)
         if sid is None:
             sid = series_ix.resolve(pk, int(widx), ts)
+        ua = ev[USER_AGENT]
         if analyze and (
-            ev[QUERY] or ev[BODY] is not None or ev[USER_AGENT] not in ua_benign.get(svc, ())
+            ev[QUERY] or ev[BODY] is not None or ua not in ua_benign.get(svc, ())
             or pk in odd_paths or (ev[HEADERS] is not None and odd_headers(ev[HEADERS]))
         ):
             cur_p.append((ev, sid))  # analysed in one batch when the window closes
         st = cur_s.get(sid)
         if st is None:
             # The series window layout of windows.stats, built inline (hot path):
-            # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest.
-            st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts]
+            # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest,
+            # 401, size histogram, user agents, first version, other versions.
+            st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts, 0, None, {},
+                               ver, None]
             if birth[sid] > widx:
                 birth[sid] = int(widx)
         elif ts > st[LATEST]:
             st[LATEST] = ts
         st[COUNT] += 1
+        uas = st[UAS]
+        uas[ua] = uas.get(ua, 0) + 1
         ck = (svc, ev[CLIENT])
         cs = cur_c.get(ck)
         if cs is None:
             cs = cur_c[ck] = new_client_stats()
         else:
             cs[C_COUNT] += 1
+        if id_bearing[sid]:  # object ids a client walks (object_enumeration)
+            objs = cs[C_OBJ]
+            if objs is None:
+                cs[C_OBJ] = [(sid, pk[2])]
+            elif len(objs) < OBJ_CAP:
+                objs.append((sid, pk[2]))
         status = ev[STATUS]
         d = ev[DURATION]
+        nb = 0
         if status is not None and status >= 400:
             if status >= 500:
                 st[S5XX] += 1
                 d = None  # timeouts and crashes are error symptoms, not latency
             elif status == 401 or status == 403:
                 st[SAUTH] += 1
+                if status == 401:
+                    st[S401] += 1
                 client_failure(cs, keys[sid].route, ev)
             elif status == 404:
                 st[S404] += 1
@@ -194,10 +226,52 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
                 err.append(ev)
         elif status is None:
             d = None  # no response was sent: nothing to time
-        elif st[COUNT] == 2:
-            st[SAMPLES].append(ev)
+        else:
+            if st[COUNT] == 2:
+                st[SAMPLES].append(ev)
+            if status < 300:
+                nb = ev[BYTES_SENT] or 0
+                if nb > 0:  # the size of a successful answer (data_exposure)
+                    bl = nb.bit_length()
+                    bi = (bl << 2) | ((nb >> (bl - 3)) & 3) if bl > 2 else nb
+                    bh = st[BYTES]
+                    if bh is None:
+                        bh = st[BYTES] = [0] * NB_BYTES
+                    bh[bi if bi < NB_BYTES else NB_BYTES - 1] += 1
         if d is not None:
             st[TIMED] += 1
             st[HIST][bis(bounds, d)] += 1
+        if ver != st[VER0]:
+            # A request of another version than the window's first (a canary, a rolling
+            # deploy): counted apart as well, so each version can be compared with the other.
+            vers = st[VERS]
+            if vers is None:
+                vers = st[VERS] = {}
+            sub = vers.get(ver)
+            if sub is None:
+                sub = vers[ver] = new_version_stats()
+            _count_version(sub, status, d, nb)
     ws.max_ts = max_ts
     summary.events += n
+
+
+def _count_version(sub: list[Any], status: int | None, d: float | None, nb: int) -> None:
+    """Count one request in its version's stats (V_* layout of windows.stats)."""
+    sub[_VCOUNT] += 1
+    if status is not None and status >= 400:
+        if status >= 500:
+            sub[_V5XX] += 1
+        elif status == 401 or status == 403:
+            sub[_VAUTH] += 1
+        elif status != 404:
+            sub[_V4XX] += 1
+    if d is not None:
+        sub[_VTIMED] += 1
+        sub[_VHIST][bisect_right(BOUNDS, d)] += 1
+    if nb > 0:
+        bh = sub[_VBYTES]
+        if bh is None:
+            bh = sub[_VBYTES] = [0] * NB_BYTES
+        bl = nb.bit_length()
+        bi = (bl << 2) | ((nb >> (bl - 3)) & 3) if bl > 2 else nb
+        bh[bi if bi < NB_BYTES else NB_BYTES - 1] += 1

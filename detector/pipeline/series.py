@@ -44,6 +44,11 @@ PATH_ENTRY_BYTES = 200
 _EMPTY: list[Any] = new_series_stats()
 
 PathKey = tuple[str, str, str]  # (service, method, raw path)
+
+
+def _has_id(route: str) -> bool:
+    """Whether a route template has a placeholder (``/users/{id}``): an object id."""
+    return "{" in route and route != "/{overflow}"
 TRAFFIC = 0  # a series' states follow the detectors: the traffic detector's comes first
 
 
@@ -72,6 +77,9 @@ class SeriesIndex:
         self.keys: list[SeriesKey] = []
         self.states: list[list[Any]] = []  # per series, one state per detector
         self.birth: list[int] = []  # first window index with traffic
+        # Per series, whether its route has a placeholder (an object id): clients' walks
+        # over such routes are counted for object_enumeration. Derived from the keys.
+        self.id_bearing: list[bool] = []
         self.last: list[int] = []  # last window index evaluated
         self.awake: set[int] = set()  # evaluated even in empty windows
         self.sid_of: dict[SeriesKey, int] = {}
@@ -118,6 +126,7 @@ class SeriesIndex:
         self.new_endpoint.series_born(key, widx, known)
         known.append(key)
         self.keys.append(key)
+        self.id_bearing.append(_has_id(key.route))
         self.states.append([d.new_state() for d in self.detectors])
         self.birth.append(widx)
         self.last.append(widx - 1)
@@ -145,6 +154,10 @@ class SeriesIndex:
         watch = self.new_endpoint.watch
         # Series with traffic in this window, plus those whose silence could mean
         # a drop; quiet low-volume series sleep and catch up in closed form.
+        per_service: dict[str, int] = {}
+        for sid, st in series.items():
+            svc = keys[sid].service
+            per_service[svc] = per_service.get(svc, 0) + st[COUNT]
         for sid in sorted(self.awake.union(series)):
             if self.birth[sid] > w:
                 continue
@@ -158,12 +171,12 @@ class SeriesIndex:
             if stats is None:
                 # Only the traffic detector has something to learn from silence.
                 win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service),
-                                   deployed(key.service))
+                                   deployed(key.service), per_service.get(key.service, 0))
                 sig = traffic.check(states[TRAFFIC], win)
                 traffic.learn(states[TRAFFIC], win, sig is not None)
             else:
                 win = SeriesWindow(key, start, end, stats, coverage(key.service),
-                                   deployed(key.service))
+                                   deployed(key.service), per_service.get(key.service, 0))
                 sig = None
                 found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
                 # A window anomalous in any respect is learned by no baseline of
@@ -197,5 +210,10 @@ class SeriesIndex:
     def restore(self, data: Any) -> None:
         what = "series"
         assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)
+        self.id_bearing = [_has_id(k.route) for k in self.keys]
+        # A detector added since the snapshot was written starts fresh on every series.
+        for states in self.states:
+            for det in self.detectors[len(states):]:
+                states.append(det.new_state())
         self._drop_cache()
         self._gen = self.templater.generation

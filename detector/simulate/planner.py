@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.simulate.anomalies import REGISTRY, SHAPES, Anomaly, PlanContext
+from detector.simulate.anomalies import REGISTRY, RELEASES, SHAPES, Anomaly, PlanContext
 from detector.simulate.anomalies.base import DEPLOY_QUIET_S, WARMUP_S
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE
 from detector.simulate.deploys import ROLLOUT_S, Deploy
@@ -23,6 +23,7 @@ HARMLESS_MARGIN_S = 20 * 60.0  # routine deploys keep this far from the run's en
 # anomalies. Shorter runs keep the classic mix, byte for byte.
 REAL_WORLD_HOURS = 24.0
 SHAPE_SHARE = 1 / 3  # of each kind's anomalies, in real-world runs
+RELEASE_SHARE = 1 / 2  # of per_kind(), for each release case, in real-world runs
 
 
 def real_world(hours: float) -> bool:
@@ -95,6 +96,22 @@ def plan_shapes(ctx: PlanContext, rng: np.random.Generator, hours: float) -> Non
     rounds = max(1, round(per_kind(hours) * SHAPE_SHARE)) if per_kind(hours) else 0
     for _ in range(rounds):
         for injector in SHAPES.values():
+            a = injector.plan(ctx, rng)
+            if a is not None:
+                ctx.anomalies.append(a)
+
+
+def plan_releases(ctx: PlanContext, rng: np.random.Generator, hours: float) -> None:
+    """The release cases (``RELEASES``), after the shapes and before the classic mix.
+
+    Each case is tried ``per_kind * RELEASE_SHARE`` times (at least twice), round
+    robin so a crowded timeline does not starve the last one.
+    """
+    if not per_kind(hours):
+        return
+    rounds = max(2, round(per_kind(hours) * RELEASE_SHARE))
+    for _ in range(rounds):
+        for injector in RELEASES.values():
             a = injector.plan(ctx, rng)
             if a is not None:
                 ctx.anomalies.append(a)

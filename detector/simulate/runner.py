@@ -23,6 +23,7 @@ from detector.simulate.fillers import Fillers
 from detector.simulate.planner import (
     plan_anomalies,
     plan_harmless_deploys,
+    plan_releases,
     plan_shapes,
     real_world,
 )
@@ -105,6 +106,7 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         ctx.minute_rates = lams
         batch = routine.plan_batch(ctx, _rng(seed, "batch"))
         plan_shapes(ctx, _rng(seed, "shapes"), hours)
+        plan_releases(ctx, _rng(seed, "releases"), hours)
     plan_rng = _rng(seed, "plan")
     anomalies = plan_anomalies(ctx, plan_rng, hours)
     plan_harmless_deploys(ctx, plan_rng)
@@ -161,7 +163,8 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
 
     published = _write_deployments(out / "deployments.jsonl", ctx.deploys)
     labels = _write_labels(out / "labels.jsonl", anomalies)
-    by_kind = {k: sum(a.kind == k for a in anomalies) for k in REGISTRY}
+    kinds = dict.fromkeys([*REGISTRY, *(a.kind for a in anomalies)])
+    by_kind = {k: sum(a.kind == k for a in anomalies) for k in kinds}
     files = [n + (".gz" if gzip else "") for n in counts]
     manifest = {
         "generator": "detector.simulate", "version": 1, "profile": profile, "seed": seed,

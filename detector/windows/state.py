@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from detector.state.component import assign, fields, stamp, unstamp
 from detector.state.snapshot import SnapshotError
+from detector.windows.stats import pad_client, pad_series
 
 if TYPE_CHECKING:
     from detector.events import AccessEvent
@@ -100,6 +101,11 @@ class WindowState:
     def restore(self, data: Any) -> None:
         what = "windows"
         assign(self, unstamp(data, self.STATE_VERSION, {}, what), self._STATE, what)
+        for series, clients, _pending in self.open.values():  # older layouts grow
+            for st in series.values():
+                pad_series(st)
+            for cs in clients.values():
+                pad_client(cs)
 
 
 class ServiceStarts:

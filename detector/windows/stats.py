@@ -16,12 +16,27 @@ if TYPE_CHECKING:
     from detector.events import AccessEvent
 
 # Series window layout:
-# [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples, latest event time]
-COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES, LATEST = range(10)
+# [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples, latest event time,
+#  401 alone, response-size histogram of 2xx (None until one), user agents {ua: n},
+#  the version of the window's first request, per-version stats of requests of other
+#  versions {version: V_* layout} (None until one)]
+(COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES, LATEST, S401, BYTES, UAS,
+ VER0, VERS) = range(15)
+SERIES_SLOTS = 15
+# Per-version stats inside VERS: [count, 5xx, other 4xx, 401/403, timed, hist, size hist]
+V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES = range(7)
 # Client window layout:
-# [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths]
-C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS = range(6)
+# [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths,
+#  requests on id-bearing routes [(series id, raw path)] (None until one)]
+C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS, C_OBJ = range(7)
+CLIENT_SLOTS = 7
 SCAN_PATHS_CAP = 256  # distinct missing paths kept per client window
+OBJ_CAP = 4096  # id-bearing requests kept per client window (a flood is not kept whole)
+
+# Response sizes (bytes) of successful answers: quarter-octave buckets (each ~19 %
+# wider than the one before), from the bit length, so the hot path needs no bisect.
+# Sizes 1-3 have buckets 1-3; from 4 bytes on, bucket (bit_length << 2) | next two bits.
+NB_BYTES = 4 * 64 + 4
 
 # Latency buckets: 0.5 ms .. ~160 s, each 20 % wider than the previous one, so
 # a quantile read from the histogram is within ~10 % of the true value.
@@ -32,7 +47,62 @@ SAMPLE_KEEP = 2  # first requests kept per series window, as incident samples
 
 
 def new_series_stats() -> list[object]:
-    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf]
+    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf, 0, None, {}, None, None]
+
+
+def new_version_stats() -> list[Any]:
+    """Per-version stats of one series window (the V_* layout)."""
+    return [0, 0, 0, 0, 0, [0] * NBUCKETS, None]
+
+
+def size_bucket(nbytes: int) -> int:
+    """The response-size bucket of ``nbytes`` (> 0); the hot path inlines this.
+
+    >>> [size_bucket(n) for n in (1, 3, 4, 7, 8, 1200, 1300, 9000)]
+    [1, 3, 12, 15, 16, 44, 45, 56]
+    >>> size_bucket(1 << 70) == NB_BYTES - 1
+    True
+    """
+    bl = nbytes.bit_length()
+    i = (bl << 2) | ((nbytes >> (bl - 3)) & 3) if bl > 2 else nbytes
+    return i if i < NB_BYTES else NB_BYTES - 1
+
+
+def size_bounds(i: int) -> tuple[float, float]:
+    """The sizes ``[low, high)`` bucket ``i`` holds.
+
+    >>> size_bounds(44), size_bounds(2)
+    ((1024.0, 1280.0), (2.0, 3.0))
+    """
+    if i < 4:
+        return float(i), float(i + 1)
+    bl, frac = i >> 2, i & 3
+    return float((4 + frac) << (bl - 3)), float((5 + frac) << (bl - 3))
+
+
+def size_value(i: int) -> float:
+    """A representative size (geometric middle) of bucket ``i``."""
+    lo, hi = size_bounds(i)
+    return math.sqrt(lo * hi) if lo > 0 else 0.0
+
+
+def slot(stats: Sequence[Any], i: int) -> Any:
+    """``stats[i]``, or None for a window from a snapshot written before slot ``i`` existed."""
+    return stats[i] if len(stats) > i else None
+
+
+def pad_series(stats: list[Any]) -> list[Any]:
+    """A series window from an older snapshot, grown to today's layout (in place)."""
+    if len(stats) < SERIES_SLOTS:
+        stats.extend(new_series_stats()[len(stats):])
+    return stats
+
+
+def pad_client(stats: list[Any]) -> list[Any]:
+    """A client window from an older snapshot, grown to today's layout (in place)."""
+    if len(stats) < CLIENT_SLOTS:
+        stats.extend([None] * (CLIENT_SLOTS - len(stats)))
+    return stats
 
 
 def bucket_value(i: int) -> float:
@@ -87,7 +157,7 @@ def bisect_bounds(seconds: float) -> int:
 
 def new_client_stats() -> list[Any]:
     """A client window with its first request counted."""
-    return [1, 0, 0, None, None, None]
+    return [1, 0, 0, None, None, None, None]
 
 
 def client_sample(cs: list[Any], ev: AccessEvent) -> None:

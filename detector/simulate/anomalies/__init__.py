@@ -41,6 +41,12 @@ SHAPES: dict[str, Injector] = {
                 InternalEndpoint())
 }
 
+# What a release can change (issue 12: authorization, response sizes, canaries, ...) and
+# the campaigns and client populations around it: planned only in real-world runs
+# (planner.plan_releases), after the shapes, by name in this order. A label of one of
+# them carries its name in ``params.shape``.
+RELEASES: dict[str, Injector] = {}
+
 
 def injector_for(a: Anomaly) -> Injector:
     """The injector that planned ``a``: its shape's, else its kind's.
@@ -49,7 +55,12 @@ def injector_for(a: Anomaly) -> Injector:
     'step'
     """
     shape = a.extra.get("shape")
-    return SHAPES[shape] if isinstance(shape, str) and shape in SHAPES else REGISTRY[a.kind]
+    if isinstance(shape, str):
+        if shape in SHAPES:
+            return SHAPES[shape]
+        if shape in RELEASES:
+            return RELEASES[shape]
+    return REGISTRY[a.kind]
 
 
-__all__ = ["REGISTRY", "SHAPES", "Anomaly", "Injector", "PlanContext", "injector_for"]
+__all__ = ["REGISTRY", "RELEASES", "SHAPES", "Anomaly", "Injector", "PlanContext", "injector_for"]
