@@ -49,14 +49,21 @@ from detector.windows.stats import (
     NB_BYTES,
     NBUCKETS,
     OBJ_CAP,
-    S401,
     S4XX,
     S5XX,
+    S401,
     S404,
     SAMPLES,
     SAUTH,
     TIMED,
     UAS,
+    V_4XX,
+    V_5XX,
+    V_AUTH,
+    V_BYTES,
+    V_COUNT,
+    V_HIST,
+    V_TIMED,
     VER0,
     VERS,
     client_failure,
@@ -64,13 +71,6 @@ from detector.windows.stats import (
     new_client_stats,
     new_version_stats,
 )
-from detector.windows.stats import V_4XX as _V4XX
-from detector.windows.stats import V_5XX as _V5XX
-from detector.windows.stats import V_AUTH as _VAUTH
-from detector.windows.stats import V_BYTES as _VBYTES
-from detector.windows.stats import V_COUNT as _VCOUNT
-from detector.windows.stats import V_HIST as _VHIST
-from detector.windows.stats import V_TIMED as _VTIMED
 
 
 class Counts(Protocol):
@@ -257,21 +257,21 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
 
 def _count_version(sub: list[Any], status: int | None, d: float | None, nb: int) -> None:
     """Count one request in its version's stats (V_* layout of windows.stats)."""
-    sub[_VCOUNT] += 1
+    sub[V_COUNT] += 1
     if status is not None and status >= 400:
         if status >= 500:
-            sub[_V5XX] += 1
+            sub[V_5XX] += 1
         elif status == 401 or status == 403:
-            sub[_VAUTH] += 1
+            sub[V_AUTH] += 1
         elif status != 404:
-            sub[_V4XX] += 1
+            sub[V_4XX] += 1
     if d is not None:
-        sub[_VTIMED] += 1
-        sub[_VHIST][bisect_right(BOUNDS, d)] += 1
+        sub[V_TIMED] += 1
+        sub[V_HIST][bisect_right(BOUNDS, d)] += 1
     if nb > 0:
-        bh = sub[_VBYTES]
+        bh = sub[V_BYTES]
         if bh is None:
-            bh = sub[_VBYTES] = [0] * NB_BYTES
+            bh = sub[V_BYTES] = [0] * NB_BYTES
         bl = nb.bit_length()
         bi = (bl << 2) | ((nb >> (bl - 3)) & 3) if bl > 2 else nb
         bh[bi if bi < NB_BYTES else NB_BYTES - 1] += 1
