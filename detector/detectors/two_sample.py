@@ -34,7 +34,8 @@ class Shift(NamedTuple):
     after_n: float
 
 
-def hist_quantile(hist: Sequence[float], q: float, value_of: Callable[[int], float]) -> float | None:
+def hist_quantile(hist: Sequence[float], q: float,
+                  value_of: Callable[[int], float]) -> float | None:
     """Quantile ``q`` of a histogram, as ``value_of(bucket)``; None when it is empty.
 
     >>> hist_quantile([0, 5, 5], 0.5, float), hist_quantile([0, 5, 5], 0.9, float)
