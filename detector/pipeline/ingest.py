@@ -42,6 +42,7 @@ from detector.windows.stats import (
     BYTES,
     C_COUNT,
     C_OBJ,
+    C_OBJ_SID,
     COUNT,
     ERR_SAMPLES,
     HIST,
@@ -68,7 +69,6 @@ from detector.windows.stats import (
     VERS,
     client_failure,
     client_missing,
-    new_client_stats,
     new_version_stats,
 )
 
@@ -195,15 +195,21 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
         ck = (svc, ev[CLIENT])
         cs = cur_c.get(ck)
         if cs is None:
-            cs = cur_c[ck] = new_client_stats()
+            # new_client_stats() inline (hot path): count, auth, 404, routes, samples,
+            # missing paths, id-bearing requests, first id-bearing series.
+            cs = cur_c[ck] = [1, 0, 0, None, None, None, None, -1]
         else:
             cs[C_COUNT] += 1
         if id_bearing[sid]:  # object ids a client walks (object_enumeration)
             objs = cs[C_OBJ]
-            if objs is None:
-                cs[C_OBJ] = [(sid, pk[2])]
-            elif len(objs) < OBJ_CAP:
-                objs.append((sid, pk[2]))
+            if objs is None:  # the first: kept without allocating (windows.stats C_OBJ)
+                cs[C_OBJ] = pk
+                cs[C_OBJ_SID] = sid
+            elif objs.__class__ is list:
+                if len(objs) < OBJ_CAP:
+                    objs.append((sid, pk[2]))
+            else:
+                cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, pk[2])]
         status = ev[STATUS]
         d = ev[DURATION]
         nb = 0

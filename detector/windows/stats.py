@@ -27,9 +27,13 @@ SERIES_SLOTS = 15
 V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES = range(7)
 # Client window layout:
 # [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths,
-#  requests on id-bearing routes [(series id, raw path)] (None until one)]
-C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS, C_OBJ = range(7)
-CLIENT_SLOTS = 7
+#  requests on id-bearing routes, the series id of the first of them]
+# C_OBJ is None until one such request, then the first request's (service, method, raw
+# path) key with its series id in C_OBJ_SID (no allocation: most client windows hold one
+# request), then from the second a list [(series id, raw path)]: read it through
+# :func:`client_objects`.
+C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS, C_OBJ, C_OBJ_SID = range(8)
+CLIENT_SLOTS = 8
 SCAN_PATHS_CAP = 256  # distinct missing paths kept per client window
 OBJ_CAP = 4096  # id-bearing requests kept per client window (a flood is not kept whole)
 
@@ -156,8 +160,27 @@ def bisect_bounds(seconds: float) -> int:
 
 
 def new_client_stats() -> list[Any]:
-    """A client window with its first request counted."""
-    return [1, 0, 0, None, None, None, None]
+    """A client window with its first request counted (the hot path builds it inline)."""
+    return [1, 0, 0, None, None, None, None, -1]
+
+
+def client_objects(cs: Sequence[Any]) -> list[tuple[int, str]]:
+    """The (series id, raw path) of a client window's requests on id-bearing routes.
+
+    >>> cs = new_client_stats(); client_objects(cs)
+    []
+    >>> cs[C_OBJ], cs[C_OBJ_SID] = ("shop", "GET", "/orders/7"), 3
+    >>> client_objects(cs)
+    [(3, '/orders/7')]
+    >>> cs[C_OBJ] = [(3, "/orders/7"), (3, "/orders/8")]; len(client_objects(cs))
+    2
+    """
+    objs = cs[C_OBJ] if len(cs) > C_OBJ else None
+    if objs is None:
+        return []
+    if objs.__class__ is list:
+        return list(objs)
+    return [(cs[C_OBJ_SID], objs[2])]
 
 
 def client_sample(cs: list[Any], ev: AccessEvent) -> None:
