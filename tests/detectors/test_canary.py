@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import orjson
+
 from detector.config import DetectorSettings
 from detector.detectors.base import Signal
 from detector.detectors.canary import MIN_MIXED, CanaryDetector, split
@@ -96,3 +98,18 @@ def test_versions_first_seen_together_take_the_smaller_as_the_canary() -> None:
     # in first sight, the version with the smaller share is the newer one.
     sigs = _run(Behaviour(p5xx=0.2), share=0.15, before=0)
     assert sigs and all(s.version == NEW for s in sigs)
+
+
+def test_state_in_a_canary_period_survives_a_snapshot() -> None:
+    from detector.state.codec import decode, encode
+
+    rng = random.Random(4)
+    det = CanaryDetector(S)
+    st = det.new_state()
+    for i in range(12):
+        w = window(i, rng, 80, 0.0 if i < 4 else 0.15, new=Behaviour(p5xx=0.3))
+        det.learn(st, w, False)
+    assert st.newer == NEW and st.mixed >= 6
+    back = decode(orjson.loads(orjson.dumps(encode(st))))
+    w = window(12, rng, 80, 0.15, new=Behaviour(p5xx=0.3))
+    assert det.check(back, w) == det.check(st, w) is not None
