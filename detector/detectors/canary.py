@@ -16,6 +16,7 @@ detectors' to report.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -44,7 +45,7 @@ from detector.windows.stats import (
 
 MIN_MIXED = 5  # windows where both versions served: a rolling update mixes at most 3
 GAP = 10  # windows without both versions end the concurrent period
-DECAY = 0.99  # per mixed window: a blue/green that lasts days compares its last hours
+HALVE_EVERY = 60  # mixed windows: the sums are halved this often (a half-life of an hour)
 MAX_VERSIONS = 8  # first-seen times kept per series (the newest)
 MIN_NEW = 30.0  # requests of the newer version over the period
 MIN_OLD = 100.0  # requests of the older version over the period
@@ -106,9 +107,8 @@ def split(stats: Sequence[Any]) -> dict[str, Side]:
     if not vers:
         return {}  # one version (or none): nothing to compare in this window
     count, errs = int(stats[COUNT]), int(stats[S5XX])
-    hist = list(stats[HIST])
+    hist = stats[HIST]
     sizes = slot(stats, BYTES)
-    sizes = list(sizes) if sizes is not None else None
     out: dict[str, Side] = {}
     for ver, v in vers.items():
         if ver is None or not v[V_COUNT]:
@@ -117,27 +117,30 @@ def split(stats: Sequence[Any]) -> dict[str, Side]:
     for v in vers.values():  # the first version keeps what the others did not take
         count -= v[V_COUNT]
         errs -= v[V_5XX]
-        hist = [a - b for a, b in zip(hist, v[V_HIST], strict=True)]
+        hist = list(map(operator.sub, hist, v[V_HIST]))
         if sizes is not None and v[V_BYTES] is not None:
-            sizes = [a - b for a, b in zip(sizes, v[V_BYTES], strict=True)]
+            sizes = list(map(operator.sub, sizes, v[V_BYTES]))
     if ver0 is not None and count > 0:
         out[ver0] = [count, errs, hist, sizes if sizes and any(sizes) else None]
     return out
 
 
-def _add(acc: Side | None, side: Side) -> Side:
-    """``acc`` decayed by one window, plus ``side`` (a new list)."""
+def _add(acc: Side | None, side: Side, halve: bool) -> Side:
+    """``acc`` plus ``side`` (a new list; sums run in C), halved when ``halve``."""
+    sizes = side[3]
     if acc is None:
-        return [float(side[0]), float(side[1]), [float(x) for x in side[2]],
-                None if side[3] is None else [float(x) for x in side[3]]]
-    d = DECAY
-    sizes = acc[3]
-    if side[3] is not None:
-        sizes = [a * d + b for a, b in zip(sizes or [0.0] * len(side[3]), side[3], strict=True)]
-    elif sizes is not None:
-        sizes = [a * d for a in sizes]
-    return [acc[0] * d + side[0], acc[1] * d + side[1],
-            [a * d + b for a, b in zip(acc[2], side[2], strict=True)], sizes]
+        return [side[0], side[1], list(side[2]), None if sizes is None else list(sizes)]
+    if sizes is None:
+        sizes = acc[3]
+    elif acc[3] is not None:
+        sizes = list(map(operator.add, acc[3], sizes))
+    else:
+        sizes = list(sizes)  # the state never shares a list with a window
+    out = [acc[0] + side[0], acc[1] + side[1], list(map(operator.add, acc[2], side[2])), sizes]
+    if halve:  # a blue/green that lasts days compares its last hours, not its first
+        out = [out[0] // 2, out[1] // 2, [x // 2 for x in out[2]],
+               None if out[3] is None else [x // 2 for x in out[3]]]
+    return out
 
 
 def advance(st: _State, win: SeriesWindow) -> Period:
@@ -158,8 +161,9 @@ def advance(st: _State, win: SeriesWindow) -> Period:
         older, newer = _pair(st, sides, win.start)
         cur = Period(older, newer, None, None, 0, 0, win.start)
     assert cur.older is not None and cur.newer is not None
-    return cur._replace(old=_add(cur.old, sides[cur.older]), new=_add(cur.new, sides[cur.newer]),
-                        mixed=cur.mixed + 1, idle=0)
+    halve = cur.mixed > 0 and cur.mixed % HALVE_EVERY == 0
+    return cur._replace(old=_add(cur.old, sides[cur.older], halve),
+                        new=_add(cur.new, sides[cur.newer], halve), mixed=cur.mixed + 1, idle=0)
 
 
 def _pair(st: _State, sides: dict[str, Side], start: float) -> tuple[str, str]:
