@@ -12,6 +12,7 @@ from typing import NamedTuple, TypeVar
 from detector.config import DetectorSettings
 from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
 from detector.detectors.base import Detector, WindowDetector
+from detector.detectors.canary import CanaryDetector
 from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
@@ -27,6 +28,7 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "client_error_surge": client_error_surge_detector,
     "latency_regression": LatencyRegressionDetector,
     "auth_failure_burst": auth_route_detector,
+    "canary": CanaryDetector,
     # One memory each (MemoryDetector).
     "auth_failure_burst_client": ClientAuthDetector,
     "scanning": ScanDetector,
@@ -39,6 +41,7 @@ SERIES: tuple[str, ...] = (
     "client_error_surge",
     "latency_regression",
     "auth_failure_burst",
+    "canary",
 )
 
 

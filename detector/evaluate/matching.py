@@ -158,9 +158,15 @@ def load_incidents(paths: list[Path]) -> list[CollapsedIncident]:
                 merged["_status"] = rec.get("status")
                 if cur is not None:  # an update seen before its open: keep the span seen so far
                     merged["_times"] = cur["_times"]
+                    merged["_scoped"] = cur["_scoped"]
                 else:
                     merged["_times"] = {"start": [], "end": [], "detected_at": []}
+                    merged["_scoped"] = None
                 by_id[rec["id"]] = cur = merged
+            # An incident opened by a route-wide signal learns later that the change is
+            # confined to one version (a canary): the version it was last given counts.
+            if isinstance(rec.get("version"), str) and rec["version"]:
+                cur["_scoped"] = rec["version"]
             for key in ("start", "end", "detected_at"):
                 try:
                     t = parse_time(rec.get(key))
@@ -182,7 +188,7 @@ def load_incidents(paths: list[Path]) -> list[CollapsedIncident]:
                 end=max(end, start),
                 detected_at=min(times["detected_at"]) if times["detected_at"] else None,
                 version=dep.get("version"), suspect=bool(dep.get("suspect", False)),
-                scoped_version=rec.get("version")))
+                scoped_version=rec["_scoped"]))
         except ValidationError as exc:
             raise EvaluateInputError(f"incident {rec['id'][:40]!r}: {_why(exc)}") from None
     return out

@@ -28,6 +28,8 @@ def describe(sig: Signal, start: float) -> str:
     target = f"{sig.method} {sig.route}" if sig.method else (sig.route or "")
     per_min = 60.0 / max(sig.extra.get("window_seconds", 60.0), 1.0)
     since = f" since {hhmm(start)}"
+    if sig.version is not None and "other_version" in sig.extra:
+        return _versioned(sig, target, since)
     if sig.kind == "traffic_spike":
         return (
             f"{target} traffic {sig.observed * per_min:,.0f} req/min "
@@ -76,6 +78,20 @@ def describe(sig: Signal, start: float) -> str:
         n = int(ex.get("successful_requests", sig.observed))
         return f"{target}: new route serving traffic ({n} successful requests){since}"
     return f"{sig.kind} on {target or sig.client}{since}"
+
+
+def _versioned(sig: Signal, target: str, since: str) -> str:
+    """A change confined to one version, against the version serving beside it (a canary)."""
+    ex = sig.extra
+    share = ex.get("version_share")
+    scope = f" (canary, {share * 100:.0f} % of traffic)" if isinstance(share, float) else ""
+    if sig.kind == "error_surge":
+        what, new, old = "5xx", f"{sig.observed * 100:.1f} %", f"{sig.baseline * 100:.1f} %"
+    elif sig.kind == "latency_regression":
+        what, new, old = "p95 latency", _secs(sig.observed), _secs(sig.baseline)
+    else:
+        what, new, old = "median 2xx size", f"{sig.observed:,.0f} B", f"{sig.baseline:,.0f} B"
+    return f"{target} {what} {new} on {sig.version}{scope} vs {old} on {ex['other_version']}{since}"
 
 
 def severity(sig: Signal) -> str:

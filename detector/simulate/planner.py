@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.simulate.anomalies import REGISTRY, RELEASES, SHAPES, Anomaly, PlanContext
+from detector.simulate.anomalies import (
+    REGISTRY,
+    RELEASES,
+    SHAPES,
+    Anomaly,
+    PlanContext,
+    injector_for,
+)
 from detector.simulate.anomalies.base import DEPLOY_QUIET_S, WARMUP_S
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE
 from detector.simulate.deploys import ROLLOUT_S, Deploy
@@ -70,7 +77,8 @@ def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> 
     security kinds (phase 1) fit around them and never take their slots.
     Anomalies already in ``ctx`` (the shapes) count towards their kind's share.
     """
-    done = {k: sum(a.kind == k for a in ctx.anomalies) for k in REGISTRY}
+    done = {k: sum(a.kind == k and injector_for(a).labelled for a in ctx.anomalies)
+            for k in REGISTRY}
     for phase in sorted({inj.phase for inj in REGISTRY.values()}):
         kinds = [inj for inj in REGISTRY.values() if inj.phase == phase]
         for i in range(per_kind(hours)):

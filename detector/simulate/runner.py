@@ -162,9 +162,12 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
                                            map(fmt, rows(t, fillers, vs)), gzip)
 
     published = _write_deployments(out / "deployments.jsonl", ctx.deploys)
-    labels = _write_labels(out / "labels.jsonl", anomalies)
-    kinds = dict.fromkeys([*REGISTRY, *(a.kind for a in anomalies)])
-    by_kind = {k: sum(a.kind == k for a in anomalies) for k in kinds}
+    # Benign cases planned like anomalies (a clean canary) are no label: the manifest lists them.
+    labelled = [a for a in anomalies if injector_for(a).labelled]
+    found += [_unlabelled(a) for a in anomalies if not injector_for(a).labelled]
+    labels = _write_labels(out / "labels.jsonl", labelled)
+    kinds = dict.fromkeys([*REGISTRY, *(a.kind for a in labelled)])
+    by_kind = {k: sum(a.kind == k for a in labelled) for k in kinds}
     files = [n + (".gz" if gzip else "") for n in counts]
     manifest = {
         "generator": "detector.simulate", "version": 1, "profile": profile, "seed": seed,
@@ -179,7 +182,7 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         "files": {f: n for f, n in zip(files, counts.values(), strict=True)},
         "rates": {s.name: round(float(lams[s.name].sum()) / minutes, 3) for s in services},
         "labels": by_kind,
-        "shapes": _shapes(anomalies),
+        "shapes": _shapes(labelled),
         "real_world": real,
         "deployments": {"published": published, "total": len(ctx.deploys)},
         "benign": [{"kind": b.kind, "service": b.service, "start": _iso(b.start),
@@ -192,6 +195,13 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         lines=sum(counts.values()), lines_per_file=dict(zip(files, counts.values(), strict=True)),
         labels=labels, labels_by_kind=by_kind, deployments=published,
         elapsed_s=round(time.perf_counter() - began, 3))
+
+
+def _unlabelled(a: Anomaly) -> benign.Benign:
+    """The manifest entry of a benign case planned like an anomaly."""
+    version = a.deploy.version if a.deploy is not None else "?"
+    return benign.Benign(injector_for(a).shape, a.service, a.start, a.end,
+                  a.description.replace("{version}", version))
 
 
 def _shapes(anomalies: list[Anomaly]) -> dict[str, dict[str, int]]:

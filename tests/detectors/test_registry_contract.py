@@ -46,8 +46,15 @@ from detector.windows.stats import (
     S5XX,
     SAUTH,
     TIMED,
+    V_5XX,
+    V_COUNT,
+    V_HIST,
+    V_TIMED,
+    VER0,
+    VERS,
     bisect_bounds,
     new_series_stats,
+    new_version_stats,
 )
 
 S = DetectorSettings(warmup_windows=20, new_endpoint_learning_windows=5)
@@ -87,7 +94,18 @@ def _series(i: int, rng: random.Random, n: int, s5xx: int, s4xx: int, sauth: int
     st[COUNT], st[S5XX], st[S4XX], st[SAUTH], st[TIMED] = n, s5xx, s4xx, sauth, n
     for _ in range(n):
         st[HIST][bisect_bounds(lat * rng.lognormvariate(0, 0.3))] += 1
+    st[VER0] = "1.0"
     return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+
+
+def _canary(i: int, rng: random.Random) -> SeriesWindow:
+    """A normal window of which 20 requests come from a newer version failing half of them."""
+    w = _series(i, rng, 200, 10, 0, 0, 0.05)
+    v = new_version_stats()
+    v[V_COUNT], v[V_5XX], v[V_TIMED] = 20, 10, 10
+    v[V_HIST][bisect_bounds(0.05)] = 10
+    w.stats[VERS] = {"1.1": v}
+    return w
 
 
 def series_stream(seed: int) -> Iterator[SeriesWindow]:
@@ -105,6 +123,9 @@ def series_stream(seed: int) -> Iterator[SeriesWindow]:
         for _ in range(3):
             yield _series(i, rng, *args)
             i += 1
+    for _ in range(8):  # a canary version beside the old one
+        yield _canary(i, rng)
+        i += 1
     w = _series(i, rng, 90, 0, 0, 0, 0.05)
     yield w._replace(coverage=0.4)
 

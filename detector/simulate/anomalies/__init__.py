@@ -12,6 +12,7 @@ from detector.kinds import Kind
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
+from detector.simulate.anomalies.canary import CanaryClean, CanaryErrors, CanaryLatency, CanarySize
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
 from detector.simulate.anomalies.error_surge import ErrorSurge
@@ -45,7 +46,15 @@ SHAPES: dict[str, Injector] = {
 # the campaigns and client populations around it: planned only in real-world runs
 # (planner.plan_releases), after the shapes, by name in this order. A label of one of
 # them carries its name in ``params.shape``.
-RELEASES: dict[str, Injector] = {}
+RELEASES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (
+        CanaryErrors(),
+        CanaryLatency(),
+        CanarySize(),
+        CanaryClean(),
+    )
+}
 
 
 def injector_for(a: Anomaly) -> Injector:

@@ -216,6 +216,9 @@ class Injector:
     # The variant of the kind this injector makes (labels' params.shape): the
     # registry's injectors make the classic ones, ``anomalies.SHAPES`` the others.
     shape: ClassVar[str] = "default"
+    # False for a benign case planned like an anomaly (a clean canary): not written to
+    # the labels but listed in the manifest's ``benign``, where an incident is a false one.
+    labelled: ClassVar[bool] = True
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
         raise NotImplementedError
