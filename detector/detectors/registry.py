@@ -13,6 +13,7 @@ from detector.config import DetectorSettings
 from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
 from detector.detectors.base import Detector, WindowDetector
 from detector.detectors.client_error_surge import client_error_surge_detector
+from detector.detectors.data_exposure import DataExposureDetector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
@@ -27,6 +28,7 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "client_error_surge": client_error_surge_detector,
     "latency_regression": LatencyRegressionDetector,
     "auth_failure_burst": auth_route_detector,
+    "data_exposure": DataExposureDetector,
     # One memory each (MemoryDetector).
     "auth_failure_burst_client": ClientAuthDetector,
     "scanning": ScanDetector,
@@ -39,6 +41,7 @@ SERIES: tuple[str, ...] = (
     "client_error_surge",
     "latency_regression",
     "auth_failure_burst",
+    "data_exposure",
 )
 
 
