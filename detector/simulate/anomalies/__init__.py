@@ -21,6 +21,8 @@ from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
 from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
+from detector.simulate.anomalies.size_jump import SizeJump
+from detector.simulate.anomalies.size_tail import SizeTail
 from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
@@ -45,7 +47,13 @@ SHAPES: dict[str, Injector] = {
 # the campaigns and client populations around it: planned only in real-world runs
 # (planner.plan_releases), after the shapes, by name in this order. A label of one of
 # them carries its name in ``params.shape``.
-RELEASES: dict[str, Injector] = {}
+RELEASES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (
+        SizeJump(),
+        SizeTail(),
+    )
+}
 
 
 def injector_for(a: Anomaly) -> Injector:
