@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from itertools import compress
+from typing import Any, NamedTuple
 
 from detector.config import DetectorSettings
 from detector.detectors.base import SeriesWindow, Signal, score_from_p
@@ -43,12 +44,24 @@ TAIL_REF = 0.99  # a tail: answers above the reference's p99 ...
 TAIL_MIN_SHARE = 0.05  # ... are at least this share of the answers after ...
 TAIL_LIFT = 5.0  # ... and this many times the reference's share above it
 PRUNE = 0.01  # decayed counts below this are dropped (the histogram stays sparse)
+DECAY_STEP_S = 600.0  # the base is decayed this often
+JUDGE_GROWTH = 1.1  # the answers after a deploy are judged again once grown this much
 
 Hist = dict[int, float]
 
 
+class Watch(NamedTuple):
+    """What a route's watch after a deploy holds once a window is counted."""
+
+    ref: Hist | None  # the previous version's sizes (None: nothing to compare with)
+    post: dict[int, int]  # answers since the deploy, by bucket
+    since: float | None  # start of the first window counted in ``post``
+    done: bool  # no (more) verdict for this deploy
+    judged: int  # answers in ``post`` when it was last judged
+
+
 class _State:
-    __slots__ = ("base", "base_ts", "deploy", "ref", "post", "post_start", "done")
+    __slots__ = ("base", "base_ts", "deploy", "ref", "post", "post_start", "done", "judged")
 
     def __init__(self) -> None:
         self.base: Hist = {}  # decayed 2xx sizes of the serving version, by bucket
@@ -58,21 +71,23 @@ class _State:
         self.post: dict[int, int] = {}  # answers since the deploy, by bucket
         self.post_start: float | None = None  # start of the first window counted in post
         self.done = False  # raised (or never watchable) for this deploy
+        self.judged = 0  # answers after the deploy when last judged
 
 
-def dense(h: Mapping[int, float]) -> list[float]:
-    """A sparse histogram as a list over every size bucket."""
-    out = [0.0] * NB_BYTES
+def dense(h: Mapping[int, float], lo: int = 0, hi: int = NB_BYTES) -> list[float]:
+    """A sparse histogram as a list over size buckets ``lo`` .. ``hi - 1``."""
+    out = [0.0] * (hi - lo)
     for i, c in h.items():
-        out[i] = float(c)
+        out[i - lo] = float(c)
     return out
 
 
-def size_quantile(hist: Sequence[float], q: float) -> float | None:
+def size_quantile(hist: Sequence[float], q: float, lo: int = 0) -> float | None:
     """Quantile ``q`` of a size histogram, log-linearly inside its bucket; None when empty.
 
     Buckets are a quarter octave (19 %) wide: read at the bucket's middle, a 10 %
     change could look like 19 % or none; interpolated, it stays near 10 %.
+    ``hist[0]`` is bucket ``lo``.
 
     >>> h = [0.0] * NB_BYTES
     >>> h[44] = 10.0  # 1024-1280 bytes
@@ -86,26 +101,49 @@ def size_quantile(hist: Sequence[float], q: float) -> float | None:
     acc = 0.0
     for i, c in enumerate(hist):
         if c > 0 and acc + c >= target:
-            lo, hi = size_bounds(i)
-            if lo <= 0:
-                return size_value(i)
-            return float(lo * (hi / lo) ** ((target - acc) / c))
+            a, b = size_bounds(i + lo)
+            if a <= 0:
+                return size_value(i + lo)
+            return float(a * (b / a) ** ((target - acc) / c))
         acc += c
-    return size_value(len(hist) - 1)
+    return size_value(len(hist) - 1 + lo)
 
 
-def mass_above(hist: Sequence[float], value: float) -> float:
+def mass_above(hist: Sequence[float], value: float, lo: int = 0) -> float:
     """Answers above ``value`` (the bucket holding it shared log-linearly)."""
     out = 0.0
     for i, c in enumerate(hist):
         if c <= 0:
             continue
-        lo, hi = size_bounds(i)
-        if lo >= value:
+        a, b = size_bounds(i + lo)
+        if a >= value:
             out += c
-        elif hi > value and lo > 0:
-            out += c * math.log(hi / value) / math.log(hi / lo)
+        elif b > value and a > 0:
+            out += c * math.log(b / value) / math.log(b / a)
     return out
+
+
+def _top(h: Mapping[int, float], qs: tuple[float, ...]) -> list[int]:
+    """The buckets holding quantiles ``qs`` (ascending) of a sparse histogram."""
+    total = sum(h.values())
+    out: list[int] = []
+    acc = 0.0
+    for i, c in sorted(h.items()):
+        acc += c
+        while len(out) < len(qs) and acc >= qs[len(out)] * total:
+            out.append(i)
+    return out
+
+
+def _may_have_grown(ref: Mapping[int, float], post: Mapping[int, float]) -> bool:
+    """Whether the median or p90 moved up a bucket or more: the effect floor, cheaply.
+
+    Most windows of a watch stop here. A quantile that stays in its bucket grew
+    by at most the bucket's width (14-25 %): only growths at the very edge of
+    the floor are passed over, and a real jump moves buckets.
+    """
+    (m0, u0), (m1, u1) = _top(ref, (0.5, 0.9)), _top(post, (0.5, 0.9))
+    return m1 > m0 or u1 > u0
 
 
 def _ratio(after: float | None, before: float | None) -> float:
@@ -154,42 +192,47 @@ class DataExposureDetector:
         f = 0.5 ** ((at - st.base_ts) / HALF_LIFE_S)
         return {i: c * f for i, c in st.base.items() if c * f >= PRUNE}
 
-    def _watch(self, st: _State, win: SeriesWindow,
-               ) -> tuple[Hist | None, dict[int, int], float | None, bool]:
-        """(reference, answers since the deploy, first counted window start, done)."""
+    def _step(self, st: _State, win: SeriesWindow) -> tuple[Watch, Signal | None]:
+        """The watch after this window, and the signal it raises (pure: ``st`` is unchanged)."""
         dep = win.deploy
         if dep is not None and dep != st.deploy:
             # A fresh deploy: the base before this window is the previous version.
             # The window holding the deploy mixes both versions: counted in neither.
             ref = self._decayed(st, win.start)
             ok = sum(ref.values()) >= MIN_BEFORE and win.end - dep <= WATCH_S
-            return (ref if ok else None), {}, None, not ok
+            return Watch(ref if ok else None, {}, None, not ok, 0), None
         if st.ref is None or st.done or st.deploy is None or win.start - st.deploy > WATCH_S:
-            return None, st.post, st.post_start, True
+            return Watch(None, {}, None, True, 0), None
+        judged = st.judged
         sizes = slot(win.stats, BYTES)
         if not sizes or win.start < st.deploy:
-            return st.ref, st.post, st.post_start, False
+            # Nothing new to judge: the verdict of the last window stands (none).
+            return Watch(st.ref, st.post, st.post_start, False, judged), None
         post = dict(st.post)
-        for i, c in enumerate(sizes):
-            if c:
-                post[i] = post.get(i, 0) + c
-        return st.ref, post, st.post_start if st.post_start is not None else win.start, False
-
-    def check(self, state: _State, win: SeriesWindow) -> Signal | None:
-        ref, post, since, done = self._watch(state, win)
-        if ref is None or done or since is None or state.deploy is None:
-            return None
+        for i in compress(range(len(sizes)), sizes):
+            post[i] = post.get(i, 0) + sizes[i]
+        since = st.post_start if st.post_start is not None else win.start
         n1 = sum(post.values())
-        if n1 < MIN_AFTER:
+        if n1 < max(MIN_AFTER, JUDGE_GROWTH * judged):
+            # Judged again once the answers grew by a tenth: a verdict on hours of
+            # answers is not changed by the last minute's.
+            return Watch(st.ref, post, since, False, judged), None
+        w = Watch(st.ref, post, since, False, n1)
+        return w, self._signal(st.deploy, w, win)
+
+    def _signal(self, deploy: float, w: Watch, win: SeriesWindow) -> Signal | None:
+        ref, post, since, n1 = w.ref, w.post, w.since, w.judged
+        if ref is None or since is None or not _may_have_grown(ref, post):
             return None
-        before, after = dense(ref), dense(post)
-        found = self._judge(before, after)
+        # Only the buckets either side uses: a route's sizes span a few octaves.
+        lo, hi = min(min(ref), min(post)), max(max(ref), max(post)) + 1
+        found = self._judge(dense(ref, lo, hi), dense(post, lo, hi), lo)
         if found is None:
             return None
         rule, p, extra = found
-        extra.update({"answers_before": round(sum(before)), "answers_after": n1,
-                      "rule": rule, "drift_since": state.deploy, "change_start": since,
-                      "seconds_since_deploy": round(max(0.0, since - state.deploy)),
+        extra.update({"answers_before": round(sum(ref.values())), "answers_after": n1,
+                      "rule": rule, "drift_since": deploy, "change_start": since,
+                      "seconds_since_deploy": round(max(0.0, since - deploy)),
                       "window_seconds": win.end - win.start})
         key = win.key
         return Signal(kind="data_exposure", service=key.service, route=key.route,
@@ -198,21 +241,30 @@ class DataExposureDetector:
                       baseline=extra["baseline_median_bytes"], requests=n1, p_value=p,
                       extra=extra, samples=list(win.stats[SAMPLES]))
 
+    def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        return self._step(state, win)[1]
+
     @staticmethod
-    def _judge(before: list[float], after: list[float],
+    def _judge(before: list[float], after: list[float], lo: int = 0,
                ) -> tuple[str, float, dict[str, Any]] | None:
-        """("jump" or "tail", p-value, evidence) when the answers after grew; else None."""
-        q = {name: (size_quantile(before, x), size_quantile(after, x))
+        """("jump" or "tail", p-value, evidence) when the answers after grew; else None.
+
+        Both lists start at bucket ``lo``.
+        """
+        q = {name: (size_quantile(before, x, lo), size_quantile(after, x, lo))
              for name, x in (("low", LOWER_Q), ("median", 0.5), ("p90", 0.9))}
         med, upper = _ratio(*reversed(q["median"])), _ratio(*reversed(q["p90"]))
+        if med < GROWTH and upper < GROWTH:
+            return None  # the effect floor, before any test (most windows stop here)
         lower = _ratio(*reversed(q["low"]))
         rule, p = None, 1.0
-        s = shift(before, after, size_value)
-        if s is not None and s.p_value <= ALPHA and med >= GROWTH and lower >= GROWTH:
-            rule, p = "jump", s.p_value
-        top = size_quantile(before, TAIL_REF)
+        if med >= GROWTH and lower >= GROWTH:
+            s = shift(before, after, lambda i: size_value(i + lo))
+            if s is not None and s.p_value <= ALPHA:
+                rule, p = "jump", s.p_value
+        top = size_quantile(before, TAIL_REF, lo)
         n0, n1 = sum(before), sum(after)
-        k1 = mass_above(after, top) if top is not None else 0.0
+        k1 = mass_above(after, top, lo) if top is not None else 0.0
         k0 = (1.0 - TAIL_REF) * n0
         if rule is None and upper >= GROWTH and k1 >= TAIL_MIN_SHARE * n1 \
                 and k1 / n1 >= TAIL_LIFT * k0 / n0:
@@ -230,19 +282,21 @@ class DataExposureDetector:
         }
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
-        ref, post, since, done = self._watch(state, win)
-        if not done and self.check(state, win) is not None:
-            done = True  # one incident per route and deploy
+        w, sig = self._step(state, win)
+        done = w.done or sig is not None  # one incident per route and deploy
         if win.deploy is not None:
             state.deploy = win.deploy
-        state.ref = None if done else ref
-        state.post, state.post_start, state.done = ({}, None, True) if done else (post, since,
-                                                                                   False)
+        state.ref = None if done else w.ref
+        state.post, state.post_start, state.done = ({}, None, True) if done else (
+            w.post, w.since, False)
+        state.judged = 0 if done else w.judged
         sizes = slot(win.stats, BYTES)
         if flagged or not sizes:
             return
-        base = self._decayed(state, win.end)
-        for i, c in enumerate(sizes):
-            if c:
-                base[i] = base.get(i, 0.0) + c
-        state.base, state.base_ts = base, win.end
+        # Decayed in steps: a few minutes of answers added at full weight is nothing
+        # against a two-hour half-life, and saves rebuilding the histogram every window.
+        if state.base_ts is None or win.end - state.base_ts >= DECAY_STEP_S:
+            state.base, state.base_ts = self._decayed(state, win.end), win.end
+        base = state.base
+        for i in compress(range(len(sizes)), sizes):
+            base[i] = base.get(i, 0.0) + sizes[i]
