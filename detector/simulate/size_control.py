@@ -22,6 +22,7 @@ from detector.simulate.traffic import Traffic
 MIN_RATE = 0.15  # req/s: a thousand answers and more in the hours after the deploy
 WATCHED_S = 3 * 3600.0  # what a detector compares after a deploy: no labelled anomaly there
 SPACING_S = 15 * 60.0  # from the service's other deploys
+TOP = 6  # routes tried at least, the busiest first, when few reach MIN_RATE
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def _clear(ctx: PlanContext, service: str, template: str, ts: float) -> bool:
     for a in ctx.anomalies:
         if a.service != service:
             continue
-        if ts - DEPLOY_QUIET_S <= a.start <= ts + DEPLOY_QUIET_S:
+        if ts <= a.start <= ts + DEPLOY_QUIET_S:
             return False  # a labelled anomaly right after it would look deploy-caused
         if a.deploy is not None and a.deploy.ts - SPACING_S <= ts <= a.end + ROLLOUT_S + 600:
             return False
@@ -55,8 +56,14 @@ def _clear(ctx: PlanContext, service: str, template: str, ts: float) -> bool:
 
 def plan_size_control(ctx: PlanContext, rng: np.random.Generator) -> SizeControl | None:
     """Place the control deploy (after the labelled anomalies, clear of them)."""
-    pairs = [p for p in ctx.candidates(MIN_RATE, answers_bodies)
-             if p[0] != SILENT_DEPLOY_SERVICE]  # a published deploy: nothing to infer
+    # A published deploy (not the service whose deploys are only seen in its logs),
+    # on one of the busiest routes answering bodies.
+    pairs = [(s, j) for s in ctx.classic if s != SILENT_DEPLOY_SERVICE
+             for j, r in enumerate(ctx.services[s].routes)
+             if r.anomaly_eligible and answers_bodies(r) and (s, r.template) not in ctx.reserved]
+    pairs.sort(key=lambda p: -ctx.route_rates[p[0]][p[1]])
+    busy = [p for p in pairs if ctx.route_rates[p[0]][p[1]] >= MIN_RATE]
+    pairs = busy if len(busy) >= TOP else pairs[:TOP]  # the busiest are often taken
     if not pairs:
         return None
     for _ in range(200):
