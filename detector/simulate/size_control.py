@@ -64,12 +64,13 @@ def plan_size_control(ctx: PlanContext, rng: np.random.Generator) -> SizeControl
     pairs.sort(key=lambda p: -ctx.route_rates[p[0]][p[1]])
     busy = [p for p in pairs if ctx.route_rates[p[0]][p[1]] >= MIN_RATE]
     pairs = busy if len(busy) >= TOP else pairs[:TOP]  # the busiest are often taken
-    if not pairs:
-        return None
+    earliest, latest = ctx.t_min, ctx.t1 - WATCHED_S
+    if not pairs or latest <= earliest:
+        return None  # a run too short to watch a deploy for three hours
     for _ in range(200):
         svc, j = pairs[int(rng.integers(len(pairs)))]
         template = ctx.services[svc].routes[j].template
-        ts = float(rng.uniform(ctx.t_min, ctx.t1 - WATCHED_S))
+        ts = float(rng.uniform(earliest, latest))
         if _clear(ctx, svc, template, ts):
             d = Deploy(svc, ts, "harmless")
             ctx.deploys.append(d)
