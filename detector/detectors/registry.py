@@ -14,6 +14,7 @@ from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route
 from detector.detectors.base import Detector, WindowDetector
 from detector.detectors.canary import CanaryDetector
 from detector.detectors.client_error_surge import client_error_surge_detector
+from detector.detectors.data_exposure import DataExposureDetector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
@@ -29,6 +30,7 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "latency_regression": LatencyRegressionDetector,
     "auth_failure_burst": auth_route_detector,
     "canary": CanaryDetector,
+    "data_exposure": DataExposureDetector,
     # One memory each (MemoryDetector).
     "auth_failure_burst_client": ClientAuthDetector,
     "scanning": ScanDetector,
@@ -42,6 +44,7 @@ SERIES: tuple[str, ...] = (
     "latency_regression",
     "auth_failure_burst",
     "canary",
+    "data_exposure",
 )
 
 

@@ -23,6 +23,15 @@ def _span(sig: Signal) -> str:
     return f", {hits:,}/{n:,} requests over {secs / 60:.0f} min"
 
 
+def _bytes(x: float) -> str:
+    """A response size the way people read one: "850 B", "9.0 KB", "11 KB", "2.4 MB"."""
+    for unit, size in (("MB", 1024.0 * 1024.0), ("KB", 1024.0)):
+        if x >= size:
+            v = x / size
+            return f"{v:.1f} {unit}" if v < 9.95 else f"{v:.0f} {unit}"
+    return f"{x:.0f} B"
+
+
 def describe(sig: Signal, start: float) -> str:
     """The summary text without the deployment suffix."""
     target = f"{sig.method} {sig.route}" if sig.method else (sig.route or "")
@@ -77,6 +86,10 @@ def describe(sig: Signal, start: float) -> str:
     if sig.kind == "new_endpoint":
         n = int(ex.get("successful_requests", sig.observed))
         return f"{target}: new route serving traffic ({n} successful requests){since}"
+    if sig.kind == "data_exposure":
+        return (f"{target} response size median {_bytes(sig.observed)} (was "
+                f"{_bytes(sig.baseline)}), p90 {_bytes(ex.get('p90_bytes', 0))} (was "
+                f"{_bytes(ex.get('baseline_p90_bytes', 0))}){since}")
     return f"{sig.kind} on {target or sig.client}{since}"
 
 
@@ -109,6 +122,9 @@ def severity(sig: Signal) -> str:
         return "critical" if ratio >= 5 else "high" if ratio >= 2.5 else "medium"
     if sig.kind == "auth_failure_burst":
         return "high" if o >= 100 else "medium"
+    if sig.kind == "data_exposure":
+        grown = max(ratio, sig.extra.get("p90_ratio", 1.0))
+        return "high" if grown >= 3 else "medium"
     return "medium"
 
 

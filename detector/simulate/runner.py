@@ -28,6 +28,7 @@ from detector.simulate.planner import (
     real_world,
 )
 from detector.simulate.rates import expected_rates
+from detector.simulate.size_control import plan_size_control, size_control_effects
 from detector.simulate.traffic import Traffic
 from detector.simulate.writers import FORMATTERS, rows, write_lines
 
@@ -109,6 +110,8 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         plan_releases(ctx, _rng(seed, "releases"), hours)
     plan_rng = _rng(seed, "plan")
     anomalies = plan_anomalies(ctx, plan_rng, hours)
+    # A benign release (real-world runs): placed clear of the labelled anomalies.
+    sized = plan_size_control(ctx, _rng(seed, "size_control")) if real else None
     plan_harmless_deploys(ctx, plan_rng)
     deploys = {s.name: [d for d in ctx.deploys if d.service == s.name] for s in services}
     for s in services:
@@ -150,6 +153,8 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         for a in mine:
             injector_for(a).effects(a, t)
         benign.singleton_effects(t)
+        if sized is not None and svc.name == sized.deploy.service:
+            found.append(size_control_effects(sized, t))
         vs = [svc.first_version] + [d.version for d in t.deploys]
         versions[svc.name] = list(dict.fromkeys(vs))
         name = f"access-{svc.name}.{'otel' if svc.format == 'otel_nested' else svc.format}.log"

@@ -63,6 +63,7 @@ _TABLE = {
     "detectors.TrafficState": ("detector.detectors.traffic", "_State"),
     "detectors.LatencyState": ("detector.detectors.latency_regression", "_State"),
     "detectors.CanaryState": ("detector.detectors.canary", "_State"),
+    "detectors.DataExposureState": ("detector.detectors.data_exposure", "_State"),
     "routes.Node": ("detector.routes.tree", "Node"),
     "routes.RouteTree": ("detector.routes.tree", "RouteTree"),
     "routes.RouteTemplater": ("detector.routes.templater", "RouteTemplater"),

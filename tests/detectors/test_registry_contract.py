@@ -40,8 +40,10 @@ from detector.detectors.registry import DETECTORS, SERIES, build
 from detector.events import AccessEvent
 from detector.kinds import KINDS
 from detector.windows.stats import (
+    BYTES,
     COUNT,
     HIST,
+    NB_BYTES,
     S4XX,
     S5XX,
     SAUTH,
@@ -55,6 +57,7 @@ from detector.windows.stats import (
     bisect_bounds,
     new_series_stats,
     new_version_stats,
+    size_bucket,
 )
 
 S = DetectorSettings(warmup_windows=20, new_endpoint_learning_windows=5)
@@ -89,13 +92,20 @@ KEY = SeriesKey("svc", "GET", "/r/{id}")
 
 
 def _series(i: int, rng: random.Random, n: int, s5xx: int, s4xx: int, sauth: int,
-            lat: float) -> SeriesWindow:  # fmt: skip
+            lat: float, size: float = 1200.0, deploy: float | None = None,
+            ) -> SeriesWindow:  # fmt: skip
     st = new_series_stats()
     st[COUNT], st[S5XX], st[S4XX], st[SAUTH], st[TIMED] = n, s5xx, s4xx, sauth, n
     for _ in range(n):
         st[HIST][bisect_bounds(lat * rng.lognormvariate(0, 0.3))] += 1
     st[VER0] = "1.0"
-    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+    ok = n - s5xx - s4xx - sauth
+    if ok > 0:  # 2xx response sizes, from a stream of their own (the others stay as they were)
+        sizes = random.Random(i)
+        st[BYTES] = [0] * NB_BYTES
+        for _ in range(ok):
+            st[BYTES][size_bucket(int(size * sizes.lognormvariate(0, 0.4)))] += 1
+    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0, deploy)
 
 
 def _canary(i: int, rng: random.Random) -> SeriesWindow:
@@ -125,6 +135,10 @@ def series_stream(seed: int) -> Iterator[SeriesWindow]:
             i += 1
     for _ in range(8):  # a canary version beside the old one
         yield _canary(i, rng)
+        i += 1
+    deploy = i * 60.0 + 20.0  # a release whose answers are six times larger
+    for _ in range(5):
+        yield _series(i, rng, 200, 0, 0, 0, 0.05, size=7200.0, deploy=deploy)
         i += 1
     w = _series(i, rng, 90, 0, 0, 0, 0.05)
     yield w._replace(coverage=0.4)

@@ -22,6 +22,8 @@ from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
 from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
+from detector.simulate.anomalies.size_jump import SizeJump
+from detector.simulate.anomalies.size_tail import SizeTail
 from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
@@ -53,6 +55,8 @@ RELEASES: dict[str, Injector] = {
         CanaryLatency(),
         CanarySize(),
         CanaryClean(),
+        SizeJump(),
+        SizeTail(),
     )
 }
 
