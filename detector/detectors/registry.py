@@ -11,6 +11,7 @@ from typing import NamedTuple, TypeVar
 
 from detector.config import DetectorSettings
 from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
+from detector.detectors.authorization_drift import AuthorizationDriftDetector
 from detector.detectors.base import Detector, WindowDetector
 from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
@@ -32,6 +33,8 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "scanning": ScanDetector,
     "payload": PayloadDetector,
     "new_endpoint": NewEndpointDetector,
+    # Route series added since: after the others, so older snapshots keep their order.
+    "authorization_drift": AuthorizationDriftDetector,
 }
 SERIES: tuple[str, ...] = (
     "traffic",
@@ -39,6 +42,7 @@ SERIES: tuple[str, ...] = (
     "client_error_surge",
     "latency_regression",
     "auth_failure_burst",
+    "authorization_drift",
 )
 
 

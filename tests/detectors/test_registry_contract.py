@@ -87,7 +87,7 @@ def _series(i: int, rng: random.Random, n: int, s5xx: int, s4xx: int, sauth: int
     st[COUNT], st[S5XX], st[S4XX], st[SAUTH], st[TIMED] = n, s5xx, s4xx, sauth, n
     for _ in range(n):
         st[HIST][bisect_bounds(lat * rng.lognormvariate(0, 0.3))] += 1
-    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0, service_requests=5 * n)
 
 
 def series_stream(seed: int) -> Iterator[SeriesWindow]:
@@ -105,6 +105,13 @@ def series_stream(seed: int) -> Iterator[SeriesWindow]:
         for _ in range(3):
             yield _series(i, rng, *args)
             i += 1
+    # A route refusing 15 % of its requests, then a deploy after which it refuses none
+    # and they succeed (authorization_drift).
+    for k in range(40):
+        deploy = None if k < 25 else i * 60.0 - (k - 25) * 60.0
+        w = _series(i, rng, 200, 0, 0, 30 if k < 25 else 0, 0.05)
+        yield w._replace(deploy=deploy)
+        i += 1
     w = _series(i, rng, 90, 0, 0, 0, 0.05)
     yield w._replace(coverage=0.4)
 
