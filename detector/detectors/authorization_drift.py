@@ -15,6 +15,11 @@ of the whole service (a volume reference that follows the day's traffic), must
 have risen by at least half of what the lost denials would add if they had
 all turned into successes, with a one-sided test at ``CONVERT_ALPHA``. Denied
 callers who simply stop leave that ratio where it was.
+
+The reference spans hours, so it may still remember the version before the
+previous one: a route loosened two deploys ago must not be reported again at
+the next deploy. The previous version's own traffic (since its deploy) must
+therefore have denied as the reference did, where it holds enough requests to say.
 """
 
 from __future__ import annotations
@@ -42,13 +47,16 @@ N, D401, D403, OK, SVC = range(5)
 
 
 class _State:
-    __slots__ = ("roll", "roll_at", "deploy", "ref", "post", "post_start", "fired")
+    __slots__ = ("roll", "roll_at", "since", "deploy", "ref", "prev", "post", "post_start",
+                 "fired")
 
     def __init__(self) -> None:
         self.roll = [0.0] * 5  # decayed counts of unflagged windows
         self.roll_at: float | None = None  # end of the last window in ``roll``
+        self.since = [0] * 5  # unflagged counts of the version serving now
         self.deploy: float | None = None  # the deploy ``ref`` was frozen at
         self.ref: list[float] | None = None
+        self.prev = [0] * 5  # ``since`` as it was at the deploy: the previous version's
         self.post = [0] * 5  # counts since the deploy (after SETTLE_S)
         self.post_start: float | None = None  # start of the first counted window
         self.fired: float | None = None  # the deploy already reported
@@ -67,15 +75,17 @@ def _counts(win: SeriesWindow) -> list[int]:
 class _View:
     """The reference and the post-deploy sums once ``win`` is counted (pure)."""
 
-    __slots__ = ("deploy", "ref", "post", "post_start")
+    __slots__ = ("deploy", "fresh", "ref", "prev", "post", "post_start")
 
     def __init__(self, st: _State, win: SeriesWindow) -> None:
         dep = win.deploy
         self.deploy = dep
+        self.fresh = dep is not None and dep != st.deploy
+        self.prev = st.since if self.fresh else st.prev
         if dep is None or win.end - dep > WATCH_S:
             self.ref, self.post, self.post_start = None, [0] * 5, None
             return
-        if dep != st.deploy:  # a new deploy: freeze what the previous version did
+        if self.fresh:  # a new deploy: freeze what the previous version did
             self.ref = list(st.roll) if st.roll_at is not None else None
             self.post, self.post_start = [0] * 5, None
         else:
@@ -120,10 +130,11 @@ class AuthorizationDriftDetector:
         v = _View(state, win)
         if v.ref is None or v.deploy is None or state.fired == v.deploy:
             return None
-        return self._judge(win, v.ref, v.post, v.deploy, v.post_start)
+        return self._judge(win, v)
 
-    def _judge(self, win: SeriesWindow, ref: list[float], post: list[int], deploy: float,
-               post_start: float | None) -> Signal | None:
+    def _judge(self, win: SeriesWindow, v: _View) -> Signal | None:
+        assert v.ref is not None and v.deploy is not None
+        ref, post, prev, deploy, post_start = v.ref, v.post, v.prev, v.deploy, v.post_start
         n0, n1 = ref[N], post[N]
         if n1 < MIN_POST or n0 <= 0 or ref[SVC] <= 0 or post[SVC] <= 0:
             return None
@@ -133,6 +144,9 @@ class AuthorizationDriftDetector:
             d0, d1 = k0 / n0, k1 / n1
             if d0 < MIN_SHARE or k0 < MIN_DENIALS or d1 > COLLAPSE * d0:
                 continue
+            if prev[N] >= MIN_POST and prev[i] < 0.5 * d0 * prev[N] and share_below(
+                    prev[i], prev[N], round(k0), round(n0)) <= CONVERT_ALPHA:
+                continue  # the previous version had already stopped denying
             p = share_below(k1, n1, round(k0), round(n0))
             if p > self.s.alpha:
                 continue
@@ -177,17 +191,18 @@ class AuthorizationDriftDetector:
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
         v = _View(state, win)
-        if v.deploy is not None and v.ref is not None:
-            if state.fired != v.deploy and self._judge(win, v.ref, v.post, v.deploy,
-                                                       v.post_start) is not None:
-                state.fired = v.deploy
-            state.deploy, state.ref, state.post, state.post_start = (
-                v.deploy, v.ref, v.post, v.post_start)
-        elif v.deploy is not None and v.deploy != state.deploy:
-            state.deploy, state.ref, state.post, state.post_start = v.deploy, None, [0] * 5, None
+        if v.fresh:
+            state.since = [0] * 5
+        if (v.deploy is not None and v.ref is not None and state.fired != v.deploy
+                and self._judge(win, v) is not None):
+            state.fired = v.deploy
+        state.deploy, state.ref, state.prev = v.deploy, v.ref, v.prev
+        state.post, state.post_start = v.post, v.post_start
         if flagged:
             return  # an anomalous window is no version's normal
         counts = _counts(win)
+        if v.deploy is None or win.start >= v.deploy + SETTLE_S:
+            state.since = [a + b for a, b in zip(state.since, counts, strict=True)]
         if state.roll_at is not None:
             keep = math.exp(-max(win.end - state.roll_at, 0.0) / REF_TAU_S)
             state.roll = [r * keep + c for r, c in zip(state.roll, counts, strict=True)]

@@ -93,6 +93,20 @@ def test_vanished_denials_do_not_fire() -> None:
                                  vanish=True)) == []
 
 
+def test_the_next_deploy_after_a_loosened_one_does_not_fire_again() -> None:
+    """Two hours after the loosening deploy a routine one: its reference (hours long)
+    still remembers the denials, but the version it replaces had none."""
+    for seed in range(3):
+        wins = scenario(40 + seed, rate=40, before=(0.0, 0.2), after=(0.0, 0.0),
+                        minutes_after=120)
+        rng = random.Random(50 + seed)
+        dep2 = (DEPLOY_W + 120) * 60.0 + 30.0
+        wins += [window(i, rng, rate=40, deploy=dep2)
+                 for i in range(DEPLOY_W + 120, DEPLOY_W + 300)]
+        found = run(DET, wins)
+        assert [k < DEPLOY_W + 120 for k, _ in found] == [True]
+
+
 def test_a_dip_without_a_deploy_does_not_fire() -> None:
     assert run(DET, scenario(3, rate=40, before=(0.0, 0.2), after=(0.0, 0.0),
                              deploy=False)) == []
