@@ -9,8 +9,10 @@ listed in ``SHAPES`` by shape name; a label's ``params.shape`` names its injecto
 from __future__ import annotations
 
 from detector.kinds import Kind
+from detector.simulate.anomalies.anon_allowed import AnonAllowed
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
+from detector.simulate.anomalies.auth_loosened import AuthLoosened
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
@@ -45,7 +47,13 @@ SHAPES: dict[str, Injector] = {
 # the campaigns and client populations around it: planned only in real-world runs
 # (planner.plan_releases), after the shapes, by name in this order. A label of one of
 # them carries its name in ``params.shape``.
-RELEASES: dict[str, Injector] = {}
+RELEASES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (
+        AuthLoosened(),  # authorization_drift: 403s of other accounts' objects answered
+        AnonAllowed(),  # authorization_drift: 401s of anonymous requests answered
+    )
+}
 
 
 def injector_for(a: Anomaly) -> Injector:
