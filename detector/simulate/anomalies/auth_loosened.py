@@ -45,8 +45,11 @@ class AuthLoosened(Injector):
         return id_route(r)
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
+        # One lost check per route: a second would hide in the first one's denials.
+        taken = {(a.service, a.route) for a in ctx.anomalies if a.kind == self.kind}
         pairs = [(s, j) for s, j in ctx.between(MIN_RATE, np.inf)
-                 if s in ctx.classic and self.fits(ctx.services[s].routes[j])]
+                 if s in ctx.classic and self.fits(ctx.services[s].routes[j])
+                 and (s, j) not in taken]
         within = (ctx.t0 + HISTORY_S, ctx.t1)
         for _ in range(4):
             placed = ctx.place_exact(rng, pairs, LABEL_S, by_deploy=True, within=within)
