@@ -62,6 +62,7 @@ _TABLE = {
     "detectors.RatioSurgeState": ("detector.detectors.ratio_surge", "_State"),
     "detectors.TrafficState": ("detector.detectors.traffic", "_State"),
     "detectors.LatencyState": ("detector.detectors.latency_regression", "_State"),
+    "detectors.AuthRouteState": ("detector.detectors.auth_route", "AuthRouteState"),
     "detectors.AuthorizationDriftState": ("detector.detectors.authorization_drift", "_State"),
     "routes.Node": ("detector.routes.tree", "Node"),
     "routes.RouteTree": ("detector.routes.tree", "RouteTree"),
