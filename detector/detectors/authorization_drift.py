@@ -42,34 +42,52 @@ COLLAPSE = 1 / 3  # the post-deploy share must fall to this fraction of the refe
 MIN_POST = 30  # post-deploy requests before anything is judged
 CONVERT_MIN = 0.5  # share of the lost denials that must reappear as successes
 CONVERT_ALPHA = 1e-3  # the rise of successes per service request, one-sided
-# Count slots of the reference and post-deploy sums.
-N, D401, D403, OK, SVC = range(5)
+# A window whose service sends this many times its recent level holds a flood elsewhere
+# in the service (credential stuffing on the login route): its volume says nothing of this
+# route's share, so its successes and service requests are left out of the ratio.
+JUMP = 1.5
+LEVEL_TAU_S = 1800.0  # e-folding time of the service's recent level per window
+# Count slots of the reference and post-deploy sums: requests, 401s, 403s, then over
+# steady windows only: successes, service requests, requests.
+N, D401, D403, OK, SVC, NS = range(6)
+SLOTS = 6
 
 
 class _State:
     __slots__ = ("roll", "roll_at", "since", "deploy", "ref", "prev", "post", "post_start",
-                 "fired")
+                 "fired", "level")
 
     def __init__(self) -> None:
-        self.roll = [0.0] * 5  # decayed counts of unflagged windows
+        self.roll = [0.0] * SLOTS  # decayed counts of unflagged windows
         self.roll_at: float | None = None  # end of the last window in ``roll``
-        self.since = [0] * 5  # unflagged counts of the version serving now
+        self.since = [0] * SLOTS  # unflagged counts of the version serving now
         self.deploy: float | None = None  # the deploy ``ref`` was frozen at
         self.ref: list[float] | None = None
-        self.prev = [0] * 5  # ``since`` as it was at the deploy: the previous version's
-        self.post = [0] * 5  # counts since the deploy (after SETTLE_S)
+        self.prev = [0] * SLOTS  # ``since`` as it was at the deploy: the previous version's
+        self.post = [0] * SLOTS  # counts since the deploy (after SETTLE_S)
         self.post_start: float | None = None  # start of the first counted window
         self.fired: float | None = None  # the deploy already reported
+        self.level = [0.0, 0.0, 0.0]  # decayed service requests, windows; last window end
 
 
-def _counts(win: SeriesWindow) -> list[int]:
-    """[requests, 401s, 403s, successes, service requests] of one window."""
+def _level(st: _State) -> float | None:
+    """The service's recent requests per window (None until a few windows are known)."""
+    total, windows, _ = st.level
+    return total / windows if windows >= 5.0 else None
+
+
+def _counts(st: _State, win: SeriesWindow) -> list[int]:
+    """One window's counts in the slot layout (see :data:`N`)."""
     s = win.stats
     n = int(s[COUNT])
     auth = int(s[SAUTH])
     d401 = min(auth, int(slot(s, S401) or 0))
-    ok = n - int(s[S5XX]) - int(s[S4XX]) - auth - int(s[S404])
-    return [n, d401, auth - d401, max(ok, 0), max(int(win.service_requests), n)]
+    ok = max(n - int(s[S5XX]) - int(s[S4XX]) - auth - int(s[S404]), 0)
+    svc = max(int(win.service_requests), n)
+    level = _level(st)
+    if level is not None and svc > JUMP * level:
+        return [n, d401, auth - d401, 0, 0, 0]
+    return [n, d401, auth - d401, ok, svc, n]
 
 
 class _View:
@@ -83,15 +101,15 @@ class _View:
         self.fresh = dep is not None and dep != st.deploy
         self.prev = st.since if self.fresh else st.prev
         if dep is None or win.end - dep > WATCH_S:
-            self.ref, self.post, self.post_start = None, [0] * 5, None
+            self.ref, self.post, self.post_start = None, [0] * SLOTS, None
             return
         if self.fresh:  # a new deploy: freeze what the previous version did
             self.ref = list(st.roll) if st.roll_at is not None else None
-            self.post, self.post_start = [0] * 5, None
+            self.post, self.post_start = [0] * SLOTS, None
         else:
             self.ref, self.post, self.post_start = st.ref, list(st.post), st.post_start
         if win.start >= dep + SETTLE_S:
-            self.post = [a + b for a, b in zip(self.post, _counts(win), strict=True)]
+            self.post = [a + b for a, b in zip(self.post, _counts(st, win), strict=True)]
             if self.post_start is None:
                 self.post_start = win.start
 
@@ -136,7 +154,7 @@ class AuthorizationDriftDetector:
         assert v.ref is not None and v.deploy is not None
         ref, post, prev, deploy, post_start = v.ref, v.post, v.prev, v.deploy, v.post_start
         n0, n1 = ref[N], post[N]
-        if n1 < MIN_POST or n0 <= 0 or ref[SVC] <= 0 or post[SVC] <= 0:
+        if n1 < MIN_POST or n0 <= 0 or ref[SVC] <= 0 or post[SVC] <= 0 or ref[NS] <= 0:
             return None
         best: tuple[float, int, dict[str, Any]] | None = None
         for status, i in ((401, D401), (403, D403)):
@@ -177,7 +195,7 @@ class AuthorizationDriftDetector:
     def _converted(ref: list[float], post: list[int], lost: float) -> dict[str, Any] | None:
         """The success-share evidence when the lost denials came back as successes."""
         r0, r1 = ref[OK] / ref[SVC], post[OK] / post[SVC]
-        expected = lost * ref[N] / ref[SVC]  # the rise if every lost denial now succeeds
+        expected = lost * ref[NS] / ref[SVC]  # the rise if every lost denial now succeeds
         if expected <= 0 or r0 <= 0:
             return None
         back = (r1 - r0) / expected
@@ -192,15 +210,16 @@ class AuthorizationDriftDetector:
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
         v = _View(state, win)
         if v.fresh:
-            state.since = [0] * 5
+            state.since = [0] * SLOTS
         if (v.deploy is not None and v.ref is not None and state.fired != v.deploy
                 and self._judge(win, v) is not None):
             state.fired = v.deploy
         state.deploy, state.ref, state.prev = v.deploy, v.ref, v.prev
         state.post, state.post_start = v.post, v.post_start
+        counts = _counts(state, win)
+        _follow(state, win)
         if flagged:
             return  # an anomalous window is no version's normal
-        counts = _counts(win)
         if v.deploy is None or win.start >= v.deploy + SETTLE_S:
             state.since = [a + b for a, b in zip(state.since, counts, strict=True)]
         if state.roll_at is not None:
@@ -209,3 +228,15 @@ class AuthorizationDriftDetector:
         else:
             state.roll = [float(c) for c in counts]
         state.roll_at = win.end
+
+
+def _follow(st: _State, win: SeriesWindow) -> None:
+    """Update the service's recent level, a flood counted only up to ``JUMP`` times it
+    (a lasting rise is followed at that pace, a flood does not become the level)."""
+    total, windows, at = st.level
+    svc = float(max(win.service_requests, win.stats[COUNT]))
+    level = _level(st)
+    if level is not None:
+        svc = min(svc, JUMP * level)
+    keep = math.exp(-max(win.end - at, 0.0) / LEVEL_TAU_S) if windows else 0.0
+    st.level = [total * keep + svc, windows * keep + 1.0, win.end]

@@ -107,6 +107,25 @@ def test_the_next_deploy_after_a_loosened_one_does_not_fire_again() -> None:
         assert [k < DEPLOY_W + 120 for k, _ in found] == [True]
 
 
+def _flooded(wins: list[SeriesWindow], lo: int, hi: int) -> list[SeriesWindow]:
+    """Credential stuffing on another route of the service: 6x its volume in [lo, hi)."""
+    return [w._replace(service_requests=w.service_requests * 6) if lo <= k < hi else w
+            for k, w in enumerate(wins)]
+
+
+def test_a_flood_elsewhere_in_the_service_does_not_fake_a_conversion() -> None:
+    """Stuffing on the login route just before the deploy: the service's volume in the
+    reference is inflated, which would make the route's successes look risen after it."""
+    for seed in range(3):
+        wins = scenario(60 + seed, rate=40, before=(0.0, 0.2), after=(0.0, 0.0), vanish=True)
+        assert run(DET, _flooded(wins, DEPLOY_W - 40, DEPLOY_W)) == []
+
+
+def test_a_flood_after_the_deploy_does_not_hide_a_conversion() -> None:
+    wins = scenario(70, rate=40, before=(0.0, 0.2), after=(0.0, 0.0))
+    assert len(run(DET, _flooded(wins, DEPLOY_W, DEPLOY_W + 40))) == 1
+
+
 def test_a_dip_without_a_deploy_does_not_fire() -> None:
     assert run(DET, scenario(3, rate=40, before=(0.0, 0.2), after=(0.0, 0.0),
                              deploy=False)) == []
