@@ -1,7 +1,7 @@
 """authorization_drift, shape ``anon_allowed``: a release lets requests without credentials in.
 
 Logged-out browsers and expired sessions call a busy GET route all day and
-get 401 (12-25 % extra of its requests); after the release their requests are
+get 401 (12-25 % of its requests); after the release their requests are
 answered like everyone's. Otherwise as ``auth_loosened``.
 """
 

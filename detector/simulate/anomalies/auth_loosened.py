@@ -1,11 +1,15 @@
 """authorization_drift, shape ``auth_loosened``: a release drops an object-level permission check.
 
-From the run's first minute, a steady 12-25 % extra share of a busy GET route's
-requests come from its usual users asking for objects that are not theirs
-(other accounts' statements, carts, orders), and the versions before the
-release answer them 403. The release answers them like any other request
-(mostly 200), and the check stays lost until the run ends. The label spans
-the release and the two hours after it; ``deployment`` is the release.
+From the run's first minute, a steady 12-25 % of a busy GET route's requests
+come from its usual users asking for objects that are not theirs (other
+accounts' statements, carts, orders), and the versions before the release
+answer them 403. The release answers them like any other request (mostly
+200), and the check stays lost until the run ends. The label spans the
+release and the two hours after it; ``deployment`` is the release.
+
+The refused requests are drawn among the route's own (not added to them), so
+whatever else happens to the route's traffic (a drop, a flatline) happens to
+them too.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE, RouteSpec
 from detector.simulate.deploys import Deploy
-from detector.simulate.traffic import Traffic
+from detector.simulate.traffic import BASELINE, Traffic
 
 MIN_RATE = 0.15  # req/s around the release: the conversion shows within an hour or two
 LABEL_S = 2 * 3600.0  # the release and the watch after it
@@ -73,14 +77,12 @@ class AuthLoosened(Injector):
                          f"({share:.0%} of its requests, {self.denial} before)")
         return a
 
-    def arrivals(self, a: Anomaly, t: Traffic) -> None:
-        assert a.route is not None
-        share = a.params["share"]
-        ts = t.arrivals_like(a.route, t.start_ts, t.end_ts, share / (1.0 - share))
-        t.add(np.sort(ts), a.route, t.clients_for(a.route, len(ts)), a.index)
-
     def effects(self, a: Anomaly, t: Traffic) -> None:
-        assert a.deploy is not None
-        old = (t.tag == a.index) & (t.version < t.version_of(a.deploy))
-        t.status[old] = self.denial
-        t.shape_errors(old)
+        assert a.route is not None and a.deploy is not None
+        # Successful answers of the versions before the release: those are what the
+        # lost check used to refuse (a 404 or a 5xx stays what it was).
+        old = (t.on_route(a.route) & (t.tag == BASELINE) & (t.status < 300)
+               & (t.version < t.version_of(a.deploy)))
+        refused = old & (t.rng.random(len(old)) < a.params["share"])
+        t.status[refused] = self.denial
+        t.shape_errors(refused)
