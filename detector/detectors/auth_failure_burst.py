@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from detector.config import DetectorSettings
+from detector.detectors.auth_route import AuthRouteDetector
 from detector.detectors.base import ClientWindow, Signal, score_from_p
-from detector.detectors.ratio_surge import RatioSurgeDetector
 from detector.kinds import Kind
 from detector.state.component import stamp, unstamp
 from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
@@ -14,14 +14,15 @@ from detector.windows.stats import C_AUTH, C_COUNT, C_ROUTES, SAUTH
 DECAY = 0.7  # per window: a client's failure count halves in about two windows
 
 
-def auth_route_detector(s: DetectorSettings) -> RatioSurgeDetector:
-    """Route-keyed: the 401/403 share of a route (distributed credential stuffing).
+def auth_route_detector(s: DetectorSettings) -> AuthRouteDetector:
+    """Route-keyed: the 401/403 share of a route (distributed credential stuffing, or a
+    deploy that breaks authentication: :mod:`detector.detectors.auth_route`).
 
     >>> from detector.config import DetectorSettings
     >>> auth_route_detector(DetectorSettings()).kinds
     ('auth_failure_burst',)
     """
-    return RatioSurgeDetector(
+    return AuthRouteDetector(
         "auth_failure_burst",
         SAUTH,
         min_increase=s.auth_min_increase,

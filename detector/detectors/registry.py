@@ -11,6 +11,7 @@ from typing import NamedTuple, TypeVar
 
 from detector.config import DetectorSettings
 from detector.detectors.auth_failure_burst import ClientAuthDetector, auth_route_detector
+from detector.detectors.authorization_drift import AuthorizationDriftDetector
 from detector.detectors.base import Detector, WindowDetector
 from detector.detectors.canary import CanaryDetector
 from detector.detectors.client_error_surge import client_error_surge_detector
@@ -36,6 +37,8 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "scanning": ScanDetector,
     "payload": PayloadDetector,
     "new_endpoint": NewEndpointDetector,
+    # Route series added since: after the others, so older snapshots keep their order.
+    "authorization_drift": AuthorizationDriftDetector,
 }
 SERIES: tuple[str, ...] = (
     "traffic",
@@ -45,6 +48,7 @@ SERIES: tuple[str, ...] = (
     "auth_failure_burst",
     "canary",
     "data_exposure",
+    "authorization_drift",
 )
 
 

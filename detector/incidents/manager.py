@@ -173,7 +173,8 @@ class IncidentManager:
             begun, since = _drift_of(sigs, start)
             inc = _Tracked(incident_id(key, begun), key, begun)
             inc.detected_at = watermark
-            inc.deployment = self._attribute(key, begun, end, since)
+            related = any(s.extra.get("deploy_related") is True for s in sigs)
+            inc.deployment = self._attribute(key, begun, end, since, related)
             self.open[key] = inc
             self._refresh(inc, sigs, best, end)
             self.counts[key[1]] = self.counts.get(key[1], 0) + 1
@@ -222,7 +223,8 @@ class IncidentManager:
         }
 
     def _attribute(self, key: IncidentKey, start: float, end: float,
-                   drift_since: float | None = None) -> DeploymentRef | None:
+                   drift_since: float | None = None,
+                   related: bool = False) -> DeploymentRef | None:
         # A deploy inside the first anomalous window counts: the window start is
         # only the resolution of the detector, not when the anomaly began.
         dep = self.registry.latest(key[0], end)
@@ -236,7 +238,9 @@ class IncidentManager:
         since = max(0.0, start - dep.ts)
         absent_before = self.last_signal.get(key, float("-inf")) < dep.ts - self.window
         soon = since <= self.s.suspect_window_seconds or drifted is not None
-        suspect = soon and absent_before and key[1] in DEPLOY_CAUSED_KINDS
+        # ``related``: a detector found this anomaly of an outside-caused kind to come
+        # from the route's own traffic (auth failures of its usual callers after a deploy).
+        suspect = soon and absent_before and (key[1] in DEPLOY_CAUSED_KINDS or related)
         return DeploymentRef(
             version=dep.version,
             previous_version=dep.previous_version,

@@ -83,6 +83,11 @@ def describe(sig: Signal, start: float) -> str:
         clients = ex.get("distinct_clients")
         many = f" from {clients} clients" if clients else ""
         return f"{target}: {n} requests with {what}{many}{since}"
+    if sig.kind == "authorization_drift":
+        up = ex.get("successes_up")
+        more = f", successes up {up * 100:.0f}%" if isinstance(up, int | float) else ""
+        return (f"{target} {ex.get('status', '401/403')} rate {_pct(sig.observed)} after deploy "
+                f"(was {_pct(sig.baseline)}){more}")
     if sig.kind == "new_endpoint":
         n = int(ex.get("successful_requests", sig.observed))
         return f"{target}: new route serving traffic ({n} successful requests){since}"
@@ -125,6 +130,8 @@ def severity(sig: Signal) -> str:
     if sig.kind == "data_exposure":
         grown = max(ratio, sig.extra.get("p90_ratio", 1.0))
         return "high" if grown >= 3 else "medium"
+    if sig.kind == "authorization_drift":  # a dropped permission check: data of others
+        return "critical" if b - o >= 0.1 else "high"
     return "medium"
 
 

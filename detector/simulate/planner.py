@@ -14,6 +14,7 @@ from detector.simulate.anomalies import (
 )
 from detector.simulate.anomalies.base import DEPLOY_QUIET_S, WARMUP_S
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE
+from detector.simulate.denials_stop import DeniedCallers, place_deploy
 from detector.simulate.deploys import ROLLOUT_S, Deploy
 
 # Labelled anomalies per kind for an 8 h run; scaled with the hours after warm-up.
@@ -123,6 +124,12 @@ def plan_releases(ctx: PlanContext, rng: np.random.Generator, hours: float) -> N
             a = injector.plan(ctx, rng)
             if a is not None:
                 ctx.anomalies.append(a)
+
+
+def plan_denials_deploy(ctx: PlanContext, rng: np.random.Generator, d: DeniedCallers) -> None:
+    """The routine deploy that ends a route's denied calls (a benign control), placed
+    like a harmless deploy: after the anomalies, away from them."""
+    place_deploy(d, ctx, rng, _clear)
 
 
 def plan_harmless_deploys(ctx: PlanContext, rng: np.random.Generator) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from detector.simulate import benign, routine
+from detector.simulate import benign, denials_stop, routine
 from detector.simulate.anomalies import REGISTRY, Anomaly, PlanContext, injector_for
 from detector.simulate.anomalies.new_endpoint import with_launched
 from detector.simulate.catalog import CLF_SERVICE, PARTNERS, SERVICES, ServiceSpec
@@ -22,6 +22,7 @@ from detector.simulate.deploys import ROLLOUT_S, Deploy, assign_versions
 from detector.simulate.fillers import Fillers
 from detector.simulate.planner import (
     plan_anomalies,
+    plan_denials_deploy,
     plan_harmless_deploys,
     plan_releases,
     plan_shapes,
@@ -103,9 +104,13 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         lam *= rate
     ctx = PlanContext(services, {k: v.mean(axis=0).tolist() for k, v in lams.items()}, t0, t1)
     batch = None
+    denied = None
     if real:
         ctx.minute_rates = lams
         batch = routine.plan_batch(ctx, _rng(seed, "batch"))
+        denied = denials_stop.plan_route(ctx, _rng(seed, "denials"))
+        if denied is not None:  # before the anomalies: they keep clear of its deploy
+            plan_denials_deploy(ctx, _rng(seed, "denials/deploy"), denied)
         plan_shapes(ctx, _rng(seed, "shapes"), hours)
         plan_releases(ctx, _rng(seed, "releases"), hours)
     plan_rng = _rng(seed, "plan")
@@ -146,12 +151,17 @@ def simulate(out_dir: Path, *, hours: float | None = None, seed: int = 0, rate: 
         if svc.name == CLF_SERVICE:
             found.append(benign.crawler(t, _route(svc, "/v1/products/{sku}"), benign_rng))
         benign.singletons(t, benign_rng)
+        denials_here = denied is not None and denied.service == svc.name
+        if denied is not None and denials_here:
+            found.append(denials_stop.arrivals(denied, t))
         mine = [a for a in anomalies if a.service == svc.name]
         for a in mine:
             injector_for(a).arrivals(a, t)
         t.assign(deploys[svc.name])
         for a in mine:
             injector_for(a).effects(a, t)
+        if denied is not None and denials_here:
+            denials_stop.effects(denied, t)
         benign.singleton_effects(t)
         if sized is not None and svc.name == sized.deploy.service:
             found.append(size_control_effects(sized, t))

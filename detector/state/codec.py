@@ -64,6 +64,8 @@ _TABLE = {
     "detectors.LatencyState": ("detector.detectors.latency_regression", "_State"),
     "detectors.CanaryState": ("detector.detectors.canary", "_State"),
     "detectors.DataExposureState": ("detector.detectors.data_exposure", "_State"),
+    "detectors.AuthRouteState": ("detector.detectors.auth_route", "AuthRouteState"),
+    "detectors.AuthorizationDriftState": ("detector.detectors.authorization_drift", "_State"),
     "routes.Node": ("detector.routes.tree", "Node"),
     "routes.RouteTree": ("detector.routes.tree", "RouteTree"),
     "routes.RouteTemplater": ("detector.routes.templater", "RouteTemplater"),

@@ -105,7 +105,7 @@ def _series(i: int, rng: random.Random, n: int, s5xx: int, s4xx: int, sauth: int
         st[BYTES] = [0] * NB_BYTES
         for _ in range(ok):
             st[BYTES][size_bucket(int(size * sizes.lognormvariate(0, 0.4)))] += 1
-    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0, deploy)
+    return SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0, deploy, 5 * n)
 
 
 def _canary(i: int, rng: random.Random) -> SeriesWindow:
@@ -139,6 +139,13 @@ def series_stream(seed: int) -> Iterator[SeriesWindow]:
     deploy = i * 60.0 + 20.0  # a release whose answers are six times larger
     for _ in range(5):
         yield _series(i, rng, 200, 0, 0, 0, 0.05, size=7200.0, deploy=deploy)
+        i += 1
+    # A route refusing 15 % of its requests, then a deploy after which it refuses none
+    # and they succeed (authorization_drift).
+    for k in range(40):
+        deploy = None if k < 25 else i * 60.0 - (k - 25) * 60.0
+        w = _series(i, rng, 200, 0, 0, 30 if k < 25 else 0, 0.05)
+        yield w._replace(deploy=deploy)
         i += 1
     w = _series(i, rng, 90, 0, 0, 0, 0.05)
     yield w._replace(coverage=0.4)

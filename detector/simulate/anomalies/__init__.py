@@ -9,8 +9,10 @@ listed in ``SHAPES`` by shape name; a label's ``params.shape`` names its injecto
 from __future__ import annotations
 
 from detector.kinds import Kind
+from detector.simulate.anomalies.anon_allowed import AnonAllowed
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
+from detector.simulate.anomalies.auth_loosened import AuthLoosened
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.canary import CanaryClean, CanaryErrors, CanaryLatency, CanarySize
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
@@ -57,6 +59,8 @@ RELEASES: dict[str, Injector] = {
         CanaryClean(),
         SizeJump(),
         SizeTail(),
+        AuthLoosened(),  # authorization_drift: 403s of other accounts' objects answered
+        AnonAllowed(),  # authorization_drift: 401s of anonymous requests answered
     )
 }
 

@@ -177,6 +177,10 @@ class PlanContext:
     def free(self, service: str, templates: tuple[str | None, ...], start: float, end: float,
              by_deploy: bool, exclusive: bool = False) -> bool:
         """Whether an anomaly on ``templates`` of ``service`` may run in [start, end)."""
+        for d in self.deploys:  # routine deploys planned first (a benign control's)
+            if d.role == "harmless" and d.service == service and (
+                    d.ts <= start <= d.ts + DEPLOY_QUIET_S or start <= d.ts <= end):
+                return False
         for a in self.anomalies:
             if a.service != service:
                 continue
