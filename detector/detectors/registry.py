@@ -16,6 +16,7 @@ from detector.detectors.client_error_surge import client_error_surge_detector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
+from detector.detectors.object_enumeration import ObjectEnumerationDetector
 from detector.detectors.payload import PayloadDetector
 from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
@@ -32,6 +33,7 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "scanning": ScanDetector,
     "payload": PayloadDetector,
     "new_endpoint": NewEndpointDetector,
+    "object_enumeration": ObjectEnumerationDetector,
 }
 SERIES: tuple[str, ...] = (
     "traffic",
@@ -56,6 +58,7 @@ class Detectors(NamedTuple):
     scanner: ScanDetector
     payload: PayloadDetector
     new_endpoint: NewEndpointDetector
+    object_enum: ObjectEnumerationDetector
 
 
 T = TypeVar("T")
@@ -78,4 +81,5 @@ def build(settings: DetectorSettings) -> Detectors:
         scanner=_made(made, "scanning", ScanDetector),
         payload=_made(made, "payload", PayloadDetector),
         new_endpoint=_made(made, "new_endpoint", NewEndpointDetector),
+        object_enum=_made(made, "object_enumeration", ObjectEnumerationDetector),
     )

@@ -62,6 +62,7 @@ _TABLE = {
     "detectors.RatioSurgeState": ("detector.detectors.ratio_surge", "_State"),
     "detectors.TrafficState": ("detector.detectors.traffic", "_State"),
     "detectors.LatencyState": ("detector.detectors.latency_regression", "_State"),
+    "detectors.ObjectWalk": ("detector.detectors.object_walk", "ObjectWalk"),
     "routes.Node": ("detector.routes.tree", "Node"),
     "routes.RouteTree": ("detector.routes.tree", "RouteTree"),
     "routes.RouteTemplater": ("detector.routes.templater", "RouteTemplater"),
