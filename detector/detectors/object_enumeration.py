@@ -9,7 +9,9 @@ about an hour, bounded: :class:`~detector.detectors.object_walk.ObjectWalk`).
 A walk is raised when its distinct ids reach ``max(MIN_IDS, 10 x`` the route's
 learned high quantile of what unflagged clients touch per hour), and the ids
 look guessed rather than given: numeric ids in small steps or densely filling
-their range, or a walk concentrated on this route that keeps missing (404).
+their range, or a walk concentrated on this route that keeps missing (404) now
+and then. Mostly 2xx: a client missing more often than not probes for paths
+(scanning), it does not read objects.
 A crawler following links touches existing objects (no misses) and spreads
 over many routes; it is no enumeration. Several clients whose dense numeric
 walks on one route overlap in range make one route-keyed incident (a
@@ -40,6 +42,7 @@ SEQUENTIAL_MIN = 0.5
 DENSE_MIN = 0.2  # distinct numeric ids over their range
 NUMERIC_MIN = 0.8  # share of a walk's requests with numeric ids, to judge steps or density
 MISS_MIN = 0.03  # a concentrated walk missing this often is guessing
+MISS_MAX = 0.5  # missing more often than not is a scan for paths (scanning), not a walk
 NORMAL_KEEP = 64  # client-hours remembered per route
 NORMAL_ROUTES = 10_000  # routes with a learned normal
 NORMAL_MIN = 5  # client-hours before a route's normal counts
@@ -161,7 +164,7 @@ class ObjectEnumerationDetector:
             if key in in_campaign:
                 continue
             thr, normal = self.threshold(key[2])
-            if w.distinct() >= thr and _guessed(w):
+            if w.distinct() >= thr and w.miss_share() < MISS_MAX and _guessed(w):
                 sigs.append(self._client_signal(x, key, w, thr, normal))
                 flagged.add(key)
         return sigs, flagged, views
@@ -285,7 +288,7 @@ def _shares(w: ObjectWalk) -> bool:
     """Whether a walk may be one participant's part of a distributed walk: enough
     numeric ids, dense enough that up to ten clients' interleaved shares fill a range."""
     return (w.distinct() >= SHARED_MIN_IDS and w.numeric_share() >= NUMERIC_MIN
-            and w.density() >= DENSE_MIN / 10)
+            and w.density() >= DENSE_MIN / 10 and w.miss_share() < MISS_MAX)
 
 
 def _guessed(w: ObjectWalk) -> bool:

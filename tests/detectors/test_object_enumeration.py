@@ -207,3 +207,16 @@ def test_windows_from_older_snapshots_without_object_slots_are_skipped() -> None
     det = ObjectEnumerationDetector(DetectorSettings())
     old = {("shop", "1.2.3.4"): [40, 0, 0, None, None, None]}
     assert det.check_window(old, KEYS, 0.0, 60.0) == []
+
+
+def test_a_scanner_whose_paths_collapse_into_one_route_is_left_to_scanning() -> None:
+    rng = random.Random(9)
+    det, t0 = warmed(rng)
+    wins = []
+    for _ in range(3):  # a wordlist: mostly 404, paths the templater folded into /v1/orders/{id}
+        cl = normal_clients(rng)
+        objs = [(0, f"/v1/orders/word{rng.randint(0, 10**6)}") for _ in range(150)]
+        missing = {p for _, p in objs if rng.random() < 0.8}
+        cl[("shop", "52.93.244.93")] = client(objs, missing=missing)
+        wins.append(cl)
+    assert not any(run(det, wins, t0))

@@ -14,7 +14,9 @@ from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
+from detector.simulate.anomalies.distributed_walk import DistributedWalk
 from detector.simulate.anomalies.error_surge import ErrorSurge
+from detector.simulate.anomalies.id_walk import IdWalk
 from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
 from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
@@ -45,7 +47,13 @@ SHAPES: dict[str, Injector] = {
 # the campaigns and client populations around it: planned only in real-world runs
 # (planner.plan_releases), after the shapes, by name in this order. A label of one of
 # them carries its name in ``params.shape``.
-RELEASES: dict[str, Injector] = {}
+RELEASES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (
+        IdWalk(),
+        DistributedWalk(),
+    )
+}
 
 
 def injector_for(a: Anomaly) -> Injector:
