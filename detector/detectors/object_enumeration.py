@@ -29,7 +29,7 @@ from detector.detectors.base import SeriesKey, Signal, score_from_p
 from detector.detectors.object_walk import ObjectWalk, id_segment
 from detector.kinds import Kind
 from detector.state.component import stamp, unstamp
-from detector.windows.stats import C_COUNT, C_OBJ, C_SAMPLES, C_SCANPATHS
+from detector.windows.stats import C_404, C_AUTH, C_COUNT, C_OBJ, C_SAMPLES, C_SCANPATHS
 
 HORIZON = 3600.0  # seconds a walk adds up over before it is judged as one client-hour
 IDLE = 15 * 60.0  # a walk with no request on its route for this long is over
@@ -42,7 +42,7 @@ SEQUENTIAL_MIN = 0.5
 DENSE_MIN = 0.2  # distinct numeric ids over their range
 NUMERIC_MIN = 0.8  # share of a walk's requests with numeric ids, to judge steps or density
 MISS_MIN = 0.03  # a concentrated walk missing this often is guessing
-MISS_MAX = 0.5  # missing more often than not is a scan for paths (scanning), not a walk
+FAIL_MAX = 0.5  # a client failing more often than not scans for paths (scanning)
 NORMAL_KEEP = 64  # client-hours remembered per route
 NORMAL_ROUTES = 10_000  # routes with a learned normal
 NORMAL_MIN = 5  # client-hours before a route's normal counts
@@ -138,6 +138,9 @@ class ObjectEnumerationDetector:
         views: dict[WalkKey, ObjectWalk] = {}
         room = MAX_TRACKED - len(self._walks)
         for ck, sid, paths in _groups(x, self._tracked):
+            idx = id_segment(x.keys[sid].route)
+            if idx is None or idx <= 1:
+                continue  # "/{id}": unrelated top-level paths folded together, no objects
             key = (ck[0], ck[1], sid)
             old = self._walks.get(key)
             if old is None:
@@ -150,8 +153,8 @@ class ObjectEnumerationDetector:
                 if not w.flagged and w.first + HORIZON <= x.start:
                     w = ObjectWalk(x.start)  # a new client-hour
             st = x.clients[ck]
-            w.add_window(x.end, paths, id_segment(x.keys[sid].route), int(st[C_COUNT]),
-                         st[C_SCANPATHS] or ())
+            w.add_window(x.end, paths, idx, int(st[C_COUNT]), st[C_SCANPATHS] or (),
+                         int(st[C_404]) + int(st[C_AUTH]), int(st[C_404]))
             views[key] = w
         sigs: list[Signal] = []
         flagged: set[WalkKey] = set()
@@ -164,7 +167,7 @@ class ObjectEnumerationDetector:
             if key in in_campaign:
                 continue
             thr, normal = self.threshold(key[2])
-            if w.distinct() >= thr and w.miss_share() < MISS_MAX and _guessed(w):
+            if w.distinct() >= thr and w.fail_share() < FAIL_MAX and _guessed(w):
                 sigs.append(self._client_signal(x, key, w, thr, normal))
                 flagged.add(key)
         return sigs, flagged, views
@@ -288,7 +291,7 @@ def _shares(w: ObjectWalk) -> bool:
     """Whether a walk may be one participant's part of a distributed walk: enough
     numeric ids, dense enough that up to ten clients' interleaved shares fill a range."""
     return (w.distinct() >= SHARED_MIN_IDS and w.numeric_share() >= NUMERIC_MIN
-            and w.density() >= DENSE_MIN / 10 and w.miss_share() < MISS_MAX)
+            and w.density() >= DENSE_MIN / 10 and w.fail_share() < FAIL_MAX)
 
 
 def _guessed(w: ObjectWalk) -> bool:

@@ -56,14 +56,15 @@ class ObjectWalk:
     (100, 100, 1.0, 1.0)
     """
 
-    __slots__ = ("first", "last", "requests", "total", "misses", "ids", "hll", "numeric",
-                 "lo", "hi", "prev", "steps", "small", "flagged")
+    __slots__ = ("first", "last", "requests", "total", "failed", "misses", "ids", "hll",
+                 "numeric", "lo", "hi", "prev", "steps", "small", "flagged")
 
     def __init__(self, first: float) -> None:
         self.first = first  # start of the first window of this walk
         self.last = first  # end of the latest window with requests on the route
         self.requests = 0  # on the route
         self.total = 0  # the client's requests, every route, in the windows of the walk
+        self.failed = 0  # of those, answered 401, 403 or 404
         self.misses = 0  # ids answered 404 (as far as the client window kept them)
         self.ids: set[str] | None = set()  # exact while few
         self.hll: bytes | None = None  # then a sketch's compact bytes
@@ -83,14 +84,22 @@ class ObjectWalk:
         return out
 
     def add_window(self, end: float, paths: list[str], idx: int | None, total: int,
-                   missing: Iterable[str]) -> None:
-        """Count one window's requests of the client on the route (``paths`` in order)."""
+                   missing: Iterable[str], failed: int = 0, not_found: int = 0) -> None:
+        """Count one window's requests of the client on the route (``paths`` in order).
+
+        ``missing`` are the client's 404 paths the window kept (capped), ``failed`` its
+        401/403/404 answers and ``not_found`` its 404s, on every route: where the kept
+        paths fall short, the route's misses are estimated from the 404 count pro rata.
+        """
         self.last = end
         self.requests += len(paths)
         self.total += total
-        if missing:
+        self.failed += failed
+        if missing or not_found:
             gone = missing if isinstance(missing, (set, frozenset)) else set(missing)
-            self.misses += len(gone.intersection(paths))
+            kept = len(gone.intersection(paths))
+            share = round(not_found * len(paths) / total) if total else 0
+            self.misses += min(len(paths), max(kept, share))
         self._add_ids(paths)
         prev, lo, hi = self.prev, self.lo, self.hi
         for p in paths:
@@ -149,6 +158,10 @@ class ObjectWalk:
 
     def miss_share(self) -> float:
         return self.misses / self.requests if self.requests else 0.0
+
+    def fail_share(self) -> float:
+        """Share of the client's requests (every route) answered 401, 403 or 404."""
+        return self.failed / self.total if self.total else 0.0
 
     def route_share(self) -> float:
         """The route's share of the client's requests while it walked."""

@@ -220,3 +220,20 @@ def test_a_scanner_whose_paths_collapse_into_one_route_is_left_to_scanning() -> 
         cl[("shop", "52.93.244.93")] = client(objs, missing=missing)
         wins.append(cl)
     assert not any(run(det, wins, t0))
+
+
+def test_a_top_level_placeholder_is_no_object_route() -> None:
+    det = ObjectEnumerationDetector(DetectorSettings())
+    keys = [SeriesKey("shop", "GET", "/{id}")]
+    objs = [(0, f"/{k}") for k in range(300)]  # sequential, but folded junk, not objects
+    assert det.check_window({("shop", "1.2.3.4"): client(objs)}, keys, 0.0, 60.0) == []
+    assert det.tracked == 0
+
+
+def test_a_scanner_whose_kept_404_paths_are_capped_still_counts_as_failing() -> None:
+    det = ObjectEnumerationDetector(DetectorSettings())
+    objs = [(0, f"/v1/orders/word{k}") for k in range(600)]
+    kept = {p for _, p in objs[:256]}  # the client window keeps 256 missing paths
+    st = client(objs, missing=kept)
+    st[2] = 540  # but counts every 404
+    assert det.check_window({("shop", "1.2.3.4"): st}, KEYS, 0.0, 60.0) == []
