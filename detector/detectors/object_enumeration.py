@@ -40,6 +40,8 @@ SHARED_MIN_IDS = 20  # each participant of a distributed walk
 SHARE_MIN = 0.5  # concentration: the route's share of the client's requests
 SEQUENTIAL_MIN = 0.5
 DENSE_MIN = 0.2  # distinct numeric ids over their range
+SHARED_DENSE = 0.02  # the union of a distributed walk's ranges, still filling up
+FORMING_DENSE = 0.005  # a union this dense is no coincidence (clients' ids: ~1e-5)
 NUMERIC_MIN = 0.8  # share of a walk's requests with numeric ids, to judge steps or density
 MISS_MIN = 0.03  # a concentrated walk missing this often is guessing
 FAIL_MAX = 0.5  # a client failing more often than not scans for paths (scanning)
@@ -158,13 +160,13 @@ class ObjectEnumerationDetector:
             views[key] = w
         sigs: list[Signal] = []
         flagged: set[WalkKey] = set()
-        campaigns = self._campaigns(x, views)
-        in_campaign = {k for members in campaigns.values() for k in members}
+        campaigns, forming = self._campaigns(x, views)
+        held = forming | {k for members in campaigns.values() for k in members}
         for sid, members in sorted(campaigns.items()):
             sigs.append(self._route_signal(x, sid, members, views))
             flagged.update(members)
         for key, w in views.items():
-            if key in in_campaign:
+            if key in held:  # one campaign, one incident: never one per participant
                 continue
             thr, normal = self.threshold(key[2])
             if w.distinct() >= thr and w.fail_share() < FAIL_MAX and _guessed(w):
@@ -173,14 +175,22 @@ class ObjectEnumerationDetector:
         return sigs, flagged, views
 
     def _campaigns(self, x: ObjectWindow, views: dict[WalkKey, ObjectWalk]
-                   ) -> dict[int, list[WalkKey]]:
-        """Per route, the clients whose dense numeric walks overlap: one distributed walk."""
+                   ) -> tuple[dict[int, list[WalkKey]], set[WalkKey]]:
+        """Per route, the clients whose numeric walks share one range: a distributed walk.
+
+        A walk shuffled over a range fills it as it goes, so the union's density
+        starts low: a group whose union is already far denser than clients' ids
+        (``FORMING_DENSE``) is held back from per-client signals, and confirmed
+        once it adds up to the threshold at ``SHARED_DENSE``, or has two members
+        each past the threshold on their own. Returns (confirmed, held back).
+        """
+        forming: set[WalkKey] = set()
         by_sid: dict[int, list[WalkKey]] = {}
         for key, w in views.items():
             if _shares(w):
                 by_sid.setdefault(key[2], []).append(key)
         out: dict[int, list[WalkKey]] = {}
-        for sid, active in by_sid.items():
+        for sid, active in sorted(by_sid.items()):
             # Partners not active in this very window still belong to the walk.
             members = set(active)
             for key, w in self._walks.items():
@@ -191,11 +201,17 @@ class ObjectEnumerationDetector:
             walks = [views.get(k) or self._walks[k] for k in members]
             lo = min(w.lo for w in walks)
             hi = max(w.hi for w in walks)
-            total = sum(w.distinct() for w in walks)
+            counts = [w.distinct() for w in walks]
+            density = sum(counts) / max(hi - lo + 1, 1)
+            if density < FORMING_DENSE:
+                continue  # walkers in far-apart ranges: each one its own walk
             thr, _ = self.threshold(sid)
-            if total >= thr and total / max(hi - lo + 1, 1) >= DENSE_MIN:
+            if (sum(counts) >= thr and density >= SHARED_DENSE) or sum(
+                    c >= thr for c in counts) >= 2:
                 out[sid] = sorted(members)
-        return out
+            else:
+                forming.update(members)
+        return out, forming
 
     # ---- signals ------------------------------------------------------------------
     def _client_signal(self, x: ObjectWindow, key: WalkKey, w: ObjectWalk, thr: int,
@@ -289,9 +305,9 @@ class ObjectEnumerationDetector:
 
 def _shares(w: ObjectWalk) -> bool:
     """Whether a walk may be one participant's part of a distributed walk: enough
-    numeric ids, dense enough that up to ten clients' interleaved shares fill a range."""
+    numeric ids, far denser than clients' own ids (a share of one walk's range)."""
     return (w.distinct() >= SHARED_MIN_IDS and w.numeric_share() >= NUMERIC_MIN
-            and w.density() >= DENSE_MIN / 10 and w.fail_share() < FAIL_MAX)
+            and w.density() >= FORMING_DENSE and w.fail_share() < FAIL_MAX)
 
 
 def _guessed(w: ObjectWalk) -> bool:
