@@ -244,3 +244,32 @@ def test_a_scanner_whose_kept_404_paths_are_capped_still_counts_as_failing() -> 
     st = client(objs, missing=kept)
     st[2] = 540  # but counts every 404
     assert det.check_window({("shop", "1.2.3.4"): st}, KEYS, 0.0, 60.0) == []
+
+
+def test_misses_are_judged_against_what_the_route_answers_its_clients() -> None:
+    rng = random.Random(10)
+    det = ObjectEnumerationDetector(DetectorSettings())
+
+    def missing_clients() -> Clients:  # a route that answers 404 to 6 % of clients' reads
+        cl = normal_clients(rng)
+        for ck, st in cl.items():
+            gone = {p for _, p in st[6] or () if rng.random() < 0.06}
+            cl[ck] = client(st[6] or [], other=st[0] - len(st[6] or ()), missing=gone)
+        return cl
+
+    for i in range(180):
+        det.check_window(missing_clients(), KEYS, i * 60.0, i * 60.0 + 60)
+    assert det.miss_floor(0) > 0.1
+
+    def heavy(miss: float, t0: int) -> bool:
+        wins = []
+        for _ in range(10):
+            cl = missing_clients()
+            objs = [(0, f"/v1/orders/SKU-{rng.randint(10_000, 99_999)}") for _ in range(60)]
+            cl[("shop", "10.7.7.7")] = client(objs, missing={p for _, p in objs
+                                                              if rng.random() < miss})
+            wins.append(cl)
+        return any(x.client == "10.7.7.7" for s in run(det, wins, t0) for x in s)
+
+    assert not heavy(0.07, 180)  # concentrated, but missing as the route's clients do
+    assert heavy(0.35, 200)  # guessing
