@@ -178,10 +178,15 @@ class ObjectEnumerationDetector:
         for sid, members in sorted(campaigns.items()):
             sigs.append(self._route_signal(x, sid, members, views))
             flagged.update(members)
+        limits: dict[int, tuple[int, float | None]] = {}
         for key, w in views.items():
             if key in held:  # one campaign, one incident: never one per participant
                 continue
-            thr, normal = self.threshold(key[2])
+            sid = key[2]
+            lim = limits.get(sid)
+            if lim is None:
+                lim = limits[sid] = self.threshold(sid)
+            thr, normal = lim
             if (w.distinct() >= thr and w.fail_share() < FAIL_MAX
                     and _guessed(w, self.miss_floor(key[2]))):
                 sigs.append(self._client_signal(x, key, w, thr, normal))

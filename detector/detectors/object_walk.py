@@ -15,7 +15,6 @@ from datasketches import hll_sketch
 EXACT_CAP = 32  # ids kept as strings; beyond, the sketch counts them
 HLL_LG_K = 10  # 1,024 registers: ~3 % error, ~1 KB compact
 SMALL_STEP = 16  # a numeric step of at most this is a walk, not a random pick
-MAX_NUMERIC = 10**18  # longer digit strings are no walkable counter
 
 
 def id_segment(route: str) -> int | None:
@@ -31,20 +30,6 @@ def id_segment(route: str) -> int | None:
         if "{" in seg:
             idx = i
     return idx
-
-
-def numeric_id(path: str, idx: int | None) -> int | None:
-    """The id at segment ``idx`` of ``path`` when it is a plain decimal number."""
-    if idx is None:
-        return None
-    segs = path.split("/")
-    if idx >= len(segs):
-        return None
-    seg = segs[idx]
-    if not (seg.isascii() and seg.isdigit()) or len(seg) > 18:
-        return None
-    n = int(seg)
-    return n if n < MAX_NUMERIC else None
 
 
 class ObjectWalk:
@@ -101,21 +86,31 @@ class ObjectWalk:
             share = round(not_found * len(paths) / total) if total else 0
             self.misses += min(len(paths), max(kept, share))
         self._add_ids(paths)
+        if idx is None:
+            return
         prev, lo, hi = self.prev, self.lo, self.hi
-        for p in paths:
-            n = numeric_id(p, idx)
-            if n is None:
+        numeric = steps = small = 0
+        for p in paths:  # inline: once per id-bearing request of every walk
+            segs = p.split("/")
+            if idx >= len(segs):
                 continue
-            self.numeric += 1
+            seg = segs[idx]
+            if not (seg.isdigit() and seg.isascii()) or len(seg) > 18:  # no counter
+                continue
+            n = int(seg)
+            numeric += 1
             if prev >= 0:
-                self.steps += 1
+                steps += 1
                 if 0 < abs(n - prev) <= SMALL_STEP:
-                    self.small += 1
+                    small += 1
             prev = n
             if lo < 0 or n < lo:
                 lo = n
             if n > hi:
                 hi = n
+        self.numeric += numeric
+        self.steps += steps
+        self.small += small
         self.prev, self.lo, self.hi = prev, lo, hi
 
     def _add_ids(self, paths: list[str]) -> None:
