@@ -19,6 +19,7 @@ from detector.detectors.data_exposure import DataExposureDetector
 from detector.detectors.error_surge import error_surge_detector
 from detector.detectors.latency_regression import LatencyRegressionDetector
 from detector.detectors.new_endpoint import NewEndpointDetector
+from detector.detectors.object_enumeration import ObjectEnumerationDetector
 from detector.detectors.payload import PayloadDetector
 from detector.detectors.scanning import ScanDetector
 from detector.detectors.traffic import TrafficDetector
@@ -39,6 +40,7 @@ DETECTORS: dict[str, Callable[[DetectorSettings], Detector]] = {
     "new_endpoint": NewEndpointDetector,
     # Route series added since: after the others, so older snapshots keep their order.
     "authorization_drift": AuthorizationDriftDetector,
+    "object_enumeration": ObjectEnumerationDetector,
 }
 SERIES: tuple[str, ...] = (
     "traffic",
@@ -66,6 +68,7 @@ class Detectors(NamedTuple):
     scanner: ScanDetector
     payload: PayloadDetector
     new_endpoint: NewEndpointDetector
+    object_enum: ObjectEnumerationDetector
 
 
 T = TypeVar("T")
@@ -88,4 +91,5 @@ def build(settings: DetectorSettings) -> Detectors:
         scanner=_made(made, "scanning", ScanDetector),
         payload=_made(made, "payload", PayloadDetector),
         new_endpoint=_made(made, "new_endpoint", NewEndpointDetector),
+        object_enum=_made(made, "object_enumeration", ObjectEnumerationDetector),
     )

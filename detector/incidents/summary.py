@@ -88,6 +88,8 @@ def describe(sig: Signal, start: float) -> str:
         more = f", successes up {up * 100:.0f}%" if isinstance(up, int | float) else ""
         return (f"{target} {ex.get('status', '401/403')} rate {_pct(sig.observed)} after deploy "
                 f"(was {_pct(sig.baseline)}){more}")
+    if sig.kind == "object_enumeration":
+        return _walk(sig, target)
     if sig.kind == "new_endpoint":
         n = int(ex.get("successful_requests", sig.observed))
         return f"{target}: new route serving traffic ({n} successful requests){since}"
@@ -110,6 +112,24 @@ def _versioned(sig: Signal, target: str, since: str) -> str:
     else:
         what, new, old = "median 2xx size", f"{sig.observed:,.0f} B", f"{sig.baseline:,.0f} B"
     return f"{target} {what} {new} on {sig.version}{scope} vs {old} on {ex['other_version']}{since}"
+def _walk(sig: Signal, target: str) -> str:
+    """"client 203.0.113.9 walked 1,240 distinct ids on GET /v1/orders/{id} in 20 min
+    (ids 1000-2240, 96 % sequential, 8 % 404); clients touch at most 6 per hour"."""
+    ex = sig.extra
+    who = f"client {sig.client}" if sig.client else f"{ex.get('clients', 0)} clients together"
+    mins = max(1.0, ex.get("horizon_seconds", 60.0) / 60.0)
+    how = []
+    rng = ex.get("id_range")
+    if rng:
+        how.append(f"ids {rng[0]}-{rng[1]}")
+    if sig.client and ex.get("sequential_share", 0.0) >= 0.05:
+        how.append(f"{ex['sequential_share'] * 100:.0f} % sequential")
+    how.append(f"{ex.get('not_found_share', 0.0) * 100:.0f} % 404")
+    normal = ex.get("normal_per_client_hour")
+    usual = (f"clients touch at most {normal:,.0f} per hour" if normal is not None
+             else "no client seen touching that many")
+    return (f"{who} walked {int(sig.observed):,} distinct ids on {target} in {mins:.0f} min "
+            f"({', '.join(how)}); {usual}")
 
 
 def severity(sig: Signal) -> str:
@@ -132,6 +152,8 @@ def severity(sig: Signal) -> str:
         return "high" if grown >= 3 else "medium"
     if sig.kind == "authorization_drift":  # a dropped permission check: data of others
         return "critical" if b - o >= 0.1 else "high"
+    if sig.kind == "object_enumeration":
+        return "high" if o >= 500 or not sig.client else "medium"
     return "medium"
 
 

@@ -96,6 +96,7 @@ class Pipeline:
         self.scanner = made.scanner
         self.payload = made.payload
         self.new_endpoint = made.new_endpoint
+        self.object_enum = made.object_enum
         self.screen = RequestScreen(analyzer)
         self.windows = WindowState(self.size, float(settings.windows.allowed_lateness_seconds))
         self.starts = ServiceStarts()
@@ -198,7 +199,8 @@ class Pipeline:
                 "templater": self.templater, "registry": self.registry,
                 "incidents": self.incidents, "client_auth": self.client_auth,
                 "scanner": self.scanner, "new_endpoint": self.new_endpoint,
-                "payload": self.payload, "ua_benign": self.screen}
+                "payload": self.payload, "ua_benign": self.screen,
+                "object_enumeration": self.object_enum}
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -292,6 +294,7 @@ class Pipeline:
                                                          deployed_of)
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
+        signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end))
         # Every window, findings or not: the payload memory decays per window,
         # so one service's attacks never change how another's are grouped.
         scanners = {(s.service, s.client or "") for s in scans}

@@ -10,7 +10,6 @@ from detector.simulate.anomalies import (
     SHAPES,
     Anomaly,
     PlanContext,
-    injector_for,
 )
 from detector.simulate.anomalies.base import DEPLOY_QUIET_S, WARMUP_S
 from detector.simulate.catalog import SILENT_DEPLOY_SERVICE
@@ -31,7 +30,7 @@ HARMLESS_MARGIN_S = 20 * 60.0  # routine deploys keep this far from the run's en
 # anomalies. Shorter runs keep the classic mix, byte for byte.
 REAL_WORLD_HOURS = 24.0
 SHAPE_SHARE = 1 / 3  # of each kind's anomalies, in real-world runs
-RELEASE_SHARE = 1 / 2  # of per_kind(), for each release case, in real-world runs
+RELEASE_SHARE = 1 / 4  # of per_kind(), for each release case, in real-world runs
 
 
 def real_world(hours: float) -> bool:
@@ -78,7 +77,8 @@ def plan_anomalies(ctx: PlanContext, rng: np.random.Generator, hours: float) -> 
     security kinds (phase 1) fit around them and never take their slots.
     Anomalies already in ``ctx`` (the shapes) count towards their kind's share.
     """
-    done = {k: sum(a.kind == k and injector_for(a).labelled for a in ctx.anomalies)
+    # Only the shapes count: the release cases come on top of the classic mix.
+    done = {k: sum(a.kind == k and a.extra.get("shape") in SHAPES for a in ctx.anomalies)
             for k in REGISTRY}
     for phase in sorted({inj.phase for inj in REGISTRY.values()}):
         kinds = [inj for inj in REGISTRY.values() if inj.phase == phase]

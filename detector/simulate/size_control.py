@@ -51,6 +51,9 @@ def _clear(ctx: PlanContext, service: str, template: str, ts: float) -> bool:
             return False
         if template in a.templates and a.start < ts + WATCHED_S and a.end > ts:
             return False
+        if (template in a.templates and a.kind == "data_exposure"
+                and a.end > ts - WATCHED_S and a.start < ts):
+            return False  # a size change before it: in the reference it is judged against
     return True
 
 

@@ -66,6 +66,7 @@ _TABLE = {
     "detectors.DataExposureState": ("detector.detectors.data_exposure", "_State"),
     "detectors.AuthRouteState": ("detector.detectors.auth_route", "AuthRouteState"),
     "detectors.AuthorizationDriftState": ("detector.detectors.authorization_drift", "_State"),
+    "detectors.ObjectWalk": ("detector.detectors.object_walk", "ObjectWalk"),
     "routes.Node": ("detector.routes.tree", "Node"),
     "routes.RouteTree": ("detector.routes.tree", "RouteTree"),
     "routes.RouteTemplater": ("detector.routes.templater", "RouteTemplater"),

@@ -36,6 +36,7 @@ from detector.detectors.base import (
     Signal,
     WindowDetector,
 )
+from detector.detectors.object_enumeration import ObjectWindow
 from detector.detectors.registry import DETECTORS, SERIES, build
 from detector.events import AccessEvent
 from detector.kinds import KINDS
@@ -217,10 +218,32 @@ def endpoint_stream(det: Any, seed: int) -> Iterator[EndpointWindow]:
             yield EndpointWindow(key, w, w * 60.0, w * 60.0 + 60.0, n, ok, [])
 
 
+def object_stream(seed: int) -> Iterator[ObjectWindow]:
+    """Clients reading a few orders each, and one walking order ids one by one.
+
+    Client windows carry (series id, raw path) of id-bearing requests in ``C_OBJ``."""
+    rng = random.Random(seed)
+    keys = [SeriesKey("shop", "GET", "/v1/orders/{id}"), SeriesKey("shop", "GET", "/v1/x/{id}")]
+    nxt = 5000
+    for i in range(40):
+        clients: dict[tuple[str, str], list[Any]] = {}
+        for c in range(20):
+            objs = [(rng.randint(0, 1), f"/v1/orders/{rng.randint(1, 10**6)}")
+                    for _ in range(rng.randint(0, 5))]
+            clients[("shop", f"10.0.0.{c}")] = [len(objs) + 2, 0, 0, None, None, None,
+                                                objs or None]  # fmt: skip
+        if 10 <= i < 25:
+            objs = [(0, f"/v1/orders/{nxt + k}") for k in range(rng.randint(10, 40))]
+            nxt += len(objs)
+            clients[("shop", "6.6.6.4")] = [len(objs), 0, 0, None, None, None, objs]
+        yield ObjectWindow(i * 60.0, i * 60.0 + 60.0, clients, keys)
+
+
 STREAMS: dict[type, Callable[[Any, int], Iterator[Any]]] = {
     ClientWindow: lambda det, seed: client_stream(seed),
     FindingsWindow: lambda det, seed: findings_stream(seed),
     EndpointWindow: endpoint_stream,
+    ObjectWindow: lambda det, seed: object_stream(seed),
 }
 
 
@@ -319,6 +342,7 @@ def test_every_detector_class_is_registered() -> None:
 
 def test_the_pipeline_builds_every_registered_detector() -> None:
     d = build(S)
-    built = {id(x) for x in (*d.series, d.client_auth, d.scanner, d.payload, d.new_endpoint)}
+    built = {id(x) for x in (*d.series, d.client_auth, d.scanner, d.payload, d.new_endpoint,
+                             d.object_enum)}
     assert len(built) == len(DETECTORS) and d.series[0] is d.traffic
     assert [type(x) for x in d.series] == [type(DETECTORS[n](S)) for n in SERIES]

@@ -94,7 +94,8 @@ def test_canary_errors_fail_only_the_canarys_requests(real28: Path) -> None:
         mine, others = split(served(real28, x["service"]), x, x["params"]["version"])
         rate = sum(r.status >= 500 for r in mine) / len(mine)
         base = sum(r.status >= 500 for r in others) / len(others)
-        assert rate >= 0.5 * x["params"]["effect"] and base < 0.03, (x["id"], rate, base)
+        # A few dozen canary requests: the drawn failure rate is within a factor of 2.5.
+        assert rate >= 0.4 * x["params"]["effect"] and base < 0.03, (x["id"], rate, base)
 
 
 def test_canary_latency_and_size_change_only_on_the_canary(real28: Path) -> None:

@@ -17,7 +17,9 @@ from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.canary import CanaryClean, CanaryErrors, CanaryLatency, CanarySize
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
+from detector.simulate.anomalies.distributed_walk import DistributedWalk
 from detector.simulate.anomalies.error_surge import ErrorSurge
+from detector.simulate.anomalies.id_walk import IdWalk
 from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
 from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
@@ -61,6 +63,8 @@ RELEASES: dict[str, Injector] = {
         SizeTail(),
         AuthLoosened(),  # authorization_drift: 403s of other accounts' objects answered
         AnonAllowed(),  # authorization_drift: 401s of anonymous requests answered
+        IdWalk(),
+        DistributedWalk(),
     )
 }
 
