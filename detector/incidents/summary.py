@@ -53,8 +53,16 @@ def describe(sig: Signal, start: float) -> str:
                 f"client {sig.client}: {sig.observed:,.0f} auth failures (401/403) in one window"
                 f"{where}{since}"
             )
-        return f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+        crowd = sig.extra.get("campaign")
+        many = f" from {crowd['clients_seen']:,} clients" if isinstance(crowd, dict) else ""
+        return (f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)})"
+                f"{many}{since}")
     ex = sig.extra
+    if sig.kind == "scanning" and isinstance(ex.get("campaign"), dict):
+        crowd = ex["campaign"]
+        paths = ", ".join(crowd.get("example_paths", [])[:3])
+        return (f"{crowd['clients']:,} clients probed {crowd['paths']:,} missing paths "
+                f"({paths}, ...){since}")
     if sig.kind == "scanning":
         paths = ", ".join(ex.get("example_paths", [])[:3])
         n = int(ex.get("distinct_missing_paths_recent", sig.observed))

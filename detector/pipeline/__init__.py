@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.detectors.base import SeriesKey, Signal, WindowDetector
+from detector.detectors.campaigns import CampaignFold, CampaignWindow
 from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
@@ -30,7 +31,7 @@ from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
 from detector.state.component import Stateful
 from detector.windows.state import ServiceStarts, WindowState
-from detector.windows.stats import C_SAMPLES, LATEST
+from detector.windows.stats import C_SAMPLES, COUNT, LATEST, SAUTH
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -96,6 +97,7 @@ class Pipeline:
         self.scanner = made.scanner
         self.payload = made.payload
         self.new_endpoint = made.new_endpoint
+        self.campaigns = CampaignFold()
         self.screen = RequestScreen(analyzer)
         self.windows = WindowState(self.size, float(settings.windows.allowed_lateness_seconds))
         self.starts = ServiceStarts()
@@ -198,7 +200,8 @@ class Pipeline:
                 "templater": self.templater, "registry": self.registry,
                 "incidents": self.incidents, "client_auth": self.client_auth,
                 "scanner": self.scanner, "new_endpoint": self.new_endpoint,
-                "payload": self.payload, "ua_benign": self.screen}
+                "payload": self.payload, "ua_benign": self.screen,
+                "campaigns": self.campaigns}
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -301,6 +304,14 @@ class Pipeline:
             if cs is not None and cs[C_SAMPLES]:
                 sig.samples.extend(cs[C_SAMPLES])
             signals.append(sig)
+        # A distributed campaign is one incident keyed by route, not one per client.
+        routes: dict[tuple[str, str], tuple[int, int]] = {}
+        keys = self.series.keys
+        for sid, st in series.items():
+            rk = (keys[sid].service, keys[sid].route)
+            n, k = routes.get(rk, (0, 0))
+            routes[rk] = (n + st[COUNT], k + st[SAUTH])
+        signals = self.campaigns.fold_window(CampaignWindow(start, end, signals, clients, routes))
         self.summary.windows_closed += 1
         # The incident clock (detected_at: CONTRACTS §3, the event-time watermark at
         # which the incident is raised) is the watermark at which this window closes,

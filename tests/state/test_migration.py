@@ -7,7 +7,7 @@ from typing import Any
 
 from detector.sinks.base import MemorySink
 from detector.state import loads
-from detector.state.layout import COMPONENTS
+from detector.state.layout import COMPONENTS, LATER_COMPONENTS
 from tests.state.scenario import CUT, FIXTURE, pipeline, scenario
 
 
@@ -37,4 +37,5 @@ def test_a_snapshot_of_the_flat_layout_continues_like_an_uninterrupted_run() -> 
     # The next checkpoint is in today's component layout, and restores the same.
     c = pipeline(MemorySink())
     c.restore(b.snapshot())
-    assert set(loads(b.snapshot())) == set(loads(c.snapshot())) == set(COMPONENTS)
+    now = set(COMPONENTS) | LATER_COMPONENTS
+    assert set(loads(b.snapshot())) == set(loads(c.snapshot())) == now
