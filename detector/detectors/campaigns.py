@@ -79,6 +79,28 @@ def _key_of(s: Signal) -> CampaignKey:
     return s.service, s.kind, SCAN_ROUTE if s.kind == "scanning" else (s.route or "")
 
 
+def _drop_echoes(signals: list[Signal]) -> list[Signal]:
+    """Without the route-level signals one client's own signal already explains.
+
+    One client hammering a login route also lifts the route's failure share: the
+    client-keyed incident names the attacker, a second, route-keyed one for the
+    same attack would page twice.
+    """
+    mine = {(s.service, s.kind, s.route): s.observed for s in signals
+            if s.client is not None and s.kind == "auth_failure_burst"}
+    if not mine:
+        return list(signals)
+    out = []
+    for s in signals:
+        if s.client is None and s.kind == "auth_failure_burst":
+            hits = s.extra.get("hits")
+            alone = mine.get((s.service, s.kind, s.route))
+            if alone is not None and isinstance(hits, int) and alone >= TOP_SHARE * hits:
+                continue
+        out.append(s)
+    return out
+
+
 def _scan_paths(clients: dict[tuple[str, str], list[Any]], svc: str,
                 crowd: dict[str, int]) -> set[str]:
     union: set[str] = set()
@@ -165,8 +187,9 @@ class CampaignFold:
     def fold(self, x: CampaignWindow) -> list[Signal]:
         """The window's signals with each campaign's client-keyed signals folded into one."""
         found = self._campaigns(x)
+        signals = _drop_echoes(x.signals)
         if not found:
-            return list(x.signals)
+            return signals
         folded: dict[CampaignKey, int] = {}
         for s in x.signals:
             key = _key_of(s)
@@ -174,7 +197,7 @@ class CampaignFold:
                 folded[key] = folded.get(key, 0) + 1
         out: list[Signal] = []
         routed: set[CampaignKey] = set()
-        for s in x.signals:
+        for s in signals:
             key = _key_of(s)
             if key not in found:
                 out.append(s)

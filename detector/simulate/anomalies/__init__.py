@@ -14,6 +14,7 @@ from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
+from detector.simulate.anomalies.distributed_scan import DistributedScan
 from detector.simulate.anomalies.error_surge import ErrorSurge
 from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
@@ -21,6 +22,7 @@ from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
 from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
+from detector.simulate.anomalies.slow_stuffing import SlowStuffing
 from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
@@ -45,7 +47,13 @@ SHAPES: dict[str, Injector] = {
 # the campaigns and client populations around it: planned only in real-world runs
 # (planner.plan_releases), after the shapes, by name in this order. A label of one of
 # them carries its name in ``params.shape``.
-RELEASES: dict[str, Injector] = {}
+RELEASES: dict[str, Injector] = {
+    inj.shape: inj
+    for inj in (
+        SlowStuffing(),
+        DistributedScan(),
+    )
+}
 
 
 def injector_for(a: Anomaly) -> Injector:
