@@ -130,8 +130,8 @@ class CampaignFold:
     kinds: tuple[Kind, ...] = ("auth_failure_burst", "scanning", "object_enumeration")
 
     def __init__(self) -> None:
-        # (service, kind, route) -> [last window end, participants seen, method, baseline,
-        #                            failures seen, client signals folded]
+        # (service, kind, route) -> [last window end, participants seen (sorted, capped),
+        #                            method and baseline of its route signal, examples]
         self._active: dict[CampaignKey, list[Any]] = {}
         # (service, kind, route) -> usual participants per window (decayed mean)
         self._usual: dict[CampaignKey, float] = {}
@@ -187,7 +187,7 @@ class CampaignFold:
     def fold(self, x: CampaignWindow) -> list[Signal]:
         """The window's signals with each campaign's client-keyed signals folded into one."""
         found = self._campaigns(x)
-        signals = _drop_echoes(x.signals)
+        signals = [self._tail(x, s) for s in _drop_echoes(x.signals)]
         if not found:
             return signals
         folded: dict[CampaignKey, int] = {}
@@ -209,6 +209,16 @@ class CampaignFold:
             if key not in routed:
                 out.append(self._carry(x, key, found[key], folded.get(key, 0)))
         return out
+
+    def _tail(self, x: CampaignWindow, s: Signal) -> Signal:
+        """A route-level signal of a campaign that just thinned out keeps its participants."""
+        key = _key_of(s)
+        held = self._active.get(key)
+        if s.client is not None or held is None or x.end - held[0] > HOLD * (x.end - x.start):
+            return s
+        return replace(s, extra={**s.extra, "campaign": {
+            "clients": 0, "clients_seen": len(held[1]), "examples": list(held[4]),
+            "client_signals_folded": 0}})
 
     def _evidence(self, x: CampaignWindow, key: CampaignKey, crowd: dict[str, int],
                   folded: int) -> dict[str, Any]:
@@ -271,7 +281,7 @@ class CampaignFold:
             if held is None:
                 if len(self._active) >= MAX_ACTIVE:
                     continue
-                held = self._active[key] = [x.end, [], None, 0.0]
+                held = self._active[key] = [x.end, [], None, 0.0, []]
             held[0] = x.end
             seen = set(held[1])
             for c in sorted(crowd):
@@ -279,6 +289,7 @@ class CampaignFold:
                     break
                 seen.add(c)
             held[1] = sorted(seen)
+            held[4] = self._evidence(x, key, crowd, 0)["examples"]
             for s in x.signals:
                 if s.client is None and (s.service, s.kind, s.route) == key:
                     held[2], held[3] = s.method, s.baseline

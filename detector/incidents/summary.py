@@ -23,6 +23,14 @@ def _span(sig: Signal) -> str:
     return f", {hits:,}/{n:,} requests over {secs / 60:.0f} min"
 
 
+def _population(sig: Signal) -> str:
+    """", confined to ShopApp/3 (Android)" when one user-agent family holds the change."""
+    pop = sig.extra.get("population")
+    if not isinstance(pop, dict) or not pop.get("user_agent_family"):
+        return ""
+    return f", confined to {pop['user_agent_family']}"
+
+
 def describe(sig: Signal, start: float) -> str:
     """The summary text without the deployment suffix."""
     target = f"{sig.method} {sig.route}" if sig.method else (sig.route or "")
@@ -36,14 +44,14 @@ def describe(sig: Signal, start: float) -> str:
     if sig.kind == "traffic_drop":
         return (
             f"{target} traffic {sig.observed * per_min:,.0f} req/min "
-            f"(expected {sig.baseline * per_min:,.0f}){since}"
+            f"(expected {sig.baseline * per_min:,.0f}){_population(sig)}{since}"
         )
     if sig.kind == "error_surge":
         return (f"{target} 5xx rate {_pct(sig.observed)}{_span(sig)} "
                 f"(baseline {_pct(sig.baseline)}){since}")
     if sig.kind == "client_error_surge":
         return (f"{target} 4xx rate {_pct(sig.observed)}{_span(sig)} "
-                f"(baseline {_pct(sig.baseline)}){since}")
+                f"(baseline {_pct(sig.baseline)}){_population(sig)}{since}")
     if sig.kind == "latency_regression":
         return f"{target} p95 latency {_secs(sig.observed)} (baseline {_secs(sig.baseline)}){since}"
     if sig.kind == "auth_failure_burst":

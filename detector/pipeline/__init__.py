@@ -20,6 +20,7 @@ from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.detectors.base import SeriesKey, Signal, WindowDetector
 from detector.detectors.campaigns import CampaignFold, CampaignWindow
+from detector.detectors.populations import PopulationScope, PopulationWindow
 from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
@@ -98,6 +99,7 @@ class Pipeline:
         self.payload = made.payload
         self.new_endpoint = made.new_endpoint
         self.campaigns = CampaignFold()
+        self.populations = PopulationScope()
         self.screen = RequestScreen(analyzer)
         self.windows = WindowState(self.size, float(settings.windows.allowed_lateness_seconds))
         self.starts = ServiceStarts()
@@ -201,7 +203,7 @@ class Pipeline:
                 "incidents": self.incidents, "client_auth": self.client_auth,
                 "scanner": self.scanner, "new_endpoint": self.new_endpoint,
                 "payload": self.payload, "ua_benign": self.screen,
-                "campaigns": self.campaigns}
+                "campaigns": self.campaigns, "populations": self.populations}
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -293,6 +295,10 @@ class Pipeline:
 
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
                                                          deployed_of)
+        # Which client population (user-agent family) a 4xx surge or a drop is confined to.
+        keys = self.series.keys
+        signals = self.populations.scope_window(
+            PopulationWindow(signals, {keys[sid]: st for sid, st in series.items()}))
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
         # Every window, findings or not: the payload memory decays per window,
@@ -306,7 +312,6 @@ class Pipeline:
             signals.append(sig)
         # A distributed campaign is one incident keyed by route, not one per client.
         routes: dict[tuple[str, str], tuple[int, int]] = {}
-        keys = self.series.keys
         for sid, st in series.items():
             rk = (keys[sid].service, keys[sid].route)
             n, k = routes.get(rk, (0, 0))
