@@ -25,7 +25,8 @@ from detector.state.component import stamp, unstamp
 from detector.windows.stats import COUNT, UA4XX, UAS, slot
 
 CONFINED = 0.8  # share of the change one family must hold to be named
-MAX_SHARE = 0.8  # a family this big is the route, not a population of it
+MAX_SHARE = 0.9  # a family this big is the route, not a population of it
+MIN_OTHERS = 10  # requests of the other families: without them nothing is "confined"
 MIN_HITS = 5  # 4xx answers (or missing requests) of the family in the window
 TOP = 12  # families remembered per route
 RATE = 0.05  # per window, of the family mix
@@ -116,6 +117,8 @@ class PopulationScope:
         found = _confined(excess, sum(hits.values()) - n * p0)
         if found is None or reqs.get(found[0], 0) > MAX_SHARE * n:
             return None
+        if n - reqs.get(found[0], 0) < MIN_OTHERS:
+            return None
         fam, share = found
         k, m = hits[fam], max(reqs.get(fam, 0), hits[fam])
         rest_k, rest_n = sum(hits.values()) - k, n - m
@@ -134,6 +137,8 @@ class PopulationScope:
         missing = {f: share * expected - seen.get(f, 0) for f, share in mix.items()}
         found = _confined(missing, expected - sig.observed)
         if found is None or mix[found[0]] > MAX_SHARE:
+            return None
+        if (1.0 - mix[found[0]]) * expected < MIN_OTHERS:
             return None
         fam, share = found
         return {"user_agent_family": fam, "share_of_missing": round(share, 3),

@@ -9,6 +9,7 @@ listed in ``SHAPES`` by shape name; a label's ``params.shape`` names its injecto
 from __future__ import annotations
 
 from detector.kinds import Kind
+from detector.simulate.anomalies.app_drop import AppDrop
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
@@ -20,6 +21,7 @@ from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
 from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
+from detector.simulate.anomalies.old_clients_broken import OldClientsBroken
 from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
 from detector.simulate.anomalies.slow_stuffing import SlowStuffing
@@ -52,6 +54,8 @@ RELEASES: dict[str, Injector] = {
     for inj in (
         SlowStuffing(),
         DistributedScan(),
+        OldClientsBroken(),
+        AppDrop(),
     )
 }
 
