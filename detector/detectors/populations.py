@@ -9,9 +9,11 @@ one family (:mod:`ua_family`) that is not most of the route's traffic gets
 ``population`` in its extra, which the evidence and the summary carry.
 
 4xx: each family's excess over the route's baseline share, from the window's
-other-4xx answers per user agent. Drop: each family's missing requests against
-a per-route family mix (top :data:`TOP` families, decayed, learned from
-windows no route signal flagged).
+other-4xx answers per user agent; the other families must stay near the
+baseline. Drop: each family's missing requests against a per-route family mix
+(top :data:`TOP` families, decayed, learned from windows no route signal
+flagged); the other families must keep most of their traffic. A dominant family
+is not named for a change that hits everybody.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from detector.windows.stats import COUNT, UA4XX, UAS, slot
 
 CONFINED = 0.8  # share of the change one family must hold to be named
 MAX_SHARE = 0.9  # a family this big is the route, not a population of it
-MIN_OTHERS = 10  # requests of the other families: without them nothing is "confined"
+MIN_OTHERS = 3  # requests of the other families: without them nothing is "confined"
+OTHERS_SLACK = 0.02  # the others' 4xx share may pass the baseline by this much (or double it)
+OTHERS_KEPT = 0.6  # share of their expected requests the other families must still send
 MIN_HITS = 5  # 4xx answers (or missing requests) of the family in the window
 TOP = 12  # families remembered per route
 RATE = 0.05  # per window, of the family mix
@@ -122,10 +126,12 @@ class PopulationScope:
         fam, share = found
         k, m = hits[fam], max(reqs.get(fam, 0), hits[fam])
         rest_k, rest_n = sum(hits.values()) - k, n - m
+        others = rest_k / rest_n
+        if others > max(2.0 * p0, p0 + OTHERS_SLACK):
+            return None  # the others fail more than usual too: not confined
         return {"user_agent_family": fam, "share_of_excess": round(share, 3),
                 "rate": round(k / m, 4), "baseline": round(p0, 4),
-                "others_rate": round(rest_k / rest_n, 4) if rest_n > 0 else None,
-                "share_of_traffic": round(m / max(n, 1), 3)}
+                "others_rate": round(others, 4), "share_of_traffic": round(m / max(n, 1), 3)}
 
     @staticmethod
     def _drop(sig: Signal, st: list[Any] | None, mix: dict[str, float] | None
@@ -138,9 +144,12 @@ class PopulationScope:
         found = _confined(missing, expected - sig.observed)
         if found is None or mix[found[0]] > MAX_SHARE:
             return None
-        if (1.0 - mix[found[0]]) * expected < MIN_OTHERS:
-            return None
         fam, share = found
+        others_expected = (1.0 - mix[fam]) * expected
+        if others_expected < MIN_OTHERS:
+            return None
+        if sum(seen.values()) - seen.get(fam, 0) < OTHERS_KEPT * others_expected:
+            return None  # the others dropped too (a flatline): not confined
         return {"user_agent_family": fam, "share_of_missing": round(share, 3),
                 "rate": seen.get(fam, 0), "baseline": round(mix[fam] * expected, 1),
                 "share_of_traffic": round(mix[fam], 3)}

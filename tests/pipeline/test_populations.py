@@ -101,3 +101,12 @@ def test_a_drop_of_every_family_alike_names_none() -> None:
     found = _of(_run(status, old_share=0.6, thin=0.7), "traffic_drop")
     assert found, "the drop is found"
     assert all("population" not in i.evidence and "confined" not in i.summary for i in found)
+
+
+def test_a_flatline_of_a_route_the_old_app_dominates_names_none() -> None:
+    def status(t: float, old: bool, rng: np.random.Generator) -> int:
+        return _usual(t, rng)
+
+    found = _of(_run(status, old_share=0.8, thin=1.0), "traffic_drop")
+    assert found, "the flatline is found"
+    assert all("population" not in i.evidence for i in found)
