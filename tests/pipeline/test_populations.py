@@ -107,6 +107,6 @@ def test_a_flatline_of_a_route_the_old_app_dominates_names_none() -> None:
     def status(t: float, old: bool, rng: np.random.Generator) -> int:
         return _usual(t, rng)
 
-    found = _of(_run(status, old_share=0.8, thin=1.0), "traffic_drop")
+    found = _of(_run(status, old_share=0.8, thin=0.97), "traffic_drop")
     assert found, "the flatline is found"
     assert all("population" not in i.evidence for i in found)
