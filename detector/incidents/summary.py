@@ -30,6 +30,12 @@ def _bytes(x: float) -> str:
             v = x / size
             return f"{v:.1f} {unit}" if v < 9.95 else f"{v:.0f} {unit}"
     return f"{x:.0f} B"
+def _population(sig: Signal) -> str:
+    """", confined to ShopApp/3 (Android)" when one user-agent family holds the change."""
+    pop = sig.extra.get("population")
+    if not isinstance(pop, dict) or not pop.get("user_agent_family"):
+        return ""
+    return f", confined to {pop['user_agent_family']}"
 
 
 def describe(sig: Signal, start: float) -> str:
@@ -47,14 +53,14 @@ def describe(sig: Signal, start: float) -> str:
     if sig.kind == "traffic_drop":
         return (
             f"{target} traffic {sig.observed * per_min:,.0f} req/min "
-            f"(expected {sig.baseline * per_min:,.0f}){since}"
+            f"(expected {sig.baseline * per_min:,.0f}){_population(sig)}{since}"
         )
     if sig.kind == "error_surge":
         return (f"{target} 5xx rate {_pct(sig.observed)}{_span(sig)} "
                 f"(baseline {_pct(sig.baseline)}){since}")
     if sig.kind == "client_error_surge":
         return (f"{target} 4xx rate {_pct(sig.observed)}{_span(sig)} "
-                f"(baseline {_pct(sig.baseline)}){since}")
+                f"(baseline {_pct(sig.baseline)}){_population(sig)}{since}")
     if sig.kind == "latency_regression":
         return f"{target} p95 latency {_secs(sig.observed)} (baseline {_secs(sig.baseline)}){since}"
     if sig.kind == "auth_failure_burst":
@@ -64,8 +70,16 @@ def describe(sig: Signal, start: float) -> str:
                 f"client {sig.client}: {sig.observed:,.0f} auth failures (401/403) in one window"
                 f"{where}{since}"
             )
-        return f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)}){since}"
+        crowd = sig.extra.get("campaign")
+        many = f" from {crowd['clients_seen']:,} clients" if isinstance(crowd, dict) else ""
+        return (f"{target} 401/403 rate {_pct(sig.observed)} (baseline {_pct(sig.baseline)})"
+                f"{many}{since}")
     ex = sig.extra
+    if sig.kind == "scanning" and isinstance(ex.get("campaign"), dict):
+        crowd = ex["campaign"]
+        paths = ", ".join(crowd.get("example_paths", [])[:3])
+        return (f"{crowd['clients']:,} clients probed {crowd['paths']:,} missing paths "
+                f"({paths}, ...){since}")
     if sig.kind == "scanning":
         paths = ", ".join(ex.get("example_paths", [])[:3])
         n = int(ex.get("distinct_missing_paths_recent", sig.observed))

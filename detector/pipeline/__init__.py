@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.detectors.base import SeriesKey, Signal, WindowDetector
+from detector.detectors.campaigns import CampaignFold, CampaignWindow
+from detector.detectors.populations import PopulationScope, PopulationWindow
 from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
@@ -30,7 +32,7 @@ from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
 from detector.state.component import Stateful
 from detector.windows.state import ServiceStarts, WindowState
-from detector.windows.stats import C_SAMPLES, LATEST
+from detector.windows.stats import C_SAMPLES, COUNT, LATEST, SAUTH
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -97,6 +99,8 @@ class Pipeline:
         self.payload = made.payload
         self.new_endpoint = made.new_endpoint
         self.object_enum = made.object_enum
+        self.campaigns = CampaignFold()
+        self.populations = PopulationScope()
         self.screen = RequestScreen(analyzer)
         self.windows = WindowState(self.size, float(settings.windows.allowed_lateness_seconds))
         self.starts = ServiceStarts()
@@ -200,7 +204,8 @@ class Pipeline:
                 "incidents": self.incidents, "client_auth": self.client_auth,
                 "scanner": self.scanner, "new_endpoint": self.new_endpoint,
                 "payload": self.payload, "ua_benign": self.screen,
-                "object_enumeration": self.object_enum}
+                "object_enumeration": self.object_enum,
+                "campaigns": self.campaigns, "populations": self.populations}
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -292,6 +297,10 @@ class Pipeline:
 
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
                                                          deployed_of)
+        # Which client population (user-agent family) a 4xx surge or a drop is confined to.
+        keys = self.series.keys
+        signals = self.populations.scope_window(
+            PopulationWindow(signals, {keys[sid]: st for sid, st in series.items()}))
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
         signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end))
@@ -304,6 +313,13 @@ class Pipeline:
             if cs is not None and cs[C_SAMPLES]:
                 sig.samples.extend(cs[C_SAMPLES])
             signals.append(sig)
+        # A distributed campaign is one incident keyed by route, not one per client.
+        routes: dict[tuple[str, str], tuple[int, int]] = {}
+        for sid, st in series.items():
+            rk = (keys[sid].service, keys[sid].route)
+            n, k = routes.get(rk, (0, 0))
+            routes[rk] = (n + st[COUNT], k + st[SAUTH])
+        signals = self.campaigns.fold_window(CampaignWindow(start, end, signals, clients, routes))
         self.summary.windows_closed += 1
         # The incident clock (detected_at: CONTRACTS §3, the event-time watermark at
         # which the incident is raised) is the watermark at which this window closes,

@@ -57,6 +57,7 @@ from detector.windows.stats import (
     SAMPLES,
     SAUTH,
     TIMED,
+    UA4XX,
     UAS,
     V_4XX,
     V_5XX,
@@ -182,9 +183,10 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
         if st is None:
             # The series window layout of windows.stats, built inline (hot path):
             # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest,
-            # 401, size histogram, user agents, first version, other versions.
+            # 401, size histogram, user agents, first version, other versions, user
+            # agents of other 4xx.
             st = cur_s[sid] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ts, 0, None, {},
-                               ver, None]
+                               ver, None, None]
             if birth[sid] > widx:
                 birth[sid] = int(widx)
         elif ts > st[LATEST]:
@@ -227,6 +229,12 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
                 client_missing(cs, ev)
             else:
                 st[S4XX] += 1
+                # Who gets them: a release breaking one app version (population scoping).
+                u4 = st[UA4XX]
+                if u4 is None:
+                    st[UA4XX] = {ua: 1}
+                else:
+                    u4[ua] = u4.get(ua, 0) + 1
             err = st[ERR_SAMPLES]
             if len(err) < 3:
                 err.append(ev)

@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 # [count, 5xx, other 4xx, 401/403, 404, timed, hist, samples, err_samples, latest event time,
 #  401 alone, response-size histogram of 2xx (None until one), user agents {ua: n},
 #  the version of the window's first request, per-version stats of requests of other
-#  versions {version: V_* layout} (None until one)]
+#  versions {version: V_* layout} (None until one), user agents of the other-4xx answers
+#  {ua: n} (None until one)]
 (COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES, LATEST, S401, BYTES, UAS,
- VER0, VERS) = range(15)
-SERIES_SLOTS = 15
+ VER0, VERS, UA4XX) = range(16)
+SERIES_SLOTS = 16
 # Per-version stats inside VERS: [count, 5xx, other 4xx, 401/403, timed, hist, size hist]
 V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES = range(7)
 # Client window layout:
@@ -51,7 +52,7 @@ SAMPLE_KEEP = 2  # first requests kept per series window, as incident samples
 
 
 def new_series_stats() -> list[object]:
-    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf, 0, None, {}, None, None]
+    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf, 0, None, {}, None, None, None]
 
 
 def new_version_stats() -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from detector.kinds import Kind
 from detector.simulate.anomalies.anon_allowed import AnonAllowed
+from detector.simulate.anomalies.app_drop import AppDrop
 from detector.simulate.anomalies.attack_payload import AttackPayload
 from detector.simulate.anomalies.auth_failure_burst import AuthFailureBurst
 from detector.simulate.anomalies.auth_loosened import AuthLoosened
@@ -17,6 +18,7 @@ from detector.simulate.anomalies.base import Anomaly, Injector, PlanContext
 from detector.simulate.anomalies.canary import CanaryClean, CanaryErrors, CanaryLatency, CanarySize
 from detector.simulate.anomalies.client_error_surge import ClientErrorSurge
 from detector.simulate.anomalies.creeping_latency import CreepingLatency
+from detector.simulate.anomalies.distributed_scan import DistributedScan
 from detector.simulate.anomalies.distributed_walk import DistributedWalk
 from detector.simulate.anomalies.error_surge import ErrorSurge
 from detector.simulate.anomalies.id_walk import IdWalk
@@ -24,10 +26,12 @@ from detector.simulate.anomalies.internal_endpoint import InternalEndpoint
 from detector.simulate.anomalies.latency_regression import LatencyRegression
 from detector.simulate.anomalies.low_traffic_surge import LowTrafficSurge
 from detector.simulate.anomalies.new_endpoint import NewEndpoint
+from detector.simulate.anomalies.old_clients_broken import OldClientsBroken
 from detector.simulate.anomalies.ramped_spike import RampedSpike
 from detector.simulate.anomalies.scanning import Scanning
 from detector.simulate.anomalies.size_jump import SizeJump
 from detector.simulate.anomalies.size_tail import SizeTail
+from detector.simulate.anomalies.slow_stuffing import SlowStuffing
 from detector.simulate.anomalies.traffic_drop import TrafficDrop
 from detector.simulate.anomalies.traffic_spike import TrafficSpike
 from detector.simulate.anomalies.unusual_payload import UnusualPayload
@@ -65,6 +69,10 @@ RELEASES: dict[str, Injector] = {
         AnonAllowed(),  # authorization_drift: 401s of anonymous requests answered
         IdWalk(),
         DistributedWalk(),
+        SlowStuffing(),
+        DistributedScan(),
+        OldClientsBroken(),
+        AppDrop(),
     )
 }
 

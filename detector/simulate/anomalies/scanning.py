@@ -30,7 +30,7 @@ class Scanning(Injector):
     phase = 1
 
     def plan(self, ctx: PlanContext, rng: np.random.Generator) -> Anomaly | None:
-        mine = [a for a in ctx.anomalies if a.kind == self.kind]
+        mine = [a for a in ctx.anomalies if a.kind == self.kind and "style" in a.extra]
         slow = bool(rng.random() < 0.3) or (len(mine) == 1 and mine[0].extra["style"] == "fast")
         if slow:
             dur = float(rng.uniform(20, 30)) * 60.0
