@@ -67,6 +67,9 @@ class ClientPool:
         words = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
         start = len(self.ip)
         uas = (vocab.BROWSER_UAS, vocab.APP_UAS, vocab.TOOL_UAS)
+        # A proxied IPv6 user's hop takes the octets last drawn for an IPv4 one; a pool
+        # whose first user is such a one takes the first row's (seed 92929 crashed here).
+        o = octs[0]
         for i in range(n):
             if v6[i]:
                 h = hexes[i]
