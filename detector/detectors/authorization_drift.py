@@ -162,6 +162,8 @@ class AuthorizationDriftDetector:
             d0, d1 = k0 / n0, k1 / n1
             if d0 < MIN_SHARE or k0 < MIN_DENIALS or d1 > COLLAPSE * d0:
                 continue
+            if k1 / post[SVC] > COLLAPSE * k0 / ref[SVC]:
+                continue  # as many denials per service request: diluted by a rise, not loosened
             if prev[N] >= MIN_POST and prev[i] < 0.5 * d0 * prev[N] and share_below(
                     prev[i], prev[N], round(k0), round(n0)) <= CONVERT_ALPHA:
                 continue  # the previous version had already stopped denying

@@ -20,6 +20,7 @@ from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
 from detector.detectors.base import SeriesKey, Signal, WindowDetector
 from detector.detectors.campaigns import CampaignFold, CampaignWindow
+from detector.detectors.client_excess import few_clients_spikes
 from detector.detectors.populations import PopulationScope, PopulationWindow
 from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
@@ -297,6 +298,9 @@ class Pipeline:
 
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
                                                          deployed_of)
+        # A spike of an id-bearing route made by a few clients (a walk) is theirs, not the
+        # route's: the client detectors judge it.
+        signals = few_clients_spikes(signals, clients, self.series.sid_of, self.series.id_bearing)
         # Which client population (user-agent family) a 4xx surge or a drop is confined to.
         keys = self.series.keys
         signals = self.populations.scope_window(
