@@ -46,6 +46,7 @@ TRACK_MIN = 3  # distinct ids in one window that start a walk's tracking
 MAX_TRACKED = 20_000  # (service, client, route) walks tracked at once
 MIN_IDS = 50  # never fewer distinct ids than this for one client
 SHARED_MIN_IDS = 20  # each participant of a distributed walk
+MAX_SHARED = 10  # "a few clients sharing the work": more is a crowd, not one walker
 SHARE_MIN = 0.5  # concentration: the route's share of the client's requests
 SEQUENTIAL_MIN = 0.5
 DENSE_MIN = 0.2  # distinct numeric ids over their range
@@ -73,6 +74,9 @@ class ObjectWindow(NamedTuple):
     end: float
     clients: dict[tuple[str, str], list[Any]]
     keys: Sequence[SeriesKey]
+    # Per series, the index of its first window with traffic (SeriesIndex.birth); empty:
+    # unknown. A route younger than the warm-up has no population to compare a client with.
+    born: Sequence[int] = ()
 
 
 WalkKey = tuple[str, str, int]  # service, client, series id
@@ -126,9 +130,9 @@ class ObjectEnumerationDetector:
         self._normal: dict[int, deque[tuple[int, float]]] = {}
 
     def check_window(self, clients: dict[tuple[str, str], list[Any]], keys: Sequence[SeriesKey],
-                     start: float, end: float) -> list[Signal]:
+                     start: float, end: float, born: Sequence[int] = ()) -> list[Signal]:
         """The pipeline's step for one closed window: judge it, then learn it."""
-        x = ObjectWindow(start, end, clients, keys)
+        x = ObjectWindow(start, end, clients, keys, born)
         sigs, flagged, views = self._judge(x)
         self._apply(x, flagged, views)
         return sigs
@@ -184,6 +188,11 @@ class ObjectEnumerationDetector:
             views[key] = w
         sigs: list[Signal] = []
         flagged: set[WalkKey] = set()
+        if x.born and x.end > x.start:
+            now = int(x.start // (x.end - x.start))
+            young = self.s.warmup_windows
+            views = {k: w for k, w in views.items()
+                     if k[2] >= len(x.born) or now - x.born[k[2]] >= young}
         campaigns, forming = self._campaigns(x, views)
         held = forming | {k for members in campaigns.values() for k in members}
         for sid, members in sorted(campaigns.items()):
@@ -226,8 +235,8 @@ class ObjectEnumerationDetector:
             for key, w in self._walks.items():
                 if key[2] == sid and key not in members and x.end - w.last <= IDLE and _shares(w):
                     members.add(key)
-            if len(members) < 2:
-                continue
+            if len(members) < 2 or len(members) > MAX_SHARED:
+                continue  # a crowd on one dense range is a small catalogue its users read
             walks = [views.get(k) or self._walks[k] for k in members]
             lo = min(w.lo for w in walks)
             hi = max(w.hi for w in walks)

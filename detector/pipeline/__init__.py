@@ -307,7 +307,8 @@ class Pipeline:
             PopulationWindow(signals, {keys[sid]: st for sid, st in series.items()}))
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
-        signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end))
+        signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end,
+                                                     self.series.birth))
         # Every window, findings or not: the payload memory decays per window,
         # so one service's attacks never change how another's are grouped.
         scanners = {(s.service, s.client or "") for s in scans}
