@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from detector.detectors.small_counts import binom_sf
+from detector.windows.stats import hist_quantile
+
+__all__ = ["Shift", "hist_quantile", "share_above", "share_below", "shift"]
 
 
 class Shift(NamedTuple):
@@ -32,27 +35,6 @@ class Shift(NamedTuple):
     upper_ratio: float
     before_n: float
     after_n: float
-
-
-def hist_quantile(hist: Sequence[float], q: float,
-                  value_of: Callable[[int], float]) -> float | None:
-    """Quantile ``q`` of a histogram, as ``value_of(bucket)``; None when it is empty.
-
-    >>> hist_quantile([0, 5, 5], 0.5, float), hist_quantile([0, 5, 5], 0.9, float)
-    (1.0, 2.0)
-    >>> hist_quantile([0, 0], 0.5, float) is None
-    True
-    """
-    total = sum(hist)
-    if total <= 0:
-        return None
-    target = q * total
-    acc = 0.0
-    for i, c in enumerate(hist):
-        acc += c
-        if acc >= target and c > 0:
-            return value_of(i)
-    return value_of(len(hist) - 1)
 
 
 def _norm_sf(z: float) -> float:

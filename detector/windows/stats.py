@@ -7,7 +7,7 @@ updated once per event on the hot path.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from detector.events import PATH
@@ -119,12 +119,13 @@ def bucket_value(i: int) -> float:
     return math.sqrt(BOUNDS[i - 1] * BOUNDS[i])
 
 
-def quantile(hist: Sequence[float], q: float) -> float | None:
-    """Quantile ``q`` of a histogram; None when it is empty.
+def hist_quantile(hist: Sequence[float], q: float,
+                  value_of: Callable[[int], float]) -> float | None:
+    """Quantile ``q`` of any histogram, as ``value_of(bucket)``; None when it is empty.
 
-    >>> h = [0] * NBUCKETS
-    >>> h[20] = 10
-    >>> round(quantile(h, 0.5), 4) == round(bucket_value(20), 4)
+    >>> hist_quantile([0, 5, 5], 0.5, float), hist_quantile([0, 5, 5], 0.9, float)
+    (1.0, 2.0)
+    >>> hist_quantile([0, 0], 0.5, float) is None
     True
     """
     total = sum(hist)
@@ -135,8 +136,19 @@ def quantile(hist: Sequence[float], q: float) -> float | None:
     for i, c in enumerate(hist):
         acc += c
         if acc >= target and c > 0:
-            return bucket_value(i)
-    return bucket_value(len(hist) - 1)
+            return value_of(i)
+    return value_of(len(hist) - 1)
+
+
+def quantile(hist: Sequence[float], q: float) -> float | None:
+    """Quantile ``q`` of a latency histogram; None when it is empty.
+
+    >>> h = [0] * NBUCKETS
+    >>> h[20] = 10
+    >>> round(quantile(h, 0.5), 4) == round(bucket_value(20), 4)
+    True
+    """
+    return hist_quantile(hist, q, bucket_value)
 
 
 def quantile_bucket(hist: Sequence[float], q: float) -> int:
