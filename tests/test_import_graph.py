@@ -35,7 +35,7 @@ LAYERS: dict[str, int] = {
     "incidents": 1, "deployments": 1, "sinks": 1, "kafka": 1, "state": 1, "models": 1,
     "online": 1, "simulate": 1, "evaluate": 1,
     # 2: composition of the stages
-    "pipeline": 2, "service": 2,
+    "pipeline": 2, "service": 2, "verdict": 2,
     # 3: whole runs
     "jobs": 3,
     # 4: the command line
