@@ -2,8 +2,8 @@
 
 A record is plain JSON data (str, int, float, bool, None, list, dict with str keys).
 Its canonical form is that JSON with sorted keys, no insignificant whitespace, UTF-8,
-and each float in its shortest round-trip form (orjson), so one record is one byte
-string on every machine: replay and live agree byte for byte.
+each float in its shortest round-trip form (orjson) and -0.0 written as 0.0, so one
+record is one byte string on every machine: replay and live agree byte for byte.
 
 - ``digest``: ``sha256:`` + the hex sha256 of the canonical form of the record
   without its ``digest`` and ``signature`` keys. It catches accidents (a truncated
@@ -169,7 +169,7 @@ def _plain(value: Any, where: str, depth: int) -> Any:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"{where or 'record'}: {value} is not a JSON number "
                              "(a release record holds finite numbers only)")
-        return float(value)
+        return float(value) + 0.0  # -0.0 + 0.0 is 0.0: one zero, as RFC 8785 writes it
     if depth >= _MAX_DEPTH:
         raise ValueError(f"{where or 'record'}: nested more than {_MAX_DEPTH} levels deep")
     if isinstance(value, Mapping):
