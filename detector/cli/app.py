@@ -23,6 +23,7 @@ from detector.cli.service_cmds import (
     run_command,
 )
 from detector.cli.usage import FORMAT_HELP, SINK_HELP, DetectorGroup
+from detector.cli.verdict_cmds import VERDICT_EPILOG, verdict_command
 from detector.config import load_settings
 
 app = typer.Typer(
@@ -151,6 +152,7 @@ app.command("demo", epilog=DEMO_EPILOG)(demo_command)
 deploy_app = typer.Typer(help="Deployment events.", no_args_is_help=True)
 deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
+app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
 app.add_typer(releases_app, name="releases")
 
 
