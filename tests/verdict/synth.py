@@ -18,8 +18,18 @@ from detector.events import AccessEvent
 T0 = 1_773_000_000.0  # 2026-03-08T20:00:00Z
 BEFORE = 7200.0
 DEPLOY = T0 + BEFORE
-ROUTES = [("GET", "/v1/items/{}", 0.5, 0.03, 800), ("POST", "/v1/orders", 0.2, 0.08, 300),
+ROUTES: list[tuple[str, str, float, float, int]] = [("GET", "/v1/items/{}", 0.5, 0.03, 800), ("POST", "/v1/orders", 0.2, 0.08, 300),
           ("GET", "/v1/users/{}", 0.3, 0.02, 500)]
+
+
+def _pick(r: float) -> tuple[str, str, float, int]:
+    acc = 0.0
+    for method, pattern, share, lat, size in ROUTES:
+        acc += share
+        if r < acc:
+            return method, pattern, lat, size
+    method, pattern, _, lat, size = ROUTES[-1]
+    return method, pattern, lat, size
 
 
 def gen(effect: str = "none", *, seed: int = 1, rate: float = 300.0, after: float = 3000.0,
@@ -32,12 +42,7 @@ def gen(effect: str = "none", *, seed: int = 1, rate: float = 300.0, after: floa
         t += rnd.expovariate(rate / 60)
         if t >= DEPLOY + after:
             return evs
-        r = rnd.random()
-        acc = 0.0
-        for method, pattern, share, lat, size in ROUTES:
-            acc += share
-            if r < acc:
-                break
+        method, pattern, lat, size = _pick(rnd.random())
         post = t >= DEPLOY
         ver = "1.1" if post else "1.0"
         if canary is not None and post:
