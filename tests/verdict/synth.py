@@ -18,8 +18,9 @@ from detector.events import AccessEvent
 T0 = 1_773_000_000.0  # 2026-03-08T20:00:00Z
 BEFORE = 7200.0
 DEPLOY = T0 + BEFORE
-ROUTES: list[tuple[str, str, float, float, int]] = [("GET", "/v1/items/{}", 0.5, 0.03, 800), ("POST", "/v1/orders", 0.2, 0.08, 300),
-          ("GET", "/v1/users/{}", 0.3, 0.02, 500)]
+ROUTES: list[tuple[str, str, float, float, int]] = [  # method, path, share, latency, bytes
+    ("GET", "/v1/items/{}", 0.5, 0.03, 800), ("POST", "/v1/orders", 0.2, 0.08, 300),
+    ("GET", "/v1/users/{}", 0.3, 0.02, 500)]
 
 
 def _pick(r: float) -> tuple[str, str, float, int]:
