@@ -72,9 +72,15 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 
 def _mode(ev: Evaluation, policy: Policy) -> tuple[str, str | None]:
     """``previous`` or ``concurrent``, and why a requested mode could not be used."""
-    counts = version_counts(ev.candidate)
-    mine = counts.get(ev.version, 0)
-    others = sum(n for v, n in counts.items() if v not in (ev.version, None))
+    # Only windows the candidate serves in: an old version serving before the new one
+    # starts (a deploy announced early) is not serving beside it.
+    mine = others = 0
+    for w in ev.candidate:
+        counts = version_counts([w])
+        here = counts.get(ev.version, 0)
+        if here:
+            mine += here
+            others += sum(n for v, n in counts.items() if v not in (ev.version, None))
     can = mine > 0 and others >= policy.concurrent_min_requests and \
         others >= CONCURRENT_SHARE * (mine + others)
     if policy.baseline == "concurrent":

@@ -110,11 +110,16 @@ class ReleaseWatch:
         for service, routes in per_service.items():
             st = self._state.setdefault(service, _ServiceState())
             win = WinAgg(view.start, view.end, routes)
+            known = len(st.evaluations)
+            self._buffer(st, win)  # before: a window ending at the deploy is baseline
             self._start_evaluations(service, st, view.end, view.end - view.start)
+            for ev in st.evaluations[known:]:
+                if ev.candidate and ev.candidate[-1] is win:
+                    ev.candidate.pop()  # taken from the buffer: appended once below
             for ev in st.evaluations:
                 if view.start >= ev.cand_start and view.end <= ev.cand_end:
                     ev.candidate.append(win)
-            self._remember(st, win)
+            self._remember(st, win)  # after: what a deploy in this window ships is new
         # Deployments of services silent in this window still start (and end) on time.
         for service, st in self._state.items():
             if service not in per_service:
@@ -129,11 +134,13 @@ class ReleaseWatch:
                 self._judge(service, st, ev)
 
     # ---- internals -------------------------------------------------------
-    def _remember(self, st: _ServiceState, win: WinAgg) -> None:
+    def _buffer(self, st: _ServiceState, win: WinAgg) -> None:
         st.buffer.append(win)
         horizon = max(self._policy_for_buffer(), 0.0)
         while st.buffer and st.buffer[0].end < win.end - horizon:
             st.buffer.popleft()
+
+    def _remember(self, st: _ServiceState, win: WinAgg) -> None:
         for route, parts in win.routes.items():
             if len(st.known_routes) < KNOWN_ROUTES_MAX:
                 st.known_routes.add(route)
