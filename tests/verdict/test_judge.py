@@ -3,13 +3,14 @@ deploys pass; thin traffic is inconclusive, never a pass."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import DeploymentEvent
+from detector.events import AccessEvent, DeploymentEvent
 from detector.jobs.verdict import VerdictInputError, judge_items
 from detector.verdict.policy import CheckPolicy, Policy
 from detector.verdict.record import canonical
@@ -128,3 +129,41 @@ def test_the_next_deploy_cuts_the_candidate_window() -> None:
 def test_an_unknown_version_is_an_input_error() -> None:
     with pytest.raises(VerdictInputError, match="no deployment of shop 9.9"):
         judged("none", version="9.9")
+
+
+def _daily_step(drop_after_deploy: bool) -> list[AccessEvent]:
+    """25 h of one route whose traffic triples at 09:00 every day; 1.1 deployed at 09:00
+    on the second day (its traffic cut by 70 % when ``drop_after_deploy``)."""
+    rnd = random.Random(7)
+    day0 = 1_773_014_400.0  # 2026-03-09T00:00:00Z
+    deploy = day0 + 86400 + 9 * 3600
+    evs: list[AccessEvent] = []
+    t = day0 + 8 * 3600
+    while t < deploy + 3600:
+        hour = (t - day0) % 86400 / 3600
+        rate = 120.0 if 9 <= hour < 12 else 40.0  # per minute
+        t += rnd.expovariate(rate / 60)
+        post = t >= deploy
+        if post and drop_after_deploy and rnd.random() < 0.7:
+            continue
+        evs.append(AccessEvent(t, "shop", "1.1" if post else "1.0", "GET", "/v1/feed", "",
+                               200, 0.02, 300, f"10.1.0.{rnd.randint(1, 200)}", "app/1.0",
+                               None, None, "synth", len(evs) + 1))
+    return evs
+
+
+def _rate_check(rec: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in rec["checks"] if (c["check"], c["route"]) == ("request_rate", "*"))
+
+
+def test_the_request_rate_rides_the_daily_shape_of_the_day_before() -> None:
+    rec, _ = judge_items(_daily_step(False), service="shop", version="1.1", policy=Policy(),
+                         settings=Settings(), registry=DeploymentRegistry(), analyzer=None)
+    rate = _rate_check(rec)
+    assert rate["daily_growth"] == pytest.approx(3.0, rel=0.2)  # yesterday's 09:00 step
+    assert rate["result"] == "pass"  # tripled traffic is the time of day, not the deploy
+    dropped, _ = judge_items(_daily_step(True), service="shop", version="1.1",
+                             policy=Policy(), settings=Settings(),
+                             registry=DeploymentRegistry(), analyzer=None)
+    assert _rate_check(dropped)["result"] == "fail"  # 0.9x where 3x was due
+    assert dropped["verdict"] == "fail"
