@@ -67,6 +67,7 @@ def _root(
   detector replay access.log.gz --deployments deploys.jsonl\n
   detector replay a.log b.log --sink jsonl:out.jsonl --dead-letter bad.jsonl\n
   detector replay access.log --sink sqlite:incidents.db --sink stdout\n
+  detector replay access.log --suppressions suppressions.toml --sink slack:env:HOOK\n
   zcat access.log.gz | detector replay - --format clf --service shop"""
 )
 @one_line_errors
@@ -101,6 +102,10 @@ def replay(
         int, typer.Option("--workers", min=1, max=64,
                           help="Processes, services split between them (files only).")
     ] = 1,
+    suppressions: Annotated[
+        Path | None, typer.Option(
+            "--suppressions", help="Suppression rules and maintenance windows (TOML or YAML).")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -112,6 +117,11 @@ def replay(
     from detector.sinks.fanout import SinkFanOut
 
     settings = load_settings(config)
+    rules = None
+    if suppressions is not None:  # a bad file is one line before anything runs
+        from detector.incidents.suppressions import Suppressions
+
+        rules = Suppressions.load(suppressions)
     analyzer = build_analyzer(models, enabled=not no_analysis)  # a refused registry: no sink made
     fan = SinkFanOut.open(sink or ["stdout"])  # each sink on its own; report() tells what missed
     try:
@@ -125,6 +135,7 @@ def replay(
             dead_letter=dead_letter,
             analyzer=analyzer,
             workers=workers,
+            suppressions=rules,
         )
     except Interrupted as stopped:  # SIGINT/SIGTERM: sinks flushed, say how far it got
         sys.stderr.write(format_summary(stopped.summary, stopped.problems, dead_letter) + "\n")

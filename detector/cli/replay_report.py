@@ -28,6 +28,10 @@ def format_summary(summary: RunSummary, problems: list[str], dead_letter: Path |
         lines.append(f"requests flagged: {found}")
     inc = ", ".join(f"{k} {n}" for k, n in sorted(summary.incidents.items())) or "none"
     lines.append(f"incidents: {sum(summary.incidents.values())} ({inc})")
+    if summary.suppressed:
+        hid = ", ".join(f"{k} {n}" for k, n in sorted(summary.suppressed.items()))
+        lines.append(f"suppressed: {sum(summary.suppressed.values())} of them ({hid}): "
+                     "stored, not paged")
     lines.extend(f"warning: {p}" for p in problems)
     # File names, reasons and problems come from the input: escaped for the terminal.
     return "\n".join(printable(line) for line in lines)

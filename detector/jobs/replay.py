@@ -11,6 +11,7 @@ import orjson
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
+    from detector.incidents.suppressions import Suppressions
 
 from detector.config import Settings
 from detector.decoding import FORMATS, DecodeError, parse_deployment
@@ -113,6 +114,14 @@ def build_analyzer(models: Path | None, enabled: bool = True) -> RequestAnalyzer
         raise RegistryError(f"--models {models}: {exc}") from None
 
 
+def apply_suppressions(pipeline: Pipeline, suppressions: Suppressions | None) -> None:
+    """Have ``pipeline`` apply ``suppressions`` (nothing when None)."""
+    if suppressions is not None:
+        from detector.incidents.suppressor import RuleSource, Suppressor
+
+        pipeline.suppressor = Suppressor(RuleSource(suppressions))
+
+
 def feed_pipeline(
     pipeline: Pipeline,
     sources: list[FileSource],
@@ -162,8 +171,12 @@ def run_replay(
     progress: bool | None = None,
     analyzer: RequestAnalyzer | None = None,
     workers: int = 1,
+    suppressions: Suppressions | None = None,
 ) -> tuple[RunSummary, list[str]]:
     """Replay ``files``; returns the run summary and one-line problems with inputs.
+
+    ``suppressions`` (CONTRACTS §7) mark the incidents they cover and keep their
+    maintenance windows out of the baselines, judged by event time as live.
 
     SIGINT and SIGTERM stop it between records; the sinks are flushed and closed, then
     :class:`~detector.jobs.interrupt.Interrupted` carries the summary of the part replayed.
@@ -180,12 +193,13 @@ def run_replay(
             summary, problems = run_parallel_replay(
                 files or ["-"], workers=workers, settings=settings, fmt=fmt, service=service,
                 deployments=deployments, sinks=sinks, dead_letter=dead_letter,
-                analyzer=analyzer, stop=stop)
+                analyzer=analyzer, stop=stop, suppressions=suppressions)
         else:
             summary, problems = _replay_here(files, settings=settings, fmt=fmt,
                                              service=service, deployments=deployments,
                                              sinks=sinks, dead_letter=dead_letter,
-                                             progress=progress, analyzer=analyzer, stop=stop)
+                                             progress=progress, analyzer=analyzer, stop=stop,
+                                             suppressions=suppressions)
     if stop:
         raise Interrupted(stop, summary, problems)
     if owned:  # a caller passing a SinkFanOut reads its report itself (the CLI does)
@@ -196,7 +210,8 @@ def run_replay(
 def _replay_here(files: list[str], *, settings: Settings, fmt: str, service: str,
                  deployments: Path | None, sinks: list[Sink], dead_letter: Path | None,
                  progress: bool | None, analyzer: RequestAnalyzer | None,
-                 stop: StopRequest) -> tuple[RunSummary, list[str]]:
+                 stop: StopRequest,
+                 suppressions: Suppressions | None = None) -> tuple[RunSummary, list[str]]:
     """``run_replay`` in this process."""
     dl: DeadLetterFile | None = None
     sources: list[FileSource] = []
@@ -206,6 +221,7 @@ def _replay_here(files: list[str], *, settings: Settings, fmt: str, service: str
         # wall_clock=None: a replay judges event times by its inputs (sources.timeguard).
         pipeline = Pipeline(settings, sinks, registry=DeploymentRegistry(), dead_letter=dl,
                             analyzer=analyzer, wall_clock=None)
+        apply_suppressions(pipeline, suppressions)
         show = progress if progress is not None else sys.stderr.isatty()
         feed_pipeline(pipeline, sources, deployments, select=_progress(sources) if show else None,
                       stop=stop)

@@ -41,6 +41,7 @@ from detector.sources.files import FileSource, SourceError
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
+    from detector.incidents.suppressions import Suppressions
 
 PLAN_SAMPLE = 20_000  # records per input counted to balance services over workers
 BAD_CHUNK = 1_000
@@ -113,19 +114,21 @@ class _QueueSink:
 
 def _worker(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
             service: str, deployments: Path | None, settings: Settings,
-            analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest) -> None:
+            analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest,
+            suppressions: Suppressions | None = None) -> None:
     # The parent forwards SIGINT and SIGTERM; a worker then ends its input before the next
     # record and reports what it found, as it does at the end of its input. ``stop`` is the
     # parent's, as it was at the fork: a signal that came before is not missed.
     with stop_on_signals(stop, interrupt_reads=False):
         _work(me, workers, plan, files, fmt, service, deployments, settings, analyzer, queue,
-              stop)
+              stop, suppressions)
 
 
 def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: str,
           service: str, deployments: Path | None, settings: Settings,
-          analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest) -> None:
-    from detector.jobs.replay import feed_pipeline
+          analyzer: RequestAnalyzer | None, queue: Any, stop: StopRequest,
+          suppressions: Suppressions | None = None) -> None:
+    from detector.jobs.replay import apply_suppressions, feed_pipeline
 
     bad: list[BadRecord] = []
 
@@ -140,6 +143,7 @@ def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: st
         sources = [FileSource(f, fmt=fmt, service=service) for f in files]
         pipeline = Pipeline(settings, [_QueueSink(queue)], registry=DeploymentRegistry(),
                             dead_letter=dead_letter, analyzer=analyzer, wall_clock=None)
+        apply_suppressions(pipeline, suppressions)
         # Bad lines of the inputs and of the deployments file are worker 0's to report.
         feed_pipeline(pipeline, sources, deployments,
                       select=lambda items: _owned(items, me, workers, plan),
@@ -163,6 +167,7 @@ def _add(total: RunSummary, part: RunSummary) -> None:
     total.late += part.late
     total.incidents.update(part.incidents)
     total.findings.update(part.findings)
+    total.suppressed.update(part.suppressed)
     total.windows_closed = max(total.windows_closed, part.windows_closed)
 
 
@@ -178,6 +183,7 @@ def run_parallel_replay(
     dead_letter: Path | None,
     analyzer: RequestAnalyzer | None,
     stop: StopRequest | None = None,
+    suppressions: Suppressions | None = None,
 ) -> tuple[RunSummary, list[str]]:
     """``run_replay`` over ``workers`` processes (see the module docstring).
 
@@ -199,7 +205,7 @@ def run_parallel_replay(
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"detector-replay-{i}", daemon=True,
                          args=(i, workers, plan, files, fmt, service, deployments, settings,
-                               analyzer, queue, stop))
+                               analyzer, queue, stop, suppressions))
              for i in range(workers)]
     dl = DeadLetterFile(dead_letter) if dead_letter else None
     problems: list[str] = []

@@ -26,6 +26,7 @@ from detector.detectors.registry import build as build_detectors
 from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
+from detector.incidents.suppressor import Suppressor
 from detector.pipeline.ingest import ingest
 from detector.pipeline.screen import RequestScreen
 from detector.pipeline.series import PathKey, SeriesIndex
@@ -54,6 +55,7 @@ class RunSummary:
         self.late = 0
         self.incidents: Counter[str] = Counter()
         self.findings: Counter[str] = Counter()  # per-request findings by kind
+        self.suppressed: Counter[str] = Counter()  # incidents opened suppressed, by kind
         self.windows_closed = 0
         self.started = time.monotonic()
 
@@ -110,6 +112,8 @@ class Pipeline:
                                   self.new_endpoint, self.starts)
         # Told of every closed window and incident (release verdicts: detector.verdict).
         self.observers: list[WindowObserver] = []
+        # Suppression rules and maintenance windows (CONTRACTS §7); None: none apply.
+        self.suppressor: Suppressor | None = None
         self.incidents: IncidentManager = IncidentManager(
             settings.incidents, self.registry, self._emit, self.size
         )
@@ -263,6 +267,11 @@ class Pipeline:
         size = self.size
         start = w * size
         end = start + size
+        muted: frozenset[str] = frozenset()
+        if self.suppressor is not None:
+            muted = self.suppressor.rules.muted(start, end)
+            if muted:  # a maintenance window: its services' traffic is judged and learned by none
+                series, clients, pending = self._without(muted, series, clients, pending)
         first_ts = self.windows.first_ts
         covered: dict[str, float] = {}
         latest: dict[str, float] = {}
@@ -300,7 +309,7 @@ class Pipeline:
             return deploys[service]
 
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
-                                                         deployed_of)
+                                                         deployed_of, muted)
         # A spike of an id-bearing route made by a few clients (a walk) is theirs, not the
         # route's: the client detectors judge it.
         signals = few_clients_spikes(signals, clients, self.series.sid_of, self.series.id_bearing)
@@ -329,6 +338,8 @@ class Pipeline:
             routes[rk] = (n + st[COUNT], k + st[SAUTH])
         signals = self.campaigns.fold_window(CampaignWindow(start, end, signals, clients, routes))
         self.summary.windows_closed += 1
+        if self.suppressor is not None:
+            self.suppressor.observe(signals)
         # The incident clock (detected_at: CONTRACTS §3, the event-time watermark at
         # which the incident is raised) is the watermark at which this window closes,
         # its end, not the watermark when it happened to be closed: that depends on
@@ -340,6 +351,20 @@ class Pipeline:
             for obs in self.observers:
                 obs.window_closed(view)
 
+    def _without(
+        self,
+        muted: frozenset[str],
+        series: dict[int, list[Any]],
+        clients: dict[tuple[str, str], list[Any]],
+        pending: list[tuple[AccessEvent, int]],
+    ) -> tuple[dict[int, list[Any]], dict[tuple[str, str], list[Any]],
+               list[tuple[AccessEvent, int]]]:
+        """The window's counts without the ``muted`` services' traffic."""
+        keys = self.series.keys
+        return ({sid: st for sid, st in series.items() if keys[sid].service not in muted},
+                {ck: cs for ck, cs in clients.items() if ck[0] not in muted},
+                [p for p in pending if p[0].service not in muted])
+
     def finish(self) -> None:
         """End of input: close every open window (the last one is partial)."""
         self.close_due(final=True)
@@ -347,8 +372,12 @@ class Pipeline:
             sink.flush()
 
     def _emit(self, incident: Incident) -> None:
+        if self.suppressor is not None:
+            incident = self.suppressor.judge(incident)
         if incident.status == "open":
             self.summary.incidents[incident.kind] += 1
+            if incident.suppressed:
+                self.summary.suppressed[incident.kind] += 1
         for sink in self.sinks:
             sink.write(incident)
         for obs in self.observers:

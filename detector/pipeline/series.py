@@ -140,12 +140,16 @@ class SeriesIndex:
 
     def check_window(self, w: int, start: float, end: float, series: dict[int, list[Any]],
                      coverage: Callable[[str], float],
-                     deployed: Callable[[str], float | None] = lambda _s: None) -> list[Signal]:
+                     deployed: Callable[[str], float | None] = lambda _s: None,
+                     muted: frozenset[str] = frozenset()) -> list[Signal]:
         """Run the window detectors (and new-endpoint watch) over window ``w``'s series.
 
         ``deployed(service)`` is the event time of the service's latest deployment at
-        or before the window's end (None when none is known).
+        or before the window's end (None when none is known). The series of ``muted``
+        services (in a maintenance window) are neither judged nor learned from.
         """
+        if muted:
+            self._mute(w, muted)
         signals: list[Signal] = []
         detectors = self.detectors
         traffic = self.traffic
@@ -159,7 +163,7 @@ class SeriesIndex:
             svc = keys[sid].service
             per_service[svc] = per_service.get(svc, 0) + st[COUNT]
         for sid in sorted(self.awake.union(series)):
-            if self.birth[sid] > w:
+            if self.birth[sid] > w or (muted and keys[sid].service in muted):
                 continue
             key = keys[sid]
             stats = series.get(sid)
@@ -199,6 +203,20 @@ class SeriesIndex:
             else:
                 self.awake.add(sid)
         return signals
+
+    def _mute(self, w: int, muted: frozenset[str]) -> None:
+        """Window ``w`` does not exist for the muted services' baselines: what came
+        before it is accounted as usual, then each series is marked evaluated at ``w``,
+        so the silence learned after it starts after it."""
+        for svc in sorted(muted):
+            for key in self.by_service.get(svc, ()):
+                sid = self.sid_of[key]
+                if self.birth[sid] > w:
+                    continue
+                gap = w - self.last[sid] - 1
+                if gap > 0:
+                    self.traffic.skip_empty(self.states[sid][TRAFFIC], gap)
+                self.last[sid] = w
 
     # ---- state (detector.state.component): the path cache is not kept, it refills ----
     STATE_VERSION = 1

@@ -168,6 +168,7 @@ class HttpSink:
         self.rejected = 0  # given up: 3xx, 4xx, refused target, payload bug
         self.failed = 0  # given up after the bounded retries
         self.superseded = 0  # dropped from an overfull queue, a later change was kept
+        self.withheld = 0  # suppressed changes (CONTRACTS §7): kept by stores, never paged
         self.last_error = ""
         self._logged = ""  # the problem last logged, so each one is logged once
         self._bounded = False
@@ -214,6 +215,9 @@ class HttpSink:
             return self.rejected + self.failed + self.superseded + len(self._queue)
 
     def write(self, incident: Incident) -> None:
+        if incident.suppressed:  # a paging sink: what a rule says is fine pages nobody
+            self.withheld += 1
+            return
         with self._cond:
             self._queue.append(incident)
             if len(self._queue) > self._compact_at:
