@@ -22,6 +22,7 @@ from detector.cli.service_cmds import (
     deploy_record_command,
     run_command,
 )
+from detector.cli.suppress_cmds import suppress_app
 from detector.cli.usage import FORMAT_HELP, SINK_HELP, DetectorGroup
 from detector.cli.verdict_cmds import VERDICT_EPILOG, verdict_command
 from detector.config import load_settings
@@ -165,6 +166,7 @@ deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
 app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
 app.add_typer(releases_app, name="releases")
+app.add_typer(suppress_app, name="suppress")
 
 
 def main() -> None:

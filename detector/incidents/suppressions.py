@@ -131,6 +131,11 @@ class Maintenance:
     end: float
     reason: str
 
+    @property
+    def id(self) -> str:
+        raw = "\x1f".join([self.service, str(self.start), str(self.end), self.reason])
+        return "mnt-" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
     def overlaps(self, start: float, end: float) -> bool:
         return self.start < end and start < self.end
 

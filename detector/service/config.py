@@ -76,6 +76,9 @@ class ServiceSettings(BaseModel):
     records_dir: Path | None = None
     """Release records are written here, DIR/<service>/<version>.json (CONTRACTS §6); signed
     with the key in DETECTOR_RECORD_KEY[_FILE] when set. None: kept in memory only."""
+    suppressions: Path | None = None
+    """Suppression rules and maintenance windows (TOML or YAML, CONTRACTS §7); re-read
+    when the file changes. None: none."""
     policies: Path | None = None
     """Verdict policies: <service>.toml|yaml per service, else default.toml|yaml, in this
     directory; None: the default policy."""
