@@ -56,6 +56,10 @@ class Assignment:
         sink = self.ctx.sink.origin(self.ctx.origin(tp) if tp is not None else "")
         pipeline = Pipeline(self.ctx.settings, [sink], registry=DeploymentRegistry(),
                             dead_letter=self.dead_letter, analyzer=analyzer)
+        if self.ctx.suppressions is not None:
+            from detector.incidents.suppressor import Suppressor
+
+            pipeline.suppressor = Suppressor(self.ctx.suppressions.source)
         if tp is not None and self.ctx.releases is not None:  # not for placeholders
             from detector.verdict.watch import analyzer_models
 

@@ -24,6 +24,7 @@ from detector.service.jsonlog import JsonLog
 from detector.service.metrics import Metrics
 from detector.service.releases import ReleaseBook
 from detector.service.retrain import Reservoir
+from detector.service.suppressions import SuppressionWatch
 from detector.sinks.base import Sink
 from detector.state.checkpointing import partition_key
 
@@ -81,6 +82,9 @@ class ServiceContext:
         self.releases = ReleaseBook(cfg.records_dir, cfg.policies, log=self.log) \
             if cfg.verdicts else None
         self.deployments: list[DeploymentEvent] = []
+        # Suppression rules (CONTRACTS §7), shared by every partition's pipeline.
+        self.suppressions = SuppressionWatch(cfg.suppressions, log=self.log) \
+            if cfg.suppressions is not None else None
         self.source: KafkaSource | None = None
         self.dlq: DeadLetterProducer | None = None
         self.lag: dict[TopicPartition, int] = {}

@@ -150,6 +150,10 @@ class FanOutSink:
     def submit(self, origin: str, incident: Incident) -> None:
         self.metrics.inc("detector_incident_changes_total", "Incident state changes emitted.",
                          kind=incident.kind, status=incident.status)
+        if incident.suppressed and incident.status == "open":
+            self.metrics.inc("detector_incidents_suppressed_total",
+                             "Incidents opened under a suppression rule or maintenance "
+                             "window: stored, not paged.", kind=incident.kind)
         key = change_key(incident)
         with self._cond:
             self.seq += 1

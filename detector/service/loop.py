@@ -101,6 +101,8 @@ class ConsumeLoop:
             self.advance_idle()
             if refresh.reload_due(ctx.last_loop):
                 await refresh.reload()
+            if ctx.suppressions is not None:
+                ctx.suppressions.poll(ctx.last_loop)
             refresh.maybe_retrain()
             await records.send_dead_letters()
             await records.poll_deployments()
