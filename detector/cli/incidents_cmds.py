@@ -6,18 +6,23 @@ The lead registers it with ``app.add_typer(incidents_app, name="incidents")``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
+from detector.cli import feedback_cmds
 from detector.cli.errors import one_line_errors
 from detector.config import IncidentSettings, load_settings
 from detector.errors import UsageError
 from detector.incidents.model import Incident
 from detector.kinds import KINDS
 from detector.terminal import printable
+
+if TYPE_CHECKING:
+    from detector.incidents.feedback import Feedback
 
 DB_ENV = "DETECTOR_INCIDENTS__DB"  # incidents.db of the settings, read with them
 _STATUS_STYLE = {"open": "bold red", "update": "yellow", "resolved": "green"}
@@ -26,7 +31,7 @@ WIDE = 140  # columns from which ``list`` draws a table
 
 incidents_app = typer.Typer(
     name="incidents",
-    help="Read the incident store written by --sink sqlite:PATH.",
+    help="Read the incident store written by --sink sqlite:PATH; give feedback on incidents.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -104,11 +109,14 @@ def show_incident(
 
     Piped: its changes as JSON lines, oldest first; the last line is the latest state.
     """
+    from detector.incidents.feedback import read_feedback
     from detector.incidents.store import IncidentStore, StoreError
 
+    path = _db_path(db, config)
     try:
-        with IncidentStore(_db_path(db, config)) as store:
+        with IncidentStore(path) as store:
             latest, history = store.show(incident_id)
+        feedback = read_feedback(path, incident_id)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     out = sys.stdout
@@ -116,7 +124,10 @@ def show_incident(
         for inc in history:
             _json_line(out, inc)
         return
-    render_show(latest, history, out)
+    render_show(latest, history, out, feedback=feedback)
+
+
+feedback_cmds.register(incidents_app)  # ack, resolve, false-positive
 
 
 def render_table(incidents: list[Incident], out: IO[str], width: int | None = None) -> None:
@@ -155,8 +166,8 @@ def _severity(inc: Incident) -> str:
 
 
 def render_show(latest: Incident, history: list[Incident], out: IO[str],
-                width: int | None = None) -> None:
-    """The terminal form of ``incidents show``."""
+                width: int | None = None, feedback: Sequence[Feedback] = ()) -> None:
+    """The terminal form of ``incidents show`` (with the feedback people gave on it)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -178,6 +189,11 @@ def render_show(latest: Incident, history: list[Incident], out: IO[str],
         facts.append(("evidence", orjson.dumps(evidence).decode()))
     for sample in latest.evidence.get("samples") or []:
         facts.append(("sample", str(sample)))
+    if latest.suppressed:
+        facts.append(("suppressed", "yes: stored, not paged (a rule or maintenance window)"))
+    for fb in feedback:
+        said = f"{fb.action.replace('_', ' ')} by {fb.author} at {fb.at}"
+        facts.append(("feedback", said + (f": {fb.note}" if fb.note else "")))
     for name, value in facts:
         console.print(f"  [dim]{name:>10}[/] {_esc(value)}", soft_wrap=True)
     table = Table(title="history", title_justify="left", box=None, header_style="bold")

@@ -66,6 +66,18 @@ MIGRATIONS: tuple[str, ...] = (
                 NEW.start_epoch, NEW.end_epoch, NEW.detected_epoch, NEW.body);
     END;
     """,
+    # 2: feedback on incidents (``detector incidents ack|resolve|false-positive``).
+    """
+    CREATE TABLE incident_feedback (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL,
+        action         TEXT NOT NULL,
+        note           TEXT NOT NULL,
+        author         TEXT NOT NULL,
+        at             TEXT NOT NULL
+    );
+    CREATE INDEX incident_feedback_by_id ON incident_feedback (id, seq);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

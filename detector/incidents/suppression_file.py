@@ -41,6 +41,8 @@ def toml_value(v: object) -> str:
     >>> toml_value("a\\"b"), toml_value(["x", "y"])
     ('"a\\\\"b"', '["x", "y"]')
     """
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     return json.dumps(str(v))

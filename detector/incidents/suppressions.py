@@ -34,7 +34,8 @@ from detector.kinds import KINDS
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_FILE_BYTES = 4 << 20  # a rules file is small; bound what a wrong path can cost
-_RULE_KEYS = ("kind", "service", "route", "client", "user_agent", "reason", "author", "expires")
+_RULE_KEYS = ("kind", "service", "route", "client", "user_agent", "reason", "author", "expires",
+              "learn")
 _MAINT_KEYS = ("service", "start", "end", "reason")
 
 
@@ -76,6 +77,9 @@ class Rule:
     client: str | None = None
     user_agent: str | None = None
     network: Network | None = field(default=None, compare=False)
+    # The baselines learn the windows the rule covers as normal (a false positive's rule:
+    # what the detector mistook for an anomaly becomes part of what it expects).
+    learn: bool = False
 
     def __post_init__(self) -> None:
         if self.client is not None and self.network is None:
@@ -86,7 +90,7 @@ class Rule:
         """A short id from the rule's content (stable across edits of other rules)."""
         raw = "\x1f".join([self.service, ",".join(sorted(self.kinds or ())), self.route or "",
                            self.client or "", self.user_agent or "", str(self.expires),
-                           self.reason])
+                           self.reason, "learn" if self.learn else ""])
         return "sup-" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
     def expired(self, at: float) -> bool:
@@ -190,6 +194,10 @@ class Suppressions:
         """The first rule covering ``s``, if any."""
         return next((r for r in self.rules if r.matches(s)), None)
 
+    def learns(self, s: Subject) -> bool:
+        """A ``learn`` rule covers ``s``: its window is learned as normal."""
+        return any(r.learn and r.matches(s) for r in self.rules)
+
     def suppresses(self, s: Subject) -> bool:
         """A rule covers ``s``, or ``s`` began inside its service's maintenance window."""
         return self.maintenance_of(s.service, s.start) is not None or self.rule_for(s) is not None
@@ -251,10 +259,14 @@ def _rule(i: int, e: dict[str, Any], source: str) -> Rule:
             network = ipaddress.ip_network(client.strip("[]"), strict=False)
         except ValueError:
             raise SuppressionError(f"{where}.client: {client!r} is no address or CIDR") from None
+    learn = e.get("learn", False)
+    if not isinstance(learn, bool):
+        raise SuppressionError(f"{where}.learn: true or false")
     return Rule(i, _text(e, "service", where) or "", _time(e, "expires", where),
                 _text(e, "reason", where) or "", _text(e, "author", where) or "",
                 kinds=kinds, route=route, client=client,
-                user_agent=_text(e, "user_agent", where, required=False), network=network)
+                user_agent=_text(e, "user_agent", where, required=False), network=network,
+                learn=learn)
 
 
 def _maint(i: int, e: dict[str, Any], source: str) -> Maintenance:

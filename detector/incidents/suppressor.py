@@ -10,6 +10,7 @@ before it, so a page that went out is also closed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from detector.incidents.model import Incident
@@ -69,6 +70,19 @@ class Suppressor:
                     break
                 got.append((ev.client, ev.user_agent))
         self._who = {k: tuple(v) for k, v in who.items()}
+
+    def forgiving(self) -> Callable[[Signal], bool] | None:
+        """Whether a signal is one a ``learn`` rule covers (None when no rule learns)."""
+        rules = self.rules
+        if not any(r.learn for r in rules.rules):
+            return None
+
+        def forgiven(sig: Signal) -> bool:
+            who = tuple((ev.client, ev.user_agent) for ev in sig.samples[:MAX_WHO])
+            return rules.learns(Subject(sig.service, sig.kind, sig.route, sig.client,
+                                        sig.start, sig.end, who))
+
+        return forgiven
 
     def judge(self, inc: Incident) -> Incident:
         """``inc``, marked ``suppressed`` when a rule or maintenance window covers it."""

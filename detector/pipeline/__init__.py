@@ -308,8 +308,9 @@ class Pipeline:
                 deploys[service] = dep.ts if dep is not None else None
             return deploys[service]
 
+        forgiven = self.suppressor.forgiving() if self.suppressor is not None else None
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
-                                                         deployed_of, muted)
+                                                         deployed_of, muted, forgiven)
         # A spike of an id-bearing route made by a few clients (a walk) is theirs, not the
         # route's: the client detectors judge it.
         signals = few_clients_spikes(signals, clients, self.series.sid_of, self.series.id_bearing)

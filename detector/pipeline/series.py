@@ -141,12 +141,15 @@ class SeriesIndex:
     def check_window(self, w: int, start: float, end: float, series: dict[int, list[Any]],
                      coverage: Callable[[str], float],
                      deployed: Callable[[str], float | None] = lambda _s: None,
-                     muted: frozenset[str] = frozenset()) -> list[Signal]:
+                     muted: frozenset[str] = frozenset(),
+                     forgiven: Callable[[Signal], bool] | None = None) -> list[Signal]:
         """Run the window detectors (and new-endpoint watch) over window ``w``'s series.
 
         ``deployed(service)`` is the event time of the service's latest deployment at
         or before the window's end (None when none is known). The series of ``muted``
-        services (in a maintenance window) are neither judged nor learned from.
+        services (in a maintenance window) are neither judged nor learned from. A window
+        whose signals are all ``forgiven`` (a false positive's rule says so) is learned as
+        a normal one; its signals are raised all the same.
         """
         if muted:
             self._mute(w, muted)
@@ -177,7 +180,8 @@ class SeriesIndex:
                 win = SeriesWindow(key, start, end, _EMPTY, coverage(key.service),
                                    deployed(key.service), per_service.get(key.service, 0))
                 sig = traffic.check(states[TRAFFIC], win)
-                traffic.learn(states[TRAFFIC], win, sig is not None)
+                traffic.learn(states[TRAFFIC], win,
+                              sig is not None and (forgiven is None or not forgiven(sig)))
             else:
                 win = SeriesWindow(key, start, end, stats, coverage(key.service),
                                    deployed(key.service), per_service.get(key.service, 0))
@@ -185,7 +189,8 @@ class SeriesIndex:
                 found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
                 # A window anomalous in any respect is learned by no baseline of
                 # the series: stuffing traffic must not teach the latency baseline.
-                anomalous = any(f is not None for f in found)
+                anomalous = any(f is not None and (forgiven is None or not forgiven(f))
+                                for f in found)
                 for det, st, f in zip(detectors, states, found, strict=True):
                     det.learn(st, win, anomalous)
                     if f is not None:

@@ -132,3 +132,22 @@ def test_a_maintenance_window_raises_nothing_and_leaves_the_baselines_untouched(
     # ... and not where they are when the broken traffic is learned.
     unmuted_p, _ = _run(events, None)
     assert dumps(unmuted_p.series.snapshot()) != dumps(muted.series.snapshot())
+
+
+def test_a_learn_rule_lets_the_baselines_take_in_a_false_positive() -> None:
+    # The route's traffic triples for good at 120 min: a new normal the detector calls a
+    # spike. Flagged windows are learned by no baseline, so on its own it keeps flagging
+    # until the end; a false positive's rule with ``learn = true`` has them learned.
+    events = traffic(300, rate=4, rate_at=lambda t: 4.0 if t < 120 * 60 else 12.0)
+    fp = {"service": "pay", "kind": ["traffic_spike"], "route": "/v2/payments/{id}/refunds",
+          "reason": "new partner", "author": "ops", "expires": "2026-12-31T00:00:00Z"}
+    spans = {}
+    for name, rules in (("none", None), ("suppress", _rules(fp)),
+                        ("learn", _rules({**fp, "learn": True}))):
+        _, incs = _run(events, rules)
+        (resolved,) = [i for i in incs if i.status == "resolved"]
+        assert resolved.kind == "traffic_spike"
+        assert bool(resolved.suppressed) == (rules is not None)
+        spans[name] = parse_iso(resolved.end) - parse_iso(resolved.start)
+    assert spans["suppress"] == spans["none"] >= 60 * 60
+    assert spans["learn"] <= 5 * 60
