@@ -68,7 +68,7 @@ def _root(
   detector replay access.log.gz --deployments deploys.jsonl\n
   detector replay a.log b.log --sink jsonl:out.jsonl --dead-letter bad.jsonl\n
   detector replay access.log --sink sqlite:incidents.db --sink stdout\n
-  detector replay access.log --suppressions suppressions.toml --sink slack:env:HOOK\n
+  detector replay access.log --suppressions suppressions.toml --sink stdout\n
   zcat access.log.gz | detector replay - --format clf --service shop"""
 )
 @one_line_errors

@@ -73,7 +73,7 @@ def false_positive_command(
     expires: Annotated[str, typer.Option(
         "--expires", help="The rule's expiry: 30d, 12h or an ISO time.")] = "30d",
     suppressions: Annotated[Path | None, typer.Option(
-        "--suppressions", help="Suppression file (default: [service] suppressions of "
+        "--suppressions", help="Suppression file (default: \\[service] suppressions of "
                                "--config, else suppressions.toml).")] = None,
     author: AuthorOpt = None,
     store: StoreOpt = None,
@@ -132,5 +132,5 @@ def register(group: typer.Typer) -> None:
         one_line_errors(resolve_command))
     group.command("false-positive", epilog="""Examples:\n
   detector incidents false-positive inc-520205477b7e --note "nightly export"\n
-  detector incidents false-positive inc-520205477b7e --suppress --expires 90d
-  --suppressions /etc/detector/suppressions.toml""")(one_line_errors(false_positive_command))
+  detector incidents false-positive inc-520205477b7e --suppress --expires 90d""")(
+        one_line_errors(false_positive_command))

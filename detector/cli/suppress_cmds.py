@@ -27,7 +27,7 @@ suppress_app = typer.Typer(
 )
 
 FileOpt = Annotated[Path | None, typer.Option(
-    "--file", "-f", help="Suppression file, TOML or YAML (default: [service] suppressions "
+    "--file", "-f", help="Suppression file, TOML or YAML (default: \\[service] suppressions "
                          f"of --config, else {DEFAULT_FILE}).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML config file.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
@@ -63,6 +63,24 @@ def expiry(text: str, now: float | None = None) -> float:
                          "(2026-12-31T00:00:00Z)") from None
 
 
+def _when(text: str, flag: str) -> float:
+    from detector.incidents.suppressions import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: an ISO time (2026-03-17T02:00:00Z)") from None
+
+
+def _length(text: str) -> float:
+    from detector.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None
+
+
 def default_author() -> str:
     try:
         return os.environ.get("USER") or getpass.getuser()
@@ -71,30 +89,32 @@ def default_author() -> str:
 
 
 @suppress_app.command("add", epilog="""Examples:\n
-  detector suppress add --service catalog --route /v1/reports/export --kind traffic_spike
-  --reason "nightly export job" --expires 90d\n
-  detector suppress add --service search --client 66.249.64.0/19 --user-agent 'Googlebot*'
-  --reason crawler --expires 2026-12-31T00:00:00Z\n
-  detector suppress add --service payments --start 2026-03-17T02:00:00Z
-  --end 2026-03-17T03:00:00Z --reason "database migration"  (a maintenance window)""")
+  detector suppress add -s orders --route /v1/reports/export -r export -e 90d\n
+  detector suppress add -s search --client 66.249.64.0/19 -r crawler -e 30d\n
+  detector suppress add -s search --user-agent 'Googlebot*' -r bot -e 30d\n
+  detector suppress add -s pay -r migration --start 2026-03-17T02:00Z --for 1h""")
 @one_line_errors
 def add_command(
-    service: Annotated[str, typer.Option("--service", help="Service (required).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why this is fine (required).")],
+    service: Annotated[str, typer.Option("--service", "-s", help="Service (required).")],
+    reason: Annotated[str, typer.Option("--reason", "-r",
+                                        help="Why this is fine (required).")],
     kind: Annotated[list[str] | None, typer.Option(
-        "--kind", help="Kind it covers (repeatable; any kind when absent).")] = None,
+        "--kind", "-k", help="Kind it covers (repeatable; any kind when absent).")] = None,
     route: Annotated[str | None, typer.Option("--route", help="Route template.")] = None,
     client: Annotated[str | None, typer.Option("--client", help="Address or CIDR.")] = None,
     user_agent: Annotated[str | None, typer.Option(
         "--user-agent", help="User-agent glob (Googlebot*).")] = None,
     expires: Annotated[str | None, typer.Option(
-        "--expires", help="When the rule stops applying: 30d, 12h or an ISO time (required "
+        "--expires", "-e", help="When the rule stops applying: 30d, 12h or an ISO time (required "
                           "for a rule).")] = None,
     author: Annotated[str | None, typer.Option(
         "--author", help="Who says so (default: $USER).")] = None,
     start: Annotated[str | None, typer.Option(
         "--start", help="A maintenance window's start (ISO time), with --end.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="A maintenance window's end.")] = None,
+    for_: Annotated[str | None, typer.Option(
+        "--for", help="A maintenance window's length from --start (2h), instead of --end.")
+    ] = None,
     file: FileOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -105,13 +125,15 @@ def add_command(
 
     path = suppressions_path(file, config)
     entry: dict[str, Any]
-    if start is not None or end is not None:
+    if start is not None or end is not None or for_ is not None:
         scoped = [n for n, v in (("--kind", kind), ("--route", route), ("--client", client),
                                  ("--user-agent", user_agent), ("--expires", expires)) if v]
-        if scoped or start is None or end is None:
-            raise UsageError("a maintenance window takes --service, --start, --end and --reason"
-                             + (f", not {scoped[0]}" if scoped else ""))
-        entry = {"service": service, "start": start, "end": end, "reason": reason}
+        if scoped or start is None or (end is None) == (for_ is None):
+            raise UsageError("a maintenance window takes --service, --start, --end or --for, "
+                             "and --reason" + (f", not {scoped[0]}" if scoped else ""))
+        begin = _when(start, "--start")
+        finish = begin + _length(for_) if for_ is not None else _when(end or "", "--end")
+        entry = {"service": service, "start": iso(begin), "end": iso(finish), "reason": reason}
         after = add_entry(path, "maintenance", entry)
         added = after.maintenance[-1]
         typer.echo(f"added maintenance window m{added.index} {added.id} to {path}")

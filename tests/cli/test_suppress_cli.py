@@ -117,3 +117,16 @@ def test_the_file_comes_from_the_service_setting(tmp_path: Path,
     monkeypatch.setenv("DETECTOR_SERVICE__SUPPRESSIONS", str(f))
     assert suppress("add", "--service", "a", "--reason", "r", "--expires", "1d")[0] == 0
     assert len(Suppressions.load(f).rules) == 1
+
+
+def test_a_maintenance_window_by_its_length(tmp_path: Path) -> None:
+    f = tmp_path / "s.toml"
+    code, out = suppress("add", "-f", str(f), "-s", "pay", "-r", "migration",
+                         "--start", "2026-03-17T02:00Z", "--for", "90m")
+    assert code == 0, out
+    (m,) = Suppressions.load(f).maintenance
+    assert (m.start, m.end) == (parse_time("2026-03-17T02:00:00Z"),
+                                parse_time("2026-03-17T03:30:00Z"))
+    code, out = suppress("add", "-f", str(f), "-s", "pay", "-r", "x", "--start",
+                         "2026-03-17T02:00Z", "--for", "1h", "--end", "2026-03-17T05:00Z")
+    assert code == 2 and "--end or --for" in out
