@@ -67,7 +67,8 @@ class StdoutSink:
         self._console.print(
             f"[{style}]{_safe(incident.status):>8}[/] {_safe(incident.detected_at)} "
             f"[bold]{_safe(incident.kind)}[/] {_safe(incident.severity):<8} "
-            f"{_safe(incident.service)}: {_safe(incident.summary)} [dim]({_safe(incident.id)})[/]",
+            f"{_safe(incident.service)}: {_safe(incident.summary)} [dim]({_safe(incident.id)})[/]"
+            + (" [dim]suppressed[/]" if incident.suppressed else ""),
             markup=True,
             soft_wrap=True,
         )
