@@ -1,0 +1,96 @@
+"""The pure rules of reading a time range from Kafka: where a partition starts,
+when it is done, which time says an item is past the range, and their order.
+
+They are kept apart from the I/O (:mod:`detector.kafka.time_range`) so each can
+be tested against both brokers' conventions without a broker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detector.events import BadRecord, DeploymentEvent
+from detector.events import Item as EventItem
+
+
+def seek_offset(answer: Any) -> int | None:
+    """The offset to start a partition at, from its ``offsets_for_times`` answer;
+    None when nothing was appended at or after the time asked for.
+
+    Kafka answers None (offset -1) then. Tansu 0.6 answers offset 0 with
+    timestamp -1 instead, which would read the whole partition for nothing: a
+    negative timestamp is no record, whatever the offset says.
+
+    >>> from aiokafka.structs import OffsetAndTimestamp
+    >>> seek_offset(OffsetAndTimestamp(41, 1_700_000_000_000))
+    41
+    >>> seek_offset(None), seek_offset(OffsetAndTimestamp(0, -1))  # Kafka, Tansu: nothing
+    (None, None)
+    """
+    if answer is None or answer.offset < 0 or answer.timestamp < 0:
+        return None
+    return int(answer.offset)
+
+
+def end_reached(position: int, end_offset: int, highwater: int | None) -> bool:
+    """True when a partition has nothing left to read up to its end.
+
+    ``end_offset`` is ListOffsets(latest) taken when the read began: Kafka
+    answers the last offset + 1, Tansu 0.6 the last offset, or the base offset
+    of the last batch + 1, so it may fall short of the end and cannot say
+    "done" alone. ``highwater`` is the fetch high watermark, None until a fetch
+    of the partition was answered: it is last offset + 1 on both brokers, and
+    is the evidence. An empty poll is none: with aiokafka it only means no
+    fetch answered within the poll's timeout. A partition whose fetches never
+    get an answer ends on the read's deadline, as an error, never as a short
+    read.
+
+    Records 0..14 (last offset 14), as each broker reports them:
+
+    >>> end_reached(15, end_offset=15, highwater=15)           # Kafka, all read
+    True
+    >>> end_reached(14, end_offset=15, highwater=15)           # Kafka, one left
+    False
+    >>> end_reached(14, end_offset=14, highwater=None)         # Tansu: not before a fetch
+    False
+    >>> end_reached(14, end_offset=14, highwater=15), end_reached(15, 14, 15)
+    (False, True)
+    """
+    if highwater is None:
+        return False
+    return position >= max(end_offset, highwater)
+
+
+def event_time(item: EventItem) -> float | None:
+    """The event time (epoch seconds) deciding whether ``item`` is past the range;
+    None for a bad record, which has none.
+
+    A bad record's Kafka timestamp is no stand-in: a topic filled from files
+    (``detector publish``) stamps every record with the time it was published,
+    and one undecodable line would end its partition in the middle of the range.
+
+    >>> event_time(DeploymentEvent(1_700_000_000.0, "shop", "2"))
+    1700000000.0
+    >>> event_time(BadRecord("access:0", 7, "not a log line", b"?", timestamp_ms=1)) is None
+    True
+    """
+    if isinstance(item, BadRecord):
+        return None
+    return float(item[0])
+
+
+def order_key(item: EventItem) -> tuple[float, int, str, int]:
+    """Sort key of the items of a range: event time (bad records first, as in a
+    merge of files), deployments before the access events of the same instant,
+    then position: one order, whatever the polls were.
+
+    >>> dep = DeploymentEvent(5.0, "shop", "2", source="deployments:0", offset=3)
+    >>> bad = BadRecord("access:1", 9, "not a log line", b"?")
+    >>> order_key(dep), order_key(bad)
+    ((5.0, 0, 'deployments:0', 3), (-inf, 1, 'access:1', 9))
+    """
+    t = event_time(item)
+    rank = 0 if isinstance(item, DeploymentEvent) else 1
+    source: str = item.source
+    offset: int = item.offset
+    return (float("-inf") if t is None else t, rank, source, offset)
