@@ -3,6 +3,7 @@ group-less consumer, one small state per partition."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from detector.events import BadRecord, DeploymentEvent, Item
 from detector.kafka.admin import TopicAdmin
 from detector.kafka.config import KafkaConnection
 from detector.kafka.range_query import TimeRangeError, TimeRangeQuery, TimeRangeRead
-from detector.kafka.range_rules import end_reached, event_time, order_key, seek_offset
+from detector.kafka.range_rules import end_reached, event_time, merge_key, seek_offset
 
 POLL_RECORDS = 10_000
 
@@ -74,7 +75,7 @@ class RangeReader:
     def __init__(self, connection: KafkaConnection, query: TimeRangeQuery) -> None:
         self.conn = connection
         self.q = query
-        self.where = f"cannot read {', '.join(query.topics)} from {connection.bootstrap_servers}"
+        self.where = f"cannot read {', '.join(query.names())} from {connection.bootstrap_servers}"
         self.decoder = RecordDecoder(_Decoding.of(query))
         self.services = None if query.services is None else frozenset(query.services)
         self.parts: dict[TopicPartition, _Partition] = {}
@@ -101,15 +102,15 @@ class RangeReader:
             await self._drain(consumer)
         finally:
             await consumer.stop()
-        items = sorted((it for p in self.parts.values() for it in p.kept), key=order_key)
+        items = list(heapq.merge(*(p.kept for _, p in sorted(self.parts.items())),
+                                 key=merge_key))
         return TimeRangeRead(items, self.records, self.bytes, len(self.parts), self.skipped,
                              self.deployments_found)
 
     async def _layout(self) -> dict[str, list[int]]:
         """Partition ids per topic; an unknown access topic is an error."""
-        names = [*self.q.topics, *([self.q.deployments_topic] if self.q.deployments_topic else [])]
         async with TopicAdmin(self.conn) as admin:  # lists first: Tansu creates what Metadata names
-            layout = await admin.describe(names)
+            layout = await admin.describe(self.q.names())
         self.answered = True
         missing = [t for t in self.q.topics if not layout.get(t)]
         if missing:

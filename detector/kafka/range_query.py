@@ -47,7 +47,7 @@ class TimeRangeQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    topics: tuple[str, ...] = Field(min_length=1)
+    topics: tuple[str, ...]  # access-log topics; none: the deployments topic alone
     start: float  # epoch seconds, inclusive
     end: float  # epoch seconds, exclusive
     deployments_topic: str | None = None
@@ -65,6 +65,8 @@ class TimeRangeQuery(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if not self.topics and not self.deployments_topic:
+            raise ValueError("nothing to read: give topics, a deployments_topic or both")
         if self.end <= self.start:
             raise ValueError(f"empty time range: end {self.end:g} is not after start "
                              f"{self.start:g}")
@@ -72,11 +74,20 @@ class TimeRangeQuery(BaseModel):
             raise ValueError(f"unknown format {self.fmt!r} (one of auto, {', '.join(FORMATS)})")
         return self
 
+    def names(self) -> list[str]:
+        """Every topic read, the deployments topic last.
+
+        >>> TimeRangeQuery(topics=("a", "b"), start=0, end=1, deployments_topic="d").names()
+        ['a', 'b', 'd']
+        """
+        return [*self.topics, *([self.deployments_topic] if self.deployments_topic else [])]
+
 
 class TimeRangeRead(NamedTuple):
-    """The items of a range, sorted by time (:func:`detector.kafka.range_rules.order_key`),
-    and what it took: records and bytes read between the partitions' starts and
-    stops, partitions read, and partitions with nothing at or after the start.
+    """The items of a range, partitions merged in time order as files are
+    (:func:`detector.kafka.range_rules.merge_key`), and what it took: records and
+    bytes read between the partitions' starts and stops, partitions read, and
+    partitions with nothing at or after the start.
 
     >>> got = TimeRangeRead([], records=0, bytes=0, partitions=0, skipped=4,
     ...                     deployments_topic_found=False)

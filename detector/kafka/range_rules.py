@@ -1,5 +1,5 @@
 """The pure rules of reading a time range from Kafka: where a partition starts,
-when it is done, which time says an item is past the range, and their order.
+when it is done, which time says an item is past the range, and the merge order.
 
 They are kept apart from the I/O (:mod:`detector.kafka.time_range`) so each can
 be tested against both brokers' conventions without a broker.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.events import BadRecord, DeploymentEvent
+from detector.events import BadRecord
 from detector.events import Item as EventItem
 
 
@@ -69,6 +69,7 @@ def event_time(item: EventItem) -> float | None:
     (``detector publish``) stamps every record with the time it was published,
     and one undecodable line would end its partition in the middle of the range.
 
+    >>> from detector.events import DeploymentEvent
     >>> event_time(DeploymentEvent(1_700_000_000.0, "shop", "2"))
     1700000000.0
     >>> event_time(BadRecord("access:0", 7, "not a log line", b"?", timestamp_ms=1)) is None
@@ -79,18 +80,20 @@ def event_time(item: EventItem) -> float | None:
     return float(item[0])
 
 
-def order_key(item: EventItem) -> tuple[float, int, str, int]:
-    """Sort key of the items of a range: event time (bad records first, as in a
-    merge of files), deployments before the access events of the same instant,
-    then position: one order, whatever the polls were.
+def merge_key(item: EventItem) -> float:
+    """Key of the merge of partitions, as files are merged (sources.files): each
+    partition in offset order, the partitions by event time, bad records as
+    soon as they come up. Taken over the partitions in (topic, partition)
+    order, ties go the same way whatever the polls were; a service's events,
+    all in one partition when the topic is keyed by service, keep the order
+    they were appended in, which is the order of the file they came from.
 
-    >>> dep = DeploymentEvent(5.0, "shop", "2", source="deployments:0", offset=3)
-    >>> bad = BadRecord("access:1", 9, "not a log line", b"?")
-    >>> order_key(dep), order_key(bad)
-    ((5.0, 0, 'deployments:0', 3), (-inf, 1, 'access:1', 9))
+    >>> import heapq
+    >>> from detector.events import DeploymentEvent
+    >>> p0 = [DeploymentEvent(5.0, "shop", "2"), DeploymentEvent(9.0, "shop", "3")]
+    >>> p1 = [BadRecord("access:1", 0, "not a log line", b"?"), DeploymentEvent(7.0, "cart", "1")]
+    >>> [getattr(it, "ts", None) for it in heapq.merge(p0, p1, key=merge_key)]
+    [None, 5.0, 7.0, 9.0]
     """
     t = event_time(item)
-    rank = 0 if isinstance(item, DeploymentEvent) else 1
-    source: str = item.source
-    offset: int = item.offset
-    return (float("-inf") if t is None else t, rank, source, offset)
+    return float("-inf") if t is None else t

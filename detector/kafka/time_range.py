@@ -59,8 +59,8 @@ async def read_time_range(cluster: str | KafkaConnection, query: TimeRangeQuery)
             topics=("access",), start=t0, end=t0 + 3600, deployments_topic="deployments"))
     """
     conn = _connection(cluster)
-    where = f"cannot read {', '.join(query.topics)} from {conn.bootstrap_servers}"
     reader = RangeReader(conn, query)
+    where = reader.where
     try:
         async with asyncio.timeout(query.deadline):
             return await reader.run()

@@ -100,7 +100,7 @@ async def topics(connection: KafkaConnection,
 
 def expected_access(service: str) -> list[tuple[float, str]]:
     inside = [(float(T0 + 60 * m), "/cart") for m in range(60, 120)]
-    return sorted([*inside, (float(END - 1), "/late")])
+    return [*inside, (float(END - 1), "/late")]
 
 
 async def test_reads_exactly_the_range(connection: KafkaConnection,
@@ -127,8 +127,24 @@ async def test_reads_exactly_the_range(connection: KafkaConnection,
     # first event past end + lateness (minute 123) on each partition, and the
     # deployments topic; whatever the broker's offsets-for-times index is.
     assert got.records == 2 * (123 - 58 + 1 + 1) + 1 + 3
-    times = [it.ts for it in got.items if not isinstance(it, BadRecord)]
-    assert times == sorted(times)
+    # Each partition in offset order: the straggler after the event it followed.
+    for source in {it.source for it in got.items}:
+        offsets = [it.offset for it in got.items if it.source == source]
+        assert offsets == sorted(offsets)
+    assert [e.path for e in events if e.service == "shop"][-2:] == ["/cart", "/late"]
+
+
+async def test_deployments_topic_alone(connection: KafkaConnection,
+                                       topics: tuple[str, str]) -> None:
+    _, deployments = topics
+    got = await read_time_range(connection, TimeRangeQuery(
+        topics=(), deployments_topic=deployments, start=START, end=END))
+    assert [type(it).__name__ for it in got.items] == [  # offset order
+        "DeploymentEvent", "DeploymentEvent", "BadRecord"]
+    assert got.items[-1].reason == "deployment: missing service"  # type: ignore[union-attr]
+    missing = await read_time_range(connection, TimeRangeQuery(
+        topics=(), deployments_topic=f"missing-{uuid.uuid4().hex[:8]}", start=START, end=END))
+    assert missing.items == [] and not missing.deployments_topic_found
 
 
 async def test_range_up_to_the_end_of_the_topic(connection: KafkaConnection,
