@@ -94,6 +94,14 @@ class RangeReader:
 
     async def run(self) -> TimeRangeRead:
         layout = await self._layout()
+        if any(layout.values()):  # aiokafka's stop() fails after an empty assignment
+            await self._consume(layout)
+        items = list(heapq.merge(*(p.kept for _, p in sorted(self.parts.items())),
+                                 key=merge_key))
+        return TimeRangeRead(items, self.records, self.bytes, len(self.parts), self.skipped,
+                             self.deployments_found)
+
+    async def _consume(self, layout: dict[str, list[int]]) -> None:
         consumer = AIOKafkaConsumer(**self.conn.client_kwargs(), group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest")
         try:
@@ -102,10 +110,6 @@ class RangeReader:
             await self._drain(consumer)
         finally:
             await consumer.stop()
-        items = list(heapq.merge(*(p.kept for _, p in sorted(self.parts.items())),
-                                 key=merge_key))
-        return TimeRangeRead(items, self.records, self.bytes, len(self.parts), self.skipped,
-                             self.deployments_found)
 
     async def _layout(self) -> dict[str, list[int]]:
         """Partition ids per topic; an unknown access topic is an error."""
