@@ -22,6 +22,7 @@ from detector.verdict.policy import Policy
 from detector.verdict.sides import WinAgg
 
 if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
     from detector.deployments.registry import DeploymentRegistry
     from detector.incidents.model import Incident
 
@@ -29,6 +30,13 @@ KNOWN_ROUTES_MAX = 20_000  # routes remembered per service (new_endpoints)
 KNOWN_PARAMS_MAX = 256  # parameter names remembered per route (new_parameters)
 INCIDENTS_KEPT = 5_000  # recent incidents per service
 BUFFER_SLACK = 900.0  # seconds of windows kept beyond the baseline's length
+
+
+def analyzer_models(analyzer: RequestAnalyzer | None) -> dict[str, str]:
+    """The model versions behind the findings, for the record's producer."""
+    if analyzer is None or not getattr(analyzer, "version", None):
+        return {}
+    return {"request": str(analyzer.version)}
 
 
 class _ServiceState:
@@ -146,18 +154,18 @@ class ReleaseWatch:
         for dep in self.registry.all(service):
             if dep.ts > now or (dep.version, dep.ts) in st.started:
                 continue
-            if self.version is not None and dep.version != self.version:
-                continue
-            if any(e.deployed_at >= dep.ts for e in st.evaluations) or \
-                    any(v == dep.version for v, _ in st.started):
-                st.started.add((dep.version, dep.ts))
-                continue  # an older deploy showing up late, or a version seen again
             st.started.add((dep.version, dep.ts))
-            policy = self._policy(service)
+            if any(e.deployed_at >= dep.ts for e in st.evaluations):
+                continue  # an older deploy showing up late
             for other in st.evaluations:  # a newer deploy ends the one before
                 if other.cut_at is None and dep.ts < other.cand_end:
                     other.cut_at = dep.ts
-                    other.cand_end = max(other.cand_start, dep.ts)
+                    other.cand_end = max(other.cand_start, math.floor(dep.ts / size) * size)
+            if self.version is not None and dep.version != self.version:
+                continue
+            if any(v == dep.version for v, t in st.started if t != dep.ts):
+                continue  # a version deployed again (a rollback to it): judged the first time
+            policy = self._policy(service)
             # Whole windows: the candidate's first starts at or after deploy + delay, the
             # baseline's last ends at or before the deploy; both last the policy's window.
             cand_start = math.ceil((dep.ts + policy.delay) / size) * size
@@ -173,6 +181,20 @@ class ReleaseWatch:
                 known_params={r: frozenset(n) for r, n in st.known_params.items()},
             )
             st.evaluations.append(ev)
+
+    def interim(self, service: str, version: str) -> dict[str, Any] | None:
+        """The record ``service`` ``version`` would get on the windows so far (None when
+        it is not under evaluation here); the evaluation goes on."""
+        st = self._state.get(service)
+        if st is None:
+            return None
+        for ev in st.evaluations:
+            if ev.version == version:
+                rec = judge(ev, self._policy(service), list(st.incidents),
+                            analysis=self.analysis, models=self.models)
+                rec.setdefault("notes", []).append("interim: the candidate window is not over")
+                return rec
+        return None
 
     def _judge_due(self, now: float) -> None:
         for service in sorted(self._state):
