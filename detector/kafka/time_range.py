@@ -29,8 +29,8 @@ from detector.kafka.range_query import (
     time_range_query,
 )
 
-__all__ = ["TimeRangeError", "TimeRangeQuery", "TimeRangeRead", "load_time_range",
-           "read_time_range", "time_range_query"]
+__all__ = ["TimeRangeError", "TimeRangeQuery", "TimeRangeRead", "load_deployments_topic",
+           "load_time_range", "read_time_range", "time_range_query"]
 
 
 def _connection(cluster: str | KafkaConnection) -> KafkaConnection:
@@ -101,3 +101,22 @@ def load_time_range(cluster: str | KafkaConnection, topics: Sequence[str], start
     query = time_range_query(topics, start, end, **options)
     with _no_last_resort():
         return asyncio.run(read_time_range(cluster, query)).items
+
+
+def load_deployments_topic(cluster: str | KafkaConnection, topic: str,
+                           **options: object) -> list[Item]:
+    """The whole deployments topic (deployment events and bad records, in offset
+    order per partition), for synchronous callers; a missing topic is a
+    :class:`TimeRangeError`, as any read that fails. ``options`` as for
+    :func:`load_time_range` (``services``, ``deadline``...)::
+
+        deps = load_deployments_topic("k:9092", "deployments", services=("payments",))
+    """
+    # The range does not apply to the deployments topic: any valid one will do.
+    query = time_range_query((), 0.0, 1.0, deployments_topic=topic, **options)
+    with _no_last_resort():
+        got = asyncio.run(read_time_range(cluster, query))
+    if not got.deployments_topic_found:
+        raise TimeRangeError(f"cannot read {topic} from {_connection(cluster).bootstrap_servers}: "
+                             "unknown topic (or not authorised to describe it)")
+    return got.items
