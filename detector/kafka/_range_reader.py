@@ -82,6 +82,8 @@ class RangeReader:
         self.live: set[TopicPartition] = set()
         self.records = 0
         self.bytes = 0
+        self.kept = 0
+        self.kept_bytes = 0
         self.skipped = 0
         self.deployments_found = False
         self.answered = False  # the cluster described the topics
@@ -165,16 +167,28 @@ class RangeReader:
                     self.live.discard(tp)
                     consumer.pause(tp)
 
-    def _count(self, recs: Sequence[Any]) -> None:
-        """Account for ``recs``; over the query's bounds the read stops, one line."""
+    def _keep(self, part: _Partition, items: Sequence[Item], recs: Sequence[Any],
+              in_range: bool = True) -> None:
+        """Count ``recs`` as read, keep the wanted of their ``items`` (one per record).
+
+        The bounds are on what is kept, which is what stays in memory: records
+        of other services or outside the range only cost time, and the
+        deadline bounds that. Over a bound the read stops, in one line.
+        """
         q = self.q
         self.records += len(recs)
         self.bytes += sum(len(r.value or b"") + len(r.key or b"") for r in recs)
-        if self.records > q.max_records or self.bytes > q.max_bytes:
+        kept = part.kept
+        for it, r in zip(items, recs, strict=False):  # recs may hold the stopping record too
+            if self._wanted(it, in_range):
+                kept.append(it)
+                self.kept += 1
+                self.kept_bytes += len(r.value or b"")
+        if self.kept > q.max_records or self.kept_bytes > q.max_bytes:
             raise TimeRangeError(
                 f"{self.where}: the range holds more than {q.max_records:,} records or "
-                f"{q.max_bytes:,} bytes (read {self.records:,} records, {self.bytes:,} bytes "
-                "so far); narrow the window or raise the bound")
+                f"{q.max_bytes:,} bytes to keep ({self.kept:,} records, {self.kept_bytes:,} "
+                "bytes so far); narrow the range or raise the bound")
 
     def _wanted(self, it: Item, in_range: bool = True) -> bool:
         """Bad records always; events of the query's services, in its range if asked."""
@@ -186,8 +200,7 @@ class RangeReader:
 
     def _take(self, part: _Partition, recs: list[Any]) -> None:
         if part.seek_ms is None:
-            self._count(recs)
-            part.kept.extend(it for it in map(deployment_item, recs) if self._wanted(it, False))
+            self._keep(part, [deployment_item(r) for r in recs], recs, in_range=False)
             return
         if not part.started:
             # Kafka's answer is exact; an index by append time (Tansu) may start
@@ -205,5 +218,4 @@ class RangeReader:
                 part.stopped = True
                 items, recs = items[:n], recs[:n + 1]  # the stopping record was read
                 break
-        self._count(recs)
-        part.kept.extend(it for it in items if self._wanted(it))
+        self._keep(part, items, recs)

@@ -59,6 +59,7 @@ class TimeRangeQuery(BaseModel):
     max_record_bytes: int = Field(default=MAX_LINE_BYTES, gt=0)
     lateness: float = Field(default=DEFAULT_LATENESS, ge=0)
     deadline: float = Field(default=60.0, gt=0)  # seconds for the whole read
+    # Bounds on what is kept (memory): items, and the bytes of their records.
     max_records: int = Field(default=2_000_000, gt=0)
     max_bytes: int = Field(default=1 << 30, gt=0)
     poll_ms: int = Field(default=200, gt=0)
