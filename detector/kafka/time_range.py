@@ -62,6 +62,10 @@ async def read_time_range(cluster: str | KafkaConnection, query: TimeRangeQuery)
     reader = RangeReader(conn, query)
     where = reader.where
     try:
+        conn.client_kwargs()  # reads the password and TLS files now: one line if unusable
+    except (ValueError, OSError) as exc:
+        raise TimeRangeError(f"{where}: {exc}") from None
+    try:
         async with asyncio.timeout(query.deadline):
             return await reader.run()
     except TimeRangeError:

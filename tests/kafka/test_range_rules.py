@@ -5,6 +5,7 @@ consumer reports the end offset as Kafka does (last + 1) or as Tansu does
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,3 +136,12 @@ async def test_broker_refusals_are_one_line(monkeypatch: pytest.MonkeyPatch, err
     assert text.startswith("cannot read access, edge from k1:9092: ")
     assert said in text and "\n" not in text
     assert exc.value.retriable is retry
+
+
+async def test_unreadable_credentials_are_one_line(tmp_path: Path) -> None:
+    conn = KafkaConnection(bootstrap_servers="k1:9092", security_protocol="SASL_SSL",
+                           sasl_mechanism="PLAIN", sasl_plain_username="key",
+                           sasl_plain_password_file=tmp_path / "missing")
+    with pytest.raises(TimeRangeError, match=r"^cannot read access from k1:9092: cannot read "
+                                             r"sasl_plain_password_file .*missing: No such file"):
+        await read_time_range(conn, TimeRangeQuery(topics=("access",), start=T0, end=T0 + 60))
