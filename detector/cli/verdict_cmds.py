@@ -18,10 +18,12 @@ EXIT_OF = {"pass": 0, "fail": EXIT_FINDINGS, "marginal": EXIT_MARGINAL,
 VERDICT_EPILOG = """Exit codes: 0 pass, 1 fail, 3 marginal, 4 inconclusive (too little traffic
 to judge: never a pass), 2 usage or input error.\n
 Examples:\n
-  detector verdict --service pay --version 2.32.0 --logs access.log.gz --deployments d.jsonl\n
-  detector verdict --service pay --version 2.32.0 --logs a.log --policy pay.toml --json\n
-  detector verdict --service pay --version 2.32.0 --bootstrap-servers kafka:9092 \\\n
-    --topic access-logs --record releases/"""
+  detector verdict --service pay --version 2.3 --logs access.log.gz\n
+  detector verdict --service pay --version 2.3 --logs a.log --json\n
+  detector verdict --service pay --version 2.3 --policy pay.toml \\\n
+    --logs a.log --deployments d.jsonl --record releases/\n
+  detector verdict --service pay --version 2.3 --bootstrap-servers kf:9092 \\\n
+    --topic access-logs"""
 
 
 @one_line_errors
@@ -65,13 +67,11 @@ def verdict_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Judge one release from access logs alone: pass, marginal, fail or inconclusive."""
-    import orjson
-
     from detector.config import load_settings
     from detector.errors import UsageError
     from detector.jobs.replay import build_analyzer
     from detector.verdict.policy import load_policy
-    from detector.verdict.record import seal, signing_key, write_record
+    from detector.verdict.record import dumps, seal, signing_key, write_record
     from detector.verdict.report import render
 
     settings = load_settings(config)
@@ -104,7 +104,7 @@ def verdict_command(
         path = write_record(record_dir, sealed)
         sys.stderr.write(f"verdict: record written to {path}\n")
     if json_out:
-        sys.stdout.buffer.write(orjson.dumps(sealed, option=orjson.OPT_SORT_KEYS) + b"\n")
+        sys.stdout.buffer.write(dumps(sealed) + b"\n")
     else:
         typer.echo(render(sealed))
     sys.stdout.flush()

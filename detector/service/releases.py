@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from detector.config import ConfigError
 from detector.verdict.policy import Policy, load_policy
-from detector.verdict.record import seal, signing_key, write_record
+from detector.verdict.record import RecordError, seal, signing_key, write_record
 from detector.verdict.watch import ReleaseWatch
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class ReleaseBook:
         if self.records_dir is not None:
             try:
                 path = write_record(self.records_dir, sealed)
-            except OSError as exc:
+            except (OSError, RecordError) as exc:  # write_record says OSErrors as RecordError
                 if self.log is not None:
                     self.log("release record not written", level="error",
                              service=key[0], version=key[1], error=str(exc)[:200])
