@@ -26,7 +26,7 @@ from detector.kafka.config import KafkaConnection
 from detector.kafka.time_range import load_deployments_topic, load_time_range
 from detector.pipeline import RunSummary
 from detector.verdict.policy import Policy
-from detector.verdict.watch import BUFFER_SLACK
+from detector.verdict.watch import BUFFER_SLACK, DAY
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -36,8 +36,21 @@ if TYPE_CHECKING:
 # 2 h by default) need no more, and routes or parameters seen within it are not
 # "new". Every hour read costs the pipeline's time on every event of it, so no
 # more by default. A fixed span, not "all there is": the same deploy gives the
-# same range, whatever the topic's retention.
+# same range, whatever the topic's retention. Not the request rate's
+# same-hours-yesterday correction (the watch's day of windows): that takes
+# ``daily_history``, a day more of every event through the pipeline.
 HISTORY = 2 * 3600.0
+
+
+def daily_history(policy: Policy, settings: Settings) -> float:
+    """The ``history`` that gives the watch the baseline's hours the day before
+    (its request-rate correction for the daily shape), as a replay of a day of
+    logs has them.
+
+    >>> daily_history(Policy(window="30m"), Settings()) / 3600
+    24.5166...
+    """
+    return DAY + policy.window + settings.windows.size_seconds
 
 
 def verdict_range(deployed_at: float, policy: Policy, settings: Settings,
@@ -82,7 +95,8 @@ def judge_kafka(cluster: str | KafkaConnection, topics: Sequence[str], *, servic
 
     ``cluster`` is ``HOST:PORT[,...]`` or a connection with its TLS/SASL
     settings; ``deadline`` bounds each of the two reads (deployments, range);
-    ``history``: seconds read before the deploy, at least (:func:`verdict_range`).
+    ``history``: seconds read before the deploy, at least (:func:`verdict_range`;
+    :func:`daily_history` for the request rate's daily-shape correction).
     """
     if deployments is None and not deployments_topic:
         raise VerdictInputError("a verdict over Kafka needs the deployment: give "
