@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from detector.cli.app import app
 from detector.config import Settings
-from detector.jobs.verdict import VerdictInputError
-from detector.jobs.verdict_kafka import judge_kafka
+from detector.jobs.verdict import VerdictInputError, judge_files
+from detector.jobs.verdict_kafka import daily_history, judge_kafka
 from detector.kafka import EmbeddedBroker, KafkaConnection, TopicAdmin, TopicSpec, produce_lines
 from detector.verdict.policy import Policy
 
@@ -124,3 +124,58 @@ def test_missing_deployments_topic_is_one_line(broker: EmbeddedBroker,
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0
     assert "cannot read no-such-topic" in result.stderr and "unknown topic" in result.stderr
+
+
+def daily_lines() -> list[bytes]:
+    """26 hours of one service whose traffic follows the hour of the day (6 to 29
+    requests a minute), version 1.1 deployed at 09:00 on the second day."""
+    out = []
+    for minute in range(26 * 60):
+        start = T0 + minute * 60
+        n = 6 + time.gmtime(start).tm_hour
+        for k in range(n):
+            ts = start + k * 60 / n
+            out.append(json.dumps({
+                "timestamp": iso(ts), "service.name": "daily",
+                "service.version": "1.1" if ts >= DAILY_DEPLOY else "1.0",
+                "http.request.method": "GET", "url.path": f"/items/{k}",
+                "http.response.status_code": 200, "http.server.request.duration": 0.02,
+                "client.address": f"10.0.1.{k}", "user_agent.original": "app/2"}).encode())
+    return out
+
+
+DAILY_DEPLOY = T0 + 25 * 3600  # 09:00 the next day (T0 is 08:00)
+
+
+def test_daily_history_gives_the_daily_correction(broker: EmbeddedBroker,
+                                                  tmp_path: Path) -> None:
+    lines = daily_lines()
+    logs = tmp_path / "daily.log"
+    logs.write_bytes(b"\n".join(lines) + b"\n")
+    deps = tmp_path / "deployments.jsonl"
+    deps.write_bytes(json.dumps({"type": "deployment", "timestamp": iso(DAILY_DEPLOY),
+                                 "service.name": "daily", "service.version": "1.1"}).encode())
+    topic = f"daily-{uuid.uuid4().hex[:8]}"
+    conn = KafkaConnection(bootstrap_servers=broker.bootstrap_servers)
+
+    async def fill() -> None:
+        async with TopicAdmin(conn) as admin:
+            await admin.ensure_topics([TopicSpec(topic, 1)])
+        await produce_lines(conn, topic, lines)
+
+    asyncio.run(fill())
+    policy, settings = Policy(window="30m"), Settings()
+    common: dict[str, Any] = dict(service="daily", version="1.1", policy=policy,
+                                  settings=settings, fmt="auto", deployments=deps, analyzer=None)
+    from_files, _ = judge_files([str(logs)], **common)
+    daily, _ = judge_kafka(conn, [topic], deployments_topic=None,
+                           history=daily_history(policy, settings), **common)
+    short, _ = judge_kafka(conn, [topic], deployments_topic=None, **common)
+
+    def growth(record: dict[str, Any]) -> Any:
+        rate = [c for c in record["checks"] if c["check"] == "request_rate" and c["route"] == "*"]
+        return rate[0].get("daily_growth")
+
+    assert daily == from_files  # a day of history: as the replay of the whole file
+    assert growth(daily) == round(15 / 14, 4)  # 08:30-09:00 -> 09:03-09:33, a day before
+    assert growth(short) is None  # two hours: no same hours yesterday to scale by
