@@ -59,6 +59,7 @@ from detector.service.loop import ConsumeLoop
 from detector.service.metrics import HttpEndpoints, Metrics
 from detector.service.records import Records
 from detector.service.refresh import ModelRefresh
+from detector.service.webhook import Judge, VerdictWebhook
 from detector.sinks.base import Sink
 from detector.state.checkpointing import (
     Checkpointer,
@@ -111,8 +112,10 @@ class ServiceRuntime:
         log: JsonLog | None = None,
         handle_signals: bool = False,
         analysis: bool = True,
+        judge: Judge | None = None,
     ) -> None:
         self.cfg = service
+        self.judge = judge  # answers POST /verdict (Flagger); None: 503 "no judge"
         self.settings = settings
         self.ctx = ctx = ServiceContext(service, settings, sinks, log=log)
         self.conn = service.kafka_connection()
@@ -250,7 +253,8 @@ class ServiceRuntime:
         return ctx.exit_code
 
     async def _start_http(self) -> None:
-        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log)
+        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log,
+                                  verdict=VerdictWebhook(self.judge))
         await self.http.start(self.cfg.metrics_host, self.cfg.metrics_port)
         self.log("metrics", host=self.cfg.metrics_host, port=self.http.port)
 
