@@ -609,3 +609,32 @@ async def test_canary_hooks_against_the_real_endpoint(
         w.close()
         got[hook["type"]] = 200 <= status < 300
     assert got == {"confirm-promotion": promote, "rollback": roll_back}
+
+
+# ---- README ---------------------------------------------------------------------------
+
+
+def readme_snippets() -> list[Any]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Gating a deploy", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def test_readme_snippets_match_the_files() -> None:
+    gate, rollout, hooks = readme_snippets()
+    call = gate["gate"]
+    assert call["uses"] == "./.github/workflows/detector-verdict.yml"
+    inputs = trigger(workflow())["workflow_call"]["inputs"]
+    assert set(call["with"]) <= set(inputs)
+    assert {n for n, spec in inputs.items() if spec.get("required")} <= set(call["with"])
+    analysis = rollout["steps"][2]["analysis"]
+    assert analysis["templates"] == [{"templateName": argo_template()["metadata"]["name"]}]
+    declared = {a["name"]: a for a in argo_template()["spec"]["args"]}
+    passed = {a["name"] for a in analysis["args"]}
+    assert passed <= set(declared)
+    assert {n for n, a in declared.items() if "value" not in a} <= passed
+    (hook,) = hooks["webhooks"]
+    (same,) = [h for h in canary()["spec"]["analysis"]["webhooks"] if h["name"] == hook["name"]]
+    assert (hook["type"], hook["url"]) == (same["type"], same["url"])
+    req = parse_request(json.dumps(flagger_payload(canary(), hook)).encode())
+    assert (req.service, req.version, req.mode) == ("payments", "2.32.0", "gate")
