@@ -30,6 +30,7 @@ import yaml
 from detector.cli.app import app
 from detector.service.metrics import HttpEndpoints, Metrics
 from detector.service.webhook import VerdictWebhook, parse_request
+from detector.verdict.policy import CHECK_NAMES, CheckPolicy, Policy, load_policy
 from tests.deploy.test_manifests import parse_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,18 +39,16 @@ POLICY = REPO / "deploy" / "ci" / "policy.example.toml"
 ARGO = REPO / "deploy" / "argo" / "analysis-template.yaml"
 FLAGGER = REPO / "deploy" / "flagger" / "canary.yaml"
 
-# CONTRACTS §4 `verdict`, and the flags every command has.
+# CONTRACTS §4 `verdict` (and --deployments-topic, --key-file the command adds), and the
+# flags every command has.
 VERDICT_OPTIONS = {"--service", "--version", "--logs", "--bootstrap-servers", "--topic",
-                   "--deployments", "--policy", "--window", "--delay", "--baseline", "--json",
-                   "--record", "--format", "--models", "--no-analysis", "--config", "--debug"}
+                   "--deployments", "--deployments-topic", "--policy", "--window", "--delay",
+                   "--baseline", "--json", "--record", "--key-file", "--format", "--models",
+                   "--no-analysis", "--config", "--debug"}
 VALUED = VERDICT_OPTIONS - {"--json", "--no-analysis", "--debug"}
-CHECKS = {"error_share", "client_error_share", "auth_denial_share", "not_found_share",
-          "latency_p50", "latency_p95", "request_rate", "response_size", "attack_findings",
-          "unusual_payload_findings", "new_endpoints", "new_parameters", "scanning",
-          "authorization_drift", "data_exposure", "object_enumeration"}
-POLICY_KEYS = {"window", "delay", "baseline", "include_routes", "ignore_routes", "critical",
-               "alpha", "pass_score", "fail_score", "checks"}
-CHECK_KEYS = {"tolerance", "min_effect", "critical", "enabled"}
+CHECKS = set(CHECK_NAMES)
+POLICY_KEYS = set(Policy.model_fields)
+CHECK_KEYS = set(CheckPolicy.model_fields)
 # (exit code, verdict in the record or None) -> what the gate must make of it.
 OUTCOMES = [(0, "pass"), (1, "fail"), (3, "marginal"), (4, "inconclusive"), (2, None),
             (3, None)]  # the last: exit 3 with no record is detector failing, not marginal
@@ -100,6 +99,7 @@ def render_env(env: dict[str, Any], inputs: dict[str, str],
     """A step's env as the runner hands it over: ``${{ inputs.x }}`` and
     ``${{ steps.verdict.outputs.x }}`` replaced (nothing else may reach a script)."""
     known = {f"inputs.{k}": v for k, v in inputs.items()}
+    known["secrets.record-key"] = ""  # no secret given: records go unsigned
     known.update({f"steps.verdict.outputs.{k}": v for k, v in (verdict_outputs or {}).items()})
     out = {}
     for key, value in env.items():
@@ -227,19 +227,17 @@ def options(argv: list[str], name: str) -> list[str]:
 # ---- the example policy ----------------------------------------------------------
 
 
-def test_example_policy_uses_contract_keys_and_check_names() -> None:
-    policy = tomllib.loads(POLICY.read_text(encoding="utf-8"))
-    assert set(policy) <= POLICY_KEYS and {"window", "delay", "critical"} <= set(policy)
-    assert set(policy["critical"]) <= CHECKS
-    assert set(policy["checks"]) <= CHECKS
-    for name, table in policy["checks"].items():
-        assert set(table) <= CHECK_KEYS, name
-    from detector.durations import parse_duration
-
-    assert parse_duration(policy["window"]) == 1800 and parse_duration(policy["delay"]) == 120
-    assert policy["baseline"] in ("previous", "concurrent", "auto")
-    assert 0 < policy["alpha"] < 1 and 0 <= policy["fail_score"] < policy["pass_score"] <= 100
-    # The preamble documents every key and every check name it may use.
+def test_example_policy_loads_and_documents_its_keys() -> None:
+    policy = load_policy(POLICY)  # the verdict's own loader: unknown keys are refused
+    raw = tomllib.loads(POLICY.read_text(encoding="utf-8"))
+    assert policy.window == 1800 and policy.delay == 120 and policy.baseline == "auto"
+    assert not policy.route_included("GET /healthz")
+    assert not policy.route_included("POST /internal/reindex")
+    assert policy.route_included("POST /v2/payments/{id}/refunds")
+    assert set(raw["checks"]) <= CHECKS and policy.critical is None  # the default set
+    assert policy.check("latency_p95").min_delta == 0.02
+    assert policy.check("scanning").enabled is False
+    # The preamble documents every key and every check name.
     preamble = POLICY.read_text(encoding="utf-8").split("\n\n")[0]
     for word in (POLICY_KEYS - {"checks"}) | CHECK_KEYS | CHECKS:
         assert re.search(rf"\b{word}\b", preamble), f"{word} undocumented"
@@ -329,8 +327,20 @@ def test_workflow_verdict_over_kafka_command_line(fake: Fake, tmp_path: Path) ->
     assert options(argv, "--bootstrap-servers") == ["kafka:9092"]
     assert options(argv, "--policy") == [".detector/policy.toml"]
     assert options(argv, "--record") == ["releases/"] and "--json" in argv
-    assert options(argv, "--window") == ["30m"] and options(argv, "--delay") == ["2m"]
+    assert "--window" not in argv and "--delay" not in argv  # the policy's
     assert "--logs" not in argv and (tmp_path / "releases").is_dir()
+    assert "--deployments-topic" not in argv
+
+
+def test_workflow_passes_window_delay_and_deployments_topic_when_given(
+        fake: Fake, tmp_path: Path) -> None:
+    inputs = sample_inputs(window="1h", delay="5m", **{"bootstrap-servers": "kafka:9092",
+                                                        "deployments-topic": "deployments"})
+    gh_run("verdict", fake, tmp_path, inputs, code=0, verdict="pass")
+    (argv,) = fake.argv()
+    cli_check(argv)
+    assert options(argv, "--window") == ["1h"] and options(argv, "--delay") == ["5m"]
+    assert options(argv, "--deployments-topic") == ["deployments"]
 
 
 def test_workflow_verdict_over_files_command_line(fake: Fake, tmp_path: Path) -> None:
@@ -356,11 +366,24 @@ def test_workflow_without_any_log_is_an_input_error(fake: Fake, tmp_path: Path) 
     assert kind == "error" and "no log file matches" in message
 
 
-def test_workflow_waits_delay_plus_window(fake: Fake, tmp_path: Path) -> None:
+def test_workflow_waits_the_policys_delay_plus_window(fake: Fake, tmp_path: Path) -> None:
+    (tmp_path / ".detector").mkdir()
+    (tmp_path / ".detector" / "policy.toml").write_text(
+        POLICY.read_text(encoding="utf-8").replace('window = "30m"', 'window = "45m"'))
+    for inputs, seconds in ((sample_inputs(), 45 * 60 + 120),
+                            (sample_inputs(window="1h", delay="90s"), 3600 + 90)):
+        (tmp_path / "recorded").unlink(missing_ok=True)
+        proc, _ = gh_run("Wait for the evaluation window", fake, tmp_path, inputs)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "recorded").read_text().split() == [str(seconds)]
+
+
+def test_workflow_wait_with_a_bad_policy_is_one_line(fake: Fake, tmp_path: Path) -> None:
     proc, _ = gh_run("Wait for the evaluation window", fake, tmp_path,
-                     sample_inputs(window="1h", delay="90s"))
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "recorded").read_text().split() == [str(3600 + 90)]
+                     sample_inputs(policy="missing.toml"))
+    assert proc.returncode != 0 and not (tmp_path / "recorded").exists()
+    assert proc.stderr.startswith("detector verdict: ") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_workflow_install_step(fake: Fake, tmp_path: Path) -> None:
@@ -425,6 +448,8 @@ def argo_env(**args: str) -> dict[str, str]:
     values.update({"service-name": "payments", "version": "2.32.0"}, **args)
     env = {}
     for var in argo_container()["env"]:
+        if "value" not in var:
+            continue  # from a Secret: absent here
         text = var["value"]
         for name in re.findall(r"\{\{args\.([\w-]+)\}\}", text):
             text = text.replace("{{args." + name + "}}", values[name])
