@@ -177,7 +177,8 @@ def run_script(shell: list[str], script: str, env: dict[str, str], fake: Fake,
     full = {"PATH": f"{fake.bin}:/usr/bin:/bin", "FAKE_CALLS": str(fake.calls),
             "FAKE_EXIT": str(code), "FAKE_VERDICT": verdict or "",
             "FAKE_RECORD": str(cwd / "recorded"), "PYTHONPATH": str(REPO),
-            "HOME": str(cwd), "TMPDIR": str(cwd), **env}
+            # The real HOME: detector keeps its compiled signature database in ~/.cache.
+            "HOME": os.environ.get("HOME", str(cwd)), "TMPDIR": str(cwd), **env}
     path = cwd / "script"
     path.write_text(script)
     return subprocess.run([*shell, str(path)], cwd=cwd, env=full, capture_output=True,
@@ -528,6 +529,62 @@ def test_argo_values_with_shell_characters_stay_values(fake: Fake, tmp_path: Pat
                verdict="pass")
     (argv,) = fake.argv()
     assert options(argv, "--version") == [hostile] and not (tmp_path / "pwned").exists()
+
+
+# ---- end to end: the workflow step with the real detector ------------------------------
+
+
+def write_release(path: Path, *, broken: bool, rate: float) -> None:
+    """payments 1.9.0 for 35 minutes, then 2.0.0 deployed for 35 minutes, ``rate`` requests
+    per second over three routes; ``broken``: 20 % of POST /v2/payments answer 500."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 3, 17, 8, 0, tzinfo=UTC)
+    deploy = t0 + timedelta(minutes=35)
+    routes = [("GET", "/v2/payments"), ("POST", "/v2/payments"), ("GET", "/v2/balance")]
+    lines = [json.dumps({"type": "deployment", "timestamp": "2026-03-17T08:35:00Z",
+                         "service.name": "payments", "service.version": "2.0.0"})]
+    for i in range(int(70 * 60 * rate)):
+        ts = t0 + timedelta(seconds=i / rate)
+        method, route = routes[i % 3]
+        after = ts >= deploy
+        failing = broken and after and method == "POST"
+        status = 500 if (i % 5 == 0 if failing else i % 199 == 0) else 200
+        lines.append(json.dumps({
+            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "service.name": "payments",
+            "service.version": "2.0.0" if after else "1.9.0", "http.request.method": method,
+            "url.path": route, "http.response.status_code": status,
+            "http.server.request.duration": 0.02 + (i % 7) / 1000,
+            "client.address": f"10.0.{i % 50}.{i % 200}", "http.response.body.size": 500 + i % 50}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+@needs_verdict
+@pytest.mark.parametrize(("broken", "rate", "code", "verdict"), [
+    (True, 4, 1, "fail"), (False, 4, 0, "pass"), (False, 0.05, 4, "inconclusive")])
+def test_workflow_gate_with_the_real_detector(tmp_path: Path, broken: bool, rate: float,
+                                              code: int, verdict: str) -> None:
+    real = Fake(tmp_path / "bin", tmp_path / "unused")
+    real.bin.mkdir()
+    (real.bin / "detector").write_text(f'#!/bin/sh\nexec {sys.executable} -m detector "$@"\n')
+    (real.bin / "detector").chmod(0o755)
+    (real.bin / "python").symlink_to(sys.executable)
+    (tmp_path / ".detector").mkdir()
+    (tmp_path / ".detector" / "policy.toml").write_text(POLICY.read_text(encoding="utf-8"))
+    write_release(tmp_path / "access.jsonl", broken=broken, rate=rate)
+    proc, out = gh_run("verdict", real, tmp_path, sample_inputs(logs="access.jsonl",
+                                                                 version="2.0.0"))
+    assert out["exit-code"] == str(code), proc.stderr
+    assert out["verdict"] == verdict and proc.returncode == (0 if code == 0 else 1)
+    record = json.loads((tmp_path / "verdict.json").read_text())
+    stored = tmp_path / "releases" / "payments" / "2.0.0.json"
+    assert json.loads(stored.read_text()) == record and record["verdict"] == verdict
+    gh_run("Summary", real, tmp_path, sample_inputs(version="2.0.0"), out)
+    summary = (tmp_path / "step_summary").read_text()
+    assert f"**{verdict}**" in summary.splitlines()[0]
+    if broken:  # the failing check names the route
+        assert "| fail (critical) | error_share | `POST /v2/payments` |" in summary
 
 
 # ---- the real CLI -----------------------------------------------------------------
