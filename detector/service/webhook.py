@@ -16,8 +16,9 @@ webhook metadata must carry it, e.g. templated from the image tag).
 The port may be reachable by anyone, so a request is bounded: a body up to
 64 KiB (413 beyond, refused before reading), a ``Content-Length`` (411
 without), at most ``max_in_flight`` verdicts computed at once (503 beyond), and
-a judge that does not answer within ``timeout`` seconds gives 503 (its thread
-runs on; Flagger asks again at its next interval).
+a judge that does not answer within ``timeout`` seconds gives 503 (Flagger asks
+again at its next interval; a judge's thread, which cannot be stopped, holds its
+place among those in flight until it ends).
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ class VerdictWebhook:
     ``judge`` returns ``(verdict, release record or None)``, or raises
     :class:`UnknownRelease` (404) or :class:`JudgeNotReady` (503). A plain
     function runs in a worker thread (it must not touch state the event loop
-    owns); an ``async`` one runs on the loop. Without a judge every call is 503.
+    owns); an ``async def`` one runs on the loop. Without a judge every call is 503.
 
     >>> hook = VerdictWebhook(lambda service, version: ("fail", None))
     >>> code, body = asyncio.run(hook.answer(b'{"name": "payments",'
@@ -235,7 +236,7 @@ class VerdictWebhook:
             return exc.code, {"error": exc.why}
         if self.in_flight >= self.max_in_flight:
             return 503, {"error": f"{self.in_flight} verdicts being computed: try again"}
-        self.in_flight += 1
+        self.in_flight += 1  # given back when the judge is done (see _judge)
         try:
             verdict, record = await self._judge(self.judge, req)
         except UnknownRelease as exc:
@@ -246,21 +247,35 @@ class VerdictWebhook:
                          else "verdict not ready"}
         except TimeoutError:
             return 503, {"error": f"no verdict within {self.timeout:g} s: try again"}
-        finally:
-            self.in_flight -= 1
         return (status_for(verdict, strict=req.strict, mode=req.mode),
                 answer_body(req, verdict, record))
 
     async def _judge(self, judge: Judge, req: VerdictRequest) -> Verdict:
-        async with asyncio.timeout(self.timeout):
-            if inspect.iscoroutinefunction(judge):
-                out: object = judge(req.service, req.version)
-            else:
-                out = await asyncio.get_running_loop().run_in_executor(
-                    None, judge, req.service, req.version)
-            if inspect.isawaitable(out):
-                out = await out
+        if inspect.iscoroutinefunction(judge):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    res = judge(req.service, req.version)
+                    out: object = await res if inspect.isawaitable(res) else res
+            finally:
+                self.in_flight -= 1
+        else:
+            # A thread cannot be cancelled: past the timeout it runs on, and keeps its
+            # place in ``in_flight`` until it ends, so hung judges cannot pile up.
+            loop = asyncio.get_running_loop()
+            work = loop.run_in_executor(None, self._in_thread, loop, judge, req)
+            async with asyncio.timeout(self.timeout):
+                out = await work
         return _checked(out)
+
+    def _in_thread(self, loop: asyncio.AbstractEventLoop, judge: Judge,
+                   req: VerdictRequest) -> object:
+        try:
+            return judge(req.service, req.version)
+        finally:
+            loop.call_soon_threadsafe(self._release)
+
+    def _release(self) -> None:
+        self.in_flight -= 1
 
     async def serve(self, method: str, headers: Mapping[str, str],
                     reader: asyncio.StreamReader) -> tuple[int, str]:

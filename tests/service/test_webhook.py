@@ -294,6 +294,34 @@ async def test_verdicts_in_flight_are_bounded() -> None:
         await http.stop()
 
 
+async def test_a_hung_thread_keeps_its_place_until_it_ends() -> None:
+    release = threading.Event()
+
+    def hung(service: str, version: str) -> Verdict:
+        release.wait(10)
+        return "pass", None
+
+    hook = VerdictWebhook(hung, timeout=0.2, max_in_flight=1)
+    http = await start(None)
+    http.verdict = hook
+    try:
+        code, body = await post(http.port, flagger(version="1"))
+        assert code == 503 and body["error"].startswith("no verdict within 0.2 s")
+        # Timed out, but its thread still runs: no second one is started.
+        code, body = await post(http.port, flagger(version="1"))
+        assert code == 503 and "1 verdicts being computed" in body["error"]
+        release.set()
+        for _ in range(100):  # the thread hands its place back through the loop
+            if hook.in_flight == 0:
+                break
+            await asyncio.sleep(0.05)
+        code, _ = await post(http.port, flagger(version="1"))
+        assert code == 200 and hook.in_flight == 0
+    finally:
+        release.set()
+        await http.stop()
+
+
 async def test_a_judge_returning_garbage_is_a_500_not_a_verdict() -> None:
     http = await start(lambda service, version: ("maybe", None))
     try:
