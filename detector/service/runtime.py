@@ -115,7 +115,9 @@ class ServiceRuntime:
         judge: Judge | None = None,
     ) -> None:
         self.cfg = service
-        self.judge = judge  # answers POST /verdict (Flagger); None: 503 "no judge"
+        # Answers POST /verdict (Flagger); None: the release book (CONTRACTS §6) when
+        # verdicts are on, else every call is 503 "no judge".
+        self.judge = judge
         self.settings = settings
         self.ctx = ctx = ServiceContext(service, settings, sinks, log=log)
         self.conn = service.kafka_connection()
@@ -254,9 +256,16 @@ class ServiceRuntime:
 
     async def _start_http(self) -> None:
         self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log,
-                                  verdict=VerdictWebhook(self.judge))
+                                  verdict=self._verdict_webhook())
         await self.http.start(self.cfg.metrics_host, self.cfg.metrics_port)
         self.log("metrics", host=self.cfg.metrics_host, port=self.http.port)
+
+    def _verdict_webhook(self) -> VerdictWebhook:
+        """POST /verdict: the judge given, else the service's own release book (its
+        records and interim judgements read the pipelines' state: on the loop)."""
+        if self.judge is None and self.ctx.releases is not None:
+            return VerdictWebhook(self.ctx.releases.judge, on_loop=True)
+        return VerdictWebhook(self.judge)
 
     async def _start(self) -> bool:
         """Connect (retrying while the broker is unreachable); False if stopped meanwhile

@@ -168,7 +168,7 @@ def answer_body(req: VerdictRequest, verdict: str,
     body: dict[str, Any] = {"reason": _reason(req, verdict, failing), "verdict": verdict,
                             "service": req.service, "version": req.version}
     rec = record or {}
-    for key in ("score", "traffic", "not_evaluated", "digest"):
+    for key in ("score", "traffic", "not_evaluated", "notes", "digest"):  # notes: "interim..."
         if key in rec:
             body[key] = rec[key]
     body["failing_checks"] = failing
@@ -195,10 +195,13 @@ def content_length(headers: Mapping[str, str]) -> int:
 class VerdictWebhook:
     """Answers ``POST /verdict`` with an injected ``judge(service, version)``.
 
-    ``judge`` returns ``(verdict, release record or None)``, or raises
-    :class:`UnknownRelease` (404) or :class:`JudgeNotReady` (503). A plain
-    function runs in a worker thread (it must not touch state the event loop
-    owns); an ``async def`` one runs on the loop. Without a judge every call is 503.
+    ``judge`` returns ``(verdict, release record or None)``, ``("unknown", None)``
+    or raises :class:`UnknownRelease` for a release it has never seen (404), and
+    raises :class:`JudgeNotReady` when it cannot answer yet (503). A plain
+    function runs in a worker thread, or on the loop with ``on_loop`` (a judge
+    reading state the event loop owns, such as the service's pipelines: it must
+    be quick); an ``async def`` one runs on the loop. Without a judge every call
+    is 503.
 
     >>> hook = VerdictWebhook(lambda service, version: ("fail", None))
     >>> code, body = asyncio.run(hook.answer(b'{"name": "payments",'
@@ -209,9 +212,10 @@ class VerdictWebhook:
     503
     """
 
-    def __init__(self, judge: Judge | None, *, timeout: float = JUDGE_TIMEOUT,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, judge: Judge | None, *, on_loop: bool = False,
+                 timeout: float = JUDGE_TIMEOUT, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.judge = judge
+        self.on_loop = on_loop
         self.timeout = timeout
         self.max_in_flight = max_in_flight
         self.in_flight = 0
@@ -247,11 +251,13 @@ class VerdictWebhook:
                          else "verdict not ready"}
         except TimeoutError:
             return 503, {"error": f"no verdict within {self.timeout:g} s: try again"}
+        if verdict == "unknown":
+            return 404, {"error": f"unknown release {req.service} {req.version}"}
         return (status_for(verdict, strict=req.strict, mode=req.mode),
                 answer_body(req, verdict, record))
 
     async def _judge(self, judge: Judge, req: VerdictRequest) -> Verdict:
-        if inspect.iscoroutinefunction(judge):
+        if self.on_loop or inspect.iscoroutinefunction(judge):
             try:
                 async with asyncio.timeout(self.timeout):
                     res = judge(req.service, req.version)
@@ -292,7 +298,7 @@ class VerdictWebhook:
 
 def _checked(out: object) -> Verdict:
     """A judge's answer, or ValueError: a bug in the judge is a 500, never a verdict."""
-    if isinstance(out, tuple) and len(out) == 2 and out[0] in VERDICTS \
+    if isinstance(out, tuple) and len(out) == 2 and out[0] in (*VERDICTS, "unknown") \
             and (out[1] is None or isinstance(out[1], dict)):
         return str(out[0]), out[1]
     raise ValueError(f"judge returned {type(out).__name__} {str(out)[:80]!r}, "

@@ -405,3 +405,51 @@ async def test_answers_are_counted_by_code(served: tuple[HttpEndpoints, Judge]) 
     await post(http.port, flagger(version="2.33.0"))
     assert http.metrics.value("detector_verdict_requests_total", code="200") == 1
     assert http.metrics.value("detector_verdict_requests_total", code="412") == 2
+
+
+# ---- the service's own judge: its release book --------------------------------------
+
+
+async def test_unknown_as_a_verdict_is_404_and_on_loop_judges_run_on_the_loop() -> None:
+    threads: list[str] = []
+
+    def judge(service: str, version: str) -> Verdict:
+        threads.append(threading.current_thread().name)
+        return ("unknown", None) if version == "0" else ("pass", None)
+
+    http = await start(judge, on_loop=True)
+    try:
+        code, body = await post(http.port, flagger(version="0"))
+        assert code == 404 and body == {"error": "unknown release payments 0"}
+        code, _ = await post(http.port, flagger(version="1"))
+        assert code == 200
+        assert threads == [threading.current_thread().name] * 2  # the loop's thread
+    finally:
+        await http.stop()
+
+
+async def test_the_service_answers_from_its_release_book() -> None:
+    from detector.config import Settings
+    from detector.service.config import ServiceSettings
+    from detector.service.runtime import ServiceRuntime
+    from tests.verdict.records import sample_record
+
+    rt = ServiceRuntime(ServiceSettings(topics=("access",)), Settings(), [],
+                        log=JsonLog(io.StringIO()))
+    assert rt.ctx.releases is not None  # verdicts are on by default
+    hook = rt._verdict_webhook()
+    assert hook.on_loop
+    payload = orjson.dumps(flagger(version="2.32.0"))
+    assert (await hook.answer(payload))[0] == 404  # never deployed
+    rt.ctx.releases.add(sample_record())  # judged as its window closed
+    code, body = await hook.answer(payload)
+    assert code == 412 and body["verdict"] == "fail" and body["digest"].startswith("sha256:")
+    assert body["failing_checks"][0]["route"] == "POST /v2/payments/{id}/refunds"
+    assert "notes" not in body  # a closed window's record, not an interim judgement
+    # A judge given to the runtime wins; without verdicts and without one: 503.
+    given = ServiceRuntime(ServiceSettings(topics=("access",)), Settings(), [],
+                           log=JsonLog(io.StringIO()), judge=lambda s, v: ("pass", None))
+    assert (await given._verdict_webhook().answer(payload))[0] == 200
+    off = ServiceRuntime(ServiceSettings(topics=("access",), verdicts=False), Settings(), [],
+                         log=JsonLog(io.StringIO()))
+    assert (await off._verdict_webhook().answer(payload))[0] == 503
