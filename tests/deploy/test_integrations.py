@@ -519,6 +519,7 @@ def test_argo_job_command_line(fake: Fake, tmp_path: Path) -> None:
     assert options(argv, "--version") == ["2.32.0"]
     assert options(argv, "--bootstrap-servers") == ["kafka.kafka.svc:9092"]
     assert options(argv, "--topic") == ["nginx"]
+    assert options(argv, "--deployments-topic") == ["deployments"]  # as `detector run`
     assert options(argv, "--policy") == ["/etc/detector/policy.toml"]
 
 
