@@ -117,6 +117,9 @@ class Pipeline:
         self.incidents: IncidentManager = IncidentManager(
             settings.incidents, self.registry, self._emit, self.size
         )
+        # What the detectors find in maintenance windows: kept and counted, suppressed.
+        self.muted_incidents = IncidentManager(settings.incidents, self.registry,
+                                               self._emit_muted, self.size)
         # The live service refuses event times far beyond its clock. A replay passes
         # None: a file is judged by its own times (sources.timeguard), never by when
         # it happens to be replayed.
@@ -213,7 +216,8 @@ class Pipeline:
                 "scanner": self.scanner, "new_endpoint": self.new_endpoint,
                 "payload": self.payload, "ua_benign": self.screen,
                 "object_enumeration": self.object_enum,
-                "campaigns": self.campaigns, "populations": self.populations}
+                "campaigns": self.campaigns, "populations": self.populations,
+                "maintenance_incidents": self.muted_incidents}
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -270,8 +274,6 @@ class Pipeline:
         muted: frozenset[str] = frozenset()
         if self.suppressor is not None:
             muted = self.suppressor.rules.muted(start, end)
-            if muted:  # a maintenance window: its services' traffic is judged and learned by none
-                series, clients, pending = self._without(muted, series, clients, pending)
         first_ts = self.windows.first_ts
         covered: dict[str, float] = {}
         latest: dict[str, float] = {}
@@ -293,6 +295,9 @@ class Pipeline:
                 covered[service] = c
             return c
 
+        whole = series
+        if muted:  # a maintenance window: its services' traffic is learned by no detector
+            series, clients, pending = self._without(muted, series, clients, pending)
         flagged: list[tuple[AccessEvent, str, Finding]] = []
         if pending and self.screen.analyzer is not None:
             flagged = self.screen.analyze(pending, self.series.keys, series, clients,
@@ -308,6 +313,10 @@ class Pipeline:
                 deploys[service] = dep.ts if dep is not None else None
             return deploys[service]
 
+        muted_signals: list[Signal] = []
+        if muted:
+            muted_signals = self.series.check_muted(w, start, end, whole, coverage_of,
+                                                    deployed_of, muted)
         forgiven = self.suppressor.forgiving() if self.suppressor is not None else None
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
                                                          deployed_of, muted, forgiven)
@@ -347,6 +356,10 @@ class Pipeline:
         # other services' traffic, and a service's incidents must not (per-partition
         # pipelines, replay --workers and a replay of everything agree to the update).
         self.incidents.on_window(start, end, end, signals)
+        if muted_signals or self.muted_incidents.open:
+            # Apart from the others: a maintenance incident is never reopened by, nor
+            # attributed against, what comes after the window.
+            self.muted_incidents.on_window(start, end, end, muted_signals)
         if self.observers:  # after the incidents: a judgement sees this window's too
             view = WindowView(start, end, series, self.series.keys, pending, flagged)
             for obs in self.observers:
@@ -372,8 +385,11 @@ class Pipeline:
         for sink in self.sinks:
             sink.flush()
 
+    def _emit_muted(self, incident: Incident) -> None:
+        self._emit(incident.model_copy(update={"suppressed": True}))
+
     def _emit(self, incident: Incident) -> None:
-        if self.suppressor is not None:
+        if self.suppressor is not None and not incident.suppressed:
             incident = self.suppressor.judge(incident)
         if incident.status == "open":
             self.summary.incidents[incident.kind] += 1

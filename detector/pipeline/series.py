@@ -147,12 +147,10 @@ class SeriesIndex:
 
         ``deployed(service)`` is the event time of the service's latest deployment at
         or before the window's end (None when none is known). The series of ``muted``
-        services (in a maintenance window) are neither judged nor learned from. A window
+        services (in a maintenance window) are left to :meth:`check_muted`. A window
         whose signals are all ``forgiven`` (a false positive's rule says so) is learned as
         a normal one; its signals are raised all the same.
         """
-        if muted:
-            self._mute(w, muted)
         signals: list[Signal] = []
         detectors = self.detectors
         traffic = self.traffic
@@ -209,19 +207,41 @@ class SeriesIndex:
                 self.awake.add(sid)
         return signals
 
-    def _mute(self, w: int, muted: frozenset[str]) -> None:
-        """Window ``w`` does not exist for the muted services' baselines: what came
-        before it is accounted as usual, then each series is marked evaluated at ``w``,
-        so the silence learned after it starts after it."""
+    def check_muted(self, w: int, start: float, end: float, series: dict[int, list[Any]],
+                    coverage: Callable[[str], float],
+                    deployed: Callable[[str], float | None],
+                    muted: frozenset[str]) -> list[Signal]:
+        """What the detectors find in the ``muted`` services' series of window ``w`` (in a
+        maintenance window): judged (``check`` is pure), learned by none. Kept apart, as
+        suppressed incidents; the series then resume as if window ``w`` never existed."""
+        signals: list[Signal] = []
+        keys = self.keys
+        per_service: dict[str, int] = {}
+        for sid, st in series.items():
+            if keys[sid].service in muted:
+                per_service[keys[sid].service] = per_service.get(keys[sid].service, 0) + st[COUNT]
+        for sid in sorted(series):
+            key = keys[sid]
+            if key.service not in muted or self.birth[sid] > w:
+                continue
+            win = SeriesWindow(key, start, end, series[sid], coverage(key.service),
+                               deployed(key.service), per_service.get(key.service, 0))
+            for det, st in zip(self.detectors, self.states[sid], strict=True):
+                found = det.check(st, win)
+                if found is not None:
+                    signals.append(found)
         for svc in sorted(muted):
             for key in self.by_service.get(svc, ()):
                 sid = self.sid_of[key]
                 if self.birth[sid] > w:
                     continue
+                # What came before window w is accounted as usual (a sleeping series'
+                # empty windows); then the series counts as evaluated at w.
                 gap = w - self.last[sid] - 1
                 if gap > 0:
                     self.traffic.skip_empty(self.states[sid][TRAFFIC], gap)
                 self.last[sid] = w
+        return signals
 
     # ---- state (detector.state.component): the path cache is not kept, it refills ----
     STATE_VERSION = 1

@@ -35,7 +35,7 @@ COMPONENTS = ("windows", "series", "svc_first", "templater", "registry", "incide
 # Components added after format 3 was fixed: a snapshot written before one existed
 # lacks it, and that component simply starts fresh (its memory is rebuilt by traffic).
 LATER_COMPONENTS: frozenset[str] = frozenset({"object_enumeration", "campaigns",
-                                             "populations"})
+                                             "populations", "maintenance_incidents"})
 _FLAT = ("series_keys", "series_states", "series_birth", "series_last", "awake", "sid_of",
          "open_windows", "closed_upto", "min_open", "next_close", "max_ts", "first_ts",
          "last_version", "templater", "registry", "incidents", "client_auth", "scanner",
