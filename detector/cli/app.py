@@ -13,6 +13,7 @@ from detector import __version__
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
+from detector.cli.releases_cmds import releases_app
 from detector.cli.service_cmds import (
     DEMO_EPILOG,
     DEPLOY_EPILOG,
@@ -22,6 +23,7 @@ from detector.cli.service_cmds import (
     run_command,
 )
 from detector.cli.usage import FORMAT_HELP, SINK_HELP, DetectorGroup
+from detector.cli.verdict_cmds import VERDICT_EPILOG, verdict_command
 from detector.config import load_settings
 
 app = typer.Typer(
@@ -150,6 +152,8 @@ app.command("demo", epilog=DEMO_EPILOG)(demo_command)
 deploy_app = typer.Typer(help="Deployment events.", no_args_is_help=True)
 deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
+app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
+app.add_typer(releases_app, name="releases")
 
 
 def main() -> None:

@@ -16,3 +16,12 @@ def iso(ts: float) -> str:
 
 def hhmm(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%H:%M")
+
+
+def parse_iso(text: str) -> float:
+    """Epoch seconds of a time written by :func:`iso`.
+
+    >>> parse_iso(iso(1_700_000_000.0))
+    1700000000.0
+    """
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()

@@ -32,6 +32,7 @@ from detector.pipeline.series import PathKey, SeriesIndex
 from detector.routes import RouteTemplater
 from detector.sinks.base import Sink
 from detector.state.component import Stateful
+from detector.verdict.collect import WindowObserver, WindowView
 from detector.windows.state import ServiceStarts, WindowState
 from detector.windows.stats import C_SAMPLES, COUNT, LATEST, SAUTH
 
@@ -107,6 +108,8 @@ class Pipeline:
         self.starts = ServiceStarts()
         self.series = SeriesIndex(self.templater, self.detectors, self.traffic,
                                   self.new_endpoint, self.starts)
+        # Told of every closed window and incident (release verdicts: detector.verdict).
+        self.observers: list[WindowObserver] = []
         self.incidents: IncidentManager = IncidentManager(
             settings.incidents, self.registry, self._emit, self.size
         )
@@ -332,6 +335,10 @@ class Pipeline:
         # other services' traffic, and a service's incidents must not (per-partition
         # pipelines, replay --workers and a replay of everything agree to the update).
         self.incidents.on_window(start, end, end, signals)
+        if self.observers:  # after the incidents: a judgement sees this window's too
+            view = WindowView(start, end, series, self.series.keys, pending, flagged)
+            for obs in self.observers:
+                obs.window_closed(view)
 
     def finish(self) -> None:
         """End of input: close every open window (the last one is partial)."""
@@ -344,3 +351,5 @@ class Pipeline:
             self.summary.incidents[incident.kind] += 1
         for sink in self.sinks:
             sink.write(incident)
+        for obs in self.observers:
+            obs.incident(incident)

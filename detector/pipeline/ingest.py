@@ -61,6 +61,7 @@ from detector.windows.stats import (
     UAS,
     V_4XX,
     V_5XX,
+    V_404,
     V_AUTH,
     V_BYTES,
     V_COUNT,
@@ -279,6 +280,8 @@ def _count_version(sub: list[Any], status: int | None, d: float | None, nb: int)
             sub[V_AUTH] += 1
         elif status != 404:
             sub[V_4XX] += 1
+        elif len(sub) > V_404:  # windows restored from older snapshots lack the slot
+            sub[V_404] += 1
     if d is not None:
         sub[V_TIMED] += 1
         sub[V_HIST][bisect_right(BOUNDS, d)] += 1

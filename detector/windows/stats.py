@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 (COUNT, S5XX, S4XX, SAUTH, S404, TIMED, HIST, SAMPLES, ERR_SAMPLES, LATEST, S401, BYTES, UAS,
  VER0, VERS, UA4XX) = range(16)
 SERIES_SLOTS = 16
-# Per-version stats inside VERS: [count, 5xx, other 4xx, 401/403, timed, hist, size hist]
-V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES = range(7)
+# Per-version stats inside VERS: [count, 5xx, other 4xx, 401/403, timed, hist, size hist,
+# 404] (V_404 is missing from windows of snapshots written before it existed: use slot())
+V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES, V_404 = range(8)
 # Client window layout:
 # [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths,
 #  requests on id-bearing routes, the series id of the first of them]
@@ -57,7 +58,7 @@ def new_series_stats() -> list[object]:
 
 def new_version_stats() -> list[Any]:
     """Per-version stats of one series window (the V_* layout)."""
-    return [0, 0, 0, 0, 0, [0] * NBUCKETS, None]
+    return [0, 0, 0, 0, 0, [0] * NBUCKETS, None, 0]
 
 
 def size_bucket(nbytes: int) -> int:

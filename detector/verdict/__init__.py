@@ -1,0 +1,1 @@
+"""Release verdicts: a log-native CD gate and a security record per release (CONTRACTS §4, §6)."""

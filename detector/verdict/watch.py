@@ -1,0 +1,189 @@
+"""Deployments under evaluation, fed by the pipeline's closed windows and incidents.
+
+For each watched service, a rolling buffer of its recent windows gives the
+baseline when a deployment shows up (the policy's window length before the
+deploy); the windows after ``deploy + delay`` are the candidate. When event time
+passes the candidate window's end (or the next deploy of the service cuts it
+short), the deployment is judged and its record handed to ``on_record``: in a
+replay and in the live service alike, at the same event time, from the same
+windows (replay = live).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from detector.verdict.collect import WindowView, route_aggregates
+from detector.verdict.judge import Evaluation, IncidentRef, judge
+from detector.verdict.policy import Policy
+from detector.verdict.sides import WinAgg
+
+if TYPE_CHECKING:
+    from detector.deployments.registry import DeploymentRegistry
+    from detector.incidents.model import Incident
+
+KNOWN_ROUTES_MAX = 20_000  # routes remembered per service (new_endpoints)
+KNOWN_PARAMS_MAX = 256  # parameter names remembered per route (new_parameters)
+INCIDENTS_KEPT = 5_000  # recent incidents per service
+BUFFER_SLACK = 900.0  # seconds of windows kept beyond the baseline's length
+
+
+class _ServiceState:
+    __slots__ = ("buffer", "evaluations", "incidents", "known_params", "known_routes",
+                 "started")
+
+    def __init__(self) -> None:
+        self.buffer: deque[WinAgg] = deque()
+        self.known_routes: set[str] = set()
+        self.known_params: dict[str, set[str]] = {}
+        self.incidents: deque[IncidentRef] = deque(maxlen=INCIDENTS_KEPT)
+        self.evaluations: list[Evaluation] = []
+        self.started: set[tuple[str, float]] = set()  # (version, deployed_at) taken on
+
+
+class ReleaseWatch:
+    """Judge each deployment of the watched services once its window has passed.
+
+    ``services``/``versions`` narrow what is evaluated (the ``verdict`` command
+    watches one service and one version; the service watches all). ``on_record``
+    receives each release record (unsealed) as it is judged.
+
+    >>> from detector.deployments.registry import DeploymentRegistry
+    >>> w = ReleaseWatch(lambda s: Policy(), DeploymentRegistry(), print)
+    >>> w.pending()
+    []
+    """
+
+    def __init__(self, policy_of: Callable[[str], Policy], registry: DeploymentRegistry,
+                 on_record: Callable[[dict[str, Any]], None], *,
+                 services: frozenset[str] | None = None, version: str | None = None,
+                 analysis: bool = True, models: dict[str, str] | None = None) -> None:
+        self.policy_of = policy_of
+        self.registry = registry
+        self.on_record = on_record
+        self.services = services
+        self.version = version
+        self.analysis = analysis
+        self.models = models or {}
+        self._state: dict[str, _ServiceState] = {}
+        self._policies: dict[str, Policy] = {}
+
+    def _policy(self, service: str) -> Policy:
+        p = self._policies.get(service)
+        if p is None:
+            p = self._policies[service] = self.policy_of(service)
+        return p
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(service, version) of the deployments under evaluation."""
+        return [(s, e.version) for s, st in sorted(self._state.items()) for e in st.evaluations]
+
+    # ---- fed by the pipeline ---------------------------------------------
+    def incident(self, inc: Incident) -> None:
+        """An incident state change (only the opening counts: its start and kind)."""
+        if inc.status != "open" or (self.services is not None
+                                    and inc.service not in self.services):
+            return
+        from detector.incidents.timefmt import parse_iso
+
+        st = self._state.setdefault(inc.service, _ServiceState())
+        st.incidents.append({
+            "id": inc.id, "kind": inc.kind,
+            "route": f"{inc.method} {inc.route}" if inc.route and inc.method else inc.route,
+            "start": parse_iso(inc.start), "version": inc.version,
+            "deployment": inc.deployment.version if inc.deployment else None})
+
+    def window_closed(self, view: WindowView) -> None:
+        """A closed window: buffer it, start and feed evaluations, judge the finished."""
+        per_service = route_aggregates(view, self.services)
+        for service, routes in per_service.items():
+            st = self._state.setdefault(service, _ServiceState())
+            win = WinAgg(view.start, view.end, routes)
+            self._start_evaluations(service, st, view.end, view.end - view.start)
+            for ev in st.evaluations:
+                if view.start >= ev.cand_start and view.end <= ev.cand_end:
+                    ev.candidate.append(win)
+            self._remember(st, win)
+        # Deployments of services silent in this window still start (and end) on time.
+        for service, st in self._state.items():
+            if service not in per_service:
+                self._start_evaluations(service, st, view.end, view.end - view.start)
+        self._judge_due(view.end)
+
+    def finish(self) -> None:
+        """End of input: judge what is under evaluation with the windows it has."""
+        for service in sorted(self._state):
+            st = self._state[service]
+            for ev in list(st.evaluations):
+                self._judge(service, st, ev)
+
+    # ---- internals -------------------------------------------------------
+    def _remember(self, st: _ServiceState, win: WinAgg) -> None:
+        st.buffer.append(win)
+        horizon = max(self._policy_for_buffer(), 0.0)
+        while st.buffer and st.buffer[0].end < win.end - horizon:
+            st.buffer.popleft()
+        for route, parts in win.routes.items():
+            if len(st.known_routes) < KNOWN_ROUTES_MAX:
+                st.known_routes.add(route)
+            for agg in parts.values():
+                if agg.params:
+                    names = st.known_params.setdefault(route, set())
+                    for n in agg.params:
+                        if len(names) >= KNOWN_PARAMS_MAX:
+                            break
+                        names.add(n)
+
+    def _policy_for_buffer(self) -> float:
+        longest = max((p.window + p.delay for p in self._policies.values()), default=1800.0)
+        return 2 * longest + BUFFER_SLACK
+
+    def _start_evaluations(self, service: str, st: _ServiceState, now: float,
+                           size: float) -> None:
+        for dep in self.registry.all(service):
+            if dep.ts > now or (dep.version, dep.ts) in st.started:
+                continue
+            if self.version is not None and dep.version != self.version:
+                continue
+            if any(e.deployed_at >= dep.ts for e in st.evaluations) or \
+                    any(v == dep.version for v, _ in st.started):
+                st.started.add((dep.version, dep.ts))
+                continue  # an older deploy showing up late, or a version seen again
+            st.started.add((dep.version, dep.ts))
+            policy = self._policy(service)
+            for other in st.evaluations:  # a newer deploy ends the one before
+                if other.cut_at is None and dep.ts < other.cand_end:
+                    other.cut_at = dep.ts
+                    other.cand_end = max(other.cand_start, dep.ts)
+            # Whole windows: the candidate's first starts at or after deploy + delay, the
+            # baseline's last ends at or before the deploy; both last the policy's window.
+            cand_start = math.ceil((dep.ts + policy.delay) / size) * size
+            base_end = math.floor(dep.ts / size) * size
+            ev = Evaluation(
+                service=service, version=dep.version, previous_version=dep.previous_version,
+                deployed_at=dep.ts, cand_start=cand_start, cand_end=cand_start + policy.window,
+                baseline=[w for w in st.buffer
+                          if w.end <= base_end and w.start >= base_end - policy.window],
+                candidate=[w for w in st.buffer
+                           if w.start >= cand_start and w.end <= cand_start + policy.window],
+                known_routes=frozenset(st.known_routes),
+                known_params={r: frozenset(n) for r, n in st.known_params.items()},
+            )
+            st.evaluations.append(ev)
+
+    def _judge_due(self, now: float) -> None:
+        for service in sorted(self._state):
+            st = self._state[service]
+            for ev in list(st.evaluations):
+                if now >= ev.cand_end:
+                    self._judge(service, st, ev)
+
+    def _judge(self, service: str, st: _ServiceState, ev: Evaluation) -> None:
+        st.evaluations.remove(ev)
+        policy = self._policy(service)
+        record = judge(ev, policy, list(st.incidents), analysis=self.analysis,
+                       models=self.models)
+        self.on_record(record)
