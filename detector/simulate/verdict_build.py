@@ -49,6 +49,8 @@ class Case:
     fmt: str  # otel | otel_nested | nginx_json | envoy
     rate: float  # daily-mean req/s (the curve puts the afternoon about 1.5x higher)
     start_hours: tuple[float, float] = (8.0, 14.0)  # UTC hour of the first request
+    history: tuple[int, int] = HISTORY_MIN  # minutes before the deploy (range)
+    after: tuple[int, int] = AFTER_MIN  # minutes after it (range)
 
 
 def iso(ts: float) -> str:
@@ -71,8 +73,8 @@ def build(case: Case, effect: ReleaseEffect, seed: int, out: Path,
     svc = effect.extend(replace(case.service, rate=case.rate * scale, format=case.fmt))
     day = FIRST_DAY + timedelta(days=int(draw.integers(0, 3)))
     t0 = float(math.floor(day.timestamp() + float(draw.uniform(*case.start_hours)) * 3600.0))
-    history = int(draw.integers(HISTORY_MIN[0], HISTORY_MIN[1] + 1))
-    minutes = history + int(draw.integers(AFTER_MIN[0], AFTER_MIN[1] + 1))
+    history = int(draw.integers(case.history[0], case.history[1] + 1))
+    minutes = history + int(draw.integers(case.after[0], case.after[1] + 1))
     deploy = Deploy(svc.name, t0 + history * 60.0 + int(draw.integers(0, 60)),
                     "harmless" if effect.verdict == "pass" else "bad")
     assign_versions(svc.first_version, [deploy])
