@@ -19,7 +19,7 @@ _VERDICT_STYLE = {"pass": "green", "marginal": "yellow", "fail": "bold red",
 _ORDER = {"fail": 0, "marginal": 1, "inconclusive": 2}  # non-pass checks, worst first
 # Check fields shown on their own line; any other key of a check is shown after them.
 _NUMBERS = ("baseline", "candidate", "interval", "mde")
-_KNOWN = {"check", "route", "result", "critical", "incidents", *_NUMBERS}
+_KNOWN = {"check", "route", "result", "critical", "incidents", "unit", "detail", *_NUMBERS}
 
 
 def summary_row(record: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -91,6 +91,9 @@ def _facts(record: Mapping[str, Any]) -> list[tuple[str, str]]:
                           + (f" ({_esc(mode)} version)" if mode else "")),
              ("candidate", f"{_span(windows.get('candidate'))}  "
                            f"{_count(traffic.get('candidate_requests'))} requests")]
+    if type(traffic.get("needed_requests")) is int:
+        facts.append(("needed", f"{traffic['needed_requests']:,} requests on each side to "
+                                "judge the critical checks"))
     counts: dict[str, int] = {}
     for check in _checks(record):
         counts[str(check.get("result"))] = counts.get(str(check.get("result")), 0) + 1
@@ -99,6 +102,9 @@ def _facts(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     not_evaluated = record.get("not_evaluated")
     if isinstance(not_evaluated, list) and not_evaluated:
         facts.append(("not evaluated", ", ".join(_esc(n) for n in not_evaluated)))
+    notes = record.get("notes")
+    if isinstance(notes, list):
+        facts.extend(("note", _esc(n)) for n in notes)
     producer = _mapping(record.get("producer"))
     models = _mapping(producer.get("models"))
     facts.append(("producer", f"detector {_esc(producer.get('detector'))}" + "".join(
@@ -125,9 +131,15 @@ def _check_lines(check: Mapping[str, Any]) -> list[str]:
     where = "whole service" if route == "*" else _esc(route)
     head = (f"  {_verdict(result, upper=True)}  [bold]{_esc(check.get('check'))}[/]  {where}"
             + ("  [red]critical[/]" if check.get("critical") else ""))
-    numbers = "  ".join(f"{'MDE' if k == 'mde' else k} {_value(check.get(k))}"
+    unit = check.get("unit")
+    # A ratio's interval and MDE have no unit (candidate / baseline); values keep theirs.
+    units = {k: None if k in ("interval", "mde") and check.get("change_type") == "ratio"
+             else unit for k in _NUMBERS}
+    numbers = "  ".join(f"{'MDE' if k == 'mde' else k} {_value(check.get(k), units[k])}"
                         for k in _NUMBERS)
     lines = [head, f"      {numbers}"]
+    if check.get("detail"):
+        lines.append(f"      {_esc(check['detail'])}")
     extra = [f"{_esc(k)} {_value(v)}" for k, v in sorted(check.items()) if k not in _KNOWN]
     if extra:
         lines.append("      " + "  ".join(extra))
@@ -156,12 +168,20 @@ def _count(value: Any) -> str:
     return f"{value:,}" if type(value) is int else _esc(value)
 
 
-def _value(value: Any) -> str:
-    """A number to 4 significant digits, an interval as [lo, hi], anything else as text."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def _value(value: Any, unit: Any = None) -> str:
+    """A number to 4 significant digits (a share in percent, seconds with an "s"), an
+    interval as [lo, hi], anything else as text.
+
+    >>> _value(0.0064102, "share"), _value([0.25, 1.5], "seconds"), _value(32375)
+    ('0.641%', '\\\\[0.25 s, 1.5 s]', '32375')
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if unit == "share":
+            return f"{value * 100:.3g}%"
+        text = str(value) if isinstance(value, int) else f"{value:.4g}"
+        return text + (" s" if unit in ("s", "seconds") else "")
     if isinstance(value, list):
-        return "\\[" + ", ".join(_value(v) for v in value) + "]"  # "\\[": never markup
+        return "\\[" + ", ".join(_value(v, unit) for v in value) + "]"  # "\\[": never markup
     return _esc(value)
 
 

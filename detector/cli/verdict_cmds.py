@@ -18,10 +18,12 @@ EXIT_OF = {"pass": 0, "fail": EXIT_FINDINGS, "marginal": EXIT_MARGINAL,
 VERDICT_EPILOG = """Exit codes: 0 pass, 1 fail, 3 marginal, 4 inconclusive (too little traffic
 to judge: never a pass), 2 usage or input error.\n
 Examples:\n
-  detector verdict --service pay --version 2.32.0 --logs access.log.gz --deployments d.jsonl\n
-  detector verdict --service pay --version 2.32.0 --logs a.log --policy pay.toml --json\n
-  detector verdict --service pay --version 2.32.0 --bootstrap-servers kafka:9092 \\\n
-    --topic access-logs --record releases/"""
+  detector verdict --service pay --version 2.3 --logs access.log.gz\n
+  detector verdict --service pay --version 2.3 --logs a.log --json\n
+  detector verdict --service pay --version 2.3 --policy pay.toml \\\n
+    --logs a.log --deployments d.jsonl --record releases/\n
+  detector verdict --service pay --version 2.3 --bootstrap-servers kf:9092 \\\n
+    --topic access-logs"""
 
 
 @one_line_errors
@@ -48,6 +50,9 @@ def verdict_command(
     baseline: Annotated[str | None, typer.Option(
         "--baseline", help="previous | concurrent | auto (default auto: concurrent when the "
         "old version still serves beside the new one).")] = None,
+    history: Annotated[str | None, typer.Option(
+        "--history", help="Kafka: traffic read before the deploy (default 2h; 1d adds the "
+        "request rate's same-hours-yesterday correction, as a day of --logs does).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the release record (JSON) instead of the report.")] = False,
     record_dir: Annotated[Path | None, typer.Option(
@@ -65,13 +70,11 @@ def verdict_command(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Judge one release from access logs alone: pass, marginal, fail or inconclusive."""
-    import orjson
-
     from detector.config import load_settings
     from detector.errors import UsageError
     from detector.jobs.replay import build_analyzer
     from detector.verdict.policy import load_policy
-    from detector.verdict.record import seal, signing_key, write_record
+    from detector.verdict.record import dumps, seal, signing_key, write_record
     from detector.verdict.report import render
 
     settings = load_settings(config)
@@ -92,19 +95,30 @@ def verdict_command(
                                        settings=settings, fmt=fmt, deployments=deployments,
                                        analyzer=analyzer)
     else:
-        from detector.jobs.verdict_kafka import judge_kafka
+        from detector.durations import parse_duration
+        from detector.jobs.verdict_kafka import HISTORY, daily_history, judge_kafka
+        from detector.service.config import load_service_settings
 
         assert bootstrap_servers is not None and topic is not None
+        # The cluster's TLS/SASL settings ([service.kafka], DETECTOR_SERVICE__KAFKA__*).
+        conn = load_service_settings(config, bootstrap_servers=bootstrap_servers)[0] \
+            .kafka_connection()
+        try:
+            before = HISTORY if history is None else parse_duration(history)
+        except ValueError as exc:
+            raise UsageError(f"--history {history!r}: {exc}") from None
+        if before >= 86400:
+            before = max(before, daily_history(policy, settings))
         record, _summary = judge_kafka(
-            bootstrap_servers, topic, service=service, version=version, policy=policy,
+            conn, topic, service=service, version=version, policy=policy,
             settings=settings, fmt=fmt, deployments=deployments,
-            deployments_topic=deployments_topic, analyzer=analyzer)
+            deployments_topic=deployments_topic, analyzer=analyzer, history=before)
     sealed = seal(record, key)
     if record_dir is not None:
         path = write_record(record_dir, sealed)
         sys.stderr.write(f"verdict: record written to {path}\n")
     if json_out:
-        sys.stdout.buffer.write(orjson.dumps(sealed, option=orjson.OPT_SORT_KEYS) + b"\n")
+        sys.stdout.buffer.write(dumps(sealed) + b"\n")
     else:
         typer.echo(render(sealed))
     sys.stdout.flush()

@@ -20,7 +20,7 @@ from detector.jobs.replay import load_deployments
 from detector.pipeline import Pipeline, RunSummary
 from detector.sources.files import FileSource, SourceError, merged
 from detector.verdict.policy import Policy
-from detector.verdict.watch import ReleaseWatch
+from detector.verdict.watch import ReleaseWatch, analyzer_models
 
 if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
@@ -30,13 +30,6 @@ MOSTLY_BAD = 0.5  # more bad records than this share of all: not an access log
 
 class VerdictInputError(SourceError):
     """The inputs cannot give a verdict (no such release, no events): exit 2."""
-
-
-def analyzer_models(analyzer: RequestAnalyzer | None) -> dict[str, str]:
-    """The model versions behind the findings, for the record's producer."""
-    if analyzer is None or not getattr(analyzer, "version", None):
-        return {}
-    return {"request": str(analyzer.version)}
 
 
 def _only(items: Iterable[Item], service: str, done: list[dict[str, Any]]) -> Iterator[Item]:

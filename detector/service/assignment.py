@@ -54,8 +54,14 @@ class Assignment:
         """A fresh pipeline (no analyzer: a placeholder that never processes, or analysis off).
         Its changes go to the fan-out tagged with the partition: its delivery ledger."""
         sink = self.ctx.sink.origin(self.ctx.origin(tp) if tp is not None else "")
-        return Pipeline(self.ctx.settings, [sink], registry=DeploymentRegistry(),
-                        dead_letter=self.dead_letter, analyzer=analyzer)
+        pipeline = Pipeline(self.ctx.settings, [sink], registry=DeploymentRegistry(),
+                            dead_letter=self.dead_letter, analyzer=analyzer)
+        if tp is not None and self.ctx.releases is not None:  # not for placeholders
+            from detector.verdict.watch import analyzer_models
+
+            self.ctx.releases.attach(pipeline, analysis=analyzer is not None,
+                                     models=analyzer_models(analyzer))
+        return pipeline
 
     async def on_assigned(self, tps: frozenset[TopicPartition]) -> None:
         ctx = self.ctx

@@ -70,6 +70,15 @@ class ServiceSettings(BaseModel):
     """Seconds a caught-up partition may be silent before its event time moves on with the
     wall clock, so a service that stops sending still has its windows closed (and its drop
     detected). None: one window plus the allowed lateness; 0: never."""
+    verdicts: bool = True
+    """Judge every deployment when its evaluation window closes (release records, the
+    ``POST /verdict`` webhook); the policy of each service comes from ``policies``."""
+    records_dir: Path | None = None
+    """Release records are written here, DIR/<service>/<version>.json (CONTRACTS §6); signed
+    with the key in DETECTOR_RECORD_KEY[_FILE] when set. None: kept in memory only."""
+    policies: Path | None = None
+    """Verdict policies: <service>.toml|yaml per service, else default.toml|yaml, in this
+    directory; None: the default policy."""
     topic_service: dict[str, str] = {}
     """Topic -> service name for formats that carry none (default: the topic name)."""
     topic_format: dict[str, str] = {}

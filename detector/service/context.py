@@ -22,6 +22,7 @@ from detector.service.config import ServiceSettings
 from detector.service.fanout import FanOutSink
 from detector.service.jsonlog import JsonLog
 from detector.service.metrics import Metrics
+from detector.service.releases import ReleaseBook
 from detector.service.retrain import Reservoir
 from detector.sinks.base import Sink
 from detector.state.checkpointing import partition_key
@@ -76,6 +77,9 @@ class ServiceContext:
         self.sink = FanOutSink(sinks, self.metrics, max_pending=cfg.sink_max_pending,
                                failing_after=cfg.sink_failing_after, log=self.log)
         self.parts: dict[TopicPartition, PartitionState] = {}
+        # Deployments judged as their windows close (release records, POST /verdict).
+        self.releases = ReleaseBook(cfg.records_dir, cfg.policies, log=self.log) \
+            if cfg.verdicts else None
         self.deployments: list[DeploymentEvent] = []
         self.source: KafkaSource | None = None
         self.dlq: DeadLetterProducer | None = None

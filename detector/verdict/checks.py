@@ -154,10 +154,14 @@ def bins(series: list[Agg], check: str) -> list[float]:
 
 
 def window_check(spec: CheckSpec, route: str, base: list[Agg], cand: list[Agg],
-                 alpha: float) -> Outcome:
-    """Latency, response size or request rate: per-window values, Mann-Whitney."""
+                 alpha: float, scale: float | None = None) -> Outcome:
+    """Latency, response size or request rate: per-window values, Mann-Whitney.
+
+    ``scale`` (request rate) multiplies the baseline's values: the daily growth from the
+    baseline's hours to the candidate's, measured the day before."""
     if spec.name == "request_rate":
-        xs = [a.requests() + 0.5 for a in base]
+        g = scale if scale is not None else 1.0
+        xs = [g * a.requests() + 0.5 for a in base]
         ys = [a.requests() + 0.5 for a in cand]
     else:
         xs, ys = bins(base, spec.name), bins(cand, spec.name)
@@ -165,6 +169,8 @@ def window_check(spec: CheckSpec, route: str, base: list[Agg], cand: list[Agg],
     n1 = sum(a.requests() for a in cand)
     out = Outcome(spec.name, route, spec, None, None, requests=(n0, n1))
     out.extra["bins"] = [len(xs), len(ys)]
+    if scale is not None:
+        out.extra["daily_growth"] = round(scale, 4)
     sh = log_shift(xs, ys, alpha) if len(xs) >= MIN_BINS and len(ys) >= MIN_BINS else None
     if sh is None:
         out.result = INCONCLUSIVE

@@ -62,6 +62,9 @@ class Evaluation:
     known_routes: frozenset[str] = frozenset()
     known_params: dict[str, frozenset[str]] = field(default_factory=dict)
     cut_at: float | None = None  # a later deploy ended the candidate window early
+    # Requests per window and route at the baseline's and the candidate's hours the day
+    # before (None: the history does not reach back): the request rate's daily shape.
+    day_before: tuple[list[dict[str, int]], list[dict[str, int]]] | None = None
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:
@@ -72,9 +75,15 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 
 def _mode(ev: Evaluation, policy: Policy) -> tuple[str, str | None]:
     """``previous`` or ``concurrent``, and why a requested mode could not be used."""
-    counts = version_counts(ev.candidate)
-    mine = counts.get(ev.version, 0)
-    others = sum(n for v, n in counts.items() if v not in (ev.version, None))
+    # Only windows the candidate serves in: an old version serving before the new one
+    # starts (a deploy announced early) is not serving beside it.
+    mine = others = 0
+    for w in ev.candidate:
+        counts = version_counts([w])
+        here = counts.get(ev.version, 0)
+        if here:
+            mine += here
+            others += sum(n for v, n in counts.items() if v not in (ev.version, None))
     can = mine > 0 and others >= policy.concurrent_min_requests and \
         others >= CONCURRENT_SHARE * (mine + others)
     if policy.baseline == "concurrent":
@@ -235,7 +244,9 @@ def evaluate_checks(ev: Evaluation, policy: Policy, incidents: list[IncidentRef]
                           for r in routes if r != OVERALL]
             else:
                 family = [window_check(spec, r, base.windows.get(r, []),
-                                       cand.windows.get(r, []), policy.alpha)
+                                       cand.windows.get(r, []), policy.alpha,
+                                       scale=_daily_growth(ev, r, policy)
+                                       if name == "request_rate" else None)
                           for r in routes]
         elif spec.basis == "routes":
             family = _new_endpoints(ev, base, cand)
@@ -254,6 +265,26 @@ def evaluate_checks(ev: Evaluation, policy: Policy, incidents: list[IncidentRef]
         outs.extend(family)
     _attach(outs, ev, incidents, cand.span)
     return outs, not_evaluated, mode, note, base, cand
+
+
+def _daily_growth(ev: Evaluation, route: str, policy: Policy) -> float | None:
+    """How much the route's traffic grew from the baseline's hours to the candidate's hours
+    the day before (the daily shape a deploy at 9:00 rides on); None without that history."""
+    if ev.day_before is None:
+        return None
+    base, cand = ev.day_before
+
+    def level(wins: list[dict[str, int]]) -> float:
+        if route == OVERALL:
+            vals = sorted(sum(n for r, n in w.items() if policy.route_included(r)) for w in wins)
+        else:
+            vals = sorted(w.get(route, 0) for w in wins)
+        return float(vals[len(vals) // 2]) if vals else 0.0
+
+    b, c = level(base), level(cand)
+    if b < 5 or c < 5:
+        return None  # too thin a day before to say anything about its shape
+    return c / b
 
 
 def _empty() -> Any:
@@ -306,6 +337,8 @@ def _check_json(o: Outcome) -> dict[str, Any]:
         d["detail"] = o.detail
     if "bins" in o.extra:
         d["windows"] = o.extra["bins"]
+    if "daily_growth" in o.extra:  # baseline scaled by the same hours' growth the day before
+        d["daily_growth"] = o.extra["daily_growth"]
     return d
 
 

@@ -74,6 +74,8 @@ class Policy(BaseModel):
     @classmethod
     def _duration(cls, v: object) -> object:
         if isinstance(v, str):
+            if v.strip().lower() in ("0", "0s", "0m", "0h"):
+                return 0.0  # no delay: parse_duration wants a positive one
             return parse_duration(v)
         return v
 

@@ -2,8 +2,8 @@
 
 A record is plain JSON data (str, int, float, bool, None, list, dict with str keys).
 Its canonical form is that JSON with sorted keys, no insignificant whitespace, UTF-8,
-and each float in its shortest round-trip form (orjson), so one record is one byte
-string on every machine: replay and live agree byte for byte.
+each float in its shortest round-trip form (orjson) and -0.0 written as 0.0, so one
+record is one byte string on every machine: replay and live agree byte for byte.
 
 - ``digest``: ``sha256:`` + the hex sha256 of the canonical form of the record
   without its ``digest`` and ``signature`` keys. It catches accidents (a truncated
@@ -89,10 +89,7 @@ def canonical(record: Mapping[str, Any]) -> bytes:
 
 def dumps(data: Any) -> bytes:
     """Canonical JSON bytes of any plain data (the whole record, seal keys included)."""
-    try:
-        return orjson.dumps(_plain(data, "", 0), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:  # _plain lets nothing through that orjson refuses
-        raise ValueError(f"not plain JSON data: {exc}") from None
+    return _encode(_plain(data))
 
 
 def seal(record: Mapping[str, Any], key: bytes | None) -> dict[str, Any]:
@@ -105,8 +102,8 @@ def seal(record: Mapping[str, Any], key: bytes | None) -> dict[str, Any]:
     if key is not None and not key:
         raise ValueError("an empty signing key signs nothing: pass None for no signature")
     body = _body(record)
-    sealed: dict[str, Any] = _plain(body, "", 0)
-    raw = dumps(sealed)
+    sealed: dict[str, Any] = _plain(body)
+    raw = _encode(sealed)
     sealed["digest"] = _digest(raw)
     sealed["signature"] = None if key is None else _signature(key, raw)
     return sealed
@@ -122,18 +119,11 @@ def verify(record: Any, key: bytes | None) -> list[str]:
     """
     if not isinstance(record, Mapping):
         return ["not a JSON object"]
-    problems = _shape_problems(record)
     try:
-        raw = canonical(record)
+        plain = _plain(record)
     except ValueError as exc:
-        return [*problems, f"cannot be hashed: {exc}"]
-    recorded = record.get("digest")
-    if "digest" in record and not _same(recorded, _digest(raw)):
-        problems.append(f"digest mismatch: recorded {_short(recorded)}, "
-                        f"content gives {_short(_digest(raw))}")
-    if "signature" in record:
-        problems.extend(_signature_problems(record["signature"], key, raw))
-    return problems
+        return [*_shape_problems(record), f"cannot be hashed: {exc}"]
+    return _problems(plain, key)
 
 
 def signing_key(key_file: Path | None = None) -> bytes | None:
@@ -151,52 +141,104 @@ def signing_key(key_file: Path | None = None) -> bytes | None:
         raise RecordError(str(exc)) from None
 
 
+def _problems(plain: dict[str, Any], key: bytes | None) -> list[str]:
+    """:func:`verify` of a record already made plain (walked once, however it is used)."""
+    problems = _shape_problems(plain)
+    raw = _encode(_body(plain))
+    recorded = plain.get("digest")
+    if "digest" in plain and not _same(recorded, _digest(raw)):
+        problems.append(f"digest mismatch: recorded {_short(recorded)}, "
+                        f"content gives {_short(_digest(raw))}")
+    if "signature" in plain:
+        problems.extend(_signature_problems(plain["signature"], key, raw))
+    return problems
+
+
+def _encode(plain: Any) -> bytes:
+    try:
+        return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # _plain lets nothing through that orjson refuses
+        raise ValueError(f"not plain JSON data: {exc}") from None
+
+
 def _body(record: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise ValueError(f"a release record is a JSON object, not {type(record).__name__}")
     return {k: v for k, v in record.items() if k not in SEAL_KEYS}
 
 
-def _plain(value: Any, where: str, depth: int) -> Any:
-    """``value`` as plain JSON data, or ValueError naming where it is not."""
-    if value is None or type(value) in (bool, str, int):
-        if type(value) is int and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
-            raise ValueError(f"{where or 'record'}: integer {value} is too large for JSON")
-        if type(value) is str and not value.isascii():
-            _check_utf8(value, where)
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data, or ValueError naming the field where it is not."""
+    try:
+        return _walk(value, 0)
+    except _NotPlain as exc:
+        where = "".join(reversed(exc.path)).lstrip(".") or "record"
+        raise ValueError(f"{where}: {exc.reason}") from None
+
+
+class _NotPlain(Exception):
+    """Raised at the bad value; each level adds its key on the way up (no path is built
+    while nothing is wrong: a record of hundreds of checks is walked at every seal)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.path: list[str] = []
+
+
+def _walk(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():
+            _check_utf8(value)
         return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{where or 'record'}: {value} is not a JSON number "
-                             "(a release record holds finite numbers only)")
-        return float(value)
+    if kind is float or isinstance(value, float):  # numpy floats are float subclasses
+        if value - value != 0.0:  # inf - inf and nan - nan are nan
+            raise _NotPlain(f"{value} is not a JSON number (a release record holds finite "
+                            "numbers only)")
+        return float(value) + 0.0  # -0.0 + 0.0 is 0.0: one zero, as RFC 8785 writes it
+    if kind is int:
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise _NotPlain(f"integer {value} is too large for JSON")
+        return value
+    if value is None or kind is bool:
+        return value
     if depth >= _MAX_DEPTH:
-        raise ValueError(f"{where or 'record'}: nested more than {_MAX_DEPTH} levels deep")
+        raise _NotPlain(f"nested more than {_MAX_DEPTH} levels deep")
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ValueError(f"{where or 'record'}: key {key!r} is not a string")
-            name = str.__str__(key)
-            out[name] = _plain(item, f"{where}.{name}" if where else name, depth + 1)
+                raise _NotPlain(f"key {key!r} is not a string")
+            name = key if type(key) is str else str.__str__(key)
+            try:
+                out[name] = _walk(item, depth + 1)
+            except _NotPlain as exc:
+                exc.path.append(f".{name}")
+                raise
         return out
     if isinstance(value, list | tuple):
-        return [_plain(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_walk(item, depth + 1))
+            except _NotPlain as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return items
     if isinstance(value, str):  # a str subclass (an enum member): its text
-        return _plain(str.__str__(value), where, depth)
+        return _walk(str.__str__(value), depth)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # numpy ints
-        return _plain(int(value), where, depth)
-    if isinstance(value, numbers.Real):  # numpy floats
-        return _plain(float(value), where, depth)
-    raise ValueError(f"{where or 'record'}: {type(value).__name__} is not plain JSON data")
+        return _walk(int(value), depth)
+    if isinstance(value, numbers.Real):  # other real numbers
+        return _walk(float(value), depth)
+    raise _NotPlain(f"{type(value).__name__} is not plain JSON data")
 
 
-def _check_utf8(text: str, where: str) -> None:
+def _check_utf8(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{where or 'record'}: text with a lone surrogate is not "
-                         "valid UTF-8") from None
+        raise _NotPlain("text with a lone surrogate is not valid UTF-8") from None
 
 
 def _shape_problems(record: Mapping[str, Any]) -> list[str]:
@@ -386,8 +428,12 @@ def check_file(path: Path, key: bytes | None, root: Path | None = None) -> list[
         raw, record = _read(path)
     except _Unreadable as exc:
         return [str(exc)]
-    problems = verify(record, key)
-    if not problems and raw.removesuffix(b"\n") != dumps(record):
+    try:
+        plain = _plain(record)
+    except ValueError as exc:
+        return verify(record, key) or [str(exc)]
+    problems = _problems(plain, key)
+    if not problems and raw.removesuffix(b"\n") != _encode(plain):
         problems.append("not in the canonical form it was written in: edited, or reformatted")
     if root is not None and isinstance(record.get("service"), str) and isinstance(
             record.get("version"), str):

@@ -12,6 +12,7 @@ windows (replay = live).
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from detector.verdict.policy import Policy
 from detector.verdict.sides import WinAgg
 
 if TYPE_CHECKING:
+    from detector.analysis.analyzer import RequestAnalyzer
     from detector.deployments.registry import DeploymentRegistry
     from detector.incidents.model import Incident
 
@@ -31,12 +33,26 @@ INCIDENTS_KEPT = 5_000  # recent incidents per service
 BUFFER_SLACK = 900.0  # seconds of windows kept beyond the baseline's length
 
 
+def analyzer_models(analyzer: RequestAnalyzer | None) -> dict[str, str]:
+    """The model versions behind the findings, for the record's producer."""
+    if analyzer is None or not getattr(analyzer, "version", None):
+        return {}
+    return {"request": str(analyzer.version)}
+
+
+DAY = 86400.0
+
+
 class _ServiceState:
-    __slots__ = ("buffer", "evaluations", "incidents", "known_params", "known_routes",
-                 "started")
+    __slots__ = ("buffer", "day", "evaluations", "incidents", "known_params", "known_routes",
+                 "route_ids", "started")
 
     def __init__(self) -> None:
         self.buffer: deque[WinAgg] = deque()
+        # A day of requests per window and route (compact: route ids, an array per window),
+        # for the request rate's same-hours-yesterday correction.
+        self.route_ids: dict[str, int] = {}
+        self.day: deque[tuple[float, array[int]]] = deque()
         self.known_routes: set[str] = set()
         self.known_params: dict[str, set[str]] = {}
         self.incidents: deque[IncidentRef] = deque(maxlen=INCIDENTS_KEPT)
@@ -102,11 +118,16 @@ class ReleaseWatch:
         for service, routes in per_service.items():
             st = self._state.setdefault(service, _ServiceState())
             win = WinAgg(view.start, view.end, routes)
+            known = len(st.evaluations)
+            self._buffer(st, win)  # before: a window ending at the deploy is baseline
             self._start_evaluations(service, st, view.end, view.end - view.start)
+            for ev in st.evaluations[known:]:
+                if ev.candidate and ev.candidate[-1] is win:
+                    ev.candidate.pop()  # taken from the buffer: appended once below
             for ev in st.evaluations:
                 if view.start >= ev.cand_start and view.end <= ev.cand_end:
                     ev.candidate.append(win)
-            self._remember(st, win)
+            self._remember(st, win)  # after: what a deploy in this window ships is new
         # Deployments of services silent in this window still start (and end) on time.
         for service, st in self._state.items():
             if service not in per_service:
@@ -121,11 +142,25 @@ class ReleaseWatch:
                 self._judge(service, st, ev)
 
     # ---- internals -------------------------------------------------------
-    def _remember(self, st: _ServiceState, win: WinAgg) -> None:
+    def _buffer(self, st: _ServiceState, win: WinAgg) -> None:
         st.buffer.append(win)
         horizon = max(self._policy_for_buffer(), 0.0)
         while st.buffer and st.buffer[0].end < win.end - horizon:
             st.buffer.popleft()
+
+    def _remember(self, st: _ServiceState, win: WinAgg) -> None:
+        ids = st.route_ids
+        for route in win.routes:
+            if route not in ids and len(ids) < KNOWN_ROUTES_MAX:
+                ids[route] = len(ids)
+        counts = array("I", bytes(4 * len(ids)))
+        for route, parts in win.routes.items():
+            i = ids.get(route)
+            if i is not None:
+                counts[i] = min(sum(a.requests() for a in parts.values()), 0xFFFFFFFF)
+        st.day.append((win.start, counts))
+        while st.day and st.day[0][0] < win.start - DAY - self._policy_for_buffer():
+            st.day.popleft()
         for route, parts in win.routes.items():
             if len(st.known_routes) < KNOWN_ROUTES_MAX:
                 st.known_routes.add(route)
@@ -146,18 +181,18 @@ class ReleaseWatch:
         for dep in self.registry.all(service):
             if dep.ts > now or (dep.version, dep.ts) in st.started:
                 continue
-            if self.version is not None and dep.version != self.version:
-                continue
-            if any(e.deployed_at >= dep.ts for e in st.evaluations) or \
-                    any(v == dep.version for v, _ in st.started):
-                st.started.add((dep.version, dep.ts))
-                continue  # an older deploy showing up late, or a version seen again
             st.started.add((dep.version, dep.ts))
-            policy = self._policy(service)
+            if any(e.deployed_at >= dep.ts for e in st.evaluations):
+                continue  # an older deploy showing up late
             for other in st.evaluations:  # a newer deploy ends the one before
                 if other.cut_at is None and dep.ts < other.cand_end:
                     other.cut_at = dep.ts
-                    other.cand_end = max(other.cand_start, dep.ts)
+                    other.cand_end = max(other.cand_start, math.floor(dep.ts / size) * size)
+            if self.version is not None and dep.version != self.version:
+                continue
+            if any(v == dep.version for v, t in st.started if t != dep.ts):
+                continue  # a version deployed again (a rollback to it): judged the first time
+            policy = self._policy(service)
             # Whole windows: the candidate's first starts at or after deploy + delay, the
             # baseline's last ends at or before the deploy; both last the policy's window.
             cand_start = math.ceil((dep.ts + policy.delay) / size) * size
@@ -170,9 +205,44 @@ class ReleaseWatch:
                 candidate=[w for w in st.buffer
                            if w.start >= cand_start and w.end <= cand_start + policy.window],
                 known_routes=frozenset(st.known_routes),
+                day_before=self._day_before(st, base_end - policy.window, base_end, cand_start,
+                                            cand_start + policy.window, size),
                 known_params={r: frozenset(n) for r, n in st.known_params.items()},
             )
             st.evaluations.append(ev)
+
+    @staticmethod
+    def _day_before(st: _ServiceState, b0: float, b1: float, c0: float, c1: float,
+                    size: float) -> tuple[list[dict[str, int]], list[dict[str, int]]] | None:
+        """Requests per window and route at the baseline's and the candidate's hours the day
+        before, when the history holds (nearly) all those windows; else None."""
+        if not st.day or st.day[0][0] > b0 - DAY:
+            return None
+        names = {i: r for r, i in st.route_ids.items()}
+
+        def cut(lo: float, hi: float) -> list[dict[str, int]]:
+            return [{names[i]: n for i, n in enumerate(counts) if n}
+                    for start, counts in st.day if lo - DAY <= start < hi - DAY]
+
+        base, cand = cut(b0, b1), cut(c0, c1)
+        want = round((c1 - c0) / size)
+        if len(base) < 0.9 * want or len(cand) < 0.9 * want:
+            return None  # a gap (an outage, a restart): no correction rather than a wrong one
+        return base, cand
+
+    def interim(self, service: str, version: str) -> dict[str, Any] | None:
+        """The record ``service`` ``version`` would get on the windows so far (None when
+        it is not under evaluation here); the evaluation goes on."""
+        st = self._state.get(service)
+        if st is None:
+            return None
+        for ev in st.evaluations:
+            if ev.version == version:
+                rec = judge(ev, self._policy(service), list(st.incidents),
+                            analysis=self.analysis, models=self.models)
+                rec.setdefault("notes", []).append("interim: the candidate window is not over")
+                return rec
+        return None
 
     def _judge_due(self, now: float) -> None:
         for service in sorted(self._state):

@@ -267,3 +267,38 @@ def test_exit_codes_from_the_installed_command(releases: Path, key_file: Path) -
     (releases / "search" / "1.4.0.json").write_bytes(b'{"schema": 1}\n')
     assert run("verify", str(releases), "--key-file", str(key_file)) == 1
     assert run("verify", str(releases / "nowhere")) == 2
+
+
+def test_show_writes_shares_in_percent_and_ratios_without_a_unit(tmp_path: Path) -> None:
+    base = {"result": "fail", "critical": False, "incidents": []}
+    rec = sample_record(checks=[
+        {**base, "check": "error_share", "route": "GET /a", "baseline": 0.004,
+         "candidate": 0.118, "interval": [0.09, 0.14], "mde": 0.01, "unit": "share",
+         "detail": "5xx share up on one route"},
+        {**base, "check": "latency_p95", "route": "GET /b", "baseline": 0.2, "candidate": 0.5,
+         "interval": [2.1, 2.9], "mde": 0.25, "unit": "seconds", "change_type": "ratio"}])
+    out = invoke("show", str(write_record(tmp_path, seal(rec, None)))).stdout
+    assert "      baseline 0.4%  candidate 11.8%  interval [9%, 14%]  MDE 1%\n" in out
+    assert "      5xx share up on one route\n" in out
+    assert "      baseline 0.2 s  candidate 0.5 s  interval [2.1, 2.9]  MDE 0.25\n" in out
+
+
+@pytest.mark.slow
+def test_records_of_detector_verdict_verify_and_repeat_byte_for_byte(tmp_path: Path) -> None:
+    from detector.simulate import simulate
+
+    sim = tmp_path / "sim"
+    simulate(sim, hours=3, seed=3, rate=0.3)
+    logs = sorted(sim.glob("access-orders.*"))
+    args = ["verdict", "--service", "orders", "--version", "4.2.0", "--logs", str(logs[0]),
+            "--deployments", str(sim / "deployments.jsonl")]
+    first = runner.invoke(app, [*args, "--record", str(tmp_path / "a"), "--json"])
+    again = runner.invoke(app, [*args, "--record", str(tmp_path / "b")],
+                          env={KEY_ENV: KEY.decode()})
+    assert first.exit_code in (0, 1, 3, 4) and again.exit_code == first.exit_code, first.stderr
+    a, b = tmp_path / "a" / "orders" / "4.2.0.json", tmp_path / "b" / "orders" / "4.2.0.json"
+    assert first.stdout.encode() == a.read_bytes()  # --json prints the record written
+    assert read_record(a)["digest"] == read_record(b)["digest"]  # the signature aside
+    assert invoke("verify", str(tmp_path / "a")).exit_code == 0
+    assert invoke("verify", str(tmp_path / "b"), env={KEY_ENV: KEY.decode()}).exit_code == 0
+    assert invoke("verify", str(tmp_path / "b")).exit_code == 1  # signed, no key

@@ -75,8 +75,9 @@ def test_canonical_ignores_key_order_at_every_level() -> None:
 
 def test_canonical_is_compact_sorted_utf8() -> None:
     raw = canonical({"z": 1, "a": {"é": "日本", "b": [1.0, 0.1, -0.0, 1e-12, 1e300]}})
-    assert raw == ('{"a":{"b":[1.0,0.1,-0.0,1e-12,1e+300],"é":"日本"},"z":1}').encode()
+    assert raw == ('{"a":{"b":[1.0,0.1,0.0,1e-12,1e+300],"é":"日本"},"z":1}').encode()
     assert canonical({"a": "é"}) == canonical({"a": "\u00e9"})
+    assert canonical({"a": -0.0}) == canonical({"a": 0.0}) == b'{"a":0.0}'
 
 
 def test_canonical_leaves_out_only_digest_and_signature() -> None:
@@ -304,7 +305,7 @@ def test_write_twice_gives_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_floats_survive_the_file_round_trip(tmp_path: Path) -> None:
-    values = [0.1, 1e-12, 1e300, -0.0, 2.0, 1 / 3, 5e-324]
+    values = [0.1, 1e-12, 1e300, -1.5, 2.0, 1 / 3, 5e-324, 0.0]
     sealed = seal(sample_record(traffic={"values": values}), None)
     back = read_record(write_record(tmp_path, sealed))
     assert back["traffic"]["values"] == values and canonical(back) == canonical(sealed)
