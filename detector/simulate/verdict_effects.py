@@ -128,7 +128,11 @@ def uniform(rel: Release, name: str, lo: float, hi: float, digits: int = 3) -> f
 
 
 class ErrorSurge(ReleaseEffect):
-    """5-20 % of one route's requests on the new version fail with a 5xx."""
+    """5-20 % of one route's requests on the new version fail with a 5xx.
+
+    >>> ErrorSurge.verdict, ErrorSurge.checks
+    ('fail', ('error_share',))
+    """
 
     name = "error_surge"
     verdict = "fail"
@@ -148,7 +152,11 @@ class ErrorSurge(ReleaseEffect):
 
 
 class LatencyShift(ReleaseEffect):
-    """One route's requests on the new version are 1.5-3x slower (p95 x the factor)."""
+    """One route's requests on the new version are 1.5-3x slower (p95 x the factor).
+
+    >>> LatencyShift.factor, LatencyShift.checks
+    ((1.5, 3.0), ('latency_p95', 'latency_p50'))
+    """
 
     name = "latency_shift"
     verdict = "fail"
@@ -169,7 +177,11 @@ class LatencyShift(ReleaseEffect):
 
 
 class SlowerEverywhere(ReleaseEffect):
-    """Harmless: every request of the new version is 5 % slower (within a tolerance band)."""
+    """Harmless: every request of the new version is 5 % slower (within a tolerance band).
+
+    >>> SlowerEverywhere.verdict, SlowerEverywhere.checks
+    ('pass', ())
+    """
 
     name = "latency_5pct"
 
@@ -181,7 +193,11 @@ class SlowerEverywhere(ReleaseEffect):
 
 
 class CanaryClean(ReleaseEffect):
-    """Harmless canary: the new version serves ~10 % beside the old one and changes nothing."""
+    """Harmless canary: the new version serves ~10 % beside the old one and changes nothing.
+
+    >>> CanaryClean.verdict, CanaryClean.mode, CanaryClean.canary_share
+    ('pass', 'concurrent', 0.1)
+    """
 
     name = "canary_clean"
     mode = "concurrent"
@@ -192,7 +208,11 @@ class CanaryClean(ReleaseEffect):
 
 
 class CanaryErrors(ErrorSurge):
-    """A 10 % canary whose requests on one route fail with a 5xx 10-25 % of the time."""
+    """A 10 % canary whose requests on one route fail with a 5xx 10-25 % of the time.
+
+    >>> CanaryErrors.mode, CanaryErrors.share
+    ('concurrent', (0.1, 0.25))
+    """
 
     name = "canary_errors"
     mode = "concurrent"
@@ -206,7 +226,11 @@ class CanaryErrors(ErrorSurge):
 
 
 class CanaryLatency(LatencyShift):
-    """A 10 % canary whose requests on one route are 2-4x slower."""
+    """A 10 % canary whose requests on one route are 2-4x slower.
+
+    >>> CanaryLatency.mode, CanaryLatency.factor
+    ('concurrent', (2.0, 4.0))
+    """
 
     name = "canary_latency"
     mode = "concurrent"
@@ -220,7 +244,11 @@ class CanaryLatency(LatencyShift):
 
 
 class DailyGrowth(ReleaseEffect):
-    """Harmless: traffic rises 20-40 % an hour through the deploy (the morning ramp)."""
+    """Harmless: traffic rises 20-40 % an hour through the deploy (the morning ramp).
+
+    >>> round(hourly_growth(np.exp(np.arange(120) / 60 * np.log(1.3))[:, None], 60), 2)
+    0.3
+    """
 
     name = "daily_growth"
 
@@ -246,7 +274,11 @@ def hourly_growth(lam: np.ndarray, at: int) -> float:
 
 
 class LowTraffic(ReleaseEffect):
-    """Nothing changes, on a service too quiet to tell: an honest gate says inconclusive."""
+    """Nothing changes, on a service too quiet to tell: an honest gate says inconclusive.
+
+    >>> LowTraffic.verdict
+    'inconclusive'
+    """
 
     name = "low_traffic"
     verdict = "inconclusive"
@@ -264,6 +296,9 @@ class LowTrafficBroken(ErrorSurge):
     requests a minute give within the window; calling it inconclusive would
     refuse a judgement the data supports (the issue's own rule: a baseline
     with no failures still lets new failures fail).
+
+    >>> LowTrafficBroken.verdict, LowTrafficBroken.share
+    ('fail', (0.4, 0.6))
     """
 
     name = "low_traffic_broken"

@@ -99,7 +99,7 @@ def build_real(case: RealCase, data_dir: Path, seed: int, out: Path) -> dict[str
     first = min(e.ts for e in evs)
     last = max(e.ts for e in evs)
     stretch = 1.0 if src.span_s is None else src.span_s / max(last - first, 1.0)
-    days = math.floor((FIRST_DAY.timestamp() - first) / DAY) + int(rng.integers(0, 3))
+    days = math.ceil((FIRST_DAY.timestamp() - first) / DAY) + int(rng.integers(0, 3))
 
     def when(ts: float) -> float:
         return first + (ts - first) * stretch + days * DAY

@@ -42,7 +42,11 @@ _ATTACK_ANSWERS = {400: 0.45, 200: 0.35, 403: 0.12, 500: 0.08}
 
 
 class OldClientsBroken(ReleaseEffect):
-    """An old app build (a fifth to a third of a route's requests) gets 400/422 after the deploy."""
+    """An old app build (a fifth to a third of a route's requests) gets 400/422 after the deploy.
+
+    >>> OldClientsBroken.checks, OldClientsBroken.min_rate
+    (('client_error_share',), 0.5)
+    """
 
     name = "old_clients_broken"
     verdict = "fail"
@@ -73,7 +77,11 @@ class OldClientsBroken(ReleaseEffect):
 
 
 class DebugEndpoint(ReleaseEffect):
-    """The release serves a debug endpoint; a few engineers call it, every call 200."""
+    """The release serves a debug endpoint; a few engineers call it, every call 200.
+
+    >>> DebugEndpoint.checks, DEBUG_PATHS["orders"]
+    (('new_endpoints',), '/debug/vars')
+    """
 
     name = "debug_endpoint"
     verdict = "fail"
@@ -104,7 +112,11 @@ class DebugEndpoint(ReleaseEffect):
 
 
 class OrdinaryEndpoint(ReleaseEffect):
-    """Harmless: the release ships an ordinary feature route that serves from then on."""
+    """Harmless: the release ships an ordinary feature route that serves from then on.
+
+    >>> OrdinaryEndpoint.verdict
+    'pass'
+    """
 
     name = "ordinary_endpoint"
 
@@ -132,7 +144,11 @@ class OrdinaryEndpoint(ReleaseEffect):
 
 
 class Injection(ReleaseEffect):
-    """SQLi/XSS attempts on one route start with the deploy, 2-6 per 1,000 of its requests."""
+    """SQLi/XSS attempts on one route start with the deploy, 2-6 per 1,000 of its requests.
+
+    >>> Injection.checks
+    ('attack_findings', 'unusual_payload_findings')
+    """
 
     name = "injection"
     verdict = "fail"
@@ -202,7 +218,11 @@ def attack_request(r: RouteSpec, category: str, rng: np.random.Generator,
 
 
 class PermissionsLoosened(ReleaseEffect):
-    """A route that refused 10-30 % of its requests (401 or 403) answers them after the deploy."""
+    """A route that refused 10-30 % of its requests (401 or 403) answers them after the deploy.
+
+    >>> PermissionsLoosened.checks
+    ('authorization_drift', 'auth_denial_share')
+    """
 
     name = "permissions_loosened"
     verdict = "fail"
@@ -233,7 +253,11 @@ class PermissionsLoosened(ReleaseEffect):
 
 
 class SizeTripled(ReleaseEffect):
-    """One route's successful answers on the new version are about three times larger."""
+    """One route's successful answers on the new version are about three times larger.
+
+    >>> SizeTripled.checks
+    ('data_exposure', 'response_size')
+    """
 
     name = "size_tripled"
     verdict = "fail"
