@@ -63,6 +63,7 @@ class Outcome:
     mode_expected: str
     score: int | None
     failing: list[str] = field(default_factory=list)  # "check route" of each failing check
+    marginal: list[str] = field(default_factory=list)  # and of each marginal one
     seconds: float = 0.0
     note: str = ""
 
@@ -101,8 +102,10 @@ def score(expected: dict[str, Any], record: dict[str, Any] | None, code: int,
         harmless_failed=want == "pass" and got == "fail", mode=mode,
         mode_expected=str(expected.get("mode", "previous")),
         score=record.get("score") if record else None,
-        failing=[f"{c.get('check')} {c.get('route')}" for c in failing], seconds=seconds,
-        note=note)
+        failing=[f"{c.get('check')} {c.get('route')}" for c in failing],
+        marginal=[f"{c.get('check')} {c.get('route')}" for c in checks
+                  if c.get("result") == "marginal"],
+        seconds=seconds, note=note)
 
 
 def run_verdict(folder: Path) -> Outcome:
@@ -156,11 +159,11 @@ def prepare(out: Path, split: str, names: list[str], data: Path | None) -> list[
 def table(outcomes: list[Outcome]) -> str:
     """The per-scenario rows and the totals, for people."""
     rows = [f"{'scenario':<27} {'kind':<20} {'expected':<12} {'got':<12} {'ok':<3} "
-            f"{'score':>5} {'mode':<11} {'s':>5}  failing checks"]
+            f"{'score':>5} {'mode':<11} {'s':>5}  failing checks (~ marginal)"]
     for o in outcomes:
         mode = (o.mode or "-") + ("!" if o.mode and o.mode != o.mode_expected else "")
-        fails = "; ".join(o.failing[:3]) + (f"; +{len(o.failing) - 3}" if len(o.failing) > 3
-                                            else "")
+        named = o.failing + [f"~{m}" for m in o.marginal]
+        fails = "; ".join(named[:3]) + (f"; +{len(named) - 3}" if len(named) > 3 else "")
         shown = "-" if o.score is None else o.score
         rows.append(f"{o.name:<27} {o.kind:<20} {o.expected:<12} {o.got:<12} "
                     f"{'yes' if o.correct else 'NO':<3} {shown:>5} {mode:<11} "
