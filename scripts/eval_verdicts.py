@@ -177,7 +177,13 @@ def totals(outcomes: list[Outcome]) -> dict[str, Any]:
     correct = sum(o.correct for o in outcomes)
     harmless_failed = sum(o.harmless_failed for o in outcomes)
     share = correct / n if n else 0.0
+    by_kind: dict[str, list[int]] = {}
+    for o in outcomes:
+        tally = by_kind.setdefault(o.kind, [0, 0])
+        tally[0] += o.correct
+        tally[1] += 1
     return {"scenarios": n, "correct": correct, "correct_share": round(share, 4),
+            "by_kind": {k: f"{c}/{m}" for k, (c, m) in by_kind.items()},
             "harmless": sum(o.expected == "pass" for o in outcomes),
             "harmless_failed": harmless_failed,
             "fails_unnamed": sum(o.named is False and o.got == "fail" for o in outcomes),
@@ -214,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
           f"of {tot['harmless']}; failing verdicts not naming the change: "
           f"{tot['fails_unnamed']}; acceptance (>= {ACCEPT_CORRECT:.0%}, no harmless "
           f"failed): {'met' if tot['accepted'] else 'NOT met'}")
+    print("by kind: " + ", ".join(f"{k} {v}" for k, v in tot["by_kind"].items()))
     result = {"split": a.split, "totals": tot, "outcomes": [asdict(o) for o in outcomes]}
     (out / "results.json").write_text(json.dumps(result, indent=2))
     if a.json:
