@@ -27,6 +27,7 @@ from detector.report.metrics import (
     SHARES,
     Metric,
     band,
+    dense,
     values,
 )
 from detector.report.svg import Frame, Line, axes, esc, panel, y_top
@@ -106,6 +107,7 @@ def service_chart(service: str, windows: Sequence[Window], size: float,
                   incidents: Sequence[Incident], records: Records) -> str:
     """One service's timeline as an inline SVG element."""
     t0, t1 = span
+    windows = dense(windows, size)
     xs = [w.start for w in windows]
     width = WIDTH - LEFT - RIGHT
     height = TOP + len(PANELS) * (PANEL_H + PANEL_GAP) + 8
@@ -142,6 +144,7 @@ def incident_chart(inc: Incident, windows: Sequence[Window], size: float,
     """The metric that raised ``inc`` around its span (``scope`` says whose series:
     the route's or the service's), its band and the detector's baseline."""
     metric, has_baseline = KIND_METRIC.get(inc.kind, (RATE, False))
+    windows = dense(windows, size)
     a, b = ts(inc.start), ts(inc.end)
     lo, hi = a - INC_BEFORE, b + INC_AFTER
     i0 = next((i for i, w in enumerate(windows) if w.start >= lo), len(windows))

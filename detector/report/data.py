@@ -54,14 +54,16 @@ class ReportData:
         return sorted(set(self.services) | {i.service for i in self.incidents})
 
     def span(self) -> tuple[float, float] | None:
-        """The event times the report covers: the windows, else the incidents."""
+        """The event times the report covers: the windows, else the incidents and
+        deployments."""
         from detector.report.inputs import ts
 
         starts = [ws[0].start for ws in self.services.values() if ws]
         ends = [ws[-1].start + self.window_seconds for ws in self.services.values() if ws]
-        if not starts:
-            starts = [ts(i.start) for i in self.incidents]
-            ends = [ts(i.end) + self.window_seconds for i in self.incidents]
+        if not starts:  # no logs: the incidents and the deployments
+            starts = [ts(i.start) for i in self.incidents] + [d.ts for d in self.deploys]
+            ends = [ts(i.end) + self.window_seconds for i in self.incidents] + [
+                d.ts + self.window_seconds for d in self.deploys]
         if not starts:
             return None
         return min(starts), max(ends)

@@ -89,6 +89,30 @@ KIND_METRIC: dict[str, tuple[Metric, bool]] = {
 }
 
 
+MAX_FILL = 20_000  # a silence longer than this many windows stays a gap in the line
+
+
+def dense(windows: Sequence[Window], size: float) -> list[Window]:
+    """The windows with the silent ones between them filled in: no request there is a
+    rate of zero (a drop the line must show), and no share or latency.
+
+    >>> ws = [Window(0.0, 5, 0, 0, 0, 0, 0, None, None), Window(180.0, 7, 0, 0, 0, 0, 0,
+    ...       None, None)]
+    >>> [(w.start, w.requests) for w in dense(ws, 60.0)]
+    [(0.0, 5), (60.0, 0), (120.0, 0), (180.0, 7)]
+    """
+    out: list[Window] = []
+    for w in windows:
+        if out:
+            missing = round((w.start - out[-1].start) / size) - 1
+            if 0 < missing <= MAX_FILL:
+                base = out[-1].start
+                out.extend(Window(base + k * size, 0, 0, 0, 0, 0, 0, None, None)
+                           for k in range(1, missing + 1))
+        out.append(w)
+    return out
+
+
 def values(windows: Sequence[Window], metric: Metric, size: float) -> list[float | None]:
     """The metric of each window."""
     return [metric.value(w, size) for w in windows]

@@ -197,12 +197,13 @@ def render(data: ReportData) -> str:
         mine = [i for i in incidents if i.service == service]
         deploys = [d for d in data.deploys if d.service == service]
         out.append(f'<h2 id="svc-{k}">{esc(service)}</h2>')
-        windows = data.services.get(service)
-        if windows and span:
+        windows = data.services.get(service, [])
+        if not windows:
+            out.append('<p class="muted">no traffic of this service in the logs given: '
+                       "deployments and incidents only</p>")
+        if span:
             out.append(service_chart(service, windows, data.window_seconds, span, deploys,
                                      mine, data.records))
-        else:
-            out.append('<p class="muted">no traffic of this service in the logs given</p>')
         if mine:
             out.append("<p>incidents: " + _links(i.id for i in mine) + "</p>")
     out.append('<h2 id="incidents">Incidents</h2>')
