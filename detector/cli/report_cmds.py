@@ -17,7 +17,7 @@ artifact, an e-mail attachment).\n
 Examples:\n
   detector report access-*.log --deployments deploys.jsonl --out report.html\n
   detector report incidents.jsonl access.log.gz --out report.html --open\n
-  detector report --store incidents.db access.log --records releases/ --out r.html\n
+  detector report --store inc.db access.log --records releases/ --out r.html\n
   detector report incidents.jsonl --deployments deploys.jsonl --out r.html"""
 
 
@@ -52,9 +52,10 @@ def open_in_browser(path: Path) -> bool:
 @one_line_errors
 def report_command(
     inputs: Annotated[list[str] | None, typer.Argument(
-        metavar="[INCIDENTS.jsonl] [LOGS]...",
-        help="Incidents (JSON lines, told apart by their content) and/or access logs "
-             "(plain or .gz) to replay for the timelines.")] = None,
+        metavar="INPUT",
+        help="An incidents file (the JSON lines of --sink jsonl:, told apart by its "
+             "content) and/or access logs (plain or .gz) to replay for the timelines.")
+    ] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE.html", help="Where to write the report.")] = None,
     store: Annotated[Path | None, typer.Option(
