@@ -45,9 +45,10 @@ svg{width:100%;height:auto;display:block}
 .deploy line{stroke:#2c3e50;stroke-dasharray:3 2}.deploy text{font-size:10px;fill:#2c3e50}
 .v-fail line{stroke:#c0392b}.v-fail text{fill:#c0392b}.depl{stroke:#2c3e50;stroke-dasharray:3 2}
 .detbase{stroke:#000;stroke-dasharray:5 3;stroke-width:1}
-.incchart{max-width:440px}
+.incchart{width:440px;max-width:100%}.row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 table{border-collapse:collapse;margin:6px 0}td,th{padding:2px 8px;border-bottom:1px solid #eee;
-text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top}td.n{text-align:right;white-space:nowrap;
+font-variant-numeric:tabular-nums}
 section.inc{border:1px solid #ddd;border-radius:4px;padding:8px;margin:10px 0}
 section.inc:target{border-color:#e74c3c;box-shadow:0 0 0 2px #f5b7b1}
 code,pre{font-size:12px;white-space:pre-wrap;word-break:break-all}
@@ -137,7 +138,7 @@ def _incident(data: ReportData, inc: Incident, deploys: list[Deploy]) -> str:
     return (f'<section class="inc" id="{anchor(inc.id)}" data-id="{esc(inc.id)}">'
             f'<h3><span class="sev">{esc(inc.severity)}</span> {esc(inc.kind)} · '
             f"{esc(inc.service)} · <code>{esc(inc.id)}</code></h3>"
-            f"<p>{esc(inc.summary)}</p>{chart}{_kv(fields)}"
+            f'<p>{esc(inc.summary)}</p><div class="row">{chart}{_kv(fields)}</div>'
             f"<details><summary>evidence</summary>{evidence}</details>"
             + (f"<p>samples</p><ul>{sample_list}</ul>" if sample_list else "")
             + _record(data, inc) + "</section>")
