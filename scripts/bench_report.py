@@ -60,7 +60,7 @@ def main() -> None:
         "replay_s": round(replay_s, 1), "report_s": round(report_s, 1),
         "report_bytes": len(text.encode()),
         "svg_elements": text.count("<svg"),
-        "path_points": sum(len(re.findall(r"\d+ \d+", d))
+        "path_points": sum(len(re.findall(r"-?\d+", d)) // 2
                            for d in re.findall(r' d="([^"]*)"', text)),
         "incidents_only_s": round(alone_s, 1), "incidents_only_bytes": alone.stat().st_size,
     }

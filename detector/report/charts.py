@@ -43,7 +43,7 @@ PANELS: tuple[tuple[str, tuple[Metric, ...], Metric, float], ...] = (
     ("latency p50 (thin), p95", (P50, P95), P95, 0.01),
 )
 INC_W, INC_H, INC_LEFT = 440, 84, 58
-INC_BEFORE, INC_AFTER = 5400.0, 1800.0  # seconds of context around an incident
+INC_BEFORE, INC_AFTER = 3600.0, 1800.0  # seconds of context around an incident
 
 
 def _verdict(records: Records, d: Deploy) -> str | None:

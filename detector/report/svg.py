@@ -91,31 +91,50 @@ class Line(NamedTuple):
     css: str
 
 
-def line_path(frame: Frame, xs: Sequence[float], ys: Sequence[float | None]) -> str:
-    """The SVG path data of a line, downsampled to two points per pixel column pair.
+LINE_PX = 3  # pixels per column of a line (its lowest and highest point each)
+BAND_PX = 6  # pixels per column of a band (smooth: fewer suffice)
+
+
+def _relative(points: Sequence[tuple[int, int]]) -> str:
+    """``M`` to the first point, then relative ``l`` steps: a step of a few pixels
+    writes in a few characters where absolute coordinates take twice as many."""
+    x, y = points[0]
+    out = [f"M{x} {y}"]
+    if len(points) > 1:
+        steps = []
+        for nx, ny in points[1:]:
+            steps.append(f"{nx - x} {ny - y}")
+            x, y = nx, ny
+        out.append("l" + " ".join(steps))
+    return "".join(out)
+
+
+def line_path(frame: Frame, xs: Sequence[float], ys: Sequence[float | None],
+              px: int = LINE_PX) -> str:
+    """The SVG path data of a line, downsampled to two points per ``px`` pixels.
 
     >>> f = Frame(0, 10, 0, 0, 10, 10, 10.0)
-    >>> line_path(f, [0, 5, 10], [0, None, 10])
-    'M0 10M10 0'
+    >>> line_path(f, [0, 5, 10], [0, None, 10]), line_path(f, [0, 5, 10], [0, 5, 10])
+    ('M0 10M10 0', 'M0 10l5 -5 5 -5')
     """
     out = []
-    for run in minmax(xs, ys, frame.t0, frame.t1, max(1, frame.width // 2)):
-        pts = [f"{frame.x(x)} {frame.y(y)}" for x, y in run]
-        out.append("M" + pts[0] + ("L" + " ".join(pts[1:]) if len(pts) > 1 else ""))
+    for run in minmax(xs, ys, frame.t0, frame.t1, max(1, frame.width // px)):
+        out.append(_relative([(frame.x(x), frame.y(y)) for x, y in run]))
     return "".join(out)
 
 
 def band_path(frame: Frame, xs: Sequence[float],
-              bands: Sequence[tuple[float, float] | None]) -> str:
+              bands: Sequence[tuple[float, float] | None], px: int = BAND_PX) -> str:
     """The SVG path data of a band: each run's highs left to right, lows back."""
     out = []
-    for run in band_columns(xs, bands, frame.t0, frame.t1, max(1, frame.width // 4)):
+    columns = max(1, frame.width // px)
+    for run in band_columns(xs, bands, frame.t0, frame.t1, columns):
         if len(run) == 1:  # a lone column: as wide as a column
             x, lo, hi = run[0]
-            run = [run[0], (x + (frame.t1 - frame.t0) / max(1, frame.width // 4), lo, hi)]
-        top = " ".join(f"{frame.x(x)} {frame.y(hi)}" for x, _lo, hi in run)
-        bottom = " ".join(f"{frame.x(x)} {frame.y(lo)}" for x, lo, _hi in reversed(run))
-        out.append(f"M{top}L{bottom}Z")
+            run = [run[0], (x + (frame.t1 - frame.t0) / columns, lo, hi)]
+        edge = [(frame.x(x), frame.y(hi)) for x, _lo, hi in run]
+        edge += [(frame.x(x), frame.y(lo)) for x, lo, _hi in reversed(run)]
+        out.append(_relative(edge) + "Z")
     return "".join(out)
 
 
