@@ -19,13 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 START = "2026-03-20T00:00:00Z"
 
 
 def _detector(*args: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "detector", *args], check=True, cwd=REPO,
+    subprocess.run([sys.executable, "-m", "detector", *args], check=True,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 

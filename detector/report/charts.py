@@ -33,7 +33,8 @@ from detector.report.metrics import (
 from detector.report.svg import Frame, Line, axes, esc, panel, y_top
 
 WIDTH = 960
-LEFT, RIGHT, TOP = 64, 12, 30
+LEFT, RIGHT, TOP = 64, 12, 44
+LABEL_ROWS, LABEL_CHAR_PX = 3, 6  # rows of deployment labels; a label character's width
 PANEL_H, PANEL_GAP = 78, 12
 PANELS: tuple[tuple[str, tuple[Metric, ...], Metric, float], ...] = (
     # title, lines, the line with a band, smallest top of the value axis
@@ -54,13 +55,16 @@ def _verdict(records: Records, d: Deploy) -> str | None:
 def _deploy_marks(frame: Frame, deploys: Sequence[Deploy], records: Records,
                   bottom: int) -> list[str]:
     parts: list[str] = []
-    last_x, row = -1000, 0
+    free = [-1000] * LABEL_ROWS  # where each row of labels is free again
     for d in deploys:
         if not frame.t0 <= d.ts <= frame.t1:
             continue
         x = frame.x(d.ts)
-        row = 1 - row if x - last_x < 70 else 0  # close labels take turns on two rows
-        last_x = x
+        # The first row with room for the label, else the one freed first: close
+        # deployments stack their versions instead of printing them over each other.
+        row = next((r for r in range(LABEL_ROWS) if free[r] <= x),
+                   min(range(LABEL_ROWS), key=free.__getitem__))
+        free[row] = x + 4 + LABEL_CHAR_PX * len(d.version)
         verdict = _verdict(records, d)
         how = "deploy" if d.explicit else "first seen in traffic"
         tip = f"{d.service} {d.version} ({how}) at {_when(d.ts)}"
@@ -72,8 +76,8 @@ def _deploy_marks(frame: Frame, deploys: Sequence[Deploy], records: Records,
         parts.append(
             f'<g class="{css}" data-service="{esc(d.service)}" data-version="{esc(d.version)}">'
             f"<title>{esc(tip)}</title>"
-            f'<line x1="{x}" x2="{x}" y1="{frame.top - 12 + 10 * row}" y2="{bottom}"/>'
-            f'<text x="{x + 2}" y="{frame.top - 14 + 10 * row}">{esc(d.version)}</text></g>')
+            f'<line x1="{x}" x2="{x}" y1="{frame.top - 8 - 10 * row}" y2="{bottom}"/>'
+            f'<text x="{x + 2}" y="{frame.top - 10 - 10 * row}">{esc(d.version)}</text></g>')
     return parts
 
 
