@@ -14,6 +14,7 @@ from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, 
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
 from detector.cli.releases_cmds import releases_app
+from detector.cli.report_cmds import REPORT_EPILOG, report_command
 from detector.cli.service_cmds import (
     DEMO_EPILOG,
     DEPLOY_EPILOG,
@@ -154,6 +155,7 @@ deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
 app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
 app.add_typer(releases_app, name="releases")
+app.command("report", epilog=REPORT_EPILOG)(report_command)
 
 
 def main() -> None:
