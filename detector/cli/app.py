@@ -13,6 +13,7 @@ from detector import __version__
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
 from detector.cli.errors import one_line_errors
 from detector.cli.incidents_cmds import incidents_app
+from detector.cli.publish_cmds import PUBLISH_EPILOG, publish_command
 from detector.cli.releases_cmds import releases_app
 from detector.cli.service_cmds import (
     DEMO_EPILOG,
@@ -154,6 +155,7 @@ deploy_app.command("record", epilog=DEPLOY_EPILOG)(deploy_record_command)
 app.add_typer(deploy_app, name="deploy")
 app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
 app.add_typer(releases_app, name="releases")
+app.command("publish", epilog=PUBLISH_EPILOG)(publish_command)
 
 
 def main() -> None:
