@@ -89,30 +89,38 @@ def _keyer(name: str, head: Sequence[bytes], service: str, fmt: str) -> ServiceK
         raise UsageError(f"{name}: {exc.reason} (force one with --format)") from None
 
 
-def _keyed_file(source: _Lines, service: str,
-                fmt: str) -> Iterator[tuple[bytes | None, bytes]]:
-    lines = iter(source)
-    head = list(islice(lines, SAMPLE_LINES))
-    key = _keyer(Path(source.path).name, head, service, fmt).key
-    for chunk in (head, lines):
-        for line in chunk:
+class _Opened:
+    """One input with its first lines read and its keyer chosen: a file of unknown
+    format is refused before anything is sent (exit 2), not half-way."""
+
+    def __init__(self, path: str, service: str, fmt: str) -> None:
+        self.source = _Lines(path)
+        self._lines = iter(self.source)
+        self.head = list(islice(self._lines, SAMPLE_LINES))
+        self.keyer = _keyer(Path(path).name, self.head, service, fmt) if self.head else None
+
+    def lines(self) -> Iterator[bytes]:
+        yield from self.head
+        yield from self._lines
+
+    def keyed(self) -> Iterator[tuple[bytes | None, bytes]]:
+        if self.keyer is None:
+            return
+        key = self.keyer.key
+        for line in self.lines():
             yield key(line), line
 
+    def timed(self) -> Iterator[tuple[float, int, bytes | None, bytes]]:
+        if self.keyer is None:
+            return
+        timed = self.keyer.timed
+        for no, line in enumerate(self.lines()):
+            ts, key = timed(line)
+            yield ts, no, key, line
 
-def _keyed_merged(sources: Sequence[_Lines], service: str,
-                  fmt: str) -> Iterator[tuple[bytes | None, bytes]]:
-    def timed(source: _Lines) -> Iterator[tuple[float, int, bytes | None, bytes]]:
-        lines = iter(source)
-        head = list(islice(lines, SAMPLE_LINES))
-        keyer = _keyer(Path(source.path).name, head, service, fmt)
-        no = 0
-        for chunk in (head, lines):
-            for line in chunk:
-                no += 1
-                ts, key = keyer.timed(line)
-                yield ts, no, key, line
 
-    for _, _, key, line in heapq.merge(*(timed(s) for s in sources), key=lambda r: r[0]):
+def _keyed_merged(inputs: Sequence[_Opened]) -> Iterator[tuple[bytes | None, bytes]]:
+    for _, _, key, line in heapq.merge(*(i.timed() for i in inputs), key=lambda r: r[0]):
         yield key, line
 
 
@@ -212,6 +220,7 @@ async def publish(paths: Sequence[str], topic: str, connection: KafkaConnection,
     stop = stop if stop is not None else StopRequest()
     if follow:
         _check_followable(paths)
+    opened = [] if follow else [_Opened(p, service, fmt) for p in paths]  # formats first
     summary = PublishSummary(topic)
     producer = line_producer(connection, max_batch_bytes=BATCH_BYTES)
     began = time.monotonic()
@@ -225,14 +234,13 @@ async def publish(paths: Sequence[str], topic: str, connection: KafkaConnection,
         if follow:
             await _follow(paths, pub, service, fmt, stop, poll)
         else:
-            inputs = [_Lines(p) for p in paths]
             try:
-                await pub.send_all(_keyed_file(inputs[0], service, fmt) if len(inputs) == 1
-                                   else _keyed_merged(inputs, service, fmt))
+                await pub.send_all(opened[0].keyed() if len(opened) == 1
+                                   else _keyed_merged(opened))
             finally:
-                for i in inputs:
-                    summary.bad += i.splitter.overlong
-                    summary.skipped += i.splitter.overlong
+                for i in opened:
+                    summary.bad += i.source.splitter.overlong
+                    summary.skipped += i.source.splitter.overlong
         await pub.batcher.flush()
     finally:
         summary.seconds = time.monotonic() - began

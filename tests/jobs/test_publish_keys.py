@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from detector.decoding import DecodeError
@@ -63,3 +65,28 @@ def test_timed_gives_event_time_and_key() -> None:
 def test_unknown_format_raises_before_anything_is_published() -> None:
     with pytest.raises(DecodeError):
         ServiceKeyer("a.log", [b"not a log line", b"neither"])
+
+
+def test_cli_refuses_an_unknown_format_before_connecting(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from detector.cli.app import app
+
+    f = tmp_path / "notes.txt"
+    f.write_text("dear diary\nnothing to see\n")
+    result = CliRunner().invoke(app, ["publish", str(f), "--topic", "t",
+                                      "--bootstrap-servers", "127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "notes.txt" in result.stderr
+    assert "--format" in result.stderr and "cannot publish" not in result.stderr
+
+
+def test_cli_rejects_a_bad_rate(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from detector.cli.app import app
+
+    f = tmp_path / "a.log"
+    f.write_bytes(CLF % 1 + b"\n")
+    result = CliRunner().invoke(app, ["publish", str(f), "--topic", "t", "--rate", "0"])
+    assert result.exit_code == 2 and "--rate" in result.stderr
