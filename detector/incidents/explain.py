@@ -108,6 +108,11 @@ _RATE_WHAT = {"error_surge": ("5xx", "answers with a 5xx"),
               "auth_failure_burst": ("401/403", "answers with a 401 or 403")}
 
 
+def _effect(share: float, p0: float) -> str:
+    return f"+{pct(share - p0)} ({share / p0:.0f}x the baseline)" if p0 > 0 else \
+        f"+{pct(share - p0)}"
+
+
 def _min_increase(kind: str, s: Settings) -> float:
     d = s.detectors
     return {"error_surge": d.error_min_increase,
@@ -129,11 +134,17 @@ def explain_rate(inc: Incident, s: Settings) -> Explanation:
     span = num(ev, "horizon_seconds", h * s.windows.size_seconds)
     inc_min = _min_increase(inc.kind, s)
     x = Explanation(inc)
+    hits, reqs = int(num(ev, "hits", k)), int(num(ev, "requests", n))
+    judged = f"{k:,} of {n:,} requests ({pct(k / n) if n else '-'}) over {span / 60:.0f} min"
+    one = (hits, reqs) == (k, n)
     x.figures = [
-        ("observed", f"{pct(obs)} {short} ({k:,} of {n:,} requests over {span / 60:.0f} min)"),
+        ("observed", f"{pct(obs)} {short} ({k:,} of {n:,} requests over {span / 60:.0f} min)"
+         if one else f"{pct(obs)} {short} in the last window ({hits:,} of {reqs:,} requests)"),
+        *([] if one else [("tested", f"{judged}, the span the test judged")]),
         ("baseline", f"{pct(p0)} {short} (the route's learned share)"),
-        ("effect", f"+{pct(obs - p0)} ({obs / p0:.0f}x the baseline)" if p0 > 0
-         else f"+{pct(obs - p0)}"),
+        ("effect", _effect(k / n if n else obs, p0)
+         + ("" if one else f" over the span ({_effect(obs, p0)} in the "
+                                               "last window)")),
         ("p-value", f"{pval(inc.evidence.get('p_value', 0.0))} (fires at <= {d.alpha:g})"),
         ("volume", f"{n:,} requests, {k:,} {short} (floor: {d.ratio_min_requests} requests "
                    f"and {d.ratio_min_hits} {short})"),

@@ -69,8 +69,14 @@ def explain_payload(inc: Incident, s: Settings) -> Explanation:
     x.test += ", counted per client (or per route for a campaign)."
     x.why = [f"It fired because one client sent at least {need} flagged requests, or "
              f"{d.payload_min_route_clients} or more clients did on one route."]
-    x.would_not = (f"with fewer than {need} flagged requests from this client (it sent "
-                   f"{findings:,}), unless spread over {d.payload_min_route_clients} clients.")
+    if inc.client:
+        x.would_not = (f"with fewer than {need} flagged requests from this client (it sent "
+                       f"{findings:,}), unless spread over {d.payload_min_route_clients} "
+                       "clients.")
+    else:
+        x.would_not = (f"with fewer than {d.payload_min_route_clients} clients sending flagged "
+                       f"requests to the route (it had {int(num(ev, 'distinct_clients'))}), "
+                       f"and none of them {need} or more.")
     return x
 
 
@@ -154,8 +160,12 @@ def explain_enumeration(inc: Incident, s: Settings) -> Explanation:
                          f"route's clients reach in an hour)"),
                  ("normal", f"{normal:,.0f} ids per client-hour" if isinstance(normal, int | float)
                   else "no client seen touching that many"),
-                 ("404 share", pct(num(ev, "not_found_share"))),
-                 ("route share", f"{pct(num(ev, 'route_share'))} of the client's requests")]
+                 ("404 share", pct(num(ev, "not_found_share")))]
+    if inc.client:
+        x.figures.append(("route share", f"{pct(num(ev, 'route_share'))} of the client's "
+                                         "requests"))
+    else:
+        x.figures.append(("clients", f"{int(num(ev, 'clients'))} clients sharing the walk"))
     x.test = "distinct ids per client against the route's learned client-hours."
     x.why = [f"It fired because the walk passed {bar:,} distinct ids on a route that made up "
              "most of the client's requests."]

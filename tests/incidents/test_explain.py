@@ -116,8 +116,13 @@ def test_rule_kinds_say_their_thresholds(kind: str, evidence: dict[str, Any],
 
 def test_unusual_payload_names_its_per_client_floor() -> None:
     x = explain(incident("unusual_payload", {"observed": 5.0, "findings": 5,
-                                             "top_reasons": ["unknown parameter"]}))
+                                             "top_reasons": ["unknown parameter"]},
+                         client="1.2.3.4"))
     assert "fewer than 5 flagged" in x.would_not
+    campaign = explain(incident("unusual_payload", {"observed": 9.0, "findings": 9,
+                                                    "distinct_clients": 4}))
+    assert "fewer than 3 clients sending flagged requests to the route (it had 4)" in \
+        campaign.would_not
 
 
 def test_cli_reads_the_store_and_explains_the_opening(tmp_path: Path) -> None:
