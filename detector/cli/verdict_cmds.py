@@ -50,6 +50,9 @@ def verdict_command(
     baseline: Annotated[str | None, typer.Option(
         "--baseline", help="previous | concurrent | auto (default auto: concurrent when the "
         "old version still serves beside the new one).")] = None,
+    history: Annotated[str | None, typer.Option(
+        "--history", help="Kafka: traffic read before the deploy (default 2h; 1d adds the "
+        "request rate's same-hours-yesterday correction, as a day of --logs does).")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the release record (JSON) instead of the report.")] = False,
     record_dir: Annotated[Path | None, typer.Option(
@@ -92,13 +95,24 @@ def verdict_command(
                                        settings=settings, fmt=fmt, deployments=deployments,
                                        analyzer=analyzer)
     else:
-        from detector.jobs.verdict_kafka import judge_kafka
+        from detector.durations import parse_duration
+        from detector.jobs.verdict_kafka import HISTORY, daily_history, judge_kafka
+        from detector.service.config import load_service_settings
 
         assert bootstrap_servers is not None and topic is not None
+        # The cluster's TLS/SASL settings ([service.kafka], DETECTOR_SERVICE__KAFKA__*).
+        conn = load_service_settings(config, bootstrap_servers=bootstrap_servers)[0] \
+            .kafka_connection()
+        try:
+            before = HISTORY if history is None else parse_duration(history)
+        except ValueError as exc:
+            raise UsageError(f"--history {history!r}: {exc}") from None
+        if before >= 86400:
+            before = max(before, daily_history(policy, settings))
         record, _summary = judge_kafka(
-            bootstrap_servers, topic, service=service, version=version, policy=policy,
+            conn, topic, service=service, version=version, policy=policy,
             settings=settings, fmt=fmt, deployments=deployments,
-            deployments_topic=deployments_topic, analyzer=analyzer)
+            deployments_topic=deployments_topic, analyzer=analyzer, history=before)
     sealed = seal(record, key)
     if record_dir is not None:
         path = write_record(record_dir, sealed)

@@ -3,12 +3,13 @@
 ``/metrics``, ``/healthz`` (the process, its loop and its sinks are alive) and
 ``/readyz`` (partitions restored and the broker answering), served with
 asyncio's ``start_server``: one tiny request per connection, no keep-alive.
+``POST /verdict`` answers Flagger's webhook (:mod:`detector.service.webhook`).
 
 The port may be reachable by anyone on the network, so a connection is
 bounded: a request line up to 8 KiB (else 414), headers up to 32 KiB and 100
-lines (else 431), GET/HEAD only (else 405), a total deadline per connection
-(a slow client gets 408 and is cut off), and a cap on simultaneous
-connections (beyond it 503 at once). Rejections are counted in
+lines (else 431), GET/HEAD only but for ``POST /verdict`` (else 405), a total
+deadline per connection (a slow client gets 408 and is cut off), and a cap on
+simultaneous connections (beyond it 503 at once). Rejections are counted in
 ``detector_http_rejected_total``, never logged per request.
 """
 
@@ -20,6 +21,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from detector.service.webhook import VerdictWebhook
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -146,7 +149,8 @@ MAX_HEADERS = 100
 CONNECTION_DEADLINE = 10.0  # seconds for a whole request and its response
 MAX_CONNECTIONS = 32
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-           408: "Request Timeout", 414: "URI Too Long",
+           408: "Request Timeout", 411: "Length Required", 412: "Precondition Failed",
+           413: "Content Too Large", 414: "URI Too Long",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
@@ -159,15 +163,18 @@ class _Reject(Exception):
 
 
 class HttpEndpoints:
-    """Serves /metrics, /healthz and /readyz on ``host:port`` (port 0 = any free port)."""
+    """Serves /metrics, /healthz, /readyz and POST /verdict on ``host:port`` (port 0 =
+    any free port); ``verdict`` answers /verdict (503 for every call without one)."""
 
     def __init__(self, metrics: Metrics, healthy: Probe, ready: Probe, *,
                  log: Callable[..., None] | None = None,
                  deadline: float = CONNECTION_DEADLINE,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS,
+                 verdict: VerdictWebhook | None = None) -> None:
         self.metrics = metrics
         self.healthy = healthy
         self.ready = ready
+        self.verdict = verdict if verdict is not None else VerdictWebhook(None)
         self.log = log
         self.deadline = deadline
         self.max_connections = max_connections
@@ -242,6 +249,7 @@ class HttpEndpoints:
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
             raise _Reject(400, "malformed_request_line")
         total, count = 0, 0
+        headers: dict[str, str] = {}
         while True:
             h = await self._line(reader, 431, "header_too_long")
             if h in (b"\r\n", b"\n"):
@@ -250,10 +258,17 @@ class HttpEndpoints:
             count += 1
             if total > MAX_HEADER_BYTES or count > MAX_HEADERS:
                 raise _Reject(431, "headers_too_large")
+            name, _, value = h.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
         method, target = parts[0], parts[1]
+        path = target.split("?")[0]
+        if path == "/verdict":
+            code, body = await self.verdict.serve(method, headers, reader)
+            self.metrics.inc("detector_verdict_requests_total",
+                             "POST /verdict calls (Flagger webhook), by answer.", code=str(code))
+            return code, body, "application/json", False
         if method not in ("GET", "HEAD"):
             raise _Reject(405, "method_not_allowed")
-        path = target.split("?")[0]
         if path == "/metrics":
             return 200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8", \
                 method == "HEAD"

@@ -96,6 +96,12 @@ class ReleaseBook:
         for watch in list(self.watches):
             interim = watch.interim(service, version)
             if interim is not None:
+                # A regression seen early is a fail now; a pass is not one until the window
+                # is over (a regression may start later in it): until then, inconclusive.
+                if interim["verdict"] != "fail":
+                    interim["notes"].append(f"interim {interim['verdict']}: reported as "
+                                            "inconclusive until the window is over")
+                    interim["verdict"] = "inconclusive"
                 sealed = seal(interim, self.key)
                 return str(sealed["verdict"]), sealed
         return "unknown", None

@@ -59,6 +59,7 @@ from detector.service.loop import ConsumeLoop
 from detector.service.metrics import HttpEndpoints, Metrics
 from detector.service.records import Records
 from detector.service.refresh import ModelRefresh
+from detector.service.webhook import Judge, VerdictWebhook
 from detector.sinks.base import Sink
 from detector.state.checkpointing import (
     Checkpointer,
@@ -111,8 +112,12 @@ class ServiceRuntime:
         log: JsonLog | None = None,
         handle_signals: bool = False,
         analysis: bool = True,
+        judge: Judge | None = None,
     ) -> None:
         self.cfg = service
+        # Answers POST /verdict (Flagger); None: the release book (CONTRACTS §6) when
+        # verdicts are on, else every call is 503 "no judge".
+        self.judge = judge
         self.settings = settings
         self.ctx = ctx = ServiceContext(service, settings, sinks, log=log)
         self.conn = service.kafka_connection()
@@ -250,9 +255,17 @@ class ServiceRuntime:
         return ctx.exit_code
 
     async def _start_http(self) -> None:
-        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log)
+        self.http = HttpEndpoints(self.metrics, self.healthy, self.ready, log=self.log,
+                                  verdict=self._verdict_webhook())
         await self.http.start(self.cfg.metrics_host, self.cfg.metrics_port)
         self.log("metrics", host=self.cfg.metrics_host, port=self.http.port)
+
+    def _verdict_webhook(self) -> VerdictWebhook:
+        """POST /verdict: the judge given, else the service's own release book (its
+        records and interim judgements read the pipelines' state: on the loop)."""
+        if self.judge is None and self.ctx.releases is not None:
+            return VerdictWebhook(self.ctx.releases.judge, on_loop=True)
+        return VerdictWebhook(self.judge)
 
     async def _start(self) -> bool:
         """Connect (retrying while the broker is unreachable); False if stopped meanwhile

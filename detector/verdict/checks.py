@@ -41,7 +41,8 @@ class Outcome:
     needed: int | None = None  # requests (both sides) at which the MDE reaches min_effect
     requests: tuple[int, int] = (0, 0)
     significant_effect: bool = False  # beyond the tolerance band, in the bad direction
-    half_effect: bool = False  # beyond half the band
+    confident: bool = False  # ... and the interval's near end beyond half the band
+    worst: str = "fail"  # the worst this check can give on this route
     result: str = PASS
     detail: str | None = None
     incidents: list[str] = field(default_factory=list)
@@ -60,8 +61,41 @@ def _counts(agg: Agg, check: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
-def share_check(spec: CheckSpec, route: str, base: Agg, cand: Agg, alpha: float) -> Outcome:
-    """A share (5xx, 4xx, denials, findings) of the candidate against the baseline."""
+def dispersion(base: list[Agg], cand: list[Agg], check: str) -> float:
+    """How much more the per-window counts of a share vary than independent requests
+    would (Pearson's chi-square over its degrees of freedom, each side around its own
+    share; 1 = binomial). Requests cluster by client and by minute: a retry storm, one
+    client's expired token. Dividing the counts by it keeps one burst from passing for
+    a shift (quasi-binomial)."""
+    chi2 = 0.0
+    df = -2
+    for side in (base, cand):
+        k_tot = n_tot = 0
+        cells = []
+        for a in side:
+            k, n = _counts(a, check)
+            if n > 0:
+                cells.append((k, n))
+                k_tot += k
+                n_tot += n
+        if not n_tot:
+            continue
+        p = k_tot / n_tot
+        if p <= 0 or p >= 1:
+            df += len(cells)
+            continue
+        for k, n in cells:
+            chi2 += (k - n * p) ** 2 / (n * p * (1 - p))
+        df += len(cells)
+    if df < 3:
+        return 1.0
+    return min(max(chi2 / df, 1.0), 100.0)
+
+
+def share_check(spec: CheckSpec, route: str, base: Agg, cand: Agg, alpha: float,
+                phi: float = 1.0) -> Outcome:
+    """A share (5xx, 4xx, denials, findings) of the candidate against the baseline;
+    ``phi``: the counts' overdispersion (:func:`dispersion`), widening tests and intervals."""
     k0, n0 = _counts(base, spec.name)
     k1, n1 = _counts(cand, spec.name)
     scale = 1000.0 if spec.unit.startswith("per 1000") else 1.0
@@ -74,24 +108,31 @@ def share_check(spec: CheckSpec, route: str, base: Agg, cand: Agg, alpha: float)
         out.detail = "no requests on " + ("the baseline" if n0 == 0 else "the candidate")
         out.needed = None
         return out
-    lo, hi = share_interval(k1, n1, k0, n0)
+    if phi > 1.0:
+        out.extra["dispersion"] = round(phi, 3)
+    # Effective counts: the same shares, from phi times fewer independent requests.
+    e0, e1 = n0 / phi, n1 / phi
+    lo, hi = share_interval(p1 * e1, e1, p0 * e0, e0)
     out.change = (p1 - p0) * scale
     out.interval = (lo * scale, hi * scale)
-    out.p_value = share_p(k1, n1, k0, n0, spec.up)
+    out.p_value = share_p(round(p1 * e1), max(round(e1), 1), round(p0 * e0),
+                          max(round(e0), 1), spec.up)
     tol = spec.tolerance / scale
     if spec.up:
         d = p1 - p0
         ratio_ok = p0 == 0 or p1 >= spec.ratio * p0
+        near = lo
     else:
         d = p0 - p1
         ratio_ok = p1 == 0 or p0 >= spec.ratio * p1
+        near = -hi
     out.significant_effect = d > tol and ratio_ok
-    out.half_effect = d > tol / 2 and ratio_ok
+    out.confident = near > tol / 2
     if not spec.up and p0 <= tol:
         out.mde = None  # nothing to lose: no denials before (the check cannot fail)
         out.detail = "too few denials before the deploy to lose"
         return out
-    mde = share_mde(p0, n0, n1, alpha, spec.up)
+    mde = share_mde(p0, e0, e1, alpha, spec.up)
     out.mde = mde * scale
     need = spec.min_effect / scale
     if mde > need:
@@ -187,15 +228,16 @@ def window_check(spec: CheckSpec, route: str, base: list[Agg], cand: list[Agg],
     if spec.up:
         delta = sh.candidate - sh.baseline
         out.significant_effect = sh.ratio > 1 + spec.tolerance and delta > spec.min_delta
-        out.half_effect = sh.ratio > 1 + spec.tolerance / 2 and delta > spec.min_delta
+        out.confident = sh.interval[0] > 1 + spec.tolerance / 2
     else:
         delta = sh.baseline - sh.candidate
         floor = 1 / (1 + spec.tolerance)
         out.significant_effect = sh.ratio < floor and delta > spec.min_delta
-        out.half_effect = sh.ratio < 1 / (1 + spec.tolerance / 2) and delta > spec.min_delta
+        out.confident = sh.interval[1] < 1 / (1 + spec.tolerance / 2)
         if spec.name == "request_rate":  # a rise: marginal at most (see specs)
             out.extra["p_rise"] = sh.p_up
-            out.extra["rise"] = sh.ratio > 1 + spec.tolerance
+            out.extra["rise"] = sh.ratio > 1 + spec.tolerance and \
+                sh.interval[0] > 1 + spec.tolerance / 2
     if sh.mde > spec.min_effect:
         out.needed = _needed(n0 + n1, sh.mde, spec.min_effect)
     return out
@@ -208,8 +250,10 @@ def decide(out: Outcome, p_adjusted: float, alpha: float) -> None:
         return  # no comparison at all
     sig = p_adjusted < alpha
     if sig and out.significant_effect:
-        out.result = FAIL
-    elif sig and out.half_effect or out.extra.get("rise") and out.extra.get("p_rise", 1.0) < alpha:
+        # Beyond the band, and the interval's near end beyond half of it: a fail; beyond
+        # the band by the estimate alone: marginal (look at it).
+        out.result = out.worst if out.confident else MARGINAL
+    elif out.extra.get("rise") and out.extra.get("p_rise", 1.0) < alpha:
         out.result = MARGINAL
     elif out.needed is not None:
         out.result = INCONCLUSIVE
@@ -237,6 +281,6 @@ def rate_share_check(spec: CheckSpec, route: str, base: Side, cand: Side,
     out.interval = (lo, hi)
     out.p_value = share_p(k1, n1, k0, n0, up=False)
     out.significant_effect = p1 < p0 / (1 + spec.tolerance) and p0 - p1 > 0.01
-    out.half_effect = p1 < p0 / (1 + spec.tolerance / 2) and p0 - p1 > 0.01
+    out.confident = p0 + hi < p0 / (1 + spec.tolerance / 2)
     out.mde = share_mde(p0, n0, n1, alpha, up=False)
     return out

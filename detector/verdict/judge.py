@@ -24,6 +24,7 @@ from detector.verdict.checks import (
     PASS,
     Outcome,
     decide,
+    dispersion,
     rate_share_check,
     share_check,
     window_check,
@@ -237,8 +238,14 @@ def evaluate_checks(ev: Evaluation, policy: Policy, incidents: list[IncidentRef]
         tested = spec.basis in ("share", "windows")
         if spec.basis == "share":
             family = [share_check(spec, r, base.total.get(r) or _empty(),
-                                  cand.total.get(r) or _empty(), policy.alpha) for r in routes]
+                                  cand.total.get(r) or _empty(), policy.alpha,
+                                  dispersion(base.windows.get(r, []), cand.windows.get(r, []),
+                                             name))
+                      for r in routes]
         elif spec.basis == "windows":
+            if name != "request_rate" and not _has_data(base, cand, name):
+                not_evaluated.append(name)  # the logs carry no latency (CLF) or no sizes
+                continue
             if name == "request_rate" and mode == "concurrent":
                 family = [rate_share_check(spec, r, base, cand, policy.alpha)
                           for r in routes if r != OVERALL]
@@ -255,16 +262,29 @@ def evaluate_checks(ev: Evaluation, policy: Policy, incidents: list[IncidentRef]
         elif spec.basis == "incidents":
             family = [_incident_check(name, ev, incidents, base.span if mode == "previous"
                                       else None, cand.span)]
+        if name == "request_rate":
+            # One route's traffic moves for reasons of its own (a crawler, a campaign, a
+            # client's batch): a route's drop is worth a look, the service's is a failure.
+            for o in family:
+                if o.route != OVERALL:
+                    o.worst = MARGINAL
+                    o.spec = spec._replace(critical=False)
         if tested and family:
             adjusted = bh_adjust([o.p_value for o in family])
             for o, p in zip(family, adjusted, strict=True):
-                o.spec = spec
                 decide(o, p, policy.alpha)
         for o in family:
-            o.spec = spec
+            if o.route == OVERALL or name != "request_rate":
+                o.spec = spec
         outs.extend(family)
     _attach(outs, ev, incidents, cand.span)
     return outs, not_evaluated, mode, note, base, cand
+
+
+def _has_data(base: Side, cand: Side, check: str) -> bool:
+    """Whether the logs give the check anything to read (durations, response sizes)."""
+    field = "hist" if check.startswith("latency") else "sizes"
+    return any(getattr(side.total.get(OVERALL), field, None) for side in (base, cand))
 
 
 def _daily_growth(ev: Evaluation, route: str, policy: Policy) -> float | None:
