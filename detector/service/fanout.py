@@ -296,8 +296,10 @@ class FanOutSink:
             return {ln.name: ln.pending for ln in self.lanes}
 
     def over_bound(self) -> bool:
+        # Changes held for ordering do not count: they wait for the other partitions to
+        # move on, which pausing consumption would prevent.
         with self._cond:
-            return any(ln.pending >= self.max_pending for ln in self.lanes)
+            return any(ln.pending - len(ln.held) >= self.max_pending for ln in self.lanes)
 
     def failing(self, now: float | None = None) -> list[tuple[str, float, str]]:
         """(sink, seconds failing, last error) of sinks failing longer than the threshold."""
