@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python scripts/bench_service.py --lines 300000
 	$(BIN)/python scripts/bench_enumeration.py
 	$(BIN)/python scripts/bench_verdict.py
+	$(BIN)/python scripts/bench_publish.py
 
 nab: install
 	$(BIN)/python scripts/nab.py

@@ -56,6 +56,7 @@ class Assignment:
         sink = self.ctx.sink.origin(self.ctx.origin(tp) if tp is not None else "")
         pipeline = Pipeline(self.ctx.settings, [sink], registry=DeploymentRegistry(),
                             dead_letter=self.dead_letter, analyzer=analyzer)
+        sink.clock = lambda: pipeline.incidents.clock  # ordered sinks get changes in this order
         if tp is not None and self.ctx.releases is not None:  # not for placeholders
             from detector.verdict.watch import analyzer_models
 
