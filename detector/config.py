@@ -114,7 +114,8 @@ class IncidentSettings(_Section):
     reopen_within_seconds: float = Field(900.0, ge=0)
     """A signal this soon after resolution reopens the same incident."""
     update_every_seconds: float = Field(300.0, ge=0)
-    """An open incident is re-emitted (`update`) at least this often while it lasts."""
+    """An open incident whose summary (or severity, route, version, deployment) changed is
+    re-emitted (`update`) at most this often; a severity rise at once, no change never."""
     suspect_window_seconds: float = Field(1800.0, ge=0)
     """A deployment at most this long before an anomaly began is marked `suspect`."""
     max_samples: int = Field(3, ge=0, le=20)

@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     # 1: stages
     "sources": 1, "decoding": 1, "routes": 1, "windows": 1, "detectors": 1, "analysis": 1,
     "incidents": 1, "deployments": 1, "sinks": 1, "kafka": 1, "state": 1, "models": 1,
-    "online": 1, "simulate": 1, "evaluate": 1, "verdict": 1,
+    "online": 1, "simulate": 1, "evaluate": 1, "verdict": 1, "report": 1,
     # 2: composition of the stages
     "pipeline": 2, "service": 2,
     # 3: whole runs

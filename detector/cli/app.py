@@ -12,8 +12,11 @@ import typer
 from detector import __version__
 from detector.cli.analysis_cmds import SCAN_EPILOG, TRAIN_EPILOG, scan_command, train_command
 from detector.cli.errors import one_line_errors
+from detector.cli.explain_cmds import EXPLAIN_EPILOG, explain_command
 from detector.cli.incidents_cmds import incidents_app
+from detector.cli.publish_cmds import PUBLISH_EPILOG, publish_command
 from detector.cli.releases_cmds import releases_app
+from detector.cli.report_cmds import REPORT_EPILOG, report_command
 from detector.cli.service_cmds import (
     DEMO_EPILOG,
     DEPLOY_EPILOG,
@@ -167,6 +170,9 @@ app.add_typer(deploy_app, name="deploy")
 app.command("verdict", epilog=VERDICT_EPILOG)(verdict_command)
 app.add_typer(releases_app, name="releases")
 app.add_typer(suppress_app, name="suppress")
+app.command("report", epilog=REPORT_EPILOG)(report_command)
+app.command("publish", epilog=PUBLISH_EPILOG)(publish_command)
+app.command("explain", epilog=EXPLAIN_EPILOG)(explain_command)
 
 
 def main() -> None:

@@ -141,9 +141,14 @@ def render_table(incidents: list[Incident], out: IO[str], width: int | None = No
         console.print("no incidents match")
         return
     if console.width < WIDE:
+        # Columns padded to the widest value shown (after escaping: what takes the room).
+        kind_w = max(len(printable(i.kind)) for i in incidents)
+        svc_w = max(len(printable(i.service)) for i in incidents)
         for inc in incidents:
+            kind = printable(inc.kind).ljust(kind_w)
+            svc = printable(inc.service).ljust(svc_w)
             console.print(f"{_esc(inc.detected_at)}  {_status(inc)}  {_severity(inc)}  "
-                          f"{_esc(inc.kind)}  [bold]{_esc(inc.service)}[/]  [dim]{_esc(inc.id)}[/]",
+                          f"{_esc(kind)}  [bold]{_esc(svc)}[/]  [dim]{_esc(inc.id)}[/]",
                           soft_wrap=True)
             console.print(f"    {_esc(inc.summary)}", soft_wrap=True)
         return

@@ -118,7 +118,10 @@ class LatencyRegressionDetector:
             p = float(bdtrc(K - 1, N, q0))
             if p <= self.s.alpha:
                 return self._signal(win, n, p, cur_p95, base_p95, base.quantile(0.5), {
-                    "horizon_windows": h, "share_above_baseline_p90": round(K / N, 4)})
+                    "horizon_windows": h, "share_above_baseline_p90": round(K / N, 4),
+                    # what the binomial test judged (`detector explain` recomputes from it)
+                    "horizon_slow": K, "horizon_requests": N,
+                    "expected_share_above": round(q0, 4)})
         return None
 
     def _slow(self, state: _State, win: SeriesWindow, n: int,

@@ -100,6 +100,17 @@ def _upper_p(x: float, e: float, disp: float) -> float:
     return float(gammainc(x / disp, max(e, 1e-9) / disp))
 
 
+def _judged(X: float, E: float, disp: float, ratio_floor: float | None = None
+            ) -> dict[str, float | bool]:
+    """What the tail test saw (evidence: `detector explain` recomputes the threshold)."""
+    out: dict[str, float | bool] = {"horizon_observed": round(X, 2),
+                                    "horizon_expected": round(E, 2),
+                                    "dispersion": round(disp, 4)}
+    if ratio_floor is not None:
+        out["ratio_floor"] = round(ratio_floor, 3)
+    return out
+
+
 def _lower_p(x: float, e: float, disp: float) -> float:
     """P(X <= x) for an over-dispersed Poisson."""
     return float(gammaincc(x / disp + 1.0, max(e, 1e-9) / disp))
@@ -176,7 +187,8 @@ class TrafficDetector:
                 if p <= s.alpha:
                     if self._recurring(state, win, x, e):
                         return None
-                    return self._signal("traffic_spike", win, x, ref, p, h)
+                    return self._signal("traffic_spike", win, x, ref, p, h,
+                                        _judged(X, E, disp, spike_ratio))
         return None
 
     def _drop(self, state: _State, win: SeriesWindow, x: float, e: float) -> Signal | None:
@@ -190,7 +202,7 @@ class TrafficDetector:
             if s.drop_min_expected * (h**0.5) <= E and s.drop_max_ratio * E >= X:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
-                    return self._signal("traffic_drop", win, x, e, p, h)
+                    return self._signal("traffic_drop", win, x, e, p, h, _judged(X, E, disp))
         low = getattr(state, "low", None)
         if low is not None and low[2] + 1 > max(HORIZONS):
             # A quiet route's drop: the run of low windows so far, this one included.
@@ -200,7 +212,8 @@ class TrafficDetector:
             if 2 * s.drop_min_expected <= E and s.drop_max_ratio * E >= X:
                 p = _lower_p(X, E, disp)
                 if p <= s.alpha:
-                    return self._signal("traffic_drop", win, x, e, p, h)
+                    return self._signal("traffic_drop", win, x, e, p, h,
+                                        {**_judged(X, E, disp), "quiet_run": True})
         return None
 
     def _low_run(self, state: _State, x: float, e: float) -> bool:
@@ -251,7 +264,8 @@ class TrafficDetector:
         return failures >= 0.5 * max(x - e, 1.0)
 
     def _signal(
-        self, kind: Kind, win: SeriesWindow, x: float, e: float, p: float, horizon: int
+        self, kind: Kind, win: SeriesWindow, x: float, e: float, p: float, horizon: int,
+        judged: dict[str, float | bool] | None = None,
     ) -> Signal:
         k = win.key
         return Signal(
@@ -267,7 +281,8 @@ class TrafficDetector:
             baseline=round(e, 2),
             requests=int(x),
             p_value=p,
-            extra={"horizon_windows": horizon, "window_seconds": win.end - win.start},
+            extra={"horizon_windows": horizon, **(judged or {}),
+                   "window_seconds": win.end - win.start},
             samples=list(win.stats[SAMPLES]),
         )
 

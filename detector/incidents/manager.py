@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from detector.config import IncidentSettings
@@ -54,6 +55,7 @@ class _Tracked:
         "resolved_at",
         "samples",
         "version",
+        "sent",
     )
 
     def __init__(self, inc_id: str, key: IncidentKey, start: float) -> None:
@@ -74,6 +76,15 @@ class _Tracked:
         self.resolved_at: float | None = None
         self.samples: list[str] = []
         self.version: str | None = None  # the one version it is confined to (a canary)
+        self.sent = ""  # what the last line said (:func:`_visible`): updates only on a change
+
+
+def _visible(inc: _Tracked) -> str:
+    """What a reader of the incident stream sees change: an update says one of these moved.
+    Its end and evidence counts grow every window; they ride along with the next line."""
+    dep = inc.deployment.model_dump_json() if inc.deployment is not None else ""
+    return "\x1f".join([inc.severity, inc.summary, inc.route or "", inc.method or "",
+                        getattr(inc, "version", None) or "", dep])
 
 
 def _drift_of(sigs: list[Signal], start: float) -> tuple[float, float | None]:
@@ -99,7 +110,10 @@ class IncidentManager:
     Grouping is by (service, kind, route or client). An incident resolves after
     ``resolve_after_windows`` quiet windows; a signal for the same key within
     ``reopen_within_seconds`` of resolving reopens it (an ``update`` with the
-    same id) instead of paging again.
+    same id) instead of paging again. While it lasts, an ``update`` goes out when
+    its severity rises, or at most every ``update_every_seconds`` when what it
+    says (summary, severity, route, method, version, deployment) changed: never
+    a line repeating the one before.
 
     >>> from detector.config import IncidentSettings
     >>> from detector.deployments.registry import DeploymentRegistry
@@ -129,8 +143,12 @@ class IncidentManager:
         self.resolved: dict[IncidentKey, _Tracked] = {}
         self.last_signal: dict[IncidentKey, float] = {}
         self.counts: dict[str, int] = {}
+        # The event time of the changes being emitted (the watermark of the window that
+        # closes): the service orders its stdout lines across partitions by it.
+        self.clock = float("-inf")
 
     def on_window(self, start: float, end: float, watermark: float, signals: list[Signal]) -> None:
+        self.clock = watermark
         grouped: dict[IncidentKey, list[Signal]] = {}
         for sig in signals:
             key = (sig.service, sig.kind, None if sig.client else sig.route, sig.client)
@@ -182,9 +200,11 @@ class IncidentManager:
             return
         before = SEVERITY_RANK[inc.severity]
         self._refresh(inc, sigs, best, end)
-        if (
-            SEVERITY_RANK[inc.severity] > before
-            or watermark - inc.last_emit >= self.s.update_every_seconds
+        # Never an update that repeats the line before it (snapshots from before ``sent``
+        # was tracked compare as changed once).
+        if SEVERITY_RANK[inc.severity] > before or (
+            watermark - inc.last_emit >= self.s.update_every_seconds
+            and _visible(inc) != getattr(inc, "sent", None)
         ):
             self._emit(inc, "update", watermark)
 
@@ -195,8 +215,10 @@ class IncidentManager:
         if inc.route is None and best.route:
             inc.route = best.route  # client-keyed: the route the client hit most
         methods = {s.method for s in sigs if s.method}
-        if inc.method is None and len(methods) == 1:
+        if not inc.summary and len(methods) == 1:  # the first window: its one method
             inc.method = methods.pop()
+        elif inc.method is not None and methods - {inc.method}:
+            inc.method = None  # several methods by now: the route's, not one method's
         sev = severity(best)
         if SEVERITY_RANK[sev] > SEVERITY_RANK[inc.severity]:
             inc.severity = sev
@@ -205,7 +227,11 @@ class IncidentManager:
                 if len(inc.samples) >= self.s.max_samples:
                     break
                 inc.samples.append(sample_line(ev))
-        text = describe(best, inc.start)
+        # The summary names the incident's route and method, those of its own fields, not
+        # whichever signal scored highest this window (another route a client hit,
+        # one of several methods).
+        text = describe(replace(best, route=inc.route or best.route, method=inc.method),
+                        inc.start)
         dep = inc.deployment
         if dep is not None and dep.suspect:
             text += f", {dep.seconds_since_deploy} s after deploy {dep.version}"
@@ -251,6 +277,7 @@ class IncidentManager:
 
     def _emit(self, inc: _Tracked, status: str, watermark: float) -> None:
         inc.last_emit = watermark
+        inc.sent = _visible(inc)
         key = inc.key
         self.emit(
             Incident(

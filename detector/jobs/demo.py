@@ -47,6 +47,17 @@ def summary_lines(items: list[Incident]) -> list[str]:
     return lines
 
 
+def _against_labels(sim_dir: Path, items: list[Incident]) -> list[str]:
+    """What the simulation injected (labels.jsonl) next to what the service found."""
+    from detector.evaluate.matching import load_incidents, load_labels
+    from detector.jobs.demo_report import injected_vs_found
+
+    found = sim_dir / "incidents.jsonl"
+    found.write_bytes(b"".join(orjson.dumps(i.model_dump(mode="json")) + b"\n" for i in items))
+    return injected_vs_found(load_labels(sim_dir / "labels.jsonl"),
+                             load_incidents([found]) if items else [])
+
+
 async def run_demo(hours: float = 2.0, seed: int = 7, rate: float = 0.5,
                    settings: Settings | None = None) -> int:
     began = time.monotonic()
@@ -87,6 +98,8 @@ async def run_demo(hours: float = 2.0, seed: int = 7, rate: float = 0.5,
                 await produce_keyed(bs, ACCESS, records)
                 await service
             for line in summary_lines(memory.items):
+                _say(line)
+            for line in _against_labels(d, memory.items):
                 _say(line)
             _say(f"demo: done in {time.monotonic() - began:.0f} s")
         return 0

@@ -8,6 +8,7 @@ release is judged: the rest of the logs cannot change it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,9 +78,10 @@ def judge_items(items: Iterable[Item], *, service: str, version: str, policy: Po
 
 def judge_files(files: list[str], *, service: str, version: str, policy: Policy,
                 settings: Settings, fmt: str, deployments: Path | None,
-                analyzer: RequestAnalyzer | None,
-                bad: list[BadRecord] | None = None) -> tuple[dict[str, Any], RunSummary]:
-    """:func:`judge_items` over log files (plain or .gz, merged in time order)."""
+                analyzer: RequestAnalyzer | None, bad: list[BadRecord] | None = None,
+                progress: bool | None = None) -> tuple[dict[str, Any], RunSummary]:
+    """:func:`judge_items` over log files (plain or .gz, merged in time order); a progress
+    line on stderr when it is a terminal (or ``progress``)."""
     registry = DeploymentRegistry()
     early: list[BadRecord] = bad if bad is not None else []
     if deployments is not None:
@@ -87,7 +89,12 @@ def judge_files(files: list[str], *, service: str, version: str, policy: Policy,
     sources: list[FileSource] = []
     try:
         sources = [FileSource(f, fmt=fmt, service=service) for f in files]
-        record, summary = judge_items(merged(sources), service=service, version=version,
+        items: Iterable[Item] = merged(sources)
+        if progress if progress is not None else sys.stderr.isatty():
+            from detector.jobs.progress import ReplayProgress
+
+            items = ReplayProgress([s.stream for s in sources], sys.stderr)(items)
+        record, summary = judge_items(items, service=service, version=version,
                                       policy=policy, settings=settings, registry=registry,
                                       analyzer=analyzer)
     finally:

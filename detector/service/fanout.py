@@ -17,6 +17,16 @@ them (change keys are every sink's idempotency key, CONTRACTS). A crash
 between two checkpoints can still repeat what was delivered since the last
 one; the sinks' idempotency keys absorb that, as before.
 
+Order: a sink that asks for it (``ordered = True``: the stdout sink, read by
+people) gets the changes of all partitions in event-time order. Each
+partition's pipeline runs at its own pace, so a change is held until every
+partition that may still emit an earlier one has passed its time: a change
+is stamped with the end of the window whose close emitted it, and
+:meth:`FanOutSink.release` is given the lowest watermark of the partitions that
+may still emit after each turn (a window closes once the watermark passed its
+end: a partition's later changes come later than its watermark), and
+everything at the end (drain, shutdown). Paging sinks are never held.
+
 Bound: a sink holding ``max_pending`` undelivered changes makes
 :meth:`FanOutSink.over_bound` true and the service pauses consumption
 (``detector_sink_backpressure``, a log line) until it caught up; nothing is
@@ -25,6 +35,8 @@ dropped.
 
 from __future__ import annotations
 
+import heapq
+import math
 import threading
 import time
 from collections import deque
@@ -53,6 +65,7 @@ class _Entry:
     # False for a change taken over from a restored ledger that the restored
     # pipeline will emit again (it followed the capture) and has not yet.
     matched: bool = True
+    at: float = -math.inf  # event time it was emitted at: the end of the window closing
 
 
 @dataclass
@@ -61,6 +74,8 @@ class _Lane:
 
     name: str
     sink: Sink
+    ordered: bool = False  # changes held until released in event-time order
+    held: list[tuple[float, int, _Entry]] = field(default_factory=list)  # a heap
     queue: deque[_Entry] = field(default_factory=deque)
     inflight: list[_Entry] = field(default_factory=list)
     handed: int = 0  # of ``inflight``, how many the sink's write() accepted
@@ -73,7 +88,7 @@ class _Lane:
 
     @property
     def pending(self) -> int:
-        return len(self.queue) + len(self.inflight)
+        return len(self.held) + len(self.queue) + len(self.inflight)
 
     def trouble(self, now: float) -> tuple[float, str]:
         """(seconds failing or stuck in one attempt, why); (0, '') when delivering."""
@@ -95,14 +110,17 @@ def _lane_names(sinks: list[Sink]) -> list[str]:
 
 
 class OriginWriter:
-    """The sink a partition's pipeline writes to: tags each change with its origin."""
+    """The sink a partition's pipeline writes to: tags each change with its origin and
+    the event time it is emitted at (``clock``, set once the pipeline exists)."""
 
     def __init__(self, fanout: FanOutSink, origin: str) -> None:
         self.fanout = fanout
         self.origin = origin
+        self.clock: Callable[[], float] | None = None
 
     def write(self, incident: Incident) -> None:
-        self.fanout.submit(self.origin, incident)
+        at = self.clock() if self.clock is not None else -math.inf
+        self.fanout.submit(self.origin, incident, at)
 
     def flush(self) -> None:
         return None  # delivery is asynchronous; the checkpoint saves the ledger instead
@@ -129,7 +147,8 @@ class FanOutSink:
         self.log: Log = log or (lambda *a, **k: None)
         self.retry_base, self.retry_max = retry_base, retry_max
         self.batch = BATCH
-        self.lanes = [_Lane(n, s) for n, s in zip(_lane_names(sinks), sinks, strict=True)]
+        self.lanes = [_Lane(n, s, ordered=bool(getattr(s, "ordered", False)))
+                      for n, s in zip(_lane_names(sinks), sinks, strict=True)]
         self.seq = 0  # sequence number of the last change submitted
         self._entries: dict[str, dict[str, _Entry]] = {}  # origin -> key -> undelivered
         # origin -> key -> seq of its emission (None: known from a restored ledger,
@@ -147,7 +166,7 @@ class FanOutSink:
     def origin(self, origin: str) -> OriginWriter:
         return OriginWriter(self, origin)
 
-    def submit(self, origin: str, incident: Incident) -> None:
+    def submit(self, origin: str, incident: Incident, at: float = -math.inf) -> None:
         self.metrics.inc("detector_incident_changes_total", "Incident state changes emitted.",
                          kind=incident.kind, status=incident.status)
         if incident.suppressed and incident.status == "open":
@@ -172,13 +191,30 @@ class FanOutSink:
             if not self.lanes:
                 delivered[key] = self.seq
                 return
-            entry = _Entry(self.seq, origin, key, incident, {ln.name for ln in self.lanes})
+            entry = _Entry(self.seq, origin, key, incident, {ln.name for ln in self.lanes},
+                           at=at)
             entries[key] = entry
             for lane in self.lanes:
-                lane.queue.append(entry)
+                if lane.ordered:
+                    heapq.heappush(lane.held, (at, entry.seq, entry))
+                else:
+                    lane.queue.append(entry)
             self._dirty[origin] = self._dirty.get(origin, 0) + 1
             self._cond.notify_all()
         self._ensure_started()
+
+    def release(self, bound: float) -> None:
+        """Hand ordered sinks the held changes emitted at watermarks up to ``bound``
+        (no partition can emit an earlier one any more); ``math.inf``: all of them."""
+        with self._cond:
+            moved = False
+            for lane in self.lanes:
+                held = lane.held
+                while held and held[0][0] <= bound:
+                    lane.queue.append(heapq.heappop(held)[2])
+                    moved = True
+            if moved:
+                self._cond.notify_all()
 
     # ---- ledger -----------------------------------------------------------
     def ledger(self, origin: str, captured_seq: int) -> tuple[bytes, int]:
@@ -255,6 +291,8 @@ class FanOutSink:
             self._dirty.pop(origin, None)
             for lane in self.lanes:
                 lane.queue = deque(e for e in lane.queue if e.origin != origin)
+                lane.held = [h for h in lane.held if h[2].origin != origin]
+                heapq.heapify(lane.held)
 
     # ---- state ------------------------------------------------------------
     def pending(self) -> dict[str, int]:
@@ -262,8 +300,10 @@ class FanOutSink:
             return {ln.name: ln.pending for ln in self.lanes}
 
     def over_bound(self) -> bool:
+        # Changes held for ordering do not count: they wait for the other partitions to
+        # move on, which pausing consumption would prevent.
         with self._cond:
-            return any(ln.pending >= self.max_pending for ln in self.lanes)
+            return any(ln.pending - len(ln.held) >= self.max_pending for ln in self.lanes)
 
     def failing(self, now: float | None = None) -> list[tuple[str, float, str]]:
         """(sink, seconds failing, last error) of sinks failing longer than the threshold."""
@@ -282,6 +322,7 @@ class FanOutSink:
 
     def drain(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s until every sink has everything; True if so."""
+        self.release(math.inf)  # the end: nothing is held back any more
         deadline = time.monotonic() + timeout
         with self._cond:
             while any(ln.pending for ln in self.lanes):

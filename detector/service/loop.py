@@ -99,6 +99,7 @@ class ConsumeLoop:
             records.handle(poll)
             self.health.apply_backpressure()
             self.advance_idle()
+            ctx.sink.release(self.release_bound())
             if refresh.reload_due(ctx.last_loop):
                 await refresh.reload()
             if ctx.suppressions is not None:
@@ -128,6 +129,15 @@ class ConsumeLoop:
             w = self.ctx.settings.windows
             return float(w.size_seconds + w.allowed_lateness_seconds)
         return after
+
+    def release_bound(self) -> float:
+        """The event time no partition can emit a change before any more: the lowest
+        watermark of the partitions that may still emit (a caught-up partition that never
+        had a record cannot; one being restored or behind may)."""
+        ctx = self.ctx
+        marks = [st.pipeline.watermark() for tp, st in ctx.parts.items()
+                 if not (st.ready and st.activity_ts == -math.inf and ctx.lag.get(tp) == 0)]
+        return min(marks, default=math.inf)
 
     def advance_idle(self) -> None:
         """Let event time run on with the wall clock in caught-up partitions gone silent.

@@ -44,7 +44,13 @@ class JsonlSink:
 
 
 class StdoutSink:
-    """JSON lines when piped; a readable line per change on a terminal."""
+    """JSON lines when piped; a readable line per change on a terminal.
+
+    ``ordered``: the service hands it the changes of all partitions in event-time
+    order (detector.service.fanout), since people read it top to bottom.
+    """
+
+    ordered = True
 
     def __init__(self, stream: IO[str] | None = None, pretty: bool | None = None) -> None:
         self._out = stream or sys.stdout

@@ -135,6 +135,6 @@ def test_shell_completion_is_enabled() -> None:
     res = _cli("--show-completion", "bash",
                env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert res.returncode == 0 and "_DETECTOR_COMPLETE" in res.stdout, res.stderr
-    res = _cli(env={"_DETECTOR_COMPLETE": "complete_bash", "COMP_WORDS": "detector rep",
+    res = _cli(env={"_DETECTOR_COMPLETE": "complete_bash", "COMP_WORDS": "detector repl",
                     "COMP_CWORD": "1"})
     assert res.stdout.split() == ["replay"], res.stdout + res.stderr

@@ -105,3 +105,16 @@ def test_terminal_rendering(db: Path) -> None:
     out = io.StringIO()
     render_table([], out)
     assert "no incidents" in out.getvalue()
+
+
+def test_list_columns_line_up_on_a_narrow_terminal(db: Path) -> None:
+    with IncidentStore(db) as store:
+        found = store.list()
+    assert len({i.kind for i in found}) > 1 and len({i.service for i in found}) > 1
+    out = io.StringIO()
+    render_table(found, out, width=100)
+    facts = [ln for ln in out.getvalue().splitlines() if "inc-" in ln]
+    assert len(facts) == 2
+    assert len({ln.find("inc-") for ln in facts}) == 1, facts  # ids start at one offset
+    service_at = {ln.find(i.service) for ln, i in zip(facts, found, strict=True)}
+    assert len(service_at) == 1, facts

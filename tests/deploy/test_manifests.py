@@ -197,7 +197,9 @@ def test_every_yaml_file_parses() -> None:
 
 def test_dockerfile_shape() -> None:
     froms = _instructions("FROM")
-    assert len(froms) == 2 and all(f.startswith("python:3.11-slim") for f in froms)
+    assert len(froms) == 2 and all(f.startswith("${PYTHON_IMAGE}") for f in froms)
+    (base,) = [a for a in _instructions("ARG") if a.startswith("PYTHON_IMAGE=")]
+    assert re.fullmatch(r"PYTHON_IMAGE=python:3\.11-slim@sha256:[0-9a-f]{64}", base), base
     assert json.loads(_instructions("ENTRYPOINT")[0]) == ["detector"]
     assert _instructions("EXPOSE") == ["9464"]
     assert _instructions("USER") == ["10001"]

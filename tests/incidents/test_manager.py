@@ -108,3 +108,49 @@ def test_deployment_attribution_suspect_only_when_absent_before() -> None:
 def test_no_deployment_known_gives_null() -> None:
     out = _run([[_sig(0)]])
     assert out[0].deployment is None and "after deploy" not in out[0].summary
+
+
+def test_periodic_update_only_when_what_it_says_changed() -> None:
+    s = IncidentSettings(update_every_seconds=60, resolve_after_windows=20)
+    same = _run([[_sig(t * W, observed=0.2)] for t in range(6)], s)
+    assert [i.status for i in same] == ["open"]  # ongoing, unchanged: no repeated line
+    moved = _run([[_sig(0, observed=0.2)], [_sig(60, observed=0.2)], [_sig(120, observed=0.3)],
+                  [_sig(180, observed=0.3)]], s)
+    assert [i.status for i in moved] == ["open", "update"]
+    assert "30.0%" in moved[1].summary and moved[1].summary != moved[0].summary
+
+
+def test_no_two_consecutive_lines_of_an_incident_say_the_same() -> None:
+    s = IncidentSettings(update_every_seconds=0, resolve_after_windows=3)
+    obs = [0.2, 0.2, 0.25, 0.25, 0.25, 0.3, 0.3]
+    out = _run([[_sig(i * W, observed=o)] for i, o in enumerate(obs)] + [[], [], []], s)
+    said = [(i.status, i.severity, i.summary) for i in out]
+    assert all(a != b for a, b in zip(said, said[1:], strict=False))
+    assert [i.status for i in out] == ["open", "update", "update", "resolved"]
+
+
+def test_resolved_line_carries_the_final_end_and_evidence() -> None:
+    s = IncidentSettings(update_every_seconds=60, resolve_after_windows=2)
+    out = _run([[_sig(t * W)] for t in range(4)] + [[], []], s)
+    assert [i.status for i in out] == ["open", "resolved"]
+    assert out[-1].end == "1970-01-01T00:04:00Z"
+
+
+def test_summary_names_the_incidents_route_and_method() -> None:
+    # A client-keyed incident keeps the route it was opened on; a later window where the
+    # client's top route is another must not say that other route beside route=/a.
+    s = IncidentSettings(update_every_seconds=0)
+    out = _run([[_sig(0, kind="auth_failure_burst", client="9.9.9.9", route="/a",
+                      observed=50)],
+                [_sig(60, kind="auth_failure_burst", client="9.9.9.9", route="/b",
+                      observed=150)]], s)
+    assert [i.route for i in out] == ["/a", "/a"]
+    assert all("/b" not in i.summary and "/a" in i.summary for i in out)
+
+
+def test_a_second_method_clears_the_method_and_the_summary_follows() -> None:
+    s = IncidentSettings(update_every_seconds=0)
+    out = _run([[_sig(0, method="GET")], [_sig(60, method="POST", observed=0.5)]], s)
+    assert (out[0].method, out[-1].method) == ("GET", None)
+    assert out[0].summary.startswith("GET /r ")
+    assert out[-1].summary.startswith("/r ") and "POST" not in out[-1].summary
