@@ -144,3 +144,18 @@ def test_cli_reads_the_store_and_explains_the_opening(tmp_path: Path) -> None:
     result = runner.invoke(app, ["explain", "inc-ffffffffffff", "--store", str(db)])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("detector: error:")
+
+
+def test_cli_reads_a_jsonl_sink_file_as_well(tmp_path: Path) -> None:
+    path = tmp_path / "incidents.jsonl"
+    ev = {"observed": 0.2, "baseline": 0.01, "requests": 200, "p_value": 1e-20,
+          "horizon_windows": 1, "horizon_hits": 40, "horizon_requests": 200}
+    lines = [incident("error_surge", ev), incident("error_surge", ev, inc_id="inc-000000000002"),
+             incident("error_surge", {**ev, "observed": 0.5}, status="resolved")]
+    path.write_bytes(b"".join(orjson.dumps(i.model_dump(mode="json")) + b"\n" for i in lines))
+    runner = CliRunner()
+    result = runner.invoke(app, ["explain", "inc-000000000001", "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "20 % 5xx" in result.stdout and "Now: resolved" in result.stdout
+    result = runner.invoke(app, ["explain", "inc-ffffffffffff", "--store", str(path)])
+    assert result.exit_code == 2 and "no incident inc-ffffffffffff" in result.stderr
