@@ -27,9 +27,9 @@ detector explain inc-7f3a9c2e41d0 --json | jq .would_not_have_fired\n
 \n
 Reads the incident store written by --sink sqlite:PATH, or the file of a
 jsonl: sink (default: incidents.db of --config, or DETECTOR_INCIDENTS__DB). The
-decision is the one the incident was opened on; thresholds are recomputed with the detector settings of
---config (the defaults without it): explain with the settings the detector
-ran with.
+decision is the one the incident was opened on; thresholds are recomputed with
+the detector settings of --config (the defaults without it): explain with the
+settings the detector ran with.
 """
 
 
