@@ -44,10 +44,14 @@ DAY = 86400.0
 
 
 class _ServiceState:
-    __slots__ = ("buffer", "day", "evaluations", "incidents", "known_params", "known_routes",
-                 "route_ids", "started")
+    __slots__ = ("buffer", "day", "evaluations", "first", "incidents", "known_params",
+                 "known_routes", "route_ids", "started")
 
     def __init__(self) -> None:
+        # Start of the first window this watch saw of the service: deployments before it
+        # (a restarted service's history, a deployments file older than the logs) have no
+        # traffic of the previous version here to be judged against.
+        self.first: float | None = None
         self.buffer: deque[WinAgg] = deque()
         # A day of requests per window and route (compact: route ids, an array per window),
         # for the request rate's same-hours-yesterday correction.
@@ -117,6 +121,8 @@ class ReleaseWatch:
         per_service = route_aggregates(view, self.services)
         for service, routes in per_service.items():
             st = self._state.setdefault(service, _ServiceState())
+            if st.first is None:
+                st.first = view.start
             win = WinAgg(view.start, view.end, routes)
             known = len(st.evaluations)
             self._buffer(st, win)  # before: a window ending at the deploy is baseline
@@ -182,6 +188,8 @@ class ReleaseWatch:
             if dep.ts > now or (dep.version, dep.ts) in st.started:
                 continue
             st.started.add((dep.version, dep.ts))
+            if st.first is None or dep.ts < st.first:
+                continue  # before anything this watch saw: nothing to judge it on
             if any(e.deployed_at >= dep.ts for e in st.evaluations):
                 continue  # an older deploy showing up late
             for other in st.evaluations:  # a newer deploy ends the one before

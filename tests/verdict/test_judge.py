@@ -167,3 +167,20 @@ def test_the_request_rate_rides_the_daily_shape_of_the_day_before() -> None:
                              registry=DeploymentRegistry(), analyzer=None)
     assert _rate_check(dropped)["result"] == "fail"  # 0.9x where 3x was due
     assert dropped["verdict"] == "fail"
+
+
+def test_deployments_before_the_traffic_seen_are_not_judged() -> None:
+    # A restarted service reloads its deployment history: the releases before its first
+    # window were judged before the restart (or never had traffic here), not again now.
+    from detector.verdict.watch import ReleaseWatch
+
+    reg = DeploymentRegistry()
+    reg.add(DeploymentEvent(DEPLOY - 86400, "shop", "0.9"))
+    records: list[dict[str, Any]] = []
+    from detector.pipeline import Pipeline
+
+    p = Pipeline(Settings(), [], registry=reg, wall_clock=None)
+    p.observers.append(ReleaseWatch(lambda _s: Policy(), reg, records.append, analysis=False))
+    p.process(gen("none"))
+    p.finish()
+    assert [r["version"] for r in records] == ["1.1"]
