@@ -157,9 +157,14 @@ class KafkaSource:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Read ``tp`` from ``offset`` on (a restored checkpoint's offset)."""
         self._live().seek(tp, offset)
+        # Records of a poll dropped before the restore moved the position on: they are
+        # read again from here, and the lag must say so (a partition caught up by a
+        # dropped poll would pass for one with nothing to read).
+        self._positions[tp] = offset
 
     async def seek_to_start(self, tp: TopicPartition) -> None:
         """Where ``auto_offset_reset`` says a partition without state begins."""
+        self._positions.pop(tp, None)  # unknown until read: lag() asks the consumer
         if self.config.auto_offset_reset == "earliest":
             await self._live().seek_to_beginning(tp)
         else:
