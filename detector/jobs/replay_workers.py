@@ -3,17 +3,22 @@
 A service's incidents depend on that service's traffic alone (the property
 the consumer service's per-partition pipelines rest on, tested in
 ``tests/pipeline/test_service_independence.py``). So N worker processes each
-read every input, keep the events of their own services and run a full
-pipeline on them; the parent writes what they find to the sinks. Decoding is
-done by every worker (each needs to know an event's service), the rest, the
-bulk of the work with request analysis, is split.
+run a full pipeline on the events of their own services; the parent writes
+what they find to the sinks. Each worker reads every input but decodes only its
+own lines, told by the service name in their bytes
+(:mod:`detector.jobs.replay_owned`): a file of one service is decoded by one
+worker only, a file mixing services is split line by line, and what the bytes
+leave in doubt is decoded by all, each keeping its own.
 
 Services go to workers by volume, largest first to the least loaded worker,
 counted over the first records of each input (a deterministic plan); a
-service first seen later goes by a hash of its name. Bad input lines, absurd
-event times included (judged per input before the split, sources.timeguard),
-are reported once (by worker 0). Incidents of different services
-reach the sinks in the order workers find them; each service's in its order.
+service first seen later goes by a hash of its name. Bad input lines are
+reported once (by the worker that owns them, see ``replay_owned``). Absurd
+event times are judged per input (sources.timeguard) on what a worker keeps of
+it: all of a one-service input, as one process judges it; the worker's share
+of a mixed one (the same verdicts unless a service's times jump by over a day
+while the others' go on). Incidents of different services reach the sinks in
+the order workers find them; each service's in its order.
 """
 
 from __future__ import annotations
@@ -22,18 +27,17 @@ import heapq
 import multiprocessing as mp
 import os
 import signal
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import AccessEvent, BadRecord, Item
+from detector.events import AccessEvent, BadRecord
 from detector.incidents.model import Incident
 from detector.jobs.interrupt import StopRequest, stop_on_signals
+from detector.jobs.replay_owned import OwnedSource, Ownership
 from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink
 from detector.sources.dead_letter import DeadLetterFile
@@ -81,23 +85,6 @@ def plan_services(files: list[str], fmt: str, service: str, workers: int) -> dic
     return plan
 
 
-def _owned(items: Iterable[Item], me: int, workers: int, plan: dict[str, int]) -> Iterator[Item]:
-    mine: dict[str, bool] = {svc: w == me for svc, w in plan.items()}
-    for it in items:
-        if it.__class__ is AccessEvent:
-            svc = it[1]
-            m = mine.get(svc)
-            if m is None:
-                m = mine[svc] = zlib.crc32(svc.encode()) % workers == me
-            if m:
-                yield it
-        elif it.__class__ is BadRecord:
-            if me == 0:
-                yield it
-        else:
-            yield it  # deployment events: every worker's registry needs them
-
-
 class _QueueSink:
     """Incidents go to the parent, which owns the real sinks."""
 
@@ -140,14 +127,14 @@ def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: st
 
     sources: list[FileSource] = []
     try:
-        sources = [FileSource(f, fmt=fmt, service=service) for f in files]
+        own = Ownership(me, workers, plan)
+        sources = [OwnedSource(f, own, fmt=fmt, service=service) for f in files]
         pipeline = Pipeline(settings, [_QueueSink(queue)], registry=DeploymentRegistry(),
                             dead_letter=dead_letter, analyzer=analyzer, wall_clock=None)
         apply_suppressions(pipeline, suppressions)
         # Bad lines of the inputs and of the deployments file are worker 0's to report.
-        feed_pipeline(pipeline, sources, deployments,
-                      select=lambda items: _owned(items, me, workers, plan),
-                      report_deployment_errors=me == 0, stop=stop)
+        feed_pipeline(pipeline, sources, deployments, report_deployment_errors=me == 0,
+                      stop=stop)
         if bad:
             queue.put(("bad", bad))
         problems = [s.error for s in sources if s.error] if me == 0 else []
