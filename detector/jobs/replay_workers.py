@@ -11,13 +11,15 @@ worker only, a file mixing services is split line by line, and what the bytes
 leave in doubt is decoded by all, each keeping its own.
 
 Services go to workers by volume, largest first to the least loaded worker,
-counted over the first records of each input (a deterministic plan); a
+estimated from the first lines of each input, read by their bytes (a
+deterministic plan); a
 service first seen later goes by a hash of its name. Bad input lines are
 reported once (by the worker that owns them, see ``replay_owned``). Absurd
 event times are judged per input (sources.timeguard) on what a worker keeps of
 it: all of a one-service input, as one process judges it; the worker's share
-of a mixed one (the same verdicts unless a service's times jump by over a day
-while the others' go on). Incidents of different services reach the sinks in
+of a mixed one (the same verdicts as long as no event time in that input is a
+day or more, timeguard.SLACK, away from its neighbours': otherwise they may
+differ from one process's). Incidents of different services reach the sinks in
 the order workers find them; each service's in its order.
 """
 
