@@ -47,7 +47,8 @@ class ServiceKeyer:
         decoded = [self._decoded(line) for line in sample]
         # A JSON input whose lines name no service (nginx often) is keyed like a text one.
         pairs = list(zip(matched, decoded, strict=True))
-        self.carries_service = isinstance(self.decoder, JsonDecoder) and any(
+        self.json = isinstance(self.decoder, JsonDecoder)
+        self.carries_service = self.json and any(
             d not in (None, self.default) or m is not None for m, d in pairs)
         self.fast = self.carries_service and all(
             d is None or d == (m or self.default) for m, d in pairs)
@@ -74,6 +75,27 @@ class ServiceKeyer:
             if m is not None:
                 return m.group(1)
         return self._decoded(line)
+
+    def named(self, line: bytes) -> bytes | None:
+        """The service of ``line`` when its bytes leave no doubt; None: decode it to know.
+
+        Stricter than :meth:`key`, for callers that skip the lines of other services
+        (``replay --workers``): a line naming a service twice, or that may be a
+        deployment event (every worker needs those), or a JSON line of an input that
+        names no service but which mentions one, is left to the decoder.
+        """
+        if b"deployment" in line:
+            return None
+        if not self.carries_service:
+            if self.json and b'"service' in line:
+                return None
+            return self.default
+        if not self.fast:
+            return None
+        m = _SERVICE.search(line)  # (faster than byte finds: the match is near the start)
+        if m is None or _SERVICE.search(line, m.end()) is not None:
+            return None
+        return m.group(1)
 
     def timed(self, line: bytes) -> tuple[float, bytes | None]:
         """(event time, key) by a full decode: what merging several inputs needs.

@@ -3,17 +3,24 @@
 A service's incidents depend on that service's traffic alone (the property
 the consumer service's per-partition pipelines rest on, tested in
 ``tests/pipeline/test_service_independence.py``). So N worker processes each
-read every input, keep the events of their own services and run a full
-pipeline on them; the parent writes what they find to the sinks. Decoding is
-done by every worker (each needs to know an event's service), the rest, the
-bulk of the work with request analysis, is split.
+run a full pipeline on the events of their own services; the parent writes
+what they find to the sinks. Each worker reads every input but decodes only its
+own lines, told by the service name in their bytes
+(:mod:`detector.jobs.replay_owned`): a file of one service is decoded by one
+worker only, a file mixing services is split line by line, and what the bytes
+leave in doubt is decoded by all, each keeping its own.
 
 Services go to workers by volume, largest first to the least loaded worker,
-counted over the first records of each input (a deterministic plan); a
-service first seen later goes by a hash of its name. Bad input lines, absurd
-event times included (judged per input before the split, sources.timeguard),
-are reported once (by worker 0). Incidents of different services
-reach the sinks in the order workers find them; each service's in its order.
+estimated from the first lines of each input, read by their bytes (a
+deterministic plan); a
+service first seen later goes by a hash of its name. Bad input lines are
+reported once (by the worker that owns them, see ``replay_owned``). Absurd
+event times are judged per input (sources.timeguard) on what a worker keeps of
+it: all of a one-service input, as one process judges it; the worker's share
+of a mixed one (the same verdicts as long as no event time in that input is a
+day or more, timeguard.SLACK, away from its neighbours': otherwise they may
+differ from one process's). Incidents of different services reach the sinks in
+the order workers find them; each service's in its order.
 """
 
 from __future__ import annotations
@@ -22,18 +29,17 @@ import heapq
 import multiprocessing as mp
 import os
 import signal
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from detector.config import Settings
 from detector.deployments.registry import DeploymentRegistry
-from detector.events import AccessEvent, BadRecord, Item
+from detector.events import BadRecord
 from detector.incidents.model import Incident
 from detector.jobs.interrupt import StopRequest, stop_on_signals
+from detector.jobs.replay_owned import OwnedSource, Ownership, service_volumes
 from detector.pipeline import Pipeline, RunSummary
 from detector.sinks import Sink
 from detector.sources.dead_letter import DeadLetterFile
@@ -43,12 +49,13 @@ if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
     from detector.incidents.suppressions import Suppressions
 
-PLAN_SAMPLE = 20_000  # records per input counted to balance services over workers
+PLAN_SAMPLE = 20_000  # lines per input counted to balance services over workers
 BAD_CHUNK = 1_000
 
 
 def plan_services(files: list[str], fmt: str, service: str, workers: int) -> dict[str, int]:
-    """Service -> worker, balancing the event counts seen in the first records of each input.
+    """Service -> worker, balancing the lines of each service in the inputs (estimated by
+    :func:`~detector.jobs.replay_owned.service_volumes`).
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -62,16 +69,8 @@ def plan_services(files: list[str], fmt: str, service: str, workers: int) -> dic
     [('a', 0), ('b', 1), ('c', 1)]
     """
     counts: Counter[str] = Counter()
-    for f in files:
-        src = FileSource(f, fmt=fmt, service=service)
-        try:
-            for n, it in enumerate(src):
-                if n >= PLAN_SAMPLE:
-                    break
-                if type(it) is AccessEvent:
-                    counts[it.service] += 1
-        finally:
-            src.close()
+    for f in files:  # read by the bytes of their first lines: decoding them took a while
+        counts.update(service_volumes(f, fmt=fmt, service=service, sample=PLAN_SAMPLE))
     load = [(0, w) for w in range(workers)]
     plan: dict[str, int] = {}
     for svc, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -79,23 +78,6 @@ def plan_services(files: list[str], fmt: str, service: str, workers: int) -> dic
         plan[svc] = w
         heapq.heappush(load, (total + n, w))
     return plan
-
-
-def _owned(items: Iterable[Item], me: int, workers: int, plan: dict[str, int]) -> Iterator[Item]:
-    mine: dict[str, bool] = {svc: w == me for svc, w in plan.items()}
-    for it in items:
-        if it.__class__ is AccessEvent:
-            svc = it[1]
-            m = mine.get(svc)
-            if m is None:
-                m = mine[svc] = zlib.crc32(svc.encode()) % workers == me
-            if m:
-                yield it
-        elif it.__class__ is BadRecord:
-            if me == 0:
-                yield it
-        else:
-            yield it  # deployment events: every worker's registry needs them
 
 
 class _QueueSink:
@@ -140,14 +122,14 @@ def _work(me: int, workers: int, plan: dict[str, int], files: list[str], fmt: st
 
     sources: list[FileSource] = []
     try:
-        sources = [FileSource(f, fmt=fmt, service=service) for f in files]
+        own = Ownership(me, workers, plan)
+        sources = [OwnedSource(f, own, fmt=fmt, service=service) for f in files]
         pipeline = Pipeline(settings, [_QueueSink(queue)], registry=DeploymentRegistry(),
                             dead_letter=dead_letter, analyzer=analyzer, wall_clock=None)
         apply_suppressions(pipeline, suppressions)
         # Bad lines of the inputs and of the deployments file are worker 0's to report.
-        feed_pipeline(pipeline, sources, deployments,
-                      select=lambda items: _owned(items, me, workers, plan),
-                      report_deployment_errors=me == 0, stop=stop)
+        feed_pipeline(pipeline, sources, deployments, report_deployment_errors=me == 0,
+                      stop=stop)
         if bad:
             queue.put(("bad", bad))
         problems = [s.error for s in sources if s.error] if me == 0 else []

@@ -97,3 +97,26 @@ def test_a_worker_error_is_reported_in_one_line(tmp_path: Path,
     with pytest.raises(SourceError, match=r"worker \d: RuntimeError: disk on fire"):
         run_replay(files, settings=Settings(), fmt="auto", service="default", deployments=None,
                    sinks=[MemorySink()], dead_letter=None, workers=2)
+
+
+@pytest.mark.slow
+def test_a_file_mixing_services_split_by_bytes_gives_one_process_incidents(
+        tmp_path: Path) -> None:
+    import heapq
+
+    simulate(tmp_path / "sim", hours=2, seed=12, rate=0.3)
+    logs = sorted((tmp_path / "sim").glob("access-*.otel.log"))  # flat and nested service
+    assert len(logs) >= 2
+    streams = [[(orjson.loads(raw)["timestamp"], raw) for raw in log.read_bytes().splitlines()]
+               for log in logs]
+    mixed = tmp_path / "mixed.log"  # every service interleaved by time, as one host logs them
+    mixed.write_bytes(b"\n".join(raw for _, raw in heapq.merge(*streams)) + b"\nnot a line\n")
+    deps = tmp_path / "sim" / "deployments.jsonl"
+    one, p1, c1 = _replay([mixed], deps, 1, tmp_path / "dl1.jsonl")
+    two, p2, c2 = _replay([mixed], deps, 2, tmp_path / "dl2.jsonl")
+    assert len({c[3] for c in c1}) >= 2  # incidents of several services
+    assert c1 and c1 == c2 and p1 == p2
+    for attr in ("events", "bad", "late", "incidents", "findings", "bad_reasons"):
+        assert getattr(one, attr) == getattr(two, attr), attr
+    assert (tmp_path / "dl1.jsonl").read_bytes().count(b"\n") == 1
+    assert (tmp_path / "dl2.jsonl").read_bytes().count(b"\n") == 1
