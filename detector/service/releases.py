@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from detector.config import ConfigError
 from detector.verdict.policy import Policy, load_policy
-from detector.verdict.record import RecordError, seal, signing_key, write_record
+from detector.verdict.record import (
+    RecordError,
+    read_record,
+    record_path,
+    seal,
+    signing_key,
+    verify,
+    write_record,
+)
 from detector.verdict.watch import ReleaseWatch
 
 if TYPE_CHECKING:
@@ -89,7 +97,8 @@ class ReleaseBook:
 
     def judge(self, service: str, version: str) -> tuple[str, dict[str, Any] | None]:
         """The verdict on ``service`` ``version``: its record once judged; while its window
-        runs, an interim judgement of the traffic so far; ``unknown`` when never deployed."""
+        runs, an interim judgement of the traffic so far; else its record in ``records_dir``
+        (another replica's); ``unknown`` when never deployed."""
         rec = self.records.get((service, version))
         if rec is not None:
             return str(rec["verdict"]), rec
@@ -104,4 +113,27 @@ class ReleaseBook:
                     interim["verdict"] = "inconclusive"
                 sealed = seal(interim, self.key)
                 return str(sealed["verdict"]), sealed
+        stored = self._stored(service, version)
+        if stored is not None:
+            return str(stored["verdict"]), stored
         return "unknown", None
+
+    def _stored(self, service: str, version: str) -> dict[str, Any] | None:
+        """The release's record in ``records_dir``, written by this or another replica
+        (each judges the partitions it owns; the directory may be shared), if it verifies."""
+        if self.records_dir is None:
+            return None
+        try:
+            path = record_path(self.records_dir, service, version)
+            if not path.is_file():
+                return None
+            rec = read_record(path)
+        except (OSError, RecordError):
+            return None
+        problems = verify(rec, self.key)
+        if problems:  # never answer a gate from a record that does not verify
+            if self.log is not None:
+                self.log("release record refused", level="error", service=service,
+                         version=version, error=problems[0][:200])
+            return None
+        return rec

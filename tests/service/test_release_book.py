@@ -38,3 +38,19 @@ def test_a_record_that_cannot_be_written_is_logged_and_kept(tmp_path: Path, why:
     assert book.judge("payments", version)[0] == "fail"
     assert [m for m, _ in logged] == ["release record not written", "release judged"]
     assert logged[0][1]["level"] == "error"
+
+
+def test_another_replicas_record_answers_from_the_shared_directory(tmp_path: Path) -> None:
+    writer = ReleaseBook(tmp_path, None)  # the replica owning the release's partition
+    writer.add(sample_record())
+    logged: list[tuple[str, dict[str, Any]]] = []
+    reader = ReleaseBook(tmp_path, None,
+                         log=lambda msg, **fields: logged.append((msg, fields)))  # type: ignore[arg-type]
+    verdict, record = reader.judge("payments", "2.32.0")
+    assert verdict == "fail" and record == writer.judge("payments", "2.32.0")[1]
+    assert reader.judge("payments", "9.9.9") == ("unknown", None)
+    # A record changed on disk is never a gate's answer.
+    path = tmp_path / "payments" / "2.32.0.json"
+    path.write_bytes(path.read_bytes().replace(b'"verdict":"fail"', b'"verdict":"pass"'))
+    assert reader.judge("payments", "2.32.0") == ("unknown", None)
+    assert logged and logged[-1][0] == "release record refused"
