@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from detector.events import AccessEvent
 from detector.verdict.collect import Agg, WindowView, route_aggregates
-from detector.windows.stats import BOUNDS
+from detector.windows.stats import sparse_quantile
 
 if TYPE_CHECKING:
     from detector.events import Item
@@ -54,35 +54,6 @@ class RouteTotal:
         self.err5 = 0
         self.err4 = 0  # every 4xx
         self.flagged = 0
-
-
-def _latency_bounds(i: int) -> tuple[float, float]:
-    lo = BOUNDS[i - 1] if i > 0 else BOUNDS[0] / 2
-    hi = BOUNDS[i] if i < len(BOUNDS) else BOUNDS[-1] * 1.2
-    return lo, hi
-
-
-def sparse_quantile(hist: dict[int, int], q: float) -> float | None:
-    """Quantile ``q`` (seconds) of a sparse latency histogram, interpolated geometrically
-    inside its bucket so per-window lines move smoothly, not in 20 % steps.
-
-    >>> sparse_quantile({}, 0.5) is None
-    True
-    >>> 0.009 < sparse_quantile({20: 10}, 0.5) < 0.02
-    True
-    """
-    total = sum(hist.values())
-    if total <= 0:
-        return None
-    target = q * total
-    acc = 0
-    for i in sorted(hist):
-        c = hist[i]
-        if acc + c >= target:
-            lo, hi = _latency_bounds(i)
-            return float(lo * (hi / lo) ** ((target - acc) / c))
-        acc += c
-    return _latency_bounds(max(hist))[1]  # pragma: no cover - float rounding only
 
 
 def _window(start: float, parts: Iterable[Agg]) -> Window:

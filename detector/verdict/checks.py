@@ -10,15 +10,14 @@ routes (Benjamini-Hochberg, in the judge).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from detector.verdict.collect import Agg
-from detector.verdict.sides import Side
+from detector.verdict.sides import OVERALL, Side
 from detector.verdict.specs import CheckSpec
 from detector.verdict.stats import log_shift, share_interval, share_mde, share_p
-from detector.windows.stats import BOUNDS, size_bounds
+from detector.windows.stats import latency_bounds, size_bounds, sparse_quantile
 
 PASS, MARGINAL, FAIL, INCONCLUSIVE = "pass", "marginal", "fail", "inconclusive"
 MIN_BINS = 5  # per-window comparisons need this many values a side
@@ -145,33 +144,6 @@ def _needed(have: int, mde: float, need: float) -> int:
     return int(math.ceil(have * (mde / need) ** 2))
 
 
-def _bounds_latency(i: int) -> tuple[float, float]:
-    lo = BOUNDS[i - 1] if i > 0 else BOUNDS[0] / 2
-    hi = BOUNDS[i] if i < len(BOUNDS) else BOUNDS[-1] * 1.2
-    return lo, hi
-
-
-def _sparse_quantile(hist: dict[int, int], q: float,
-                     bounds_of: Callable[[int], tuple[float, float]]) -> float | None:
-    """Quantile ``q`` of a sparse histogram, interpolated geometrically inside its bucket
-    (so per-window values move smoothly, not in 20 % bucket steps)."""
-    total = sum(hist.values())
-    if total <= 0:
-        return None
-    target = q * total
-    acc = 0
-    for i in sorted(hist):
-        c = hist[i]
-        if acc + c >= target:
-            lo, hi = bounds_of(i)
-            frac = (target - acc) / c
-            lo = max(lo, 1e-9)
-            return float(lo * (hi / lo) ** frac)
-        acc += c
-    lo, hi = bounds_of(max(hist))
-    return float(hi)
-
-
 def bins(series: list[Agg], check: str) -> list[float]:
     """Per-window values of a distribution check, consecutive windows merged until each
     bin holds enough requests for its quantile (low traffic: fewer, fuller bins)."""
@@ -187,7 +159,7 @@ def bins(series: list[Agg], check: str) -> list[float]:
             acc[i] = acc.get(i, 0) + c
             n += c
         if n >= need:
-            v = _sparse_quantile(acc, q, _bounds_latency if latency else size_bounds)
+            v = sparse_quantile(acc, q, latency_bounds if latency else size_bounds)
             if v is not None:
                 values.append(v)
             acc, n = {}, 0
@@ -265,8 +237,6 @@ def rate_share_check(spec: CheckSpec, route: str, base: Side, cand: Side,
                      alpha: float) -> Outcome:
     """Request rate when both versions serve at once: a route's share of each version's
     traffic (a canary's traffic is a slice; its mix, not its level, is comparable)."""
-    from detector.verdict.sides import OVERALL
-
     n0, n1 = base.requests(OVERALL), cand.requests(OVERALL)
     k0, k1 = base.requests(route), cand.requests(route)
     out = Outcome(spec.name, route, spec, round(k0 / n0, 6) if n0 else None,

@@ -29,6 +29,7 @@ from detector.verdict.checks import (
     share_check,
     window_check,
 )
+from detector.verdict.collect import Agg
 from detector.verdict.policy import CHECK_NAMES, Policy
 from detector.verdict.sides import OVERALL, Side, WinAgg, build_side, version_counts
 from detector.verdict.specs import SPECS, effective
@@ -237,8 +238,8 @@ def evaluate_checks(ev: Evaluation, policy: Policy, incidents: list[IncidentRef]
         family: list[Outcome] = []
         tested = spec.basis in ("share", "windows")
         if spec.basis == "share":
-            family = [share_check(spec, r, base.total.get(r) or _empty(),
-                                  cand.total.get(r) or _empty(), policy.alpha,
+            family = [share_check(spec, r, base.total.get(r) or Agg(),
+                                  cand.total.get(r) or Agg(), policy.alpha,
                                   dispersion(base.windows.get(r, []), cand.windows.get(r, []),
                                              name))
                       for r in routes]
@@ -305,12 +306,6 @@ def _daily_growth(ev: Evaluation, route: str, policy: Policy) -> float | None:
     if b < 5 or c < 5:
         return None  # too thin a day before to say anything about its shape
     return c / b
-
-
-def _empty() -> Any:
-    from detector.verdict.collect import Agg
-
-    return Agg()
 
 
 def score_and_verdict(outs: list[Outcome], policy: Policy) -> tuple[int, str]:
