@@ -66,6 +66,21 @@ def as_deployment(raw: bytes, source: str, offset: int) -> DeploymentEvent | Non
     return parse_deployment(obj, source, offset)
 
 
+def deployment_record(r: RawRecord, source: str) -> DeploymentEvent | BadRecord:
+    """A deployments-topic record (``source`` = "topic:partition") as a deployment, or the
+    bad record it is with its reason: the service's consumer and the verdict's Kafka
+    reader take them alike."""
+    value = r.value or b""
+    try:
+        dep = as_deployment(value, source, r.offset)
+    except DecodeError as exc:
+        return BadRecord(source, r.offset, exc.reason, value, timestamp_ms=r.timestamp)
+    if dep is None:
+        return BadRecord(source, r.offset, "not a deployment event", value,
+                         timestamp_ms=r.timestamp)
+    return dep
+
+
 class RecordDecoder:
     """Decodes one partition's records at a time; keeps the per-(topic, key) decoders it learned.
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from detector.decoding.base import DecodeError
-from detector.decoding.records import RecordDecoder, as_deployment
-from detector.events import BadRecord, DeploymentEvent, Item
+from detector.decoding.records import RecordDecoder, deployment_record
+from detector.events import BadRecord, Item
 from detector.kafka.admin import TopicAdmin
 from detector.kafka.config import KafkaConnection
 from detector.kafka.range_query import TimeRangeError, TimeRangeQuery, TimeRangeRead
@@ -39,19 +38,6 @@ class _Decoding:
 
     def topic_default_service(self, topic: str) -> str:
         return self.default_service
-
-
-def deployment_item(r: Any) -> DeploymentEvent | BadRecord:
-    """A deployments-topic record as the service takes it (service.records)."""
-    source, value = f"{r.topic}:{r.partition}", r.value or b""
-    try:
-        dep = as_deployment(value, source, r.offset)
-    except DecodeError as exc:
-        return BadRecord(source, r.offset, exc.reason, value, timestamp_ms=r.timestamp)
-    if dep is None:
-        return BadRecord(source, r.offset, "not a deployment event", value,
-                         timestamp_ms=r.timestamp)
-    return dep
 
 
 @dataclass
@@ -200,7 +186,9 @@ class RangeReader:
 
     def _take(self, part: _Partition, recs: list[Any]) -> None:
         if part.seek_ms is None:
-            self._keep(part, [deployment_item(r) for r in recs], recs, in_range=False)
+            where = f"{part.tp.topic}:{part.tp.partition}"
+            self._keep(part, [deployment_record(r, where) for r in recs], recs,
+                       in_range=False)
             return
         if not part.started:
             # Kafka's answer is exact; an index by append time (Tansu) may start

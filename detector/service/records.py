@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from detector.decoding.records import RecordDecoder, as_deployment
+from detector.decoding.records import RecordDecoder, deployment_record
 from detector.events import BadRecord, DeploymentEvent
 from detector.kafka import DeadLetterError
 from detector.service.context import ServiceContext
@@ -74,18 +74,11 @@ class Records:
         return True
 
     def on_deployment_record(self, r: Any) -> None:
-        source = f"{r.topic}:{r.partition}"
-        try:
-            dep = as_deployment(r.value or b"", source, r.offset)
-        except ValueError as exc:  # DecodeError
-            self.dead_letter(BadRecord(source, r.offset, str(exc), r.value or b"",
-                                       timestamp_ms=r.timestamp))
+        item = deployment_record(r, f"{r.topic}:{r.partition}")
+        if isinstance(item, BadRecord):
+            self.dead_letter(item)
             return
-        if dep is None:
-            self.dead_letter(BadRecord(source, r.offset, "not a deployment event",
-                                       r.value or b"", timestamp_ms=r.timestamp))
-            return
-        self.broadcast(dep, None)
+        self.broadcast(item, None)
 
     def broadcast(self, dep: DeploymentEvent, skip: TopicPartition | None) -> None:
         ctx = self.ctx
