@@ -105,6 +105,7 @@ class RequestAnalyzer:
         self._judged: Memo[_JudgedKey, Finding] = Memo(JUDGED_MAX, JUDGED_BYTES)
         self.profiles = profiles if profiles is not None else ProfileStore()  # empty is falsy
         self.model = model
+        self._judged_model = model  # the model the memoised findings were scored with
         self.templater = templater
         self.threshold = threshold
         self.learn_online = learn_online
@@ -133,17 +134,6 @@ class RequestAnalyzer:
     def profiles(self, store: ProfileStore) -> None:
         self._profiles = store
         self._assessed = Memo(CACHE_MAX, CACHE_BYTES)
-        self._judged.clear()
-
-    @property
-    def model(self) -> RequestForest | None:
-        """The batch model (None: profiles and signatures only); replacing it drops
-        memoised findings."""
-        return self._model
-
-    @model.setter
-    def model(self, model: RequestForest | None) -> None:
-        self._model = model
         self._judged.clear()
 
     @classmethod
@@ -313,8 +303,9 @@ class RequestAnalyzer:
         # Fixed profiles: a payload request's finding is a pure function of _JudgedKey
         # (memoised below). Learning invalidates it.
         judged = self._judged
-        if learn and judged:
+        if judged and (learn or self._judged_model is not self.model):
             judged.clear()
+        self._judged_model = self.model
         by_shape = self.model is not None  # the model reads the path's length and depth
         to_judge: list[tuple[int, _JudgedKey]] = []  # (request, key) to memoise once found
         for i, ev in enumerate(events):

@@ -125,10 +125,10 @@ def test_learning_or_a_new_model_drops_memoised_findings(
     assert not a._judged
     _findings(a, events[:200], 50)
     assert a._judged
-    a.model = None
-    assert not a._judged
+    a.model = None  # findings scored by the old model are not served
     got = _findings(a, events[:200], 50)
     assert not any(p == "model" for f in got if f is not None for p, _ in f[5])
+    assert a._judged and not any(p == "model" for f in a._judged.values() for p, _ in f.parts)
     a.learn_online = True  # learning online: nothing memoised, and what was is dropped
     _findings(a, events[:100], 50)
     assert not a._judged
