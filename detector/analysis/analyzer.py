@@ -60,6 +60,11 @@ from detector.routes.templater import RouteTemplater
 _NO_HITS = (0,) * len(SIG_BUCKETS)
 _NONE: list[tuple[float, str, str]] = []  # no evidence (shared: never appended to)
 _MATURE = -1  # learning budget of a route past its warm-up whose sample is full
+# Memoised findings of payload requests (fixed profiles): the corpus of `make bench` has
+# 52,589 distinct keys, about 1 KB each (most of it the body).
+JUDGED_MAX = 131_072
+JUDGED_BYTES = 64 << 20
+_JudgedKey = tuple[str, str, str, str, str | None, int, int]
 
 
 @dataclass(slots=True)
@@ -93,8 +98,14 @@ class RequestAnalyzer:
     ) -> None:
         self.signatures = (signatures if signatures is not None
                            else SignatureEngine.default(paranoia=paranoia))
+        # (service, method, route, query, body, path length, path depth) -> the finding
+        # of a payload request with no method/resource/header evidence. Only with fixed
+        # profiles (as the assessment memo below); with a model the path's length and
+        # depth are its only features the rest of the key does not fix.
+        self._judged: Memo[_JudgedKey, Finding] = Memo(JUDGED_MAX, JUDGED_BYTES)
         self.profiles = profiles if profiles is not None else ProfileStore()  # empty is falsy
         self.model = model
+        self._judged_model = model  # the model the memoised findings were scored with
         self.templater = templater
         self.threshold = threshold
         self.learn_online = learn_online
@@ -123,6 +134,7 @@ class RequestAnalyzer:
     def profiles(self, store: ProfileStore) -> None:
         self._profiles = store
         self._assessed = Memo(CACHE_MAX, CACHE_BYTES)
+        self._judged.clear()
 
     @classmethod
     def from_registry(
@@ -181,6 +193,8 @@ class RequestAnalyzer:
             self.profiles.headers.learn(ev.service, ev.headers)
         if self._assessed:
             self._assessed.clear()  # profiles changed: cached assessments are stale
+        if self._judged:
+            self._judged.clear()
 
     # -- analysis ---------------------------------------------------------------------------
 
@@ -286,6 +300,14 @@ class RequestAnalyzer:
         learn_headers = self.profiles.headers.learn
         learn_res = learn and self.learn_resources
         t = self.threshold
+        # Fixed profiles: a payload request's finding is a pure function of _JudgedKey
+        # (memoised below). Learning invalidates it.
+        judged = self._judged
+        if judged and (learn or self._judged_model is not self.model):
+            judged.clear()
+        self._judged_model = self.model
+        by_shape = self.model is not None  # the model reads the path's length and depth
+        to_judge: list[tuple[int, _JudgedKey]] = []  # (request, key) to memoise once found
         for i, ev in enumerate(events):
             path = ev.path
             if len(path) > wide or len(ev.query) > wide or len(ev.user_agent) > wide or (
@@ -322,9 +344,18 @@ class RequestAnalyzer:
                 qb, params = got
                 if hits or qb or ua:
                     out[i] = attack_finding(hits + qb + ua)
-                else:
+                elif learn or rs or len(query) + len(body or "") > 1024:
                     p = self._prepare(ev, routes[i], params)
                     pending.append((i, _with_resources(p, rs) if rs else p))
+                else:
+                    jkey = (*rkey, query, body, *((len(ev.path), ev.path.count("/")) if by_shape
+                                                  else (0, 0)))
+                    f = judged.get(jkey)
+                    if f is not None:
+                        out[i] = f
+                    else:
+                        pending.append((i, self._prepare(ev, routes[i], params)))
+                        to_judge.append((i, jkey))
             elif hits or ua:
                 out[i] = attack_finding(hits + ua)
             elif (prof := profile_of(rkey)) is not None and prof.params and not prof.bodied \
@@ -359,6 +390,10 @@ class RequestAnalyzer:
             scores = self.model.score_samples(X)
             for j, (i, p) in enumerate(pending):
                 out[i] = self._finish(p, float(scores[j]), X[j])
+        for i, jkey in to_judge:
+            f = out[i]
+            assert f is not None
+            judged.put(jkey, f, size_of(jkey[3], jkey[4]) + _finding_size(f))
         if learn:  # online profiles never learn from what they flag
             for i, p in pending:
                 f = out[i]
@@ -424,6 +459,12 @@ class RequestAnalyzer:
             sig_buckets(cats),
             a.raw,
         )
+
+
+def _finding_size(f: Finding) -> int:
+    """Bytes a memoised finding and its key's tuple hold beyond the key's strings (service
+    and route strings are shared by many keys; the reasons are the finding's own)."""
+    return 280 + sum(60 + len(r) for r in f.reasons) + 100 * len(f.parts)
 
 
 def _parts(a: Assessment) -> tuple[tuple[str, float], ...]:

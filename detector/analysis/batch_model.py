@@ -4,6 +4,11 @@ scikit-learn's ``IsolationForest.score_samples`` is higher for *more normal*
 samples; everywhere else in this project higher means *more anomalous*. The
 conversion happens once, in :meth:`RequestForest._raw`, and nowhere else.
 
+Scoring walks the forest's trees directly (:class:`_TreeWalk`): the same leaves and
+the same arithmetic as ``IsolationForest.score_samples``, without its per-tree
+dispatch (≈ 25 ms a call whatever the batch size). A walk that does not give
+sklearn's scores bit for bit on probe rows is not used.
+
 Raw anomaly scores are then calibrated on the training data with a logistic
 curve: the training quantile ``1 - contamination`` maps to 0.5 (the flag
 threshold) and the training median to 0.01. Scores are in [0, 1] and comparable
@@ -23,6 +28,7 @@ True
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -108,6 +114,9 @@ class RequestForest:
 
     def _raw(self, X: FArray) -> FArray:
         """The one place sklearn's sign (higher = more normal) becomes ours."""
+        walk = _walk_of(self.forest_, self.center_ if hasattr(self, "center_") else None)
+        if walk is not None:
+            return walk.raw(X)
         return -np.asarray(self.forest_.score_samples(X), dtype=np.float64)
 
     def _calibrate(self, raw: FArray) -> FArray:
@@ -136,3 +145,70 @@ class RequestForest:
     def predict(self, X: FArray) -> npt.NDArray[np.bool_]:
         """True where the calibrated score reaches ``threshold_``."""
         return np.asarray(self.decision_function(X) >= 0.0)
+
+
+class _TreeWalk:
+    """``-IsolationForest.score_samples`` computed tree by tree with each tree's own
+    ``apply``: the leaves sklearn finds, each leaf's depth term as sklearn adds it
+    (``path length + average path length - 1``, precomputed per node), summed over the
+    trees in sklearn's order, then sklearn's normalisation. Only the dispatch differs.
+    """
+
+    def __init__(self, forest: IsolationForest) -> None:
+        from sklearn.ensemble._iforest import _average_path_length
+
+        self.n_features = int(forest.n_features_in_)
+        self.subsample = forest._max_features != self.n_features
+        self.trees = [
+            (est.tree_, np.asarray(dpl + apl - 1.0, dtype=np.float64), features)
+            for est, features, dpl, apl in zip(
+                forest.estimators_, forest.estimators_features_,
+                forest._decision_path_lengths, forest._average_path_length_per_tree,
+                strict=True,
+            )
+        ]  # fmt: skip
+        self.denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+
+    def raw(self, X: FArray) -> FArray:
+        """Higher = more anomalous: ``2 ** (-mean depth / c(max_samples))`` per row."""
+        X32 = np.asarray(X, dtype=np.float32)
+        depths = np.zeros(X32.shape[0], order="F")
+        for tree, leaf_depth, features in self.trees:
+            leaves = tree.apply(X32[:, features] if self.subsample else X32)
+            depths += leaf_depth[leaves]
+        den = self.denominator
+        return np.asarray(
+            2 ** (-np.divide(depths, den, out=np.ones_like(depths), where=den != 0)),
+            dtype=np.float64,
+        )
+
+
+# One walk per fitted forest, built on first use and kept out of the model's persisted
+# state (train scores its model before publishing it); None: the walk is not exact here.
+_WALKS: weakref.WeakKeyDictionary[IsolationForest, _TreeWalk | None] = (
+    weakref.WeakKeyDictionary())
+
+
+def _walk_of(forest: IsolationForest, center: FArray | None) -> _TreeWalk | None:
+    """The forest's walk, checked against sklearn's own scores on probe rows (rows
+    around ``center``, the training median, and far outside it); None if it differs
+    or cannot be built (another scikit-learn's internals)."""
+    try:
+        return _WALKS[forest]
+    except KeyError:
+        pass
+    walk: _TreeWalk | None
+    try:
+        walk = _TreeWalk(forest)
+        n = walk.n_features
+        mid = np.zeros(n) if center is None else np.asarray(center, dtype=np.float64)
+        rng = np.random.default_rng(0)
+        probe = np.vstack([mid, mid + rng.normal(scale=0.5, size=(64, n)),
+                           rng.normal(scale=10.0, size=(64, n)), np.zeros((1, n))])
+        want = -np.asarray(forest.score_samples(probe), dtype=np.float64)
+        if not np.array_equal(walk.raw(probe), want):
+            walk = None
+    except Exception:  # noqa: BLE001 - any surprise in sklearn's internals: use its API
+        walk = None
+    _WALKS[forest] = walk
+    return walk
