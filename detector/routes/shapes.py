@@ -50,7 +50,8 @@ _PLACEHOLDER = re.compile(r"\{id\}(?:\.[A-Za-z][A-Za-z0-9]{0,7}){0,2}")
 # long number (SKU-19786, ord_123456) and a content hash with one extension
 # (3f2a9c1be9d04c7a.png, with a digit in the hash). The full analysis in
 # shape() reaches the same verdict on every string they match, only slower.
-_PREFIXED_NUMBER = re.compile(r"[A-Za-z]+[-_][0-9]{5,}")
+PREFIXED_NUMBER = r"[A-Za-z]+[-_][0-9]{5,}"  # (also the cache's shortcut: routes.templater)
+_PREFIXED_NUMBER = re.compile(PREFIXED_NUMBER)
 _HASHED_FILE = re.compile(r"([0-9a-fA-F]{8,})(\.[A-Za-z][A-Za-z0-9]{0,7})")
 # Heuristics below run Python-level loops: they look at a bounded window or a
 # bounded number of parts, so a hostile 256-char segment costs microseconds.
