@@ -11,11 +11,13 @@ before it, so a page that went out is also closed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from detector.incidents.model import Incident
 from detector.incidents.suppressions import Subject, Suppressions
 from detector.incidents.timefmt import parse_iso
+from detector.state.component import stamp, unstamp
+from detector.state.snapshot import SnapshotError
 
 if TYPE_CHECKING:
     from detector.detectors.base import Signal
@@ -98,3 +100,21 @@ class Suppressor:
             else:
                 self._last[inc.id] = hidden
         return inc.model_copy(update={"suppressed": True}) if hidden else inc
+
+    # ---- state (detector.state.component): the rules are not state, the file is ----
+    STATE_VERSION = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Whether each open incident's last change was suppressed (its resolution follows
+        it after a restart too) and who made the last window's incidents."""
+        return stamp(self.STATE_VERSION, {"last": self._last, "who": self._who})
+
+    def restore(self, data: Any) -> None:
+        snap = unstamp(data, self.STATE_VERSION, {}, "suppressor")
+        try:
+            last = {str(k): bool(v) for k, v in snap["last"].items()}
+            who = {tuple(k): tuple(tuple(p) for p in v) for k, v in snap["who"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"suppressor: malformed snapshot ({type(exc).__name__})") from None
+        self._last = last
+        self._who = who

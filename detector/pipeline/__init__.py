@@ -217,7 +217,19 @@ class Pipeline:
                 "payload": self.payload, "ua_benign": self.screen,
                 "object_enumeration": self.object_enum,
                 "campaigns": self.campaigns, "populations": self.populations,
-                "maintenance_incidents": self.muted_incidents}
+                "maintenance_incidents": self.muted_incidents, **self._extra_components()}
+
+    def _extra_components(self) -> dict[str, Stateful]:
+        """The suppressor's memory and stateful observers (the service's release watch):
+        checkpointed with the pipeline when present."""
+        extra: dict[str, Stateful] = {}
+        if self.suppressor is not None:
+            extra["suppressor"] = self.suppressor
+        for obs in self.observers:
+            name = getattr(obs, "STATE_NAME", None)
+            if isinstance(name, str) and hasattr(obs, "snapshot") and hasattr(obs, "restore"):
+                extra[name] = obs  # type: ignore[assignment]
+        return extra
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs to continue exactly where this pipeline is."""
@@ -236,11 +248,11 @@ class Pipeline:
         """Continue from a snapshot written by :meth:`snapshot` or by an earlier version
         (SnapshotError if unusable)."""
         from detector.state import SnapshotError, loads
-        from detector.state.layout import LATER_COMPONENTS, upgrade
+        from detector.state.layout import LATER_COMPONENTS, OPTIONAL_COMPONENTS, upgrade
 
         st = upgrade(loads(data))
         for name, component in self.components().items():
-            if name in LATER_COMPONENTS and name not in st:
+            if (name in LATER_COMPONENTS or name in OPTIONAL_COMPONENTS) and name not in st:
                 continue  # newer than the snapshot: starts fresh
             try:
                 component.restore(st[name])

@@ -75,6 +75,8 @@ _TABLE = {
     "incidents.Tracked": ("detector.incidents.manager", "_Tracked"),
     "incidents.DeploymentRef": ("detector.incidents.model", "DeploymentRef"),
     "incidents.Incident": ("detector.incidents.model", "Incident"),
+    "verdict.WinAgg": ("detector.verdict.sides", "WinAgg"),
+    "verdict.Agg": ("detector.verdict.collect", "Agg"),
 }
 
 

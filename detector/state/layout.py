@@ -36,6 +36,9 @@ COMPONENTS = ("windows", "series", "svc_first", "templater", "registry", "incide
 # lacks it, and that component simply starts fresh (its memory is rebuilt by traffic).
 LATER_COMPONENTS: frozenset[str] = frozenset({"object_enumeration", "campaigns",
                                              "populations", "maintenance_incidents"})
+# Components only some pipelines have (the service's suppressor and release watch): in
+# the snapshot when present, started fresh when the snapshot lacks them.
+OPTIONAL_COMPONENTS: frozenset[str] = frozenset({"release_watch", "suppressor"})
 _FLAT = ("series_keys", "series_states", "series_birth", "series_last", "awake", "sid_of",
          "open_windows", "closed_upto", "min_open", "next_close", "max_ts", "first_ts",
          "last_version", "templater", "registry", "incidents", "client_auth", "scanner",

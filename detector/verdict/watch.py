@@ -15,8 +15,11 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Callable
+from dataclasses import fields as dataclass_fields
 from typing import TYPE_CHECKING, Any
 
+from detector.state.component import stamp, unstamp
+from detector.state.snapshot import SnapshotError
 from detector.verdict.collect import WindowView, route_aggregates
 from detector.verdict.judge import Evaluation, IncidentRef, judge
 from detector.verdict.policy import Policy
@@ -75,7 +78,13 @@ class ReleaseWatch:
     >>> w = ReleaseWatch(lambda s: Policy(), DeploymentRegistry(), print)
     >>> w.pending()
     []
+
+    Its state (buffers, evaluations under way) is part of the pipeline's checkpoint
+    (``STATE_NAME`` among the pipeline's components): a service restarted in the middle
+    of a candidate window still judges that deployment, on the same windows.
     """
+
+    STATE_NAME = "release_watch"
 
     def __init__(self, policy_of: Callable[[str], Policy], registry: DeploymentRegistry,
                  on_record: Callable[[dict[str, Any]], None], *,
@@ -265,3 +274,71 @@ class ReleaseWatch:
         record = judge(ev, policy, list(st.incidents), analysis=self.analysis,
                        models=self.models)
         self.on_record(record)
+
+    # ---- state (detector.state.component) ----
+    STATE_VERSION = 1
+    _EV_WINDOWS = ("baseline", "candidate")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Buffers and evaluations; a window shared by a buffer and an evaluation is kept
+        once (``windows``, referred to by index)."""
+        windows: list[WinAgg] = []
+        index: dict[int, int] = {}
+
+        def ref(w: WinAgg) -> int:
+            i = index.get(id(w))
+            if i is None:
+                i = index[id(w)] = len(windows)
+                windows.append(w)
+            return i
+
+        services: dict[str, dict[str, Any]] = {}
+        for name, st in self._state.items():
+            evaluations = []
+            for ev in st.evaluations:
+                d = {f.name: getattr(ev, f.name) for f in dataclass_fields(ev)}
+                for k in self._EV_WINDOWS:
+                    d[k] = [ref(w) for w in d[k]]
+                evaluations.append(d)
+            services[name] = {
+                "first": st.first, "buffer": [ref(w) for w in st.buffer],
+                "route_ids": st.route_ids,
+                "day": [(start, counts.tolist()) for start, counts in st.day],
+                "known_routes": st.known_routes, "known_params": st.known_params,
+                "incidents": list(st.incidents), "evaluations": evaluations,
+                "started": st.started,
+            }
+        return stamp(self.STATE_VERSION, {"windows": windows, "services": services})
+
+    def restore(self, data: Any) -> None:
+        snap = unstamp(data, self.STATE_VERSION, {}, self.STATE_NAME)
+        try:
+            windows = snap["windows"]
+            if not all(isinstance(w, WinAgg) for w in windows):
+                raise SnapshotError(f"{self.STATE_NAME}: a window is not a window")
+            state: dict[str, _ServiceState] = {}
+            for name, d in snap["services"].items():
+                st = _ServiceState()
+                st.first = d["first"]
+                st.buffer = deque(windows[i] for i in d["buffer"])
+                st.route_ids = dict(d["route_ids"])
+                st.day = deque((float(start), array("I", counts)) for start, counts in d["day"])
+                st.known_routes = set(d["known_routes"])
+                st.known_params = {r: set(n) for r, n in d["known_params"].items()}
+                st.incidents.extend(d["incidents"])
+                for e in d["evaluations"]:
+                    e = dict(e)
+                    for k in self._EV_WINDOWS:
+                        e[k] = [windows[i] for i in e[k]]
+                    e["known_routes"] = frozenset(e["known_routes"])
+                    e["known_params"] = {r: frozenset(n) for r, n in e["known_params"].items()}
+                    st.evaluations.append(Evaluation(**e))
+                st.started = {(str(v), float(t)) for v, t in d["started"]}
+                state[str(name)] = st
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                OverflowError) as exc:
+            raise SnapshotError(f"{self.STATE_NAME}: malformed snapshot "
+                                f"({type(exc).__name__})") from None
+        self._state = state

@@ -10,13 +10,26 @@ from detector.pipeline import Pipeline
 from detector.sinks.base import MemorySink
 from detector.state import SnapshotError, dumps, loads
 from detector.state.component import Stateful, stamp
-from detector.state.layout import COMPONENTS, FORMAT, LATER_COMPONENTS, format_of
+from detector.state.layout import (
+    COMPONENTS,
+    FORMAT,
+    LATER_COMPONENTS,
+    OPTIONAL_COMPONENTS,
+    format_of,
+)
 from tests.state.scenario import CUT, scenario
 
 
 def _run() -> Pipeline:
+    from detector.incidents.suppressor import RuleSource, Suppressor
+    from detector.verdict.policy import Policy
+    from detector.verdict.watch import ReleaseWatch
+
     p = Pipeline(Settings(), [MemorySink()], wall_clock=None,
                  analyzer=RequestAnalyzer(learn_online=True))
+    # The optional components too: the service's suppressor and release watch.
+    p.suppressor = Suppressor(RuleSource())
+    p.observers.append(ReleaseWatch(lambda _s: Policy(), p.registry, lambda _r: None))
     items = scenario()
     p.process(items[:int(len(items) * CUT)])
     return p
@@ -25,7 +38,7 @@ def _run() -> Pipeline:
 def test_every_component_round_trips_through_its_own_snapshot() -> None:
     p = _run()
     comps = p.components()
-    assert set(comps) | {"profiles"} == set(COMPONENTS) | LATER_COMPONENTS
+    assert set(comps) | {"profiles"} == set(COMPONENTS) | LATER_COMPONENTS | OPTIONAL_COMPONENTS
     analyzer = p.analyzer
     assert analyzer is not None
     for name, c in [*comps.items(), ("profiles", analyzer.profiles)]:
