@@ -60,13 +60,20 @@ class ClientAuthDetector:
         self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
     ) -> list[Signal]:
         """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
-        x = ClientWindow(start, end, clients)
+        # Both steps pass over clients without failures: one pass drops them for both
+        # (their room for new clients cannot differ: see :meth:`_room`).
+        failing = {key: st for key, st in clients.items() if st[C_AUTH]}
+        x = ClientWindow(start, end, failing)
         out = self.check(x)
         self.learn(x)
         return out
 
     def _room(self, x: ClientWindow) -> int:
-        """How many new clients the table takes once this window's decay has pruned it."""
+        """How many new clients the table takes once this window's decay has pruned it.
+
+        Never fewer than the window's failing clients when the table cannot fill up,
+        so a window holding only those gets the same room as the whole window.
+        """
         decayed = self._decayed
         if len(decayed) + len(x.clients) < self.MAX_TRACKED:
             return len(x.clients)  # cannot fill up: no need to count the survivors

@@ -142,14 +142,17 @@ class CampaignFold:
         A step after the detectors, not a detector: :meth:`fold` is pure like a
         detector's ``check``, :meth:`remember` the only change of state.
         """
-        out = self.fold(x)
-        self.remember(x)
+        crowds = _participants(x.clients)  # one pass over the clients serves both steps
+        found = self._campaigns(x, crowds)
+        out = self._fold(x, found)
+        self._remember(x, found, crowds)
         return out
 
     # ---- deciding ----
-    def _campaigns(self, x: CampaignWindow) -> dict[CampaignKey, dict[str, int]]:
-        """The (service, kind, route) holding a campaign in this window, with participants."""
-        crowds = _participants(x.clients)
+    def _campaigns(self, x: CampaignWindow, crowds: dict[CampaignKey, dict[str, int]]
+                   ) -> dict[CampaignKey, dict[str, int]]:
+        """The (service, kind, route) holding a campaign in this window, with participants
+        (``crowds``: the window's :func:`_participants`)."""
         route_sigs = {(s.service, s.kind, s.route) for s in x.signals
                       if s.client is None and s.route and s.kind in self.kinds}
         client_sigs: dict[CampaignKey, dict[str, int]] = {}
@@ -186,7 +189,9 @@ class CampaignFold:
 
     def fold(self, x: CampaignWindow) -> list[Signal]:
         """The window's signals with each campaign's client-keyed signals folded into one."""
-        found = self._campaigns(x)
+        return self._fold(x, self._campaigns(x, _participants(x.clients)))
+
+    def _fold(self, x: CampaignWindow, found: dict[CampaignKey, dict[str, int]]) -> list[Signal]:
         signals = [self._tail(x, s) for s in _drop_echoes(x.signals)]
         if not found:
             return signals
@@ -271,8 +276,11 @@ class CampaignFold:
     # ---- learning ----
     def remember(self, x: CampaignWindow) -> None:
         """Remember this window's campaigns, and the usual crowd of the routes without one."""
-        found = self._campaigns(x)
         crowds = _participants(x.clients)
+        self._remember(x, self._campaigns(x, crowds), crowds)
+
+    def _remember(self, x: CampaignWindow, found: dict[CampaignKey, dict[str, int]],
+                  crowds: dict[CampaignKey, dict[str, int]]) -> None:
         size = x.end - x.start
         for key in [k for k, v in self._active.items() if x.end - v[0] > HOLD * size]:
             del self._active[key]

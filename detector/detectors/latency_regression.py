@@ -97,9 +97,14 @@ class LatencyRegressionDetector:
         base_p95 = base.quantile(0.95) or bucket_value(b)
         hist = list(state.recent)
         cur: list[int] = win.stats[HIST]
+        cur_n = sum(cur)
         for h in HORIZONS:
             if h > 1:
                 if len(hist) < h - 1:
+                    continue
+                # The current window must carry the regression itself: judged before
+                # the merge, which most windows never need.
+                if cur_n == 0 or sum(cur[b + 1 :]) / cur_n < 1.5 * q0:
                     continue
                 agg = _merged(cur, hist[-(h - 1) :])
             else:
@@ -108,9 +113,6 @@ class LatencyRegressionDetector:
             K = sum(agg[b + 1 :])
             if self.s.ratio_min_requests > N or self.s.ratio_min_hits > K:
                 continue
-            cur_n = sum(cur)
-            if h > 1 and (cur_n == 0 or sum(cur[b + 1 :]) / cur_n < 1.5 * q0):
-                continue  # the current window must carry the regression itself
             p95 = quantile(agg, 0.95) or 0.0
             cur_p95 = quantile(cur, 0.95) or 0.0
             if not self._large(p95, base_p95) or cur_p95 < self.s.latency_min_ratio * base_p95:
@@ -226,7 +228,7 @@ class LatencyRegressionDetector:
 
 def _merged(cur: list[int], older: list[list[int]]) -> list[int]:
     """Bucket-wise sum of histograms (zip and sum run in C: this is per series-window)."""
-    return [sum(col) for col in zip(cur, *older, strict=True)]
+    return list(map(sum, zip(cur, *older, strict=True)))
 
 
 def _fresh_drift(baseline: LatencyBaseline) -> _State:

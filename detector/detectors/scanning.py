@@ -42,9 +42,10 @@ class ScanDetector:
         self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
     ) -> list[Signal]:
         """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
-        x = ClientWindow(start, end, clients)
-        out = self.check(x)
-        self.learn(x)
+        # Few clients probe: one pass finds them for both steps.
+        probing = {key: st for key, st in clients.items() if st[C_SCANPATHS]}
+        out = self.check(ClientWindow(start, end, probing))
+        self._learn(clients, probing)
         return out
 
     def check(self, x: ClientWindow) -> list[Signal]:
@@ -88,21 +89,24 @@ class ScanDetector:
 
     def learn(self, x: ClientWindow) -> None:
         """Add this window to the recent history of the clients that probe."""
+        self._learn(x.clients, {key: st for key, st in x.clients.items() if st[C_SCANPATHS]})
+
+    def _learn(self, clients: dict[tuple[str, str], list[Any]],
+               probing: dict[tuple[str, str], list[Any]]) -> None:
+        """:meth:`learn`, given the window's clients that probe (in window order)."""
         recent = self._recent
-        clients = x.clients
         for key in list(recent):
-            if key not in clients:
+            st = clients.get(key)
+            if st is None:
                 past = recent[key]
                 past.append((frozenset(), 0, 0))
                 if not any(h[0] for h in past):
                     del recent[key]
-        for key, st in clients.items():
+            elif not st[C_SCANPATHS]:  # here, probing nothing this window
+                recent[key].append((frozenset(), int(st[C_COUNT]), 0))
+        for key, st in probing.items():
             paths = st[C_SCANPATHS]
             hist = recent.get(key)
-            if not paths:
-                if hist is not None:
-                    hist.append((frozenset(), int(st[C_COUNT]), 0))
-                continue
             if hist is None:
                 if len(paths) < 2 or len(recent) >= MAX_TRACKED:
                     continue

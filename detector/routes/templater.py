@@ -8,6 +8,7 @@ from typing import Any
 
 from detector.routes import state
 from detector.routes.paths import split_path
+from detector.routes.shapes import PREFIXED_NUMBER
 from detector.routes.tree import RouteTree
 from detector.state.component import assign, fields, stamp, unstamp
 
@@ -18,6 +19,24 @@ from detector.state.component import assign, fields, stamp, unstamp
 _PLAIN_IDS = re.compile(
     r"/(?:\d{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=/|$)"
 )
+# The same holds for prefixed numbers (SKU-19786) and content-hashed file names
+# (3f2a9c1be9d04c7a.png -> {id}.png), as routes.shapes decides them; these cost
+# more to find, so they are looked for only when the plain ids leave a miss.
+# Hashed names are kept apart: the tree maps a segment longer than
+# max_segment_len to {id}, extension and all, so they hold only while no such
+# name can pass that length.
+_MORE_IDS = re.compile(rf"/(?:{PREFIXED_NUMBER})(?=/|$)")
+_MORE_IDS_AND_FILES = re.compile(
+    rf"/(?:{PREFIXED_NUMBER}|(?=[a-fA-F]*[0-9])[0-9a-fA-F]{{8,247}}(\.[A-Za-z][A-Za-z0-9]{{0,7}}))"
+    r"(?=/|$)"
+)
+HASHED_FILES_MIN_SEGMENT_LEN = 256  # 247 hex digits, a dot and 8 characters of extension
+
+
+def _placeholder(m: re.Match[str]) -> str:
+    return "/{id}" + (m[1] or "")
+
+
 # Longer raw paths are templated every time rather than cached: it keeps the
 # cache's memory bounded by cache_size * this, whatever the input.
 MAX_CACHED_PATH_LEN = 512
@@ -93,8 +112,20 @@ class RouteTemplater:
                     hit = cache.get(norm)
                     if hit is not None:
                         return hit
+                more = self.normalise_more(norm)
+                if more == norm:
                     return self._miss(service, norm)
+                hit = cache.get(more)
+                if hit is None:
+                    hit = self._miss(service, more)
+                return self._keep(service, norm, hit)  # the next one stops at the plain ids
         return self._miss(service, path)
+
+    def normalise_more(self, path: str) -> str:
+        """``path`` with its prefixed-number and hashed-file segments as placeholders."""
+        if self.max_segment_len >= HASHED_FILES_MIN_SEGMENT_LEN:
+            return _MORE_IDS_AND_FILES.sub(_placeholder, path)
+        return _MORE_IDS.sub("/{id}", path)
 
     def _miss(self, service: str, path: str) -> str:
         tree = self._trees.get(service)
@@ -108,6 +139,12 @@ class RouteTemplater:
             self._cached -= len(cache)
             cache.clear()  # (its bytes stay counted: the next wholesale clear comes early)
             self.generation += 1
+        return self._keep(service, path, result)
+
+    def _keep(self, service: str, path: str, result: str) -> str:
+        """Cache ``result`` as the template of ``path`` (within the bounds); the interned
+        template."""
+        cache = self._caches[service]
         if len(path) > MAX_CACHED_PATH_LEN or self.cache_size == 0:
             return result
         if (

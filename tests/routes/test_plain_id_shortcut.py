@@ -24,6 +24,10 @@ def _paths(n: int, seed: int) -> list[str]:
         "/d/{u}/{n}",
         "/e/{w}",
         "/f/0{n}",
+        "/g/SKU-{n}/stock",
+        "/h/ord_{n}",
+        "/img/{h}.png",
+        "/img/thumbs/{h}.jpg",
     ]
     out = []
     for _ in range(n):
@@ -35,6 +39,7 @@ def _paths(n: int, seed: int) -> list[str]:
             "{u}",
             "-".join(f"{rng.getrandbits(4 * n):0{n}x}" for n in (8, 4, 4, 4, 12)),
         )
+        p = p.replace("{h}", f"{rng.getrandbits(160):040x}")
         p = p.replace(
             "{w}", rng.choice(["red", "blue", "green", "x1", "y2"]) + str(rng.randint(0, 80))
         )
@@ -65,6 +70,15 @@ def test_shortcut_matches_full_walk_on_a_realistic_stream() -> None:
                 "3f2a9c1b-0000-4000-8000-00000000abcd",
                 "x.png",
                 "12.5",
+                "SKU-19786",
+                "ord_1234567",
+                "SKU-1978",
+                "SKU-19786x",
+                "3f2a9c1be9d04c7a.png",
+                "deadbeefcafe.png",
+                "12345678.jpg",
+                "3f2a9c1be9d04c7a.tar.gz",
+                "3f2a9c1be9d04c7a.png\n",
             ]
         ),
         max_size=8,
@@ -76,3 +90,17 @@ def test_shortcut_is_equivalent_for_any_segments(segs: list[str]) -> None:
     assert RouteTemplater(cache_size=0)._miss("s", path) == RouteTemplater(cache_size=0)._miss(
         "s", norm
     )
+    more = RouteTemplater().normalise_more(norm)
+    assert RouteTemplater(cache_size=0)._miss("s", path) == RouteTemplater(cache_size=0)._miss(
+        "s", more
+    )
+
+
+def test_hashed_names_longer_than_a_segment_stay_whole_ids() -> None:
+    # Past max_segment_len a hashed file name is {id}, extension and all: the
+    # shortcut that keeps the extension must not apply.
+    for limit in (12, 40, 255, 256):
+        fast = RouteTemplater(max_segment_len=limit)
+        slow = RouteTemplater(max_segment_len=limit, cache_size=0)
+        for p in _paths(3_000, limit):
+            assert fast.template("s", p) == slow._miss("s", p), (limit, p)

@@ -16,6 +16,7 @@ hostile_segment = st.one_of(
     st.sampled_from(["..", ".", "%00", "%2e%2e", "%2F", "%", "%zz", "{id}", "{rest}", "{x}",
                      "\x00", "\r\n", "\udcff", "\u202e", "é", "日本", "🙂", "?", "#", "\\"]),
     st.from_regex(r"[0-9a-f]{8,40}(\.[a-z]{1,4})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z]{1,6}[-_][0-9]{3,8}", fullmatch=True),
     st.text(alphabet="/%.", max_size=30),
     st.integers(0, 10**20).map(str),
 )  # fmt: skip
