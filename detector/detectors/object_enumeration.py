@@ -77,6 +77,9 @@ class ObjectWindow(NamedTuple):
     # Per series, the index of its first window with traffic (SeriesIndex.birth); empty:
     # unknown. A route younger than the warm-up has no population to compare a client with.
     born: Sequence[int] = ()
+    # (service, client) of the clients attacking now (request analysis: attack payloads):
+    # their walks are part of the attack campaign, whose attack_payload incident reports them.
+    attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()
 
 
 WalkKey = tuple[str, str, int]  # service, client, series id
@@ -128,11 +131,15 @@ class ObjectEnumerationDetector:
         self._tracked: dict[tuple[str, str], int] = {}  # walks per (service, client)
         # series id -> (distinct ids, 404 share) of recent unflagged client-hours there
         self._normal: dict[int, deque[tuple[int, float]]] = {}
+        # walks of clients seen attacking: held for the walk's life, never raised
+        self._held: set[WalkKey] = set()
 
     def check_window(self, clients: dict[tuple[str, str], list[Any]], keys: Sequence[SeriesKey],
-                     start: float, end: float, born: Sequence[int] = ()) -> list[Signal]:
+                     start: float, end: float, born: Sequence[int] = (),
+                     attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+                     ) -> list[Signal]:
         """The pipeline's step for one closed window: judge it, then learn it."""
-        x = ObjectWindow(start, end, clients, keys, born)
+        x = ObjectWindow(start, end, clients, keys, born, attackers)
         sigs, flagged, views = self._judge(x)
         self._apply(x, flagged, views)
         return sigs
@@ -193,8 +200,13 @@ class ObjectEnumerationDetector:
             young = self.s.warmup_windows
             views = {k: w for k, w in views.items()
                      if k[2] >= len(x.born) or now - x.born[k[2]] >= young}
-        campaigns, forming = self._campaigns(x, views)
-        held = forming | {k for members in campaigns.values() for k in members}
+        # A client attacking the service (payloads in the id segment, a fuzzer's random
+        # ids) touches many ids as a side effect: one campaign, one incident, the attack's.
+        attacked = {k for k in views if k in self._held or (k[0], k[1]) in x.attackers}
+        flagged.update(attacked)
+        walking = {k: w for k, w in views.items() if k not in attacked}
+        campaigns, forming = self._campaigns(x, walking)
+        held = forming | attacked | {k for members in campaigns.values() for k in members}
         for sid, members in sorted(campaigns.items()):
             sigs.append(self._route_signal(x, sid, members, views))
             flagged.update(members)
@@ -233,7 +245,8 @@ class ObjectEnumerationDetector:
             # Partners not active in this very window still belong to the walk.
             members = set(active)
             for key, w in self._walks.items():
-                if key[2] == sid and key not in members and x.end - w.last <= IDLE and _shares(w):
+                if (key[2] == sid and key not in members and key not in self._held
+                        and x.end - w.last <= IDLE and _shares(w)):
                     members.add(key)
             if len(members) < 2 or len(members) > MAX_SHARED:
                 continue  # a crowd on one dense range is a small catalogue its users read
@@ -305,7 +318,10 @@ class ObjectEnumerationDetector:
                 tracked[(key[0], key[1])] = tracked.get((key[0], key[1]), 0) + 1
             w.flagged = w.flagged or key in flagged
             walks[key] = w
+            if (key[0], key[1]) in x.attackers:
+                self._held.add(key)
         for key in [k for k, w in walks.items() if x.end - w.last > IDLE]:
+            self._held.discard(key)
             self._remember(key[2], walks.pop(key))
             ck = (key[0], key[1])
             left = tracked[ck] - 1
@@ -331,15 +347,18 @@ class ObjectEnumerationDetector:
         return len(self._walks)
 
     # ---- state (detector.state.component) ----
-    STATE_VERSION = 1
+    STATE_VERSION = 2
+    # Version 1 had no held walks.
+    MIGRATIONS = {1: lambda d: {**d, "held": set()}}
 
     def snapshot(self) -> dict[str, Any]:
         return stamp(self.STATE_VERSION, {"walks": self._walks, "tracked": self._tracked,
-                                          "normal": self._normal})
+                                          "normal": self._normal, "held": self._held})
 
     def restore(self, data: Any) -> None:
-        st = unstamp(data, self.STATE_VERSION, {}, "object_enumeration")
+        st = unstamp(data, self.STATE_VERSION, self.MIGRATIONS, "object_enumeration")
         self._walks, self._tracked, self._normal = st["walks"], st["tracked"], st["normal"]
+        self._held = st["held"]
 
 
 def _shares(w: ObjectWalk) -> bool:
