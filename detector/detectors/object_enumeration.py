@@ -55,6 +55,9 @@ FORMING_DENSE = 0.005  # a union this dense is no coincidence (clients' ids: ~1e
 NUMERIC_MIN = 0.8  # share of a walk's requests with numeric ids, to judge steps or density
 MISS_MIN = 0.03  # a concentrated walk missing this often is guessing...
 MISS_FACTOR = 3.0  # ... and this many times more often than the route's clients do
+# Before a route's clients are learned: about what MISS_FACTOR makes of the 2-3 % of
+# 404s clients get (a batch job reading 60 random orders misses ~3 % of them).
+MISS_UNLEARNED = 0.06
 FAIL_MAX = 0.5  # a client failing more often than not scans for paths (scanning)
 NORMAL_KEEP = 64  # client-hours remembered per route
 NORMAL_ROUTES = 10_000  # routes with a learned normal
@@ -167,7 +170,7 @@ class ObjectEnumerationDetector:
         """The 404 share that makes a concentrated walk a guessing one on this route."""
         hist = self._normal.get(sid)
         if hist is None or len(hist) < NORMAL_MIN:
-            return MISS_MIN
+            return MISS_UNLEARNED
         return max(MISS_MIN, MISS_FACTOR * sum(m for _, m in hist) / len(hist))
 
     def _judge(self, x: ObjectWindow

@@ -302,3 +302,19 @@ def test_a_version_1_snapshot_restores_with_no_held_walk() -> None:
     old = {"v": 1, "data": {"walks": {}, "tracked": {}, "normal": {}}}
     det.restore(old)
     assert det.snapshot()["data"]["held"] == set()
+
+
+def test_before_the_route_is_learned_a_few_misses_are_no_guessing() -> None:
+    rng = random.Random(13)
+    det = ObjectEnumerationDetector(DetectorSettings())  # nothing learned yet
+
+    def walk(who: str, miss: float, t: int) -> list[Signal]:
+        objs = [(0, f"/v1/orders/{rng.randint(100_000, 3_600_000)}") for _ in range(61)]
+        missing = {p for _, p in objs[: round(miss * len(objs))]}
+        return det.check_window({("shop", who): client(objs, missing=missing)}, KEYS,
+                                t * 60.0, t * 60.0 + 60)
+
+    # A reconciliation job reading 61 random orders, 2 of them gone: what clients get.
+    assert walk("10.7.0.1", 0.033, 0) == []
+    # A walk guessing ids misses far more often.
+    assert [s.client for s in walk("203.0.113.9", 0.12, 1)] == ["203.0.113.9"]
