@@ -55,6 +55,9 @@ FORMING_DENSE = 0.005  # a union this dense is no coincidence (clients' ids: ~1e
 NUMERIC_MIN = 0.8  # share of a walk's requests with numeric ids, to judge steps or density
 MISS_MIN = 0.03  # a concentrated walk missing this often is guessing...
 MISS_FACTOR = 3.0  # ... and this many times more often than the route's clients do
+# Before a route's clients are learned: about what MISS_FACTOR makes of the 2-3 % of
+# 404s clients get (a batch job reading 60 random orders misses ~3 % of them).
+MISS_UNLEARNED = 0.06
 FAIL_MAX = 0.5  # a client failing more often than not scans for paths (scanning)
 NORMAL_KEEP = 64  # client-hours remembered per route
 NORMAL_ROUTES = 10_000  # routes with a learned normal
@@ -77,6 +80,9 @@ class ObjectWindow(NamedTuple):
     # Per series, the index of its first window with traffic (SeriesIndex.birth); empty:
     # unknown. A route younger than the warm-up has no population to compare a client with.
     born: Sequence[int] = ()
+    # (service, client) of the clients attacking now (request analysis: attack payloads):
+    # their walks are part of the attack campaign, whose attack_payload incident reports them.
+    attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()
 
 
 WalkKey = tuple[str, str, int]  # service, client, series id
@@ -128,11 +134,15 @@ class ObjectEnumerationDetector:
         self._tracked: dict[tuple[str, str], int] = {}  # walks per (service, client)
         # series id -> (distinct ids, 404 share) of recent unflagged client-hours there
         self._normal: dict[int, deque[tuple[int, float]]] = {}
+        # walks of clients seen attacking: held for the walk's life, never raised
+        self._held: set[WalkKey] = set()
 
     def check_window(self, clients: dict[tuple[str, str], list[Any]], keys: Sequence[SeriesKey],
-                     start: float, end: float, born: Sequence[int] = ()) -> list[Signal]:
+                     start: float, end: float, born: Sequence[int] = (),
+                     attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+                     ) -> list[Signal]:
         """The pipeline's step for one closed window: judge it, then learn it."""
-        x = ObjectWindow(start, end, clients, keys, born)
+        x = ObjectWindow(start, end, clients, keys, born, attackers)
         sigs, flagged, views = self._judge(x)
         self._apply(x, flagged, views)
         return sigs
@@ -160,7 +170,7 @@ class ObjectEnumerationDetector:
         """The 404 share that makes a concentrated walk a guessing one on this route."""
         hist = self._normal.get(sid)
         if hist is None or len(hist) < NORMAL_MIN:
-            return MISS_MIN
+            return MISS_UNLEARNED
         return max(MISS_MIN, MISS_FACTOR * sum(m for _, m in hist) / len(hist))
 
     def _judge(self, x: ObjectWindow
@@ -193,8 +203,13 @@ class ObjectEnumerationDetector:
             young = self.s.warmup_windows
             views = {k: w for k, w in views.items()
                      if k[2] >= len(x.born) or now - x.born[k[2]] >= young}
-        campaigns, forming = self._campaigns(x, views)
-        held = forming | {k for members in campaigns.values() for k in members}
+        # A client attacking the service (payloads in the id segment, a fuzzer's random
+        # ids) touches many ids as a side effect: one campaign, one incident, the attack's.
+        attacked = {k for k in views if k in self._held or (k[0], k[1]) in x.attackers}
+        flagged.update(attacked)
+        walking = {k: w for k, w in views.items() if k not in attacked}
+        campaigns, forming = self._campaigns(x, walking)
+        held = forming | attacked | {k for members in campaigns.values() for k in members}
         for sid, members in sorted(campaigns.items()):
             sigs.append(self._route_signal(x, sid, members, views))
             flagged.update(members)
@@ -233,7 +248,8 @@ class ObjectEnumerationDetector:
             # Partners not active in this very window still belong to the walk.
             members = set(active)
             for key, w in self._walks.items():
-                if key[2] == sid and key not in members and x.end - w.last <= IDLE and _shares(w):
+                if (key[2] == sid and key not in members and key not in self._held
+                        and x.end - w.last <= IDLE and _shares(w)):
                     members.add(key)
             if len(members) < 2 or len(members) > MAX_SHARED:
                 continue  # a crowd on one dense range is a small catalogue its users read
@@ -305,7 +321,10 @@ class ObjectEnumerationDetector:
                 tracked[(key[0], key[1])] = tracked.get((key[0], key[1]), 0) + 1
             w.flagged = w.flagged or key in flagged
             walks[key] = w
+            if (key[0], key[1]) in x.attackers:
+                self._held.add(key)
         for key in [k for k, w in walks.items() if x.end - w.last > IDLE]:
+            self._held.discard(key)
             self._remember(key[2], walks.pop(key))
             ck = (key[0], key[1])
             left = tracked[ck] - 1
@@ -331,15 +350,18 @@ class ObjectEnumerationDetector:
         return len(self._walks)
 
     # ---- state (detector.state.component) ----
-    STATE_VERSION = 1
+    STATE_VERSION = 2
+    # Version 1 had no held walks.
+    MIGRATIONS = {1: lambda d: {**d, "held": set()}}
 
     def snapshot(self) -> dict[str, Any]:
         return stamp(self.STATE_VERSION, {"walks": self._walks, "tracked": self._tracked,
-                                          "normal": self._normal})
+                                          "normal": self._normal, "held": self._held})
 
     def restore(self, data: Any) -> None:
-        st = unstamp(data, self.STATE_VERSION, {}, "object_enumeration")
+        st = unstamp(data, self.STATE_VERSION, self.MIGRATIONS, "object_enumeration")
         self._walks, self._tracked, self._normal = st["walks"], st["tracked"], st["normal"]
+        self._held = st["held"]
 
 
 def _shares(w: ObjectWalk) -> bool:

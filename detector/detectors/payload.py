@@ -27,10 +27,18 @@ HEAVY_CLIENT = 10  # findings (decayed) that make a client an incident of its ow
 # Findings that only say "a sensitive file was asked for" or "a scanner's user
 # agent" are probing: evidence for the scanning detector, not an attack payload.
 PROBE_TYPES = frozenset({"sensitive_file", "scanner"})
+RESOURCE = "resource"  # the finding part of the resource model (analysis.resources)
 
 
 def is_probe(f: Finding) -> bool:
     return bool(f.attack_types) and PROBE_TYPES.issuperset(f.attack_types)
+
+
+def is_missing_resource(ev: AccessEvent, f: Finding) -> bool:
+    """A request for a path the route never serves (``/src.bak``), answered 404, and
+    nothing else unusual about it: probing for files, the scanning detector's evidence,
+    not unusual request content."""
+    return ev.status == 404 and bool(f.parts) and all(p == RESOURCE for p, _ in f.parts)
 
 
 def _add(
@@ -110,6 +118,45 @@ class PayloadDetector:
         self.learn(x)
         return out
 
+    def attackers(
+        self, findings: list[tuple[AccessEvent, str, Finding]]
+    ) -> set[tuple[str, str]]:
+        """(service, client) of the clients attacking: attack findings in this window's
+        ``findings`` or in the decayed memory of the windows before it.
+
+        Their other requests belong to their attack campaign: an unusual payload of
+        theirs here, their walk over a route's ids in the object enumeration detector.
+        """
+        out = {
+            (ev.service, ev.client)
+            for ev, _, f in findings
+            if f.kind == "attack_payload" and not is_probe(f)
+        }
+        out.update((svc, c) for (svc, kind, c) in self._clients if kind == "attack_payload")
+        return out
+
+    def _attacked_routes(
+        self, findings: list[tuple[AccessEvent, str, Finding]]
+    ) -> set[tuple[str, str]]:
+        """(service, route) under a distributed attack: attack findings from at least
+        ``payload_min_route_clients`` clients over the route horizon, this window included.
+
+        A botnet's requests that no signature recognises (a plain callback URL in an
+        unknown parameter) are unusual findings from clients not yet seen attacking:
+        on such a route they are the campaign's, not a second campaign.
+        """
+        if not any(f.kind == "unusual_payload" for _, _, f in findings):
+            return set()
+        seen: dict[tuple[str, str], set[str]] = {}
+        for (service, kind, route), clients in self._routes.items():
+            if kind == "attack_payload":
+                seen[(service, route)] = set(clients)
+        for ev, route, f in findings:
+            if f.kind == "attack_payload" and not is_probe(f):
+                seen.setdefault((ev.service, route), set()).add(ev.client)
+        need = self.s.payload_min_route_clients
+        return {key for key, clients in seen.items() if len(clients) >= need}
+
     def _group(
         self, x: FindingsWindow
     ) -> tuple[list[tuple[AccessEvent, str, Finding]], dict[tuple[str, Kind, str], _Agg]]:
@@ -118,19 +165,17 @@ class PayloadDetector:
         Findings of clients that are scanning belong to the scanning incident;
         unusual requests of a client that is attacking are part of its attack.
         """
-        attackers = {
-            (ev.service, ev.client)
-            for ev, _, f in x.findings
-            if f.kind == "attack_payload" and not is_probe(f)
-        }
-        attackers.update((svc, c) for (svc, kind, c) in self._clients if kind == "attack_payload")
+        attackers = self.attackers(x.findings)
+        attacked = self._attacked_routes(x.findings)
         scanners = x.scanners
         kept = [
             (ev, route, f)
             for ev, route, f in x.findings
             if (ev.service, ev.client) not in scanners
             and not is_probe(f)
-            and not (f.kind == "unusual_payload" and (ev.service, ev.client) in attackers)
+            and not (f.kind == "unusual_payload" and (
+                (ev.service, ev.client) in attackers or (ev.service, route) in attacked
+                or is_missing_resource(ev, f)))
         ]
         by_client: dict[tuple[str, Kind, str], _Agg] = {}
         for ev, route, f in kept:

@@ -341,13 +341,18 @@ class Pipeline:
             PopulationWindow(signals, {keys[sid]: st for sid, st in series.items()}))
         scans = self.scanner.check_window(clients, start, end)
         signals.extend(scans)
+        # A client attacking (payload findings) walks ids, and is refused (a WAF's 403s),
+        # as part of its attack campaign: the attack_payload incident reports it.
+        attackers = self.payload.attackers(flagged)
         signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end,
-                                                     self.series.birth))
+                                                     self.series.birth, attackers))
         # Every window, findings or not: the payload memory decays per window,
         # so one service's attacks never change how another's are grouped.
         scanners = {(s.service, s.client or "") for s in scans}
         signals.extend(self.payload.check_window(flagged, start, end, scanners))
         for sig in self.client_auth.check_window(clients, start, end):
+            if (sig.service, sig.client or "") in attackers:
+                continue
             cs = clients.get((sig.service, sig.client or ""))
             if cs is not None and cs[C_SAMPLES]:
                 sig.samples.extend(cs[C_SAMPLES])

@@ -273,3 +273,48 @@ def test_misses_are_judged_against_what_the_route_answers_its_clients() -> None:
 
     assert not heavy(0.07, 180)  # concentrated, but missing as the route's clients do
     assert heavy(0.35, 200)  # guessing
+
+
+def test_the_walk_of_a_client_attacking_is_left_to_its_attack_incident() -> None:
+    rng = random.Random(12)
+    det, t0 = warmed(rng)
+    fuzzer, walker = ("shop", "198.51.100.7"), ("shop", "203.0.113.9")
+    sigs = []
+    for i in range(12):  # both walk 60 fresh ids a window; the fuzzer also sends payloads
+        cl = normal_clients(rng)
+        cl[fuzzer] = client([(0, f"/v1/orders/{50_000 + 60 * i + k}") for k in range(60)])
+        cl[walker] = client([(0, f"/v1/orders/{80_000 + 60 * i + k}") for k in range(60)])
+        # The payload detector remembers an attacker for a few windows only: the walk
+        # stays the attack's after that.
+        attackers = {fuzzer} if i < 3 else set()
+        sigs.append(det.check_window(cl, KEYS, (t0 + i) * 60.0, (t0 + i + 1) * 60.0,
+                                     attackers=attackers))
+    raised = {s.client for window in sigs for s in window}
+    assert raised == {"203.0.113.9"}
+    # Held walks teach the route nothing and survive a snapshot.
+    again = ObjectEnumerationDetector(DetectorSettings())
+    again.restore(loads(dumps(det.snapshot())))
+    assert dumps(again.snapshot()) == dumps(det.snapshot())
+
+
+def test_a_version_1_snapshot_restores_with_no_held_walk() -> None:
+    det = ObjectEnumerationDetector(DetectorSettings())
+    old = {"v": 1, "data": {"walks": {}, "tracked": {}, "normal": {}}}
+    det.restore(old)
+    assert det.snapshot()["data"]["held"] == set()
+
+
+def test_before_the_route_is_learned_a_few_misses_are_no_guessing() -> None:
+    rng = random.Random(13)
+    det = ObjectEnumerationDetector(DetectorSettings())  # nothing learned yet
+
+    def walk(who: str, miss: float, t: int) -> list[Signal]:
+        objs = [(0, f"/v1/orders/{rng.randint(100_000, 3_600_000)}") for _ in range(61)]
+        missing = {p for _, p in objs[: round(miss * len(objs))]}
+        return det.check_window({("shop", who): client(objs, missing=missing)}, KEYS,
+                                t * 60.0, t * 60.0 + 60)
+
+    # A reconciliation job reading 61 random orders, 2 of them gone: what clients get.
+    assert walk("10.7.0.1", 0.033, 0) == []
+    # A walk guessing ids misses far more often.
+    assert [s.client for s in walk("203.0.113.9", 0.12, 1)] == ["203.0.113.9"]

@@ -21,7 +21,8 @@ def analyzer_factory() -> type[RequestAnalyzer]:
     return RequestAnalyzer
 
 
-def _ev(t: float, query: str, client: str, path: str = "/v1/search") -> AccessEvent:
+def _ev(t: float, query: str, client: str, path: str = "/v1/search",
+        status: int = 200) -> AccessEvent:
     return AccessEvent(
         T0 + t,
         "shop",
@@ -29,7 +30,7 @@ def _ev(t: float, query: str, client: str, path: str = "/v1/search") -> AccessEv
         "GET",
         path,
         query,
-        200,
+        status,
         0.02,
         10,
         client,
@@ -71,6 +72,16 @@ def test_one_client_campaign_is_one_client_keyed_incident(
     ev = opened[0].evidence
     assert {"sqli", "xss", "path_traversal"} <= set(ev["attack_types"])
     assert ev["samples"] and "6.6.6.6" in ev["samples"][0]
+
+
+def test_a_campaign_a_waf_blocks_is_one_attack_incident_not_an_auth_burst(
+    analyzer_factory: type[RequestAnalyzer],
+) -> None:
+    payloads = ["1' OR '1'='1", "<script>alert(1)</script>", "{{7*7}}", "${7*7}"]
+    attack = [_ev(100 * 60 + i * 2.0, "q=" + quote(payloads[i % 4]), "6.6.6.6", status=403)
+              for i in range(150)]
+    opened = _run(attack, analyzer_factory)
+    assert [(i.kind, i.client) for i in opened] == [("attack_payload", "6.6.6.6")]
 
 
 def test_distributed_low_and_slow_campaign_is_route_keyed(

@@ -3,7 +3,10 @@
 Variants: mass assignment (``is_admin``/``role`` in a user's JSON body),
 unknown parameters, type changes (an object where a string lives, a string in
 a numeric field), absurd values (quantity 1e18, negative amounts, a 600-character
-currency code) and odd encodings (overlong UTF-8, null bytes). Sent by one
+currency code) and odd encodings (a wrong charset, an encoder's invalid UTF-8, byte
+order marks, null bytes). None of them is a known attack string: overlong UTF-8 and
+the 2**63 overflow probe are what attack tools send (the signature engine knows
+them), so an unusual-payload label with one would name a campaign by the wrong kind. Sent by one
 client (a fuzzer or a buggy integration: label keyed by client) or by a new
 app version rolled out to many users (label keyed by route). Each campaign
 fixes 1-4 mutations; every request carries at least one, and the label's
@@ -267,17 +270,18 @@ def _absurd(key: str, v: object, where: str, rng: np.random.Generator) -> Value:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return "x" * int(rng.integers(600, 5000)) if where == "body" else "9" * 600
     choice = int(rng.integers(4))
-    huge = (10**18, -abs(int(v)) - 1, -999999999, 2**63)[choice]
+    # 10**19: past int64, yet not a probe constant (2**63 is one)
+    huge = (10**18, -abs(int(v)) - 1, -999999999, 10**19)[choice]
     return huge if where == "body" else str(huge)
 
 
 def _odd(v: object, where: str, rng: np.random.Generator) -> Value:
     word = _alnum(v)[:12]
     if where == "query":
-        overlong = "".join(f"%{0xC0 | (ord(c) >> 6):02X}%{0x80 | (ord(c) & 0x3F):02X}"
-                           for c in word if ord(c) < 0x80)
-        forms = (overlong or "%C1%81", f"{word}%00", "%E9t%E9", f"%EF%BB%BF{word}",
-                 f"{word}%C0%80")
+        # A CESU-8 surrogate (an encoder's invalid UTF-8), Latin-1, UTF-8 and UTF-16 byte
+        # order marks, a null byte: what broken clients send, not what attack tools send.
+        forms = (f"{word}%ED%A0%80", f"{word}%00", "%E9t%E9", f"%EF%BB%BF{word}",
+                 f"{word}%FF%FE")
         return forms[int(rng.integers(len(forms)))]
     forms_b = (f"{word}\x00", f"\ufeff{word}", f"{word}\u202e", f"{word}\x00\x00\x00\x1b")
     return forms_b[int(rng.integers(len(forms_b)))]
