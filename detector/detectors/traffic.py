@@ -3,7 +3,12 @@
 A spike is judged against the fast forecast and against the slow level (what
 the route did before a ramp began: the fast level follows a half-hour ramp);
 a burst that recurs on a beat (a batch job every hour) is explained, not raised
-(:mod:`detector.detectors.baselines.bursts`).
+(:mod:`detector.detectors.baselines.bursts`). A route's anomaly is also a change
+of its share of the service's traffic: when the rest of the service rose or fell
+with it (a marketing campaign, the way back from one, a day whose curve is not
+learned yet), the route's usual share of the service's requests explains it.
+An intermittent route (a batch export: silent, then a burst from many clients at
+once) has no rate to spike from: its bursts are judged against its earlier ones.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ SHORT_EPISODE = 5  # bursts up to this many windows are learned once they are ov
 # episode (not learned), though it no longer passes the test on its own.
 LINGER_DROP = 0.6
 LINGER_SPIKE = 1.5
+SHARE_DECAY = 0.99  # per learned window: the route's share of its service over ~100 windows
+# Decayed requests of the route and of the rest of the service before the share is used
+# (a route seen a request a minute has too noisy a share to explain anything).
+SHARE_VOLUME = 200.0
+# The rest of the service this far from what the route's forecast implies is news (an
+# outage, a flood), not an explanation: the share explains only moderate service moves.
+SERVICE_MOVE_MAX = 3.0
+ACTIVE_DECAY = 0.995  # per window: the share of windows with traffic over ~200 windows
+INTERMITTENT = 0.2  # a route with traffic in fewer of its windows than this is intermittent
+ACTIVE_WINDOWS = 30.0  # decayed windows seen before a route can be called intermittent
 
 
 class _State:
@@ -48,6 +63,8 @@ class _State:
         "bursts",
         "low",
         "served",
+        "share",
+        "active",
     )
 
     def __init__(self) -> None:
@@ -71,6 +88,12 @@ class _State:
         # probes (404s) that stops is not a route that lost its users, and a series
         # seen a few times a day has no rate whose silence could be judged.
         self.served = (0.0, 0.0)
+        # Decayed (this route's requests, the rest of the service's requests) over learned
+        # windows; None until one, after a sleep, and in snapshots written before it.
+        self.share: tuple[float, float] | None = None
+        # Decayed (windows with traffic, windows, highest count), the series' first window
+        # included; None in snapshots written before it.
+        self.active: tuple[float, float, float] | None = None
 
 
 def _bursts_of(state: _State) -> list[float] | None:
@@ -81,6 +104,34 @@ def _established(state: _State) -> bool:
     """Mostly served, and busy enough lately, for a quiet run to be judged as a drop."""
     ok, n = getattr(state, "served", (0.0, 0.0))  # absent in older snapshots
     return n >= SERVED_VOLUME and (ok + 1.0) / (n + 2.0) >= SERVED_MIN
+
+
+def _burst_floor(state: _State) -> float:
+    """For an intermittent route (traffic in few of its windows: bursts with silence
+    between them), the count a burst must reach to be a spike; 0 for any other route."""
+    active = getattr(state, "active", None)
+    if active is None or active[1] < ACTIVE_WINDOWS or active[0] >= INTERMITTENT * active[1]:
+        return 0.0
+    # Its bursts' heights vary as much as a batch job's (bursts.HEIGHT_MARGIN): a burst a
+    # few times the highest lately is a spike, the next one of the same job is not.
+    return float(bursts.HEIGHT_MARGIN * active[2])
+
+
+def _by_share(state: _State, win: SeriesWindow, e: float) -> float | None:
+    """The count the route's usual share of its service predicts for this window.
+
+    None while the share is unknown, or when the rest of the service moved more than
+    SERVICE_MOVE_MAX from what the route's own forecast implies.
+    """
+    share = getattr(state, "share", None)
+    if share is None or share[0] < SHARE_VOLUME or share[1] < SHARE_VOLUME or e <= 0:
+        return None
+    others = max(0, int(win.service_requests) - int(win.stats[COUNT]))
+    by_share: float = share[0] / share[1] * others
+    move = by_share / e
+    if not 1.0 / SERVICE_MOVE_MAX <= move <= SERVICE_MOVE_MAX:
+        return None
+    return by_share
 
 
 def _horizons(state: _State, x: float, e: float) -> Iterator[tuple[int, float, float]]:
@@ -160,6 +211,8 @@ class TrafficDetector:
         # Routes with recurring bursts (batch jobs, cron clients) learn how far
         # above their level they usually go: a spike must beat that too.
         spike_ratio = max(s.spike_min_ratio, PEAK_MARGIN * state.peak)
+        if x < _burst_floor(state):
+            return None
         if x < spike_ratio:
             return None
         # The slow level, or the lowest level of the last half hour, is what the route
@@ -167,6 +220,9 @@ class TrafficDetector:
         slow = state.baseline.ramp_forecast(win.start) * win.coverage
         if x < spike_ratio * max(min(e, slow), 1.0):
             return None  # the exit of nearly every window: every horizon needs this
+        by_share = _by_share(state, win, e)
+        if by_share is not None and x < spike_ratio * max(by_share, 1.0):
+            return None  # the rest of the service rose with the route
         disp = state.baseline.dispersion
         for h, X, E in _horizons(state, x, e):
             ref = e
@@ -197,6 +253,9 @@ class TrafficDetector:
             # (a series of probes, or one seen a few times a day whose seasonal profile
             # is noise, has no rate whose loss could be judged)
             return None
+        by_share = _by_share(state, win, e)
+        if by_share is not None and x > s.drop_max_ratio * by_share:
+            return None  # the route kept its share of a service that fell
         disp = state.baseline.dispersion
         for h, X, E in _horizons(state, x, e):
             if s.drop_min_expected * (h**0.5) <= E and s.drop_max_ratio * E >= X:
@@ -301,6 +360,13 @@ class TrafficDetector:
             state.recent.append((0.0, 0.0, 1.0))
         self._end_episode(state)
         state.low = None  # a sleeping series is not judged: its run starts afresh
+        state.share = None  # the rest of the service was not counted meanwhile
+        active = getattr(state, "active", None)
+        if active is not None:
+            keep = ACTIVE_DECAY**m
+            empty = (1.0 - keep) / (1.0 - ACTIVE_DECAY)  # the m windows, decayed
+            state.active = (active[0] * keep, active[1] * keep + empty,
+                            active[2] * PEAK_DECAY**m)
         served_ok, served_n = getattr(state, "served", (0.0, 0.0))
         state.served = (served_ok * SERVED_DECAY**m, served_n * SERVED_DECAY**m)
         state.peak *= PEAK_DECAY**m
@@ -361,6 +427,9 @@ class TrafficDetector:
         if win.coverage < 0.5:
             return
         recurring = self._track_bursts(state, win, x, e)
+        active = getattr(state, "active", None) or (0.0, 0.0, 0.0)
+        state.active = (ACTIVE_DECAY * active[0] + (x > 0), ACTIVE_DECAY * active[1] + 1.0,
+                        max(PEAK_DECAY * active[2], x))
         state.recent.append((x, e, var))
         st = win.stats
         ok = max(0.0, x - st[S5XX] - st[S4XX] - st[SAUTH] - st[S404])
@@ -386,3 +455,9 @@ class TrafficDetector:
         xn = x / win.coverage if win.coverage < 1 else x
         state.peak = max(state.peak * PEAK_DECAY, xn / max(e, 1.0) if e > 0 else 0.0)
         state.baseline.learn(xn, win.start)
+        if (x - e) ** 2 <= 16.0 * var:
+            # Only a window near the forecast teaches the share: a burst the baseline
+            # shrugs off (winsorised) must not make the route's share look bigger.
+            others = max(0.0, float(win.service_requests) - x)
+            share = getattr(state, "share", None) or (0.0, 0.0)
+            state.share = (SHARE_DECAY * share[0] + x, SHARE_DECAY * share[1] + others)

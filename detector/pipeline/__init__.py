@@ -332,9 +332,9 @@ class Pipeline:
         forgiven = self.suppressor.forgiving() if self.suppressor is not None else None
         signals: list[Signal] = self.series.check_window(w, start, end, series, coverage_of,
                                                          deployed_of, muted, forgiven)
-        # A spike of an id-bearing route made by a few clients (a walk) is theirs, not the
+        # A spike made by a few clients (a walk, a crawl, a campaign) is theirs, not the
         # route's: the client detectors judge it.
-        signals = few_clients_spikes(signals, clients, self.series.sid_of, self.series.id_bearing)
+        signals = few_clients_spikes(signals, clients, self.series.sid_of)
         # Which client population (user-agent family) a 4xx surge or a drop is confined to.
         keys = self.series.keys
         signals = self.populations.scope_window(

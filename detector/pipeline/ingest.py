@@ -43,6 +43,7 @@ from detector.windows.stats import (
     C_COUNT,
     C_OBJ,
     C_OBJ_SID,
+    C_SERIES,
     COUNT,
     ERR_SAMPLES,
     HIST,
@@ -199,10 +200,20 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
         cs = cur_c.get(ck)
         if cs is None:
             # new_client_stats() inline (hot path): count, auth, 404, routes, samples,
-            # missing paths, id-bearing requests, first id-bearing series.
-            cs = cur_c[ck] = [1, 0, 0, None, None, None, None, -1]
+            # missing paths, id-bearing requests, first id-bearing series, series of
+            # the first request.
+            cs = cur_c[ck] = [1, 0, 0, None, None, None, None, -1, sid]
         else:
             cs[C_COUNT] += 1
+            # Requests per series (client_excess: a spike a few clients make is theirs):
+            # a bare series id while all the client's requests are on it (C_COUNT of
+            # them), a {series id: requests} dict from its second series on.
+            per = cs[C_SERIES]
+            if per != sid:
+                if per.__class__ is dict:
+                    per[sid] = per.get(sid, 0) + 1
+                else:  # (None: a client window of an older snapshot)
+                    cs[C_SERIES] = {per: cs[C_COUNT] - 1, sid: 1}
         if id_bearing[sid]:  # object ids a client walks (object_enumeration)
             objs = cs[C_OBJ]
             if objs is None:  # the first: kept without allocating (windows.stats C_OBJ)

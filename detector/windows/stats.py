@@ -29,13 +29,15 @@ SERIES_SLOTS = 16
 V_COUNT, V_5XX, V_4XX, V_AUTH, V_TIMED, V_HIST, V_BYTES, V_404 = range(8)
 # Client window layout:
 # [count, auth failures, 404s, failure routes {route: n}, samples, distinct 404 paths,
-#  requests on id-bearing routes, the series id of the first of them]
+#  requests on id-bearing routes, the series id of the first of them, requests per series]
 # C_OBJ is None until one such request, then the first request's (service, method, raw
 # path) key with its series id in C_OBJ_SID (no allocation: most client windows hold one
 # request), then from the second a list [(series id, raw path)]: read it through
-# :func:`client_objects`.
-C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS, C_OBJ, C_OBJ_SID = range(8)
-CLIENT_SLOTS = 8
+# :func:`client_objects`. C_SERIES is the series id of the client's requests while they
+# are all on one series (no allocation), then {series id: requests} from its second series
+# on: read it through :func:`client_series`.
+C_COUNT, C_AUTH, C_404, C_ROUTES, C_SAMPLES, C_SCANPATHS, C_OBJ, C_OBJ_SID, C_SERIES = range(9)
+CLIENT_SLOTS = 9
 SCAN_PATHS_CAP = 256  # distinct missing paths kept per client window
 OBJ_CAP = 4096  # id-bearing requests kept per client window (a flood is not kept whole)
 
@@ -211,9 +213,10 @@ def bisect_bounds(seconds: float) -> int:
     return bisect_right(BOUNDS, seconds)
 
 
-def new_client_stats() -> list[Any]:
-    """A client window with its first request counted (the hot path builds it inline)."""
-    return [1, 0, 0, None, None, None, None, -1]
+def new_client_stats(sid: int = -1) -> list[Any]:
+    """A client window with its first request (on series ``sid``) counted; the hot path
+    builds it inline."""
+    return [1, 0, 0, None, None, None, None, -1, sid]
 
 
 def client_objects(cs: Sequence[Any]) -> list[tuple[int, str]]:
@@ -233,6 +236,20 @@ def client_objects(cs: Sequence[Any]) -> list[tuple[int, str]]:
     if objs.__class__ is list:
         return list(objs)
     return [(cs[C_OBJ_SID], objs[2])]
+
+
+def client_series(cs: Sequence[Any], sid: int) -> int:
+    """The client window's requests on series ``sid`` (0 for windows of older snapshots).
+
+    >>> cs = new_client_stats(4); cs[C_COUNT] = 2; client_series(cs, 4), client_series(cs, 5)
+    (2, 0)
+    >>> cs[C_COUNT], cs[C_SERIES] = 3, {4: 1, 5: 2}; client_series(cs, 5)
+    2
+    """
+    per = cs[C_SERIES] if len(cs) > C_SERIES else None
+    if per.__class__ is dict:
+        return int(per.get(sid, 0))
+    return int(cs[C_COUNT]) if per == sid else 0
 
 
 def client_sample(cs: list[Any], ev: AccessEvent) -> None:
