@@ -317,6 +317,20 @@ def _candidates(p: Stages, cols: list[tuple[Any, ...]], odd: list[bool]) -> list
     ]
 
 
+def _groups(sid: I64) -> tuple[list[int], list[int], I64, list[int], I64, I64]:
+    """Group events by series id: the ids, each group's first event, each event's group,
+    each group's size, the events ordered by group (stable) and each group's start in it."""
+    perm = np.argsort(sid, kind="stable")
+    ordered = sid[perm]
+    edge = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    starts = np.concatenate(([0], edge))
+    counts = np.diff(np.concatenate((starts, [len(sid)])))
+    inv = np.empty(len(sid), dtype=np.int64)
+    inv[perm] = np.repeat(np.arange(len(starts)), counts)
+    return (ordered[starts].tolist(), perm[starts].tolist(), inv, counts.tolist(), perm,
+            starts)
+
+
 def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     """Count one window's events of a span into its series and client stats."""
     cur_s, cur_c, cur_p = win
@@ -325,80 +339,70 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     birth = series_ix.birth
     id_bearing = series_ix.id_bearing
     evs = part.evs
-    sid = part.sid
-    uniq, first, inv, counts = np.unique(sid, return_index=True, return_inverse=True,
-                                         return_counts=True)
-    inv = inv.reshape(-1)
+    uniq, first, inv, counts, perm, starts = _groups(part.sid)
     ngroups = len(uniq)
-    perm = np.argsort(inv, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    latest = np.maximum.reduceat(part.t[perm], starts)
+    latest = np.maximum.reduceat(part.t[perm], starts).tolist()
     status = part.status
-    ok = status < 400  # NaN (no status) is neither
-    # Series windows in the order their first event arrives (dict order is kept).
-    stats: list[list[Any]] = [[]] * ngroups
-    uniq_l, first_l, counts_l, latest_l = (uniq.tolist(), first.tolist(), counts.tolist(),
-                                           latest.tolist())
+    ok = (status < 400).tolist()  # NaN (no status) is neither
     perm_l = perm.tolist()
     starts_l = starts.tolist()
-    for g in np.argsort(first, kind="stable").tolist():
-        s = uniq_l[g]
+    inv_l = inv.tolist()
+    # Series windows in the order their first event arrives (dict order is kept).
+    stats: list[list[Any]] = [[]] * ngroups
+    for g in sorted(range(ngroups), key=first.__getitem__):
+        s = uniq[g]
         st = cur_s.get(s)
-        f = first_l[g]
         if st is None:
-            ev = evs[f]
+            ev = evs[first[g]]
             st = cur_s[s] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ev[TS], 0, None, {},
                              ev[VERSION], None, None]
             if birth[s] > widx:
                 birth[s] = int(widx)
-            second = perm_l[starts_l[g] + 1] if counts_l[g] >= 2 else -1
+            second = perm_l[starts_l[g] + 1] if counts[g] >= 2 else -1
         else:
-            second = f if st[COUNT] == 1 else -1
-        if latest_l[g] > st[LATEST]:
-            st[LATEST] = latest_l[g]
+            second = first[g] if st[COUNT] == 1 else -1
+        if latest[g] > st[LATEST]:
+            st[LATEST] = latest[g]
         if second >= 0 and ok[second]:
             st[SAMPLES].append(evs[second])
-        st[COUNT] += counts_l[g]
+        st[COUNT] += counts[g]
         stats[g] = st
     uas = [st[UAS] for st in stats]
-    for (g, ua), c in Counter(zip(inv.tolist(), part.ua, strict=True)).items():
+    for (g, ua), c in Counter(zip(inv_l, part.ua, strict=True)).items():
         d = uas[g]
         d[ua] = d.get(ua, 0) + c
     # Clients, in the order their first request arrives.
     cks = list(zip(part.svc, part.client, strict=True))
-    for ck, c in Counter(cks).items():
-        cs = cur_c.get(ck)
-        if cs is None:
-            cur_c[ck] = [c, 0, 0, None, None, None, None, -1]
-        else:
-            cs[C_COUNT] += c
+    tally = Counter(cks)
+    if cur_c:
+        for ck in [ck for ck in tally if ck in cur_c]:
+            cur_c[ck][C_COUNT] += tally.pop(ck)
+    cur_c.update({ck: [c, 0, 0, None, None, None, None, -1] for ck, c in tally.items()})
     # Object walks (object_enumeration): the id-bearing requests, in order.
-    idb = np.array([id_bearing[s] for s in uniq_l], dtype=bool)[inv]
-    sid_l = sid.tolist()
-    for k in np.flatnonzero(idb).tolist():
+    path = part.path
+    for k in [k for k, g in enumerate(inv_l) if id_bearing[uniq[g]]]:
         cs = cur_c[cks[k]]
-        s = sid_l[k]
         objs = cs[C_OBJ]
         if objs is None:
-            cs[C_OBJ] = (part.svc[k], evs[k][METHOD], part.path[k])
-            cs[C_OBJ_SID] = s
+            cs[C_OBJ] = (part.svc[k], evs[k][METHOD], path[k])
+            cs[C_OBJ_SID] = uniq[inv_l[k]]
         elif objs.__class__ is list:
             if len(objs) < OBJ_CAP:
-                objs.append((s, part.path[k]))
+                objs.append((uniq[inv_l[k]], path[k]))
         else:
-            cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (s, part.path[k])]
+            cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (uniq[inv_l[k]], path[k])]
     # Failures: counters, samples and client walks, in order.
     for k in np.flatnonzero(status >= 400).tolist():
         ev = evs[k]
         code: int = ev[STATUS]  # type: ignore[assignment]  # not None: status >= 400
-        st = stats[int(inv[k])]
+        st = stats[inv_l[k]]
         if code >= 500:
             st[S5XX] += 1
         elif code == 401 or code == 403:
             st[SAUTH] += 1
             if code == 401:
                 st[S401] += 1
-            client_failure(cur_c[cks[k]], keys[sid_l[k]].route, ev)
+            client_failure(cur_c[cks[k]], keys[uniq[inv_l[k]]].route, ev)
         elif code == 404:
             st[S404] += 1
             client_missing(cur_c[cks[k]], ev)
@@ -418,32 +422,32 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     timed = np.flatnonzero(~np.isnan(dur))
     if len(timed):
         cells = inv[timed] * NBUCKETS + np.searchsorted(_BOUNDS, dur[timed], side="right")
-        hist = np.bincount(cells, minlength=ngroups * NBUCKETS).reshape(ngroups, NBUCKETS)
-        _add_rows(stats, HIST, TIMED, hist, None)
+        _add_cells(stats, HIST, TIMED, np.bincount(cells), NBUCKETS)
     # Sizes of successful answers (data_exposure).
     nb = np.where(status < 300, part.nb, 0.0)
     sized = np.flatnonzero(nb > 0)
     if len(sized):
         cells = inv[sized] * NB_BYTES + _size_buckets(nb[sized])
-        sizes = np.bincount(cells, minlength=ngroups * NB_BYTES).reshape(ngroups, NB_BYTES)
-        _add_rows(stats, BYTES, -1, sizes, NB_BYTES)
+        _add_cells(stats, BYTES, -1, np.bincount(cells), NB_BYTES)
     # Requests of another version than their series window's first.
-    ver0 = np.array([st[VER0] for st in stats], dtype=object)[inv]
-    other = np.flatnonzero(np.array(part.ver, dtype=object) != ver0)
-    for k in other.tolist():
-        ev = evs[k]
-        st = stats[int(inv[k])]
-        vers = st[VERS]
-        if vers is None:
-            vers = st[VERS] = {}
-        sub = vers.get(ev[VERSION])
-        if sub is None:
-            sub = vers[ev[VERSION]] = new_version_stats()
-        answer = ev[STATUS]
-        d = None if math.isnan(dur[k]) else ev[DURATION]
-        size = (ev[BYTES_SENT] or 0) if answer is not None and answer < 300 else 0
-        count_version(sub, answer, d, size)
+    ver = part.ver
+    versions = set(ver)
+    if len(versions) > 1 or any(st[VER0] not in versions for st in stats):
+        for k in [k for k, v in enumerate(ver) if v != stats[inv_l[k]][VER0]]:
+            ev = evs[k]
+            st = stats[inv_l[k]]
+            vers = st[VERS]
+            if vers is None:
+                vers = st[VERS] = {}
+            sub = vers.get(ev[VERSION])
+            if sub is None:
+                sub = vers[ev[VERSION]] = new_version_stats()
+            answer = ev[STATUS]
+            d = None if math.isnan(dur[k]) else ev[DURATION]
+            size = (ev[BYTES_SENT] or 0) if answer is not None and answer < 300 else 0
+            count_version(sub, answer, d, size)
     if part.cand is not None:
+        sid_l = part.sid.tolist()
         cur_p.extend([(evs[k], sid_l[k]) for k, c in enumerate(part.cand) if c])
 
 
@@ -456,18 +460,18 @@ def _size_buckets(nb: F64) -> I64:
     return np.minimum(out, NB_BYTES - 1)
 
 
-def _add_rows(stats: list[list[Any]], slot: int, total: int, rows: I64,
-              lazy: int | None) -> None:
-    """Add each group's row of counts into its series window's list at ``slot`` (created
-    on first use when ``lazy`` gives its length) and the row's sum into ``total``."""
-    for g in np.flatnonzero(rows.any(axis=1)).tolist():
-        row = rows[g]
+def _add_cells(stats: list[list[Any]], slot: int, total: int, cells: I64,
+               width: int) -> None:
+    """Add counts by cell (group * ``width`` + bucket) into each group's series window
+    list at ``slot`` (created on first use when None) and the group's sum into the
+    counter at ``total`` (none when negative)."""
+    nz = np.flatnonzero(cells)
+    for cell, c in zip(nz.tolist(), cells[nz].tolist(), strict=True):
+        g, b = divmod(cell, width)
         st = stats[g]
         target = st[slot]
         if target is None:
-            target = st[slot] = [0] * (lazy or 0)
-        nz = np.flatnonzero(row)
-        for b, c in zip(nz.tolist(), row[nz].tolist(), strict=True):
-            target[b] += c
+            target = st[slot] = [0] * width
+        target[b] += c
         if total >= 0:
-            st[total] += int(row.sum())
+            st[total] += c
