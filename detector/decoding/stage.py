@@ -61,13 +61,17 @@ class LineDecoder:
 
     def __init__(self, name: str, *, fmt: str = "auto", service: str = "default",
                  max_line: int = MAX_LINE_BYTES,
-                 on_problem: Callable[[str], None] | None = None) -> None:
+                 on_problem: Callable[[str], None] | None = None,
+                 chunked: bool = True) -> None:
         self.name = name
         self.fmt = fmt
         self.service = service
         self.max_line = max_line
         self.detected: str | None = None
         self._on_problem = on_problem
+        # Chunks of lines decoded at once: only where reading ahead never waits (a file,
+        # not a pipe that a live tail keeps open).
+        self.chunked = chunked
 
     def _overlong(self, line: Overlong, no: int) -> BadRecord:
         # The summary groups reasons by what precedes ":"; the true length follows it.
@@ -108,7 +112,7 @@ class LineDecoder:
             return
         self.detected = decoder.name
         decode = decoder.decode
-        batch: Batch | None = getattr(decoder, "decode_batch", None)
+        batch: Batch | None = getattr(decoder, "decode_batch", None) if self.chunked else None
         for no, raw in head:
             if isinstance(raw, Overlong):
                 yield self._overlong(raw, no)

@@ -152,7 +152,10 @@ def feed_pipeline(
     if select is not None:
         items = select(items)
     with throughput_gc():
-        process_batched(pipeline, items)  # the batch hot path (same state as per event)
+        if any(s.streaming for s in sources):  # a batch would wait for more input
+            pipeline.process(items)
+        else:
+            process_batched(pipeline, items)  # the batch hot path (same state as per event)
         if stop:
             for sink in pipeline.sinks:
                 sink.flush()

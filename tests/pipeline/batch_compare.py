@@ -64,10 +64,11 @@ def run(items: Sequence[Item], *, batched: bool, batch: int = 64,
     }
 
 
-def assert_same(items: Sequence[Item], **kw: Any) -> dict[str, Any]:
-    """Both paths agree on ``items`` (at several batch sizes); returns the outcome."""
+def assert_same(items: Sequence[Item], sizes: Sequence[int] = (1, 7, 256),
+                **kw: Any) -> dict[str, Any]:
+    """Both paths agree on ``items`` (at each batch size of ``sizes``); returns the outcome."""
     want = run(items, batched=False, **kw)
-    for size in (1, 7, 256):
+    for size in sizes:
         got = run(items, batched=True, batch=size, **kw)
         for key in want:
             assert got[key] == want[key], f"{key} differs at batch size {size}"
