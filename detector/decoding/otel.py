@@ -20,6 +20,7 @@ from detector.decoding._common import (
 )
 from detector.decoding._json import Getter, JsonDecoder
 from detector.decoding.headers import HeaderKeys, Headers, otel_header_name, with_object
+from detector.decoding.otel_batch import decode_chunk
 from detector.events import AccessEvent
 
 _INF = float("inf")
@@ -128,6 +129,15 @@ class OtelDecoder(JsonDecoder):
             (self._parse_ts(ts), service, version, method, path, query, status,
              duration, size, client, ua, body, None, source, offset, headers),
         )  # fmt: skip
+
+    def decode_batch(self, raws: list[bytes], source: str, first: int
+                     ) -> list[AccessEvent] | None:
+        """The events of ``raws`` (lines ``first``, ``first + 1``... of ``source``) decoded
+        column-wise (:mod:`detector.decoding.otel_batch`) when every one is a flat record
+        :meth:`_fast` takes, else None: the caller decodes them line by line."""
+        if self._core is None:  # this source has another layout
+            return None
+        return decode_chunk(raws, source, first, self._methods, self._parse_ts)
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int, nested: bool = False,
                  headers: Headers | None = None) -> AccessEvent:

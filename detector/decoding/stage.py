@@ -11,12 +11,17 @@ reason, never dropped. Sources only read bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 
 from detector.decoding.base import MAX_LINE_BYTES, DecodeError, Decoder
 from detector.decoding.registry import DETECT_LINES, detect_format, make_decoder
 from detector.events import AccessEvent, BadRecord, DeploymentEvent
 
 Item = AccessEvent | DeploymentEvent | BadRecord
+# A decoder's column-wise path (OtelDecoder.decode_batch): items of lines first, first + 1...
+# of a source, or None when the chunk must be decoded line by line.
+Batch = Callable[[list[bytes], str, int], list[Item] | None]
+CHUNK_LINES = 1024
 
 
 class Overlong(bytes):
@@ -56,13 +61,17 @@ class LineDecoder:
 
     def __init__(self, name: str, *, fmt: str = "auto", service: str = "default",
                  max_line: int = MAX_LINE_BYTES,
-                 on_problem: Callable[[str], None] | None = None) -> None:
+                 on_problem: Callable[[str], None] | None = None,
+                 chunked: bool = True) -> None:
         self.name = name
         self.fmt = fmt
         self.service = service
         self.max_line = max_line
         self.detected: str | None = None
         self._on_problem = on_problem
+        # Chunks of lines decoded at once: only where reading ahead never waits (a file,
+        # not a pipe that a live tail keeps open).
+        self.chunked = chunked
 
     def _overlong(self, line: Overlong, no: int) -> BadRecord:
         # The summary groups reasons by what precedes ":"; the true length follows it.
@@ -103,6 +112,7 @@ class LineDecoder:
             return
         self.detected = decoder.name
         decode = decoder.decode
+        batch: Batch | None = getattr(decoder, "decode_batch", None) if self.chunked else None
         for no, raw in head:
             if isinstance(raw, Overlong):
                 yield self._overlong(raw, no)
@@ -111,6 +121,25 @@ class LineDecoder:
                 yield decode(raw, name, no)
             except DecodeError as exc:
                 yield BadRecord(name, no, exc.reason, raw)
+        if batch is not None:
+            # Chunks of lines decoded at once; a chunk the decoder cannot take whole (or
+            # holding an over-long line) goes line by line below, one chunk at a time.
+            while chunk := list(islice(lines, CHUNK_LINES)):
+                got = batch(chunk, name, lineno + 1) if Overlong not in set(map(type, chunk)) \
+                    else None
+                if got is not None:
+                    lineno += len(chunk)
+                    yield from got
+                else:
+                    yield from self._each(decode, iter(chunk), lineno)
+                    lineno += len(chunk)
+            return
+        yield from self._each(decode, lines, lineno)
+
+    def _each(self, decode: Callable[[bytes, str, int], Item], lines: Iterator[bytes],
+              lineno: int) -> Iterator[Item]:
+        """Items of ``lines`` decoded one by one (numbered from ``lineno + 1``)."""
+        name = self.name
         for raw in lines:
             lineno += 1
             if raw.__class__ is Overlong:

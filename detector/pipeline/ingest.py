@@ -276,13 +276,14 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
             sub = vers.get(ver)
             if sub is None:
                 sub = vers[ver] = new_version_stats()
-            _count_version(sub, status, d, nb)
+            count_version(sub, status, d, nb)
     ws.max_ts = max_ts
     summary.events += n
 
 
-def _count_version(sub: list[Any], status: int | None, d: float | None, nb: int) -> None:
-    """Count one request in its version's stats (V_* layout of windows.stats)."""
+def count_version(sub: list[Any], status: int | None, d: float | None, nb: int) -> None:
+    """Count one request in its version's stats (V_* layout of windows.stats); the batch
+    path (pipeline.batch_ingest) shares it."""
     sub[V_COUNT] += 1
     if status is not None and status >= 400:
         if status >= 500:

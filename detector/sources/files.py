@@ -148,8 +148,11 @@ class FileSource:
         self.service = service
         self.max_line = max_line
         self.error: str | None = None  # one-line problem with this input, for the summary
+        # A pipe (stdin, a FIFO) may stay open with no more to read yet: nothing is read
+        # ahead of what is decoded there, so every line counts as it arrives.
+        self.streaming = path == "-" or not Path(path).is_file()
         self._decoder = LineDecoder(self.name, fmt=fmt, service=service, max_line=max_line,
-                                    on_problem=self._problem)
+                                    on_problem=self._problem, chunked=not self.streaming)
         self._ended = False  # reading stopped on an error
 
     def _lines(self) -> Iterator[bytes]:
