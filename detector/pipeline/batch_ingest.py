@@ -51,6 +51,7 @@ from detector.windows.stats import (
     C_COUNT,
     C_OBJ,
     C_OBJ_SID,
+    C_SERIES,
     COUNT,
     ERR_SAMPLES,
     HIST,
@@ -374,10 +375,24 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     # Clients, in the order their first request arrives.
     cks = list(zip(part.svc, part.client, strict=True))
     tally = Counter(cks)
+    # Requests per series of each client (windows.stats C_SERIES), in the order each
+    # (client, series) pair first arrives: the per-event path's dict order.
+    per_series: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for (ck, g), c in Counter(zip(cks, inv_l, strict=True)).items():
+        got = per_series.get(ck)
+        if got is None:
+            per_series[ck] = [(uniq[g], c)]
+        else:
+            got.append((uniq[g], c))
     if cur_c:
         for ck in [ck for ck in tally if ck in cur_c]:
-            cur_c[ck][C_COUNT] += tally.pop(ck)
-    cur_c.update({ck: [c, 0, 0, None, None, None, None, -1] for ck, c in tally.items()})
+            cs = cur_c[ck]
+            _add_series(cs, per_series[ck], cs[C_COUNT])
+            cs[C_COUNT] += tally.pop(ck)
+    for ck, c in tally.items():
+        runs = per_series[ck]
+        cur_c[ck] = [c, 0, 0, None, None, None, None, -1,
+                     runs[0][0] if len(runs) == 1 else dict(runs)]
     # Object walks (object_enumeration): the id-bearing requests, in order.
     path = part.path
     for k in [k for k, g in enumerate(inv_l) if id_bearing[uniq[g]]]:
@@ -449,6 +464,20 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     if part.cand is not None:
         sid_l = part.sid.tolist()
         cur_p.extend([(evs[k], sid_l[k]) for k, c in enumerate(part.cand) if c])
+
+
+def _add_series(cs: list[Any], runs: list[tuple[int, int]], before: int) -> None:
+    """Add a span's requests per series (``runs``, in arrival order of each series) to a
+    client window that held ``before`` requests (windows.stats C_SERIES)."""
+    per = cs[C_SERIES]
+    if per.__class__ is dict:
+        for sid, c in runs:
+            per[sid] = per.get(sid, 0) + c
+    elif len(runs) > 1 or runs[0][0] != per:
+        d = {per: before}  # every earlier request was on one series (None: an old layout)
+        for sid, c in runs:
+            d[sid] = d.get(sid, 0) + c
+        cs[C_SERIES] = d
 
 
 def _size_buckets(nb: F64) -> I64:
