@@ -92,8 +92,8 @@ def process_batched(p: Stages, items: Iterable[Item], size: int = BATCH) -> None
     >>> process_batched(p, [AccessEvent(float(i), "shop", None, "GET", f"/items/{i}", "",
     ...                                 200, 0.01, 10, "c", "ua", None, None, "f", i)
     ...                     for i in range(100)])
-    >>> p.summary.events, len(p.windows.open)
-    (100, 2)
+    >>> p.summary.events, p.summary.windows_closed, len(p.windows.open)  # [0, 60) closed at 90
+    (100, 1, 1)
     """
     it = iter(items)
     while chunk := list(islice(it, size)):
