@@ -105,16 +105,15 @@ class Suppressor:
     STATE_VERSION = 1
 
     def snapshot(self) -> dict[str, Any]:
-        """Whether each open incident's last change was suppressed (its resolution follows
-        it after a restart too) and who made the last window's incidents."""
-        return stamp(self.STATE_VERSION, {"last": self._last, "who": self._who})
+        """Whether each open incident's last change was suppressed: its resolution follows
+        it after a restart too. (Who made each incident is rebuilt by every window's
+        :meth:`observe`, before any change is judged: not state.)"""
+        return stamp(self.STATE_VERSION, {"last": self._last})
 
     def restore(self, data: Any) -> None:
         snap = unstamp(data, self.STATE_VERSION, {}, "suppressor")
         try:
             last = {str(k): bool(v) for k, v in snap["last"].items()}
-            who = {tuple(k): tuple(tuple(p) for p in v) for k, v in snap["who"].items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SnapshotError(f"suppressor: malformed snapshot ({type(exc).__name__})") from None
         self._last = last
-        self._who = who

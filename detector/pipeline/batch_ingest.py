@@ -72,6 +72,7 @@ from detector.windows.stats import (
     VERS,
     client_failure,
     client_missing,
+    first_series_stats,
     new_version_stats,
 )
 
@@ -355,8 +356,7 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
         st = cur_s.get(s)
         if st is None:
             ev = evs[first[g]]
-            st = cur_s[s] = [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ev[TS], 0, None, {},
-                             ev[VERSION], None, None]
+            st = cur_s[s] = first_series_stats(ev)
             if birth[s] > widx:
                 birth[s] = int(widx)
             second = perm_l[starts_l[g] + 1] if counts[g] >= 2 else -1

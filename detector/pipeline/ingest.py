@@ -183,7 +183,7 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
             cur_p.append((ev, sid))  # analysed in one batch when the window closes
         st = cur_s.get(sid)
         if st is None:
-            # The series window layout of windows.stats, built inline (hot path):
+            # windows.stats.first_series_stats(ev), built inline (hot path):
             # count, 5xx, 4xx, auth, 404, timed, histogram, samples, error samples, latest,
             # 401, size histogram, user agents, first version, other versions, user
             # agents of other 4xx.

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from detector.events import PATH
+from detector.events import PATH, TS, VERSION
 
 if TYPE_CHECKING:
     from detector.events import AccessEvent
@@ -56,6 +56,14 @@ SAMPLE_KEEP = 2  # first requests kept per series window, as incident samples
 
 def new_series_stats() -> list[object]:
     return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [], [], -math.inf, 0, None, {}, None, None, None]
+
+
+def first_series_stats(ev: AccessEvent) -> list[Any]:
+    """A series window opened by ``ev``, nothing counted yet: ``ev`` its first sample,
+    its time the latest, its version the window's first (the per-event hot path builds
+    the same list inline)."""
+    return [0, 0, 0, 0, 0, 0, [0] * NBUCKETS, [ev], [], ev[TS], 0, None, {}, ev[VERSION],
+            None, None]
 
 
 def new_version_stats() -> list[Any]:
