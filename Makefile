@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python scripts/bench_scan.py
 	$(BIN)/python scripts/bench_service.py --lines 300000
 	$(BIN)/python scripts/bench_enumeration.py
+	$(BIN)/python scripts/bench_memory.py
 	$(BIN)/python scripts/bench_verdict.py
 	$(BIN)/python scripts/bench_publish.py
 
