@@ -308,6 +308,7 @@ class RequestAnalyzer:
         self._judged_model = self.model
         by_shape = self.model is not None  # the model reads the path's length and depth
         to_judge: list[tuple[int, _JudgedKey]] = []  # (request, key) to memoise once found
+        empties: list[int] = []  # requests without parameters to learn from
         for i, ev in enumerate(events):
             path = ev.path
             if len(path) > wide or len(ev.query) > wide or len(ev.user_agent) > wide or (
@@ -366,17 +367,14 @@ class RequestAnalyzer:
                 f = _resource_finding(rs) if rs else None
                 out[i] = f
                 if learn and (f is None or f.score < t):
-                    used = budget_empty.get(rkey, 0)
-                    if used != _MATURE and (used < cap or self._young(rkey)):
-                        budget_empty[rkey] = used + 1
-                        self.profiles.learn(ev.service, ev.method, routes[i], [], "none")
-                        if learn_res:
-                            resources.learn(ev.service, ev.method, routes[i], ev.path)
-                        if ev.headers is not None:
-                            learn_headers(ev.service, ev.headers)
-                    elif used != _MATURE:  # a profile never gets young again: ask once a batch
-                        budget_empty[rkey] = _MATURE
+                    empties.append(i)
+        # Requests without parameters are learned after the batch's payloads are judged:
+        # every request of a batch meets the profile as the batch found it. Learned first,
+        # a cold route's parameter-less requests would make its profile look warm and
+        # parameter-free, and the same window's usual parameters all read as unknown.
         if not pending:
+            if empties:
+                self._learn_empty(events, routes, empties, budget_empty, learn_res)
             return out
         if self.model is None:
             for i, p in pending:  # _finish(p, None, None), sharing the commonest finding
@@ -412,7 +410,32 @@ class RequestAnalyzer:
                             learn_headers(p.ev.service, p.ev.headers)
                     elif used != _MATURE:
                         budget[key] = _MATURE
+        if empties:
+            self._learn_empty(events, routes, empties, budget_empty, learn_res)
         return out
+
+    def _learn_empty(self, events: Sequence[AccessEvent], routes: Sequence[str],
+                     which: list[int], budget: dict[tuple[str, str, str], int],
+                     learn_res: bool) -> None:
+        """Learn the parameter-less requests ``which`` of a batch, in order, within the
+        per-route budget (a young profile learns them all)."""
+        cap = self.learn_per_route
+        learn = self.profiles.learn
+        resources = self.profiles.resources
+        learn_headers = self.profiles.headers.learn
+        for i in which:
+            ev = events[i]
+            rkey = (ev.service, ev.method, routes[i])
+            used = budget.get(rkey, 0)
+            if used != _MATURE and (used < cap or self._young(rkey)):
+                budget[rkey] = used + 1
+                learn(ev.service, ev.method, routes[i], [], "none")
+                if learn_res:
+                    resources.learn(ev.service, ev.method, routes[i], ev.path)
+                if ev.headers is not None:
+                    learn_headers(ev.service, ev.headers)
+            elif used != _MATURE:  # a profile never gets young again: ask once a batch
+                budget[rkey] = _MATURE
 
     def _oversized(self, ev: AccessEvent) -> Finding:
         """The finding of a request with a field beyond the scan window (never learned)."""

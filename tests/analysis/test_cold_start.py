@@ -71,3 +71,23 @@ def test_online_analyzer_raises_nothing_during_cold_start() -> None:
         if f is not None:
             flagged.append((i, f.reasons))
     assert flagged == []
+
+
+def test_one_busy_first_window_meets_the_profile_as_it_found_it() -> None:
+    """A cold route's first window (one analyzer batch) holding 2,000 requests without a
+    query and 1,000 with its usual ``q``/``page``: before the fix the parameter-less
+    ones were learned first, the profile looked warm and parameter-free, and every
+    request with a query was an "unknown parameter q" (1,567 of them in
+    scripts/bench_memory.py's first minute)."""
+    a = RequestAnalyzer(learn_online=True)
+    events = [AccessEvent(1e9 + i / 50, "orders", "1", "GET", f"/v1/orders/{1000 + i}",
+                          f"q=red&page={i % 9}" if i % 3 == 0 else "", 200, 0.02, 900,
+                          f"10.0.{i // 256}.{i % 256}", "ua", None, None, "f", i)
+              for i in range(3000)]
+    found = a.findings(events, ["/v1/orders/{id}"] * len(events))
+    assert [f for f in found if f is not None and f.score >= a.threshold] == []
+    # the next window judges with everything the first one taught
+    later = AccessEvent(1e9 + 100, "orders", "1", "GET", "/v1/orders/7", "q=red&is_admin=1",
+                        200, 0.02, 900, "10.9.9.9", "ua", None, None, "f", 4000)
+    f = a.findings([later], ["/v1/orders/{id}"])[0]
+    assert f is not None and any("is_admin" in r for r in f.reasons)
