@@ -22,6 +22,8 @@ from detector.decoding.deployment import is_deployment, parse_deployment
 from detector.decoding.stage import Item, choose_decoder
 from detector.events import BadRecord, DeploymentEvent
 
+COLUMNAR_MIN = 16  # records in a poll before a column-wise decode pays for its checks
+
 Prepared = tuple[int, bytes | None, bytes, int]  # (offset, key, value, timestamp) to decode
 
 
@@ -148,6 +150,9 @@ class RecordDecoder:
         append = out.append
         # Fast pass: every record has a known decoder, no prefix to strip, fits the cap.
         if not strip:
+            got = self._columnar(decoders, source, cap, records)
+            if got is not None:
+                return got
             try:
                 for r in records:
                     v = r.value
@@ -166,6 +171,25 @@ class RecordDecoder:
         out.extend(self._careful(topic, source,
                                  self._prepared(source, strip, cap, records[done:])))
         return out
+
+    @staticmethod
+    def _columnar(decoders: dict[bytes | None, Decoder], source: str, cap: int,
+                  records: Sequence[RawRecord]) -> list[Item] | None:
+        """A poll's records decoded at once by their decoder's ``decode_batch`` (the replay
+        chunk path), when they are one key's, with consecutive offsets (the batch numbers
+        its items from the first), none null or over the cap; else None."""
+        n = len(records)
+        if n < COLUMNAR_MIN or records[-1].offset - records[0].offset != n - 1:
+            return None
+        key = records[0].key
+        batch = getattr(decoders.get(key), "decode_batch", None)
+        if batch is None or any(r.key != key for r in records):
+            return None
+        values = [r.value for r in records]
+        if None in values or max(map(len, values)) > cap:  # type: ignore[arg-type]
+            return None
+        got: list[Item] | None = batch(values, source, records[0].offset)
+        return got
 
     def _careful(self, topic: str, source: str,
                  prepared: list[Prepared | BadRecord]) -> list[Item]:
