@@ -46,7 +46,7 @@ test-fast: install
 bench: install
 	$(BIN)/python scripts/bench_replay.py
 	$(BIN)/python scripts/bench_scan.py
-	$(BIN)/python scripts/bench_service.py --lines 300000
+	$(BIN)/python scripts/bench_service.py --lines 300000 --processes 2
 	$(BIN)/python scripts/bench_enumeration.py
 	$(BIN)/python scripts/bench_memory.py
 	$(BIN)/python scripts/bench_verdict.py

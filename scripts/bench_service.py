@@ -15,8 +15,11 @@ design: the window length and lateness come on top, by construction.)
 
     .venv/bin/python scripts/bench_service.py --lines 300000
     .venv/bin/python scripts/bench_service.py --lines 1000000 --skip-latency --instances 2
+    .venv/bin/python scripts/bench_service.py --lines 300000 --processes 2
 
-With --instances N, N instances in separate processes (a new consumer group,
+With --processes N, `detector run --processes N` (one instance, N consumer processes)
+consumes the same topic in a new group; its time runs from the command's start to its exit,
+less the idle drain. With --instances N, N instances in separate processes (a new consumer group,
 one state directory) then consume the same topic again; the figure is from
 their start, group join included, to the last record processed.
 """
@@ -114,7 +117,33 @@ async def instances(bs: str, n: int, total: int, bare: float, tmp: Path) -> None
           f"{el:.2f} s = {total / el:,.0f} events/s; ratio to bare loop {total / el / bare:.2f}")
 
 
-async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1) -> None:
+async def processes(bs: str, n: int, total: int, bare: float, tmp: Path) -> None:
+    """`detector run --processes N`: one instance, N consumer processes (a new group)."""
+    import os
+    import subprocess
+    import sys
+
+    drain = 2.0
+    env = {**os.environ, **{f"DETECTOR_SERVICE__{k.upper()}": str(v) for k, v in FAST.items()}}
+    args = [sys.executable, "-m", "detector", "run", "--bootstrap-servers", bs, "--topic", "bench",
+            "--deployments-topic", "bench-deps", "--group-id", f"bench-p{n}",
+            "--sink", f"jsonl:{tmp / f'processes-{n}.jsonl'}", "--state-dir",
+            str(tmp / f"state-p{n}"), "--metrics-port", "0", "--checkpoint-every", "10",
+            "--drain-when-idle", str(drain), "--processes", str(n)]
+    t0 = time.perf_counter()
+    done = await asyncio.to_thread(subprocess.run, args, env=env, capture_output=True,
+                                   check=False)
+    el = time.perf_counter() - t0 - drain
+    if done.returncode != 0:
+        print(f"--processes {n}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
+        return
+    print(f"detector run --processes {n} (start to exit less the {drain:g} s idle drain; "
+          f"imports and group join included): {total:,} events in {el:.2f} s = "
+          f"{total / el:,.0f} events/s; ratio to bare loop {total / el / bare:.2f}")
+
+
+async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1,
+                     n_processes: int = 1) -> None:
     conn = KafkaConnection(bootstrap_servers=bs)
     simulate(tmp / "sim", profile="bench", lines=lines, seed=1)
     records = merged_keyed(sim_access_files(tmp / "sim"))
@@ -148,6 +177,9 @@ async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1) -> No
     await task
     if n_instances > 1:
         await instances(bs, n_instances, total, bare, tmp)
+    if n_processes > 1:  # the same command with one process: the speed-up of the flag alone
+        await processes(bs, 1, total, bare, tmp)
+        await processes(bs, n_processes, total, bare, tmp)
 
 
 def event(ts: float, route: int, status: int, rng: random.Random) -> bytes:
@@ -230,9 +262,12 @@ async def main() -> None:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--instances", type=int, default=1,
                     help="also run N instances in separate processes (a consumer group)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="also run `detector run --processes N` (one instance, N processes)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        await throughput(broker.bootstrap_servers, args.lines, Path(tmp), args.instances)
+        await throughput(broker.bootstrap_servers, args.lines, Path(tmp), args.instances,
+                         args.processes)
         if not args.skip_latency:
             await latency(broker.bootstrap_servers, Path(tmp), args.bursts)
 

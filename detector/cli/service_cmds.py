@@ -186,6 +186,12 @@ def run_command(
         Path | None, typer.Option("--ssl-keyfile", metavar="FILE",
                                   help="Private key (PEM) of --ssl-certfile.")
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option("--processes", help="Consumer processes in this instance (default 1; "
+                     "one per core): group members sharing its partitions, each "
+                     "checkpointing its own; process i serves --metrics-port + i."),
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -206,6 +212,7 @@ def run_command(
         state_dir=state_dir,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        processes=processes,
         dead_letter_topic=dead_letter_topic,
         checkpoint_every=checkpoint_every,
         grace_period=grace_period,
@@ -231,7 +238,14 @@ def run_command(
         model_key()
     except (SnapshotError, RegistryError) as exc:
         raise UsageError(str(exc)) from None
-    log = JsonLog()
+    from detector.service.processes import process_index, run_processes
+
+    index = process_index()
+    log = JsonLog() if index is None else JsonLog(process=str(index))
+    if service.processes > 1:  # a supervisor of children that each run the service
+        raise typer.Exit(run_processes(service.processes, sys.argv[1:],
+                                       metrics_port=service.metrics_port,
+                                       grace=service.grace_period, log=log))
     route_library_logging(log)  # aiokafka's and asyncio's lines as JSON lines too
     sinks = service_sinks(list(service.sinks), service.kafka_connection())
     runtime = ServiceRuntime(service, settings, sinks, log=log, handle_signals=True)

@@ -58,6 +58,10 @@ class ServiceSettings(BaseModel):
     """Records that cannot be decoded go here."""
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Port of /metrics, /healthz, /readyz (0: off)."""
+    processes: int = Field(default=1, ge=1, le=64)
+    """Consumer processes in this instance (one per core): members of the consumer group
+    sharing its partitions, each checkpointing its own; process i serves the metrics port
+    plus i. Not with retrain_every (retraining runs in one process)."""
     metrics_host: str = "127.0.0.1"
     """Bind address of the metrics port (0.0.0.0 in a container)."""
     checkpoint_every: float = Field(default=10.0, gt=0)
@@ -124,6 +128,9 @@ class ServiceSettings(BaseModel):
     def _retrain_needs_models(self) -> ServiceSettings:
         if self.retrain_every is not None and self.models is None:
             raise ValueError("retrain_every needs models: the registry the new versions go to")
+        if self.retrain_every is not None and self.processes > 1:
+            raise ValueError("retrain_every runs in one process: use processes = 1 (or retrain "
+                             "with `detector train` on a schedule)")
         return self
 
     @model_validator(mode="after")

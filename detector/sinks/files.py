@@ -29,12 +29,16 @@ class JsonlSink:
         p = Path(path)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            self._f: IO[bytes] = p.open("ab")
+            # Unbuffered: each change is one append of a whole line, so processes sharing
+            # the file (``detector run --processes N``) never cut each other's lines.
+            self._f: IO[bytes] = p.open("ab", buffering=0)
         except OSError as exc:
             raise SinkError(f"cannot open {path} for writing: {exc.strerror}") from None
 
     def write(self, incident: Incident) -> None:
-        self._f.write(orjson.dumps(incident.model_dump(mode="json")) + b"\n")
+        view = memoryview(orjson.dumps(incident.model_dump(mode="json")) + b"\n")
+        while view:  # a regular file takes it whole; a short write only on a full disk
+            view = view[self._f.write(view) or 0:]
 
     def flush(self) -> None:
         self._f.flush()
