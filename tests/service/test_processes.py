@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ def _run(bs: str, access: str, deps: str, group: str, out: Path, state: Path,
     env = {**os.environ, **{f"DETECTOR_SERVICE__{k.upper()}": str(v) for k, v in FAST.items()}}
     args = [sys.executable, "-m", "detector", "run", "--bootstrap-servers", bs,
             "--topic", access, "--deployments-topic", deps, "--group-id", group,
-            "--sink", f"jsonl:{out}", "--state-dir", str(state), "--metrics-port", "0",
+            "--sink", f"jsonl:{out}", "--sink", f"sqlite:{out.with_suffix('.db')}",
+            "--state-dir", str(state), "--metrics-port", "0",
             "--checkpoint-every", "1", "--drain-when-idle", "6",
             "--dead-letter-topic", f"{group}-dlq", *extra]
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -53,6 +55,9 @@ async def test_two_processes_share_the_partitions_and_lose_nothing(
     got = read_jsonl(out)  # two writers, one file: every line whole
     assert open_keys(got) == sim.expected
     assert set(canonical(got)) == set(sim.changes)
+    with sqlite3.connect(out.with_suffix(".db")) as conn:  # one store, two writers
+        bodies = [orjson.loads(b) for (b,) in conn.execute("SELECT body FROM incident_changes")]
+    assert set(canonical(bodies)) == set(sim.changes)
 
 
 def test_retraining_needs_one_process(tmp_path: Path) -> None:
