@@ -20,7 +20,7 @@ import orjson
 from detector.decoding.base import SCHEMA_PREFIX_LEN, DecodeError, Decoder
 from detector.decoding.deployment import is_deployment, parse_deployment
 from detector.decoding.stage import Item, choose_decoder
-from detector.events import BadRecord, DeploymentEvent
+from detector.events import AccessEvent, BadRecord, DeploymentEvent
 
 COLUMNAR_MIN = 16  # records in a poll before a column-wise decode pays for its checks
 
@@ -175,21 +175,45 @@ class RecordDecoder:
     @staticmethod
     def _columnar(decoders: dict[bytes | None, Decoder], source: str, cap: int,
                   records: Sequence[RawRecord]) -> list[Item] | None:
-        """A poll's records decoded at once by their decoder's ``decode_batch`` (the replay
-        chunk path), when they are one key's, with consecutive offsets (the batch numbers
-        its items from the first), none null or over the cap; else None."""
+        """A poll's records decoded at once by their decoders' ``decode_batch`` (the replay
+        chunk path), one call per record key, when every key has a decoder that takes its
+        records whole and none is null or over the cap; else None (record by record).
+
+        A batch numbers its items from its first offset; where a key's offsets are not
+        consecutive (keys interleave in a partition) each item gets its record's offset.
+        """
         n = len(records)
-        if n < COLUMNAR_MIN or records[-1].offset - records[0].offset != n - 1:
-            return None
-        key = records[0].key
-        batch = getattr(decoders.get(key), "decode_batch", None)
-        if batch is None or any(r.key != key for r in records):
+        if n < COLUMNAR_MIN:
             return None
         values = [r.value for r in records]
         if None in values or max(map(len, values)) > cap:  # type: ignore[arg-type]
             return None
-        got: list[Item] | None = batch(values, source, records[0].offset)
-        return got
+        key = records[0].key
+        if all(r.key == key for r in records):
+            groups = {key: range(n)}
+        else:
+            by_key: dict[bytes | None, list[int]] = {}
+            for i, r in enumerate(records):
+                by_key.setdefault(r.key, []).append(i)
+            groups = by_key  # type: ignore[assignment]
+        out: list[Item] = [None] * n  # type: ignore[list-item]
+        for k, idx in groups.items():
+            batch = getattr(decoders.get(k), "decode_batch", None)
+            if batch is None:
+                return None
+            first = records[idx[0]].offset
+            got: list[AccessEvent] | None = batch([values[i] for i in idx], source, first)
+            if got is None:
+                return None
+            if records[idx[-1]].offset - first == len(idx) - 1:  # numbered as they are
+                for i, ev in zip(idx, got, strict=True):
+                    out[i] = ev
+            else:
+                for i, ev in zip(idx, got, strict=True):
+                    if ev.__class__ is not AccessEvent:
+                        return None
+                    out[i] = ev._replace(offset=records[i].offset)
+        return out
 
     def _careful(self, topic: str, source: str,
                  prepared: list[Prepared | BadRecord]) -> list[Item]:

@@ -109,3 +109,42 @@ def test_hostile_values_never_raise_and_nothing_is_lost(values: list[bytes | Non
     for it in items:
         if isinstance(it, BadRecord):
             assert it.reason and "\n" not in it.reason
+
+
+def _flat(i: int, service: str) -> bytes:
+    """A flat OTel record of the layout the column-wise decoder takes."""
+    return orjson.dumps({
+        "timestamp": f"2026-11-29T10:00:{i % 60:02d}.{i:03d}Z", "http.request.method": "GET",
+        "url.path": f"/cart/{i}", "http.response.status_code": 200 + (i % 3) * 100,
+        "http.server.request.duration": 0.01 * (i + 1), "client.address": f"10.0.0.{i}:5",
+        "user_agent.original": "ua", "service.name": service, "service.version": "1",
+        "http.response.body.size": i})
+
+
+def test_a_poll_decoded_column_wise_equals_record_by_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keys interleaved in a partition, offsets with a gap (compaction, transactions):
+    the column-wise decode (one decode_batch per key) gives each record's own event."""
+    from detector.decoding.otel import OtelDecoder
+
+    keys = [b"shop" if i % 3 else b"cart" for i in range(40)]
+    offsets = [i + (7 if i > 20 else 0) for i in range(40)]
+    recs = [KafkaRecord("access", 0, o, k, _flat(i, k.decode()), 0, ())  # type: ignore[arg-type]
+            for i, (o, k) in enumerate(zip(offsets, keys, strict=True))]
+    dec = RecordDecoder(ServiceSettings(topics=("access",)))
+    dec.decode_partition("access", 0, recs[:2] + recs[3:4])  # learn both keys' decoders
+    calls: list[int] = []
+    real = OtelDecoder.decode_batch
+
+    def counted(self: OtelDecoder, raws: list[bytes], src: str, first: int) -> object:
+        calls.append(len(raws))
+        return real(self, raws, src, first)
+
+    monkeypatch.setattr(OtelDecoder, "decode_batch", counted)
+    got = dec.decode_partition("access", 0, recs)
+    assert sorted(calls) == [14, 26]  # one batch per key, not one decode per record
+    one_by_one = [dec._decoders["access"][r.key].decode(r.value, "access:0", r.offset)
+                  for r in recs]
+    assert got == one_by_one
+    assert [e.offset for e in got] == offsets  # type: ignore[union-attr]
