@@ -52,6 +52,7 @@ from detector.analysis.param_stats import (
     SHAPE_KINDS,
     ParamStats,
     _odd_bits,
+    broken_encoding,
     check_value,
 )
 from detector.analysis.params import Param
@@ -277,6 +278,8 @@ class ProfileStore(DocumentState):
             else:
                 present.add(name)
             st = table.get(name)
+            if st is not None and st.obs < self.min_param_obs and _rare_nested(name, st, table):
+                st = None  # a few values nested in a scalar: judged as the type break below
             if st is not None:
                 # The usual case inline: a known name whose value fits (as check_value
                 # would find); anything else takes check_value.
@@ -293,6 +296,7 @@ class ProfileStore(DocumentState):
                     kind in d.ok_kinds
                     and len(value) <= d.len_limit
                     and not info[1] & d.rare_classes
+                    and (value.isascii() or broken_encoding(value) is None)
                 ):
                     if d.num_range and (kind == "int" or kind == "float"):
                         x = info[2]
@@ -534,6 +538,25 @@ def _novel(value: str, new_chars: int, new_pairs: int, prose: bool = False) -> b
     if prose:
         return bool(cm & new_chars & _odd_bits(value))
     return bool(cm & new_chars or gm & new_pairs)
+
+
+# A nested name (``grant_type[]``, ``scope.value``) carried by under this share of the
+# requests that carry its scalar parent is a type break still, however it got learned: a
+# campaign that starts while the route is cold is learned until the route warms up.
+NESTED_RARE = 0.05
+
+
+def _rare_nested(name: str, st: ParamStats, table: dict[str, ParamStats]) -> bool:
+    """Whether ``name`` (few values yet) sits under a scalar the route carries often.
+
+    >>> table = {"grant_type": ParamStats(), "grant_type[]": ParamStats()}
+    >>> table["grant_type"].count, table["grant_type"].kinds = 900, {"token": 900}
+    >>> table["grant_type[]"].count = 6
+    >>> _rare_nested("grant_type[]", table["grant_type[]"], table)
+    True
+    """
+    parent = _scalar_ancestor(name, table)
+    return parent is not None and st.count < NESTED_RARE * table[parent].count
 
 
 def _scalar_ancestor(name: str, table: dict[str, ParamStats]) -> str | None:
