@@ -168,7 +168,8 @@ _PROSE_NEWS = re.compile(r"[{}\[\]`|\\\x00-\x1f\x7f]")
 # shape (a quote in a token or an address) makes the value text: a type break.
 SHAPE_KINDS = frozenset({"text"})
 NG_BINS = 5  # late values by letter pairs they brought: 0, 1, 2, 3, 4 or more
-_NON_ASCII = 1 << CLASS_NAMES.index("non-ASCII characters")
+_NON_ASCII_CLASS = CLASS_NAMES.index("non-ASCII characters")
+_NON_ASCII = 1 << _NON_ASCII_CLASS
 # What a client's encoder, not its user, puts in a value: U+FFFD is what the query
 # parser makes of bytes that are not UTF-8 (Latin-1 text, a CESU-8 surrogate, a UTF-16
 # byte order mark sent as %FF%FE); byte order marks and bidirectional overrides are
@@ -477,11 +478,14 @@ def check_value(
                 return
     label = name[:64]
     if broken is not None:
-        # how often learned values carried it is how rare it is
-        w = rarity_weight(upper_rate(st.odd_enc, obs))
-        if w > 0.0:
+        # How often learned values carried it is how rare it is. Once one did, some
+        # client's encoder breaks bytes (a legacy Latin-1 form): it is then as rare as
+        # among the values with non-ASCII characters, the only ones it can break.
+        among = obs if not st.odd_enc else st.classes[_NON_ASCII_CLASS]
+        w = rarity_weight(upper_rate(st.odd_enc, among))
+        if w >= 0.25:  # what one value in ten carries says nothing
             found.append((w, _C["chars"], f"{label}: {broken} (in {st.odd_enc:,} of "
-                          f"{obs:,} values)"))
+                          f"{among:,} values)"))
     if not type_ok:
         w = 0.85 if kind in ("object", "array") else 0.7
         found.append((w, _C["type"], f"{label}: {kind} where {st.dominant()} lives"))

@@ -242,3 +242,23 @@ def test_nested_values_learned_while_the_route_was_cold_are_still_a_type_break()
     score, reasons = s.score("pay", "POST", "/token", parse_body(
         '{"grant_type": ["client_credentials", "client_credentials"], "client_id": "cli_9"}'))
     assert score >= 0.5 and reasons[0] == "grant_type: array where token lives"
+
+
+def test_privilege_name_new_to_the_service_is_flagged_on_a_route_still_learning(
+        store: ProfileStore) -> None:
+    s = ProfileStore()
+    rng = random.Random(5)
+    for _ in range(2500):
+        s.learn("pay", "POST", "/v2/charges", charge(rng))
+    for i in range(40):  # a sign-up route two hours in: far from warm
+        s.learn("pay", "POST", "/v2/users", parse_body(orjson.dumps(
+            {"email": f"u{i}@example.org", "name": f"user {i}"}).decode()))
+    mass = parse_body('{"email": "x@example.org", "name": "x", "is_admin": true}')
+    score, reasons = s.score("pay", "POST", "/v2/users", mass)
+    assert score >= 0.5 and "is_admin" in reasons[0] and "still learning" in reasons[0]
+    # Not a name the service carries elsewhere, nor an ordinary new name.
+    assert s.score("pay", "POST", "/v2/users", parse_body(
+        '{"email": "x@example.org", "currency": "EUR", "nickname": "x"}'))[0] == 0.0
+    # Nor on a route with too few requests to say what it carries.
+    s.learn("pay", "POST", "/v2/teams", parse_body('{"name": "a"}'))
+    assert s.score("pay", "POST", "/v2/teams", parse_body('{"role": "admin"}'))[0] == 0.0
