@@ -31,7 +31,7 @@ from detector.analysis.values import (
     upper_rate,
 )
 
-__all__ = ["COMPONENTS", "LEN_EDGES", "ParamStats", "check_value"]
+__all__ = ["COMPONENTS", "LEN_EDGES", "ParamStats", "broken_encoding", "check_value"]
 
 COMPONENTS = (
     "unknown",
@@ -168,6 +168,29 @@ _PROSE_NEWS = re.compile(r"[{}\[\]`|\\\x00-\x1f\x7f]")
 # shape (a quote in a token or an address) makes the value text: a type break.
 SHAPE_KINDS = frozenset({"text"})
 NG_BINS = 5  # late values by letter pairs they brought: 0, 1, 2, 3, 4 or more
+_NON_ASCII_CLASS = CLASS_NAMES.index("non-ASCII characters")
+_NON_ASCII = 1 << _NON_ASCII_CLASS
+# What a client's encoder, not its user, puts in a value: U+FFFD is what the query
+# parser makes of bytes that are not UTF-8 (Latin-1 text, a CESU-8 surrogate, a UTF-16
+# byte order mark sent as %FF%FE); byte order marks and bidirectional overrides are
+# never typed. A search box takes any language, so these are judged apart from the
+# character masks (whose non-ASCII bits are shared by many characters).
+_BROKEN = re.compile("[\ufffd\ufeff\u202a-\u202e\u2066-\u2069]")
+_BROKEN_NAMES = {"\ufffd": "bytes that are not UTF-8", "\ufeff": "a byte order mark"}
+
+
+def broken_encoding(value: str) -> str | None:
+    """What an encoder broke in ``value`` (None for a value without such characters).
+
+    >>> broken_encoding("gr\ufffd\ufffde"), broken_encoding("\ufeffshoes")
+    ('bytes that are not UTF-8', 'a byte order mark')
+    >>> broken_encoding("abc\u202e"), broken_encoding("größe 日本"), broken_encoding("a")
+    ('a bidirectional override', None, None)
+    """
+    if value.isascii():
+        return None
+    m = _BROKEN.search(value)
+    return None if m is None else _BROKEN_NAMES.get(m.group(), "a bidirectional override")
 
 
 class ParamStats:
@@ -205,6 +228,7 @@ class ParamStats:
         "nmin",
         "nums",
         "obs",
+        "odd_enc",
         "values",
     )
 
@@ -226,6 +250,7 @@ class ParamStats:
         self.ng_hist = [0] * NG_BINS  # ... by letter pairs never seen they brought
         self.enum_new = 0  # ... of which were new to a still-enumerable parameter
         self.dups = 0  # requests carrying the name more than once
+        self.odd_enc = 0  # values carrying what an encoder broke (:func:`broken_encoding`)
         self._derived: _Derived | None = None
 
     def derived(self) -> _Derived:
@@ -249,6 +274,8 @@ class ParamStats:
         counts towards the novelty rates."""
         self._derived = None
         self.obs += 1
+        if bits & _NON_ASCII and _BROKEN.search(value) is not None:
+            self.odd_enc += 1
         vals = self.values
         if vals is not None and value in vals:  # a known value: nothing new in it
             if warm:
@@ -328,7 +355,7 @@ class ParamStats:
             "cmask": f"{self.cmask:x}", "gmask": f"{self.gmask:x}", "late": self.late,
             "tlate": self.tlate,
             "new_chars": self.new_chars, "ng_hist": self.ng_hist, "enum_new": self.enum_new,
-            "dups": self.dups,
+            "dups": self.dups, "odd_enc": self.odd_enc,
         }  # fmt: skip
 
     @classmethod
@@ -354,6 +381,7 @@ class ParamStats:
         if len(p.ng_hist) != NG_BINS:
             raise ValueError("profile state: letter-pair histogram size mismatch")
         p.enum_new, p.dups = int(d.get("enum_new", 0)), int(d.get("dups", 0))
+        p.odd_enc = int(d.get("odd_enc", 0))  # absent in states before it: none counted
         return p
 
 
@@ -426,7 +454,9 @@ def check_value(
             # ({ } [ ] ` | \) is news there.
             newc &= _odd_bits(value)
             newg = 0
-    if type_ok and not long and not bits & d.rare_classes and not newc and not newg:
+    broken = broken_encoding(value) if bits & _NON_ASCII else None
+    if (type_ok and not long and not bits & d.rare_classes and not newc and not newg
+            and broken is None):
         # the usual case: often quiet
         if numeric and d.num_range:
             # _check_range reports nothing for a number in the learned bins +- 5
@@ -447,6 +477,15 @@ def check_value(
             ):
                 return
     label = name[:64]
+    if broken is not None:
+        # How often learned values carried it is how rare it is. Once one did, some
+        # client's encoder breaks bytes (a legacy Latin-1 form): it is then as rare as
+        # among the values with non-ASCII characters, the only ones it can break.
+        among = obs if not st.odd_enc else st.classes[_NON_ASCII_CLASS]
+        w = rarity_weight(upper_rate(st.odd_enc, among))
+        if w >= 0.25:  # what one value in ten carries says nothing
+            found.append((w, _C["chars"], f"{label}: {broken} (in {st.odd_enc:,} of "
+                          f"{among:,} values)"))
     if not type_ok:
         w = 0.85 if kind in ("object", "array") else 0.7
         found.append((w, _C["type"], f"{label}: {kind} where {st.dominant()} lives"))

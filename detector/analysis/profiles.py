@@ -52,6 +52,7 @@ from detector.analysis.param_stats import (
     SHAPE_KINDS,
     ParamStats,
     _odd_bits,
+    broken_encoding,
     check_value,
 )
 from detector.analysis.params import Param
@@ -81,6 +82,11 @@ STATE_FORMAT = "detector.profiles"
 STATE_VERSION = 2  # 2: shape models, duplicates, content types, calibration (1 still loads)
 CAL_BINS = 20  # calibration histogram of a route's prequential scores, bins of 0.05
 CAL_MIN = 100  # scored requests before a route's calibration tempers anything
+# A route still learning judges only privilege-like names new to its whole service
+# (ProfileStore._cold): once it has shown this many requests without them ...
+COLD_MIN = 30
+COLD_SERVICE_MIN = 2000  # ... in a service that has shown this many
+COLD_WEIGHT = 0.6  # as an unknown privilege-like name on a warm, free-form route
 
 # Field names that grant privileges or move money when an API binds request
 # fields to a model wholesale; compared lower-case without '_' and '-'.
@@ -259,7 +265,7 @@ class ProfileStore(DocumentState):
         content types the route was taught)."""
         prof = self._routes.get((service, method, route))
         if prof is None or prof.n < self.min_history:
-            return _ZERO
+            return self._cold(service, method, route, prof, params)
         found: list[tuple[float, int, str]] = []  # (weight, component, reason)
         table = prof.params
         present: set[str] = set()
@@ -277,6 +283,8 @@ class ProfileStore(DocumentState):
             else:
                 present.add(name)
             st = table.get(name)
+            if st is not None and st.obs < self.min_param_obs and _rare_nested(name, st, table):
+                st = None  # a few values nested in a scalar: judged as the type break below
             if st is not None:
                 # The usual case inline: a known name whose value fits (as check_value
                 # would find); anything else takes check_value.
@@ -293,6 +301,7 @@ class ProfileStore(DocumentState):
                     kind in d.ok_kinds
                     and len(value) <= d.len_limit
                     and not info[1] & d.rare_classes
+                    and (value.isascii() or broken_encoding(value) is None)
                 ):
                     if d.num_range and (kind == "int" or kind == "float"):
                         x = info[2]
@@ -389,6 +398,36 @@ class ProfileStore(DocumentState):
         reasons = tuple(dict.fromkeys(r for _, _, r in found))[: self.max_reasons]
         raw = 1.0 - keep
         return Assessment(self._calibrated(prof, raw), reasons, tuple(comps), raw)
+
+    def _cold(self, service: str, method: str, route: str, prof: RouteProfile | None,
+              params: Sequence[Param]) -> Assessment:
+        """A route still learning: only a privilege-like name its service never carried.
+
+        Mass assignment (``is_admin`` in a sign-up body) two hours after a route first
+        shows would otherwise be learned with the route. Its service's vocabulary is the
+        prior: a name no route of a well-known service ever carried, on a route that has
+        shown :data:`COLD_MIN` requests without it, is news before the route is warm.
+        """
+        if prof is None or prof.n < COLD_MIN:
+            return _ZERO
+        table = prof.params
+        names = {n for n, _, _ in params if n not in table and _mass_name(n)}
+        if not names:
+            return _ZERO
+        learned = 0
+        for (svc, _, _), other in self._routes.items():
+            if svc == service:
+                learned += other.n
+                names -= other.params.keys()
+        if not names or learned < COLD_SERVICE_MIN:
+            return _ZERO
+        reasons = tuple(f"unknown parameter {n[:64]} (privilege-like name): never seen in "
+                        f"{learned:,} requests of {service[:64]}; {method} {route[:64]} is "
+                        f"still learning ({prof.n:,} requests)" for n in sorted(names))
+        comps = [0.0] * len(COMPONENTS)
+        comps[_C["mass_assignment"]] = COLD_WEIGHT
+        score = 1.0 - (1.0 - COLD_WEIGHT) ** len(names)
+        return Assessment(score, reasons[: self.max_reasons], tuple(comps), score)
 
     def route_profile(self, key: tuple[str, str, str]) -> RouteProfile | None:
         """The profile of (service, method, route), if any (read-only use)."""
@@ -534,6 +573,26 @@ def _novel(value: str, new_chars: int, new_pairs: int, prose: bool = False) -> b
     if prose:
         return bool(cm & new_chars & _odd_bits(value))
     return bool(cm & new_chars or gm & new_pairs)
+
+
+# A nested name (``grant_type[]``, ``scope.value``) with fewer values than a name needs to
+# be judged, carried by under this share of the requests that carry its scalar parent, is
+# a type break still, however it got learned: a campaign that starts while the route is
+# cold is learned until the route warms up (a minute of it, when it outpaces the route).
+NESTED_RARE = 0.25
+
+
+def _rare_nested(name: str, st: ParamStats, table: dict[str, ParamStats]) -> bool:
+    """Whether ``name`` (few values yet) sits under a scalar the route carries often.
+
+    >>> table = {"grant_type": ParamStats(), "grant_type[]": ParamStats()}
+    >>> table["grant_type"].count, table["grant_type"].kinds = 900, {"token": 900}
+    >>> table["grant_type[]"].count = 6
+    >>> _rare_nested("grant_type[]", table["grant_type[]"], table)
+    True
+    """
+    parent = _scalar_ancestor(name, table)
+    return parent is not None and st.count < NESTED_RARE * table[parent].count
 
 
 def _scalar_ancestor(name: str, table: dict[str, ParamStats]) -> str | None:

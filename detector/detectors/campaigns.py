@@ -18,6 +18,10 @@ still has many participants), and if so:
 
 A client alone (credential stuffing from one address) is no campaign: its
 client-keyed incident stays.
+
+The 4xx and 5xx surges a campaign's own requests cause on its route (a payload
+campaign answered 400/422/500, stuffing met by rate limiting) are dropped here
+too (:mod:`status_echoes`): one campaign, one incident.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from detector.detectors.base import Signal, score_from_p
+from detector.detectors.status_echoes import StatusEchoes
 from detector.kinds import Kind
 from detector.state.component import stamp, unstamp
 from detector.windows.stats import C_404, C_AUTH, C_COUNT, C_ROUTES, C_SCANPATHS
@@ -135,6 +140,7 @@ class CampaignFold:
         self._active: dict[CampaignKey, list[Any]] = {}
         # (service, kind, route) -> usual participants per window (decayed mean)
         self._usual: dict[CampaignKey, float] = {}
+        self.echoes = StatusEchoes()  # the status surges of routes under a campaign
 
     def fold_window(self, x: CampaignWindow) -> list[Signal]:
         """The pipeline's step for one closed window: :meth:`fold`, then :meth:`remember`.
@@ -144,8 +150,9 @@ class CampaignFold:
         """
         crowds = _participants(x.clients)  # one pass over the clients serves both steps
         found = self._campaigns(x, crowds)
-        out = self._fold(x, found)
+        out = self.echoes.drop(self._fold(x, found), x.start, x.end, x.routes)
         self._remember(x, found, crowds)
+        self.echoes.remember(x.signals, x.start, x.end)
         return out
 
     # ---- deciding ----
@@ -189,7 +196,8 @@ class CampaignFold:
 
     def fold(self, x: CampaignWindow) -> list[Signal]:
         """The window's signals with each campaign's client-keyed signals folded into one."""
-        return self._fold(x, self._campaigns(x, _participants(x.clients)))
+        out = self._fold(x, self._campaigns(x, _participants(x.clients)))
+        return self.echoes.drop(out, x.start, x.end, x.routes)
 
     def _fold(self, x: CampaignWindow, found: dict[CampaignKey, dict[str, int]]) -> list[Signal]:
         signals = [self._tail(x, s) for s in _drop_echoes(x.signals)]
@@ -278,6 +286,7 @@ class CampaignFold:
         """Remember this window's campaigns, and the usual crowd of the routes without one."""
         crowds = _participants(x.clients)
         self._remember(x, self._campaigns(x, crowds), crowds)
+        self.echoes.remember(x.signals, x.start, x.end)
 
     def _remember(self, x: CampaignWindow, found: dict[CampaignKey, dict[str, int]],
                   crowds: dict[CampaignKey, dict[str, int]]) -> None:
@@ -316,11 +325,13 @@ class CampaignFold:
                 usual[key] = USUAL_DECAY * len(crowd)
 
     # ---- state (detector.state.component) ----
-    STATE_VERSION = 1
+    STATE_VERSION = 2  # 2: the status echoes' routes (1: none remembered)
 
     def snapshot(self) -> dict[str, Any]:
-        return stamp(self.STATE_VERSION, {"active": self._active, "usual": self._usual})
+        return stamp(self.STATE_VERSION, {"active": self._active, "usual": self._usual,
+                                          "echoes": self.echoes.snapshot()})
 
     def restore(self, data: Any) -> None:
-        st = unstamp(data, self.STATE_VERSION, {}, "campaigns")
+        st = unstamp(data, self.STATE_VERSION, {1: lambda d: {**d, "echoes": {}}}, "campaigns")
         self._active, self._usual = st["active"], st["usual"]
+        self.echoes.restore(st["echoes"])

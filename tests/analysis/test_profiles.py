@@ -204,3 +204,61 @@ def test_never_raises_on_hostile_input(train: list[list[Param]], probe: list[Par
     score, reasons = s.score("svc", "POST", "/x", probe)
     assert 0.0 <= score <= 1.0 and all(isinstance(r, str) for r in reasons)
     assert ProfileStore.load_state(s.save_state()).score("svc", "POST", "/x", probe)[0] == score
+
+
+@pytest.mark.parametrize("query,why", [
+    ("q=r%ED%A0%80", "not UTF-8"),  # a CESU-8 surrogate from a broken encoder
+    ("q=shoes%FF%FE", "not UTF-8"),  # a UTF-16 byte order mark
+    ("q=%E9t%E9", "not UTF-8"),  # Latin-1 where the route takes UTF-8
+    ("q=%EF%BB%BFlego", "byte order mark"),
+])
+def test_broken_encoding_in_a_search_box_is_flagged(store: ProfileStore, query: str,
+                                                    why: str) -> None:
+    score, reasons = store.score("shop", "GET", "/search", parse_query(query))
+    assert score >= 0.5 and any(why in r for r in reasons), (score, reasons)
+
+
+def test_broken_encoding_is_not_news_where_clients_always_sent_it() -> None:
+    # An old site whose clients send Latin-1 queries: replacement characters are its normal.
+    s = ProfileStore()
+    rng = random.Random(3)
+    for _ in range(400):
+        word = "".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 8)))
+        s.learn("old", "GET", "/find", parse_query(f"q={word}{rng.choice(['%E9', ''])}"))
+    assert s.score("old", "GET", "/find", parse_query("q=cafe%E9"))[0] < 0.5
+    assert s.score("shop", "GET", "/search", parse_query("q=Caf%C3%A9+cr%C3%A8me"))[0] == 0.0
+
+
+def test_nested_values_learned_while_the_route_was_cold_are_still_a_type_break() -> None:
+    # A campaign that starts as the route warms up: a few of its arrays get learned.
+    s = ProfileStore()
+    for i in range(300):
+        s.learn("pay", "POST", "/token", parse_body(
+            orjson.dumps({"grant_type": "client_credentials", "client_id": f"cli_{i:06x}"})
+            .decode()))
+    for _ in range(6):
+        s.learn("pay", "POST", "/token", parse_body(
+            '{"grant_type": ["client_credentials", "client_credentials"], "client_id": "c"}'))
+    score, reasons = s.score("pay", "POST", "/token", parse_body(
+        '{"grant_type": ["client_credentials", "client_credentials"], "client_id": "cli_9"}'))
+    assert score >= 0.5 and reasons[0] == "grant_type: array where token lives"
+
+
+def test_privilege_name_new_to_the_service_is_flagged_on_a_route_still_learning(
+        store: ProfileStore) -> None:
+    s = ProfileStore()
+    rng = random.Random(5)
+    for _ in range(2500):
+        s.learn("pay", "POST", "/v2/charges", charge(rng))
+    for i in range(40):  # a sign-up route two hours in: far from warm
+        s.learn("pay", "POST", "/v2/users", parse_body(orjson.dumps(
+            {"email": f"u{i}@example.org", "name": f"user {i}"}).decode()))
+    mass = parse_body('{"email": "x@example.org", "name": "x", "is_admin": true}')
+    score, reasons = s.score("pay", "POST", "/v2/users", mass)
+    assert score >= 0.5 and "is_admin" in reasons[0] and "still learning" in reasons[0]
+    # Not a name the service carries elsewhere, nor an ordinary new name.
+    assert s.score("pay", "POST", "/v2/users", parse_body(
+        '{"email": "x@example.org", "currency": "EUR", "nickname": "x"}'))[0] == 0.0
+    # Nor on a route with too few requests to say what it carries.
+    s.learn("pay", "POST", "/v2/teams", parse_body('{"name": "a"}'))
+    assert s.score("pay", "POST", "/v2/teams", parse_body('{"role": "admin"}'))[0] == 0.0

@@ -110,3 +110,15 @@ def test_benign_lookalikes_raise_nothing(analyzer_factory: type[RequestAnalyzer]
         for i in range(300)
     ]
     assert _run(benign, analyzer_factory) == []
+
+
+def test_broken_encoding_campaign_and_the_400s_it_meets_are_one_incident(
+    analyzer_factory: type[RequestAnalyzer],
+) -> None:
+    # A buggy integration: every other search carries a UTF-16 byte order mark its
+    # encoder breaks; the route rejects all of its requests, the plain-looking ones too.
+    fuzz = [_ev(100 * 60 + i * 2.0, ("q=shoes%FF%FE" if i % 2 else f"q=item+{i % 40}")
+                + f"&page={i % 4}", "9.9.9.9", status=400) for i in range(150)]
+    opened = _run(fuzz, analyzer_factory)
+    mine = [(i.kind, i.client) for i in opened if i.kind != "new_endpoint"]
+    assert mine == [("unusual_payload", "9.9.9.9")], mine
