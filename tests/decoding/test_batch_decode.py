@@ -103,12 +103,40 @@ SHAPES: dict[str, dict[str, st.SearchStrategy[str]]] = {
         "upstream_host": text(["10.0.0.1:80"]) | st.just('{"x": [1, 2]}'),
     },
 }
+# Nested OTel: the same keys as objects in objects ("http.request.method" is
+# {"http": {"request": {"method": ...}}}).
+SHAPES["otel_nested"] = {
+    **{k: v for k, v in SHAPES["otel"].items() if k not in (
+        "network.peer.address", "http.request.header.x-forwarded-for")},
+    "http.server.request.duration": number(-1, 100, True),
+}
 # Keys a usual record has (the others are left out one time in ten).
 REQUIRED = {"otel": set(list(SHAPES["otel"])[:10]), "nginx_json": {"time_iso8601", "request"},
-            "envoy": {"start_time", "method", "path"}}
+            "envoy": {"start_time", "method", "path"},
+            "otel_nested": set(list(SHAPES["otel"])[:10]) - {"service.version"}}
+DECODER = {"otel_nested": "otel"}
 # Keys outside every chunk shape: request headers, deployments, other aliases.
 EXTRA = ["type", "request_id", "http_referer", "x-tenant", "req_x_a", "url.query", "msec",
-         "http.request.header.x-api-version", "body", "request_method", "duration", "service"]
+         "http.request.header.x-api-version", "body", "request_method", "duration", "service",
+         "url.full", "source.ip", "event.duration", "http.request.header", "version"]
+
+
+def nest(fields: list[tuple[str, str]]) -> str:
+    """A JSON object of dotted keys as nested objects (the later of two values wins)."""
+    tree: dict[str, Any] = {}
+    for key, value in fields:
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
+        node[leaf] = value
+    return render(tree)
+
+
+def render(tree: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{orjson.dumps(k).decode()}: "
+                           f"{render(v) if isinstance(v, dict) else v}"
+                           for k, v in tree.items()) + "}"
 
 
 @st.composite
@@ -123,7 +151,11 @@ def records(draw: st.DrawFn, fmt: str, hostile: bool) -> Line:
     if hostile and draw(st.integers(0, 3)) == 0:
         fields.append((draw(st.sampled_from(EXTRA + list(SHAPES[fmt]))),
                        draw(st.sampled_from(HOSTILE + ['"deployment"', '"2"']))))
-    line = ("{" + ", ".join(f"{orjson.dumps(k).decode()}: {v}" for k, v in fields) + "}").encode()
+    if fmt == "otel_nested":
+        line = nest(fields).encode()
+    else:
+        line = ("{" + ", ".join(f"{orjson.dumps(k).decode()}: {v}" for k, v in fields)
+                + "}").encode()
     if hostile and draw(st.integers(0, 2)) == 0:
         cut = draw(st.integers(0, len(line)))
         line = draw(st.sampled_from([
@@ -136,7 +168,7 @@ def records(draw: st.DrawFn, fmt: str, hostile: bool) -> Line:
 
 def per_line(fmt: str, lines: list[Line], first: int) -> list[AccessEvent | DeploymentEvent
                                                               | DecodeError]:
-    dec = make_decoder(fmt, "svc")
+    dec = make_decoder(DECODER.get(fmt, fmt), "svc")
     out: list[AccessEvent | DeploymentEvent | DecodeError] = []
     for no, raw in enumerate(lines, first):
         try:
@@ -148,7 +180,7 @@ def per_line(fmt: str, lines: list[Line], first: int) -> list[AccessEvent | Depl
 
 def check_chunk(fmt: str, lines: list[Line]) -> list[Any] | None:
     """``decode_batch`` of ``lines`` on a fresh decoder: None, or per-line decoding's events."""
-    got = make_decoder(fmt, "svc").decode_batch(lines, "src", 11)  # type: ignore[attr-defined]
+    got = make_decoder(DECODER.get(fmt, fmt), "svc").decode_batch(lines, "src", 11)  # type: ignore[attr-defined]
     if got is not None:
         want = per_line(fmt, lines, 11)
         assert got == want, (lines, got, want)
@@ -173,7 +205,7 @@ def test_usual_chunks_decode_as_line_by_line(fmt: str, data: st.DataObject) -> N
 
 
 def test_the_chunk_path_takes_the_writers_records() -> None:
-    """The simulator's nginx and envoy records go through the chunk path, not around it."""
+    """The simulator's nginx, envoy and nested OTel records go through the chunk path."""
     nginx = (b'{"time_iso8601":"2026-03-17T06:00:00+00:00","remote_addr":"90.150.172.5",'
              b'"request":"POST /v1/auth/refresh HTTP/1.1","status":200,"body_bytes_sent":751,'
              b'"request_time":0.06,"upstream_response_time":"0.059","http_x_forwarded_for":"",'
@@ -186,7 +218,12 @@ def test_the_chunk_path_takes_the_writers_records() -> None:
              b'"authority":"catalog.internal","upstream_host":"10.1.3.11:8080",'
              b'"downstream_remote_address":"10.0.0.7:1234","service":"catalog",'
              b'"version":"1.0"}\n')
-    for fmt, line in (("nginx_json", nginx), ("envoy", envoy)):
+    nested = (b'{"timestamp":"2026-03-17T06:00:00.070Z","service":{"name":"accounts",'
+              b'"version":"3.2.7"},"http":{"request":{"method":"POST","body":{"content":'
+              b'"{\\"a\\":1}"}},"response":{"status_code":200,"body":{"size":751}},"server":'
+              b'{"request":{"duration":0.059923}}},"url":{"path":"/v1/auth/refresh"},'
+              b'"client":{"address":"90.150.172.5"},"user_agent":{"original":"curl/8"}}\n')
+    for fmt, line in (("nginx_json", nginx), ("envoy", envoy), ("otel_nested", nested)):
         got = check_chunk(fmt, [line, line.replace(b"\n", b"\r\n")])
         assert got is not None and got[1].offset == 12
     got = check_chunk("envoy", [envoy])
@@ -196,9 +233,11 @@ def test_the_chunk_path_takes_the_writers_records() -> None:
 
 @pytest.mark.parametrize("fmt", list(SHAPES))
 def test_an_overlong_line_sends_the_chunk_line_by_line(fmt: str) -> None:
-    pad = {"otel": "user_agent.original", "nginx_json": "http_user_agent", "envoy": "user_agent"}
+    pad = {"otel": "user_agent.original", "nginx_json": "http_user_agent", "envoy": "user_agent",
+           "otel_nested": "timestamp"}
     line = b'{"%s": "%s"}' % (pad[fmt].encode(), b"x" * MAX_LINE_BYTES)
-    assert make_decoder(fmt).decode_batch([line], "src", 1) is None  # type: ignore[attr-defined]
+    decoder = make_decoder(DECODER.get(fmt, fmt))
+    assert decoder.decode_batch([line], "src", 1) is None  # type: ignore[attr-defined]
 
 
 def test_a_learned_time_key_sends_chunks_line_by_line() -> None:
