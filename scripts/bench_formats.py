@@ -1,6 +1,6 @@
 """Per-format throughput: the same requests in every supported format, three rates each.
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_formats.py [--lines 200000] [--json OUT]
+    .venv/bin/python scripts/bench_formats.py [--lines 200000] [--repeat 3] [--json OUT]
 
 The corpus is generated once under ``.bench/formats/``: the simulator's bench profile
 (flat OTel, several services) merged into one time-ordered file, then the same
@@ -13,8 +13,10 @@ not write), with the two renderers below. For each format, in the same run:
           on the line decoded to str (the decoder's first two steps, nothing else);
   decode  :class:`~detector.decoding.stage.LineDecoder` over the file's lines (chunked,
           as replay reads a file), items only;
-  replay  ``run_replay`` without request analysis in a child process (the code on the
-          child's PYTHONPATH: the caller's, else this checkout).
+  replay  ``run_replay`` without request analysis in a child process.
+
+The code measured is this checkout's, or the one on the caller's PYTHONPATH (to measure
+another checkout on the same corpus: ``PYTHONPATH=../other python scripts/bench_formats.py``).
 
 Rates are per CPU second (user + system of the measuring process), best of
 ``--repeat``: the machine is shared, and CPU time is what other jobs do not inflate.
@@ -40,6 +42,8 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
+if "PYTHONPATH" not in os.environ:  # this checkout's code, unless the caller chose another
+    sys.path.insert(0, str(REPO))
 FORMATS = ("otel", "otel_nested", "nginx_json", "envoy", "clf", "alb", "wsgi")
 _MIX = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
