@@ -61,8 +61,9 @@ c0 = cpu()
 summary, _ = run_replay([path], analyzer=None, settings=Settings(), fmt=fmt, service="default",
                         deployments=None, sinks=[make_sink("jsonl:" + out)], dead_letter=None,
                         progress=False)
-print(json.dumps({"events": summary.events, "bad": summary.bad, "cpu_s": cpu() - c0,
-                  "incidents": sum(summary.incidents.values())}))
+import detector
+print(json.dumps({"code": detector.__file__, "events": summary.events, "bad": summary.bad,
+                  "cpu_s": cpu() - c0, "incidents": sum(summary.incidents.values())}))
 """
 
 
@@ -230,8 +231,11 @@ def replay(fmt: str, path: Path, repeat: int) -> dict[str, float]:
     best: dict[str, float] = {}
     for _ in range(repeat):
         out.unlink(missing_ok=True)
-        res = subprocess.run([sys.executable, "-c", CHILD, str(out), fmt.split("_nested")[0],
-                              str(path)], env=env, capture_output=True, text=True, check=True)
+        # -P: not the working directory first on sys.path (a checkout there would shadow
+        # the one PYTHONPATH names).
+        res = subprocess.run([sys.executable, "-P", "-c", CHILD, str(out),
+                              fmt.split("_nested")[0], str(path)],
+                             env=env, capture_output=True, text=True, check=True)
         fig = json.loads(res.stdout.strip().splitlines()[-1])
         if not best or fig["cpu_s"] < best["cpu_s"]:
             best = fig
@@ -264,7 +268,7 @@ def main() -> int:
                      "decode_ratio": round(dec_rate / raw_rate, 3), "replay_events": rep["events"],
                      "replay_bad": rep["bad"], "replay_per_s": round(rep_rate),
                      "replay_ratio": round(rep_rate / raw_rate, 3),
-                     "incidents": rep["incidents"]}
+                     "incidents": rep["incidents"], "replay_code": rep["code"]}
         base = "orjson.loads" if fmt not in ("clf", "alb", "wsgi") else "regex match"
         print(f"| {fmt} | {n_dec:,} | {base} | {raw_rate:,.0f} | {dec_rate:,.0f} "
               f"| {dec_rate / raw_rate:.3f} | {rep_rate:,.0f} | {rep_rate / raw_rate:.3f} |",
