@@ -45,6 +45,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python scripts/bench_replay.py
+	$(BIN)/python scripts/bench_formats.py
 	$(BIN)/python scripts/bench_scan.py
 	$(BIN)/python scripts/bench_service.py --lines 300000 --processes 2
 	$(BIN)/python scripts/bench_enumeration.py

@@ -14,13 +14,14 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._text import TextDecoder
+from detector.decoding.clf import QUOTED
 from detector.events import AccessEvent
 
 _ALB = re.compile(
     r"(?:https?|h2|grpcs?|wss?) (\S+) \S+ (\S+) \S+ "  # type time elb client:port target:port
     r"(\S+) (\S+) (\S+) "  # request / target / response processing times (s, -1 = n/a)
     r"(\S+) \S+ \S+ (\S+) "  # elb_status_code target_status_code received_bytes sent_bytes
-    r'"([^"]*)" "((?:[^"\\]|\\.)*)"'  # "request" "user_agent"
+    r'"([^"]*)" ' + QUOTED +  # "request" "user_agent"
     r'(?: \S+ \S+ \S+ "([^"]*)")?'  # ssl_cipher ssl_protocol target_group_arn "trace_id"
     r"(?: .*)?\Z",  # AWS keeps appending fields: tolerate any number
     re.DOTALL,

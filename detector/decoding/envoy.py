@@ -16,6 +16,7 @@ from detector.decoding._common import (
     to_status,
 )
 from detector.decoding._json import JsonDecoder
+from detector.decoding.envoy_batch import decode_chunk
 from detector.decoding.headers import HeaderKeys, envoy_header_name
 from detector.events import AccessEvent
 
@@ -67,8 +68,8 @@ class EnvoyDecoder(JsonDecoder):
         duration = to_seconds(duration, 1e-3)
 
         size = get("bytes_sent")
-        if type(size) is not int:
-            size = to_count(size)
+        if type(size) is not int or size < 0:
+            size = to_count(size)  # a negative count is no count, as in every other format
 
         client = client_of(get("x_forwarded_for"), get("downstream_remote_address"))
 
@@ -101,3 +102,13 @@ class EnvoyDecoder(JsonDecoder):
             (ts, service, version, method, path, query, status, duration, size,
              client, ua, body, request_id, source, offset, headers),
         )  # fmt: skip
+
+    def decode_batch(self, raws: list[bytes], source: str, first: int
+                     ) -> list[AccessEvent] | None:
+        """The events of ``raws`` (lines ``first``, ``first + 1``... of ``source``) decoded
+        column-wise (:mod:`detector.decoding.envoy_batch`) when every one is a record of its
+        shape, else None: the caller decodes them line by line."""
+        if self._time_key != "start_time":  # records read so far taught another time key
+            return None
+        return decode_chunk(raws, source, first, self.default_service, self._methods,
+                            self._parse_ts)

@@ -19,6 +19,7 @@ from detector.decoding._common import (
 )
 from detector.decoding._json import JsonDecoder
 from detector.decoding.headers import HeaderKeys, nginx_header_name
+from detector.decoding.nginx_batch import decode_chunk
 from detector.events import AccessEvent
 
 # Where this format carries a request body, most usual key first.
@@ -173,3 +174,13 @@ class NginxJsonDecoder(JsonDecoder):
             (ts, service, version, method, path, query, status, duration, size,
              client, ua, body, request_id, source, offset, headers),
         )  # fmt: skip
+
+    def decode_batch(self, raws: list[bytes], source: str, first: int
+                     ) -> list[AccessEvent] | None:
+        """The events of ``raws`` (lines ``first``, ``first + 1``... of ``source``) decoded
+        column-wise (:mod:`detector.decoding.nginx_batch`) when every one is a record of its
+        shape, else None: the caller decodes them line by line."""
+        if self._time_key != "time_iso8601":  # records read so far taught another time key
+            return None
+        return decode_chunk(raws, source, first, self.default_service, self._methods,
+                            self._parse_ts)

@@ -21,6 +21,7 @@ from detector.decoding._common import (
 from detector.decoding._json import Getter, JsonDecoder
 from detector.decoding.headers import HeaderKeys, Headers, otel_header_name, with_object
 from detector.decoding.otel_batch import decode_chunk
+from detector.decoding.otel_nested_batch import decode_chunk as nested_chunk
 from detector.events import AccessEvent
 
 _INF = float("inf")
@@ -133,11 +134,17 @@ class OtelDecoder(JsonDecoder):
     def decode_batch(self, raws: list[bytes], source: str, first: int
                      ) -> list[AccessEvent] | None:
         """The events of ``raws`` (lines ``first``, ``first + 1``... of ``source``) decoded
-        column-wise (:mod:`detector.decoding.otel_batch`) when every one is a flat record
-        :meth:`_fast` takes, else None: the caller decodes them line by line."""
-        if self._core is None:  # this source has another layout
-            return None
-        return decode_chunk(raws, source, first, self._methods, self._parse_ts)
+        column-wise when every one is a flat record :meth:`_fast` takes
+        (:mod:`detector.decoding.otel_batch`) or every one a nested record of the usual
+        layout (:mod:`detector.decoding.otel_nested_batch`), else None: the caller decodes
+        them line by line."""
+        got = None
+        if self._core is not None:  # else this source has another layout than the flat one
+            got = decode_chunk(raws, source, first, self._methods, self._parse_ts)
+        if got is None and self._time_key == "timestamp":  # as the per-line reading has it
+            got = nested_chunk(raws, source, first, self.default_service, self._methods,
+                               self._parse_ts)
+        return got
 
     def _generic(self, obj: dict[str, Any], source: str, offset: int, nested: bool = False,
                  headers: Headers | None = None) -> AccessEvent:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.decoding.conftest import T, decode
 from tests.decoding.samples import ALB, WSGI
@@ -114,3 +118,27 @@ def test_wsgi() -> None:
     )
     bare = WSGI.split(" ", 1)[1]  # without loghub's file-name prefix
     assert decode("wsgi", bare).path == e.path
+
+
+# The quoted-field pattern before it was unrolled: one alternation per character.
+_OLD_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=st.text(alphabet='a"\\ /?x\n\r', max_size=12),
+       tail=st.text(alphabet='a"\\ -0.5', max_size=12))
+def test_unrolled_quoted_fields_match_as_before(request: str, tail: str) -> None:
+    """The unrolled quoted-field pattern takes the same lines, with the same groups."""
+    from detector.decoding import alb, clf
+
+    old_clf = re.compile(clf._CLF.pattern.replace(clf.QUOTED, _OLD_QUOTED), re.DOTALL)
+    old_alb = re.compile(alb._ALB.pattern.replace(clf.QUOTED, _OLD_QUOTED), re.DOTALL)
+    assert old_clf.pattern != clf._CLF.pattern and old_alb.pattern != alb._ALB.pattern
+    for line in (f'h - - [t] "{request}" 200 5 "{tail}" "{request}"{tail}',
+                 f'h - - [t] "{request}" 200 5{tail}',
+                 f'https t e c:1 t:2 0.1 0.2 0.3 200 200 1 2 "GET / H" "{request}"{tail}',
+                 f'https t e c:1 t:2 0.1 0.2 0.3 200 200 1 2 "GET / H" "{request}" a b c '
+                 f'"{tail}"'):
+        for new, old in ((clf._CLF, old_clf), (alb._ALB, old_alb)):
+            a, b = new.match(line), old.match(line)
+            assert (a and a.groups()) == (b and b.groups()), line
