@@ -101,6 +101,24 @@ def process_batched(p: Stages, items: Iterable[Item], size: int = BATCH) -> None
         ingest_batch(p, chunk)
 
 
+def process_chunks(p: Stages, chunks: Iterable[list[Item]], size: int = BATCH) -> None:
+    """:func:`process_batched` over items given as lists: lists of ``size`` items or more
+    go through whole, smaller ones are gathered up to ``size`` first."""
+    buf: list[Item] = []
+    for chunk in chunks:
+        if buf:
+            buf.extend(chunk)
+            if len(buf) >= size:
+                ingest_batch(p, buf)
+                buf = []
+        elif len(chunk) >= size:
+            ingest_batch(p, chunk)
+        else:
+            buf = list(chunk)
+    if buf:
+        ingest_batch(p, buf)
+
+
 def ingest_batch(p: Stages, items: list[Item]) -> None:
     """Count ``items`` (events, deployments, bad records in arrival order) exactly as
     :func:`~detector.pipeline.ingest.ingest` does."""
