@@ -14,10 +14,12 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from detector.decoding import MAX_LINE_BYTES
 from detector.decoding.stage import CHUNK_LINES, Item, LineDecoder, Overlong
 from detector.events import BadRecord
-from detector.sources.merge import merge_chunks
+from detector.sources.merge import F64, merge_chunks
 from detector.sources.timeguard import plausible_chunks, plausible_times
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -233,6 +235,14 @@ def _key(item: Item) -> float:
     return item[0] if item.__class__ is not BadRecord else float("-inf")  # type: ignore[return-value]
 
 
+def _keys(items: list[Item]) -> F64:
+    """:func:`_key` of each of ``items``."""
+    bad = BadRecord
+    ninf = float("-inf")
+    return np.array([it[0] if it.__class__ is not bad else ninf for it in items],
+                    dtype=np.float64)
+
+
 def merged(sources: list[FileSource]) -> Iterator[Item]:
     """Items of several inputs merged in event-time order (rotated files, several hosts).
 
@@ -253,4 +263,4 @@ def merged_chunks(sources: list[FileSource]) -> Iterator[list[Item]]:
     guarded = [plausible_chunks(s.chunks()) for s in sources]
     if len(guarded) == 1:
         return guarded[0]
-    return merge_chunks(guarded, _key)
+    return merge_chunks(guarded, _keys)

@@ -16,11 +16,14 @@ hostile interleavings in tests/sources/test_merge_chunks.py.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 T = TypeVar("T")
+F64 = npt.NDArray[np.float64]
 
 
 class _Run(Generic[T]):
@@ -31,59 +34,59 @@ class _Run(Generic[T]):
     def __init__(self, chunks: Iterator[list[T]]) -> None:
         self.chunks = chunks
         self.items: list[T] = []
-        self.keys: list[float] = []
-        self.top = -float("inf")
+        self.keys: F64 = np.empty(0)
+        self.top = -np.inf
 
-    def refill(self, key: Callable[[T], float]) -> bool:
+    def refill(self, keys_of: Callable[[list[T]], F64]) -> bool:
         """Buffer the input's next non-empty list; False at the end of the input."""
         for chunk in self.chunks:
             if not chunk:
                 continue
-            top = self.top
-            keys = []
-            for k in map(key, chunk):
-                if k > top:
-                    top = k
-                keys.append(top)
-            self.items, self.keys, self.top = chunk, keys, top
+            keys = keys_of(chunk)
+            keys[0] = max(keys[0], self.top)
+            np.maximum.accumulate(keys, out=keys)
+            self.items, self.keys, self.top = chunk, keys, float(keys[-1])
             return True
         return False
 
 
 def merge_chunks(inputs: list[Iterator[list[T]]],
-                 key: Callable[[T], float]) -> Iterator[list[T]]:
+                 keys_of: Callable[[list[T]], F64]) -> Iterator[list[T]]:
     """The items of ``inputs`` (each a series of lists) in the order of
-    ``heapq.merge(*flattened inputs, key=key)``, as lists (never an empty one).
+    ``heapq.merge(*flattened inputs, key=key)``, as lists (never an empty one);
+    ``keys_of(list)`` gives the keys of a list's items (a new array: it is written to).
 
     >>> a = iter([[1.0, 5.0], [2.0, 6.0]])
     >>> b = iter([[3.0], [4.0, 7.0]])
-    >>> [x for chunk in merge_chunks([a, b], float) for x in chunk]
+    >>> [x for chunk in merge_chunks([a, b], np.array) for x in chunk]
     [1.0, 3.0, 4.0, 5.0, 2.0, 6.0, 7.0]
     """
-    runs = [r for r in (_Run(c) for c in inputs) if r.refill(key)]
+    runs = [r for r in (_Run(c) for c in inputs) if r.refill(keys_of)]
     while runs:
         # Nothing unread sorts before (the smallest last running maximum, its input).
-        last = min(range(len(runs)), key=lambda j: runs[j].keys[-1])
-        bound = runs[last].keys[-1]
-        parts: list[tuple[list[T], list[float]]] = []
+        last = min(range(len(runs)), key=lambda j: runs[j].top)
+        bound = runs[last].top
+        items: list[list[T]] = []
+        keys: list[F64] = []
         for j, run in enumerate(runs):
             if j == last:
                 cut = len(run.items)
-            elif j < last:
-                cut = bisect_right(run.keys, bound)
-            else:
-                cut = bisect_left(run.keys, bound)
+            else:  # an earlier input's equal keys go first, a later one's after
+                cut = int(np.searchsorted(run.keys, bound, "right" if j < last else "left"))
             if cut == len(run.items):
-                parts.append((run.items, run.keys))
-                run.items, run.keys = [], []
+                items.append(run.items)
+                keys.append(run.keys)
+                run.items, run.keys = [], run.keys[:0]
             elif cut:
-                parts.append((run.items[:cut], run.keys[:cut]))
-                del run.items[:cut], run.keys[:cut]
-        if len(parts) == 1:
-            yield parts[0][0]
+                items.append(run.items[:cut])
+                keys.append(run.keys[:cut])
+                del run.items[:cut]
+                run.keys = run.keys[cut:]
+        if len(items) == 1:
+            yield items[0]
         else:
-            items = [x for got, _ in parts for x in got]
-            keys = [k for _, ks in parts for k in ks]
             # Stable: equal keys keep input order, then each input's own order.
-            yield [items[i] for i in sorted(range(len(keys)), key=keys.__getitem__)]
-        runs = [r for r in runs if r.items or r.refill(key)]
+            flat = [x for got in items for x in got]
+            order = np.argsort(np.concatenate(keys), kind="stable").tolist()
+            yield [flat[i] for i in order]
+        runs = [r for r in runs if r.items or r.refill(keys_of)]
