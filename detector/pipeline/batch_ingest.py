@@ -466,9 +466,9 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     if len(versions) > 1 or any(st[VER0] not in versions for st in stats):
         # Versions as small ints (equal strings, equal codes): the events whose version
         # differs from their series window's first, compared column-wise.
-        code = {v: i for i, v in enumerate(versions)}
-        ev_code = np.fromiter(map(code.__getitem__, ver), np.int64, len(ver))
-        first_code = np.array([code.get(st[VER0], -1) for st in stats], dtype=np.int64)
+        ver_code = {v: i for i, v in enumerate(versions)}
+        ev_code = np.fromiter(map(ver_code.__getitem__, ver), np.int64, len(ver))
+        first_code = np.array([ver_code.get(st[VER0], -1) for st in stats], dtype=np.int64)
         for k in np.flatnonzero(ev_code != first_code[inv]).tolist():
             ev = evs[k]
             st = stats[inv_l[k]]
