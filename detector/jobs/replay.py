@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +21,11 @@ from detector.events import BadRecord, Item
 from detector.gc_tuning import throughput_gc
 from detector.jobs.interrupt import Interrupted, StopRequest, stop_on_signals, until_stopped
 from detector.pipeline import Pipeline, RunSummary
-from detector.pipeline.batch_ingest import process_batched
+from detector.pipeline.batch_ingest import process_batched, process_chunks
 from detector.sinks import Sink
 from detector.sinks.fanout import SinkFanOut
 from detector.sources.dead_letter import DeadLetterFile
-from detector.sources.files import FileSource, SourceError, merged
+from detector.sources.files import FileSource, SourceError, merged, merged_chunks
 
 # Keys of access events (CONTRACTS §1, nginx, envoy): a line holding two of them
 # (method, path, status...) and no "type": "deployment" is an access log line. One
@@ -146,16 +147,22 @@ def feed_pipeline(
         if report_deployment_errors:
             for rec in early_bad:
                 pipeline.reject(rec)
-    items: Iterable[Item] = merged(sources)
-    if stop is not None:
-        items = until_stopped(items, stop)
-    if select is not None:
-        items = select(items)
     with throughput_gc():
-        if any(s.streaming for s in sources):  # a batch would wait for more input
-            pipeline.process(items)
+        if any(s.streaming for s in sources):  # a chunk would wait for more input
+            items: Iterable[Item] = merged(sources)
+            if stop is not None:
+                items = until_stopped(items, stop)
+            pipeline.process(items if select is None else select(items))
         else:
-            process_batched(pipeline, items)  # the batch hot path (same state as per event)
+            # The hot path: lists of items from the decoder to the batch ingest, the stop
+            # checked between lists (what was taken is processed and flushed whole).
+            chunks: Iterable[list[Item]] = merged_chunks(sources)
+            if stop is not None:
+                chunks = until_stopped(chunks, stop)
+            if select is None:
+                process_chunks(pipeline, chunks)
+            else:
+                process_batched(pipeline, select(chain.from_iterable(chunks)))
         if stop:
             for sink in pipeline.sinks:
                 sink.flush()

@@ -101,6 +101,24 @@ def process_batched(p: Stages, items: Iterable[Item], size: int = BATCH) -> None
         ingest_batch(p, chunk)
 
 
+def process_chunks(p: Stages, chunks: Iterable[list[Item]], size: int = BATCH) -> None:
+    """:func:`process_batched` over items given as lists: lists of ``size`` items or more
+    go through whole, smaller ones are gathered up to ``size`` first."""
+    buf: list[Item] = []
+    for chunk in chunks:
+        if buf:
+            buf.extend(chunk)
+            if len(buf) >= size:
+                ingest_batch(p, buf)
+                buf = []
+        elif len(chunk) >= size:
+            ingest_batch(p, chunk)
+        else:
+            buf = list(chunk)
+    if buf:
+        ingest_batch(p, buf)
+
+
 def ingest_batch(p: Stages, items: list[Item]) -> None:
     """Count ``items`` (events, deployments, bad records in arrival order) exactly as
     :func:`~detector.pipeline.ingest.ingest` does."""
@@ -290,9 +308,7 @@ def _resolve(p: Stages, pks: list[tuple[str, str, str]], sids: list[int | None],
     pc = series_ix.path_cache
     odd_paths = series_ix.odd_paths
     widx = w.tolist()
-    for k, sid in enumerate(sids):
-        if sid is not None:
-            continue
+    for k in [k for k, sid in enumerate(sids) if sid is None]:  # only those are visited
         pk = pks[k]
         sid = pc.get(pk)
         if sid is None:
@@ -448,7 +464,12 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     ver = part.ver
     versions = set(ver)
     if len(versions) > 1 or any(st[VER0] not in versions for st in stats):
-        for k in [k for k, v in enumerate(ver) if v != stats[inv_l[k]][VER0]]:
+        # Versions as small ints (equal strings, equal codes): the events whose version
+        # differs from their series window's first, compared column-wise.
+        ver_code = {v: i for i, v in enumerate(versions)}
+        ev_code = np.fromiter(map(ver_code.__getitem__, ver), np.int64, len(ver))
+        first_code = np.array([ver_code.get(st[VER0], -1) for st in stats], dtype=np.int64)
+        for k in np.flatnonzero(ev_code != first_code[inv]).tolist():
             ev = evs[k]
             st = stats[inv_l[k]]
             vers = st[VERS]

@@ -10,13 +10,17 @@ import io
 import sys
 import zlib
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from detector.decoding import MAX_LINE_BYTES
-from detector.decoding.stage import Item, LineDecoder, Overlong
+from detector.decoding.stage import CHUNK_LINES, Item, LineDecoder, Overlong
 from detector.events import BadRecord
-from detector.sources.timeguard import plausible_times
+from detector.sources.merge import F64, merge_chunks
+from detector.sources.timeguard import plausible_chunks, plausible_times
 
 GZIP_MAGIC = b"\x1f\x8b"
 # An over-long line is never held whole: its first RAW_PREFIX bytes go to the
@@ -209,8 +213,17 @@ class FileSource:
         return self._decoder.detected
 
     def __iter__(self) -> Iterator[Item]:
-        # The decoder's generator itself, no layer between: this is replay's hot loop.
         return self._decoder.decode(self._lines())
+
+    def chunks(self) -> Iterator[list[Item]]:
+        """The items of this input as lists (replay's hot path: one step per list, not per
+        item); reads ahead, so a streaming input's items are better taken one by one."""
+        if type(self).__iter__ is not FileSource.__iter__:  # a subclass picks its items
+            items = iter(self)
+            while chunk := list(islice(items, CHUNK_LINES)):
+                yield chunk
+            return
+        yield from self._decoder.decode_chunks(self._lines())
 
     def close(self) -> None:
         if self.stream is not sys.stdin.buffer:
@@ -222,13 +235,32 @@ def _key(item: Item) -> float:
     return item[0] if item.__class__ is not BadRecord else float("-inf")  # type: ignore[return-value]
 
 
+def _keys(items: list[Item]) -> F64:
+    """:func:`_key` of each of ``items``."""
+    bad = BadRecord
+    ninf = float("-inf")
+    return np.array([it[0] if it.__class__ is not bad else ninf for it in items],
+                    dtype=np.float64)
+
+
 def merged(sources: list[FileSource]) -> Iterator[Item]:
     """Items of several inputs merged in event-time order (rotated files, several hosts).
 
     Absurd event times are judged per input, against its own times, before the
     merge (one outlier would otherwise hold back the rest of its input there).
+    Streaming inputs are read item by item; files in chunks (:func:`merged_chunks`).
     """
+    if not any(s.streaming for s in sources):
+        return chain.from_iterable(merged_chunks(sources))
     guarded = [plausible_times(s) for s in sources]
     if len(guarded) == 1:
         return guarded[0]
     return heapq.merge(*guarded, key=_key)
+
+
+def merged_chunks(sources: list[FileSource]) -> Iterator[list[Item]]:
+    """:func:`merged` as lists of items (in the same order), for inputs that never wait."""
+    guarded = [plausible_chunks(s.chunks()) for s in sources]
+    if len(guarded) == 1:
+        return guarded[0]
+    return merge_chunks(guarded, _keys)

@@ -52,58 +52,166 @@ def _agreeing(held: list[AccessEvent]) -> list[AccessEvent]:
     return [e for e in held if abs(e.ts - mid) <= SLACK]
 
 
-class _Guard:
-    """State of one input's check (see the module docstring)."""
+class TimeGuard:
+    """One input's check (see the module docstring), fed a list of items at a time.
+
+    A list whose event times all lie within ``SLACK`` of the latest accepted time
+    (nothing held) passes whole after one ``max``: judged one by one, every event in it
+    would pass too, since the latest accepted time only grows. Any other list is judged
+    item by item. The items handed out are those of :func:`plausible_times`, in order.
+
+    >>> def ev(ts, n):
+    ...     return AccessEvent(ts, "s", None, "GET", "/", "", 200, None, None, "c", "", None,
+    ...                        None, "f", n)
+    >>> g = TimeGuard()
+    >>> first = g.feed([ev(1e9 + i, i) for i in range(20)])
+    >>> chunk = [ev(1e9 + 20 + i, 20 + i) for i in range(10)]
+    >>> len(first), g.feed(chunk) is chunk  # the head judged, then a chunk passed whole
+    (20, True)
+    >>> [r.offset for r in g.feed([ev(5e9, 30), ev(1e9 + 31, 31)]) + g.end()]  # 30: absurd
+    [31, 30]
+    """
 
     def __init__(self) -> None:
         self.anchor = -float("inf")  # latest accepted event time
         self.held: list[AccessEvent] = []
         self.since = 0  # accepted events since the first held one
+        self._head: list[Item] | None = []  # the first HEAD events; None once judged
+        self._n = 0  # access events in the head
 
-    def head(self, items: list[Item]) -> Iterator[Item]:
+    def feed(self, items: list[Item]) -> list[Item]:
+        """The items of ``items`` that can be handed out now, in order (held ones later)."""
+        if self._head is not None:
+            out: list[Item] = []
+            k = self._fill_head(items, out)
+            if self._head is not None:
+                return out
+            out.extend(self._each(items[k:]))
+            return out
+        if not self.held:
+            ae = AccessEvent
+            times = [it[0] for it in items if it.__class__ is ae]
+            if not times:
+                return items
+            top: float = max(times)
+            if top <= self.anchor + SLACK:
+                if top > self.anchor:
+                    self.anchor = top
+                return items
+        return self._each(items)
+
+    def end(self) -> list[Item]:
+        """What is still held at the end of the input, released or rejected."""
+        out: list[Item] = []
+        if self._head is not None:
+            out.extend(self._judge_head(self._head))
+            self._head = None
+        if self.held:
+            out.extend(self.decide(final=True))
+        return out
+
+    def _fill_head(self, items: list[Item], out: list[Item]) -> int:
+        """Collect the head from ``items`` (bad records go straight to ``out``); once it
+        has HEAD events, judge it into ``out``. Returns how many items were taken."""
+        head = self._head
+        assert head is not None
+        for k, item in enumerate(items):
+            cls = item.__class__
+            if cls is BadRecord:
+                out.append(item)
+                continue
+            head.append(item)
+            if cls is AccessEvent:
+                self._n += 1
+                if self._n >= HEAD:
+                    out.extend(self._judge_head(head))
+                    self._head = None
+                    return k + 1
+        return len(items)
+
+    def _judge_head(self, items: list[Item]) -> list[Item]:
+        """The head, anchored on its median."""
         events = [e for e in items if e.__class__ is AccessEvent]
         mid = _median(events) if len(events) >= END_CONFIRM else None
+        out: list[Item] = []
         for it in items:
             if it.__class__ is AccessEvent:
                 ts = it[0]
                 if mid is not None and abs(ts - mid) > SLACK:
-                    yield _outlier(it)
+                    out.append(_outlier(it))
                     continue
                 if ts > self.anchor:
                     self.anchor = ts
-            yield it
+            out.append(it)
+        return out
 
-    def hold(self, ev: AccessEvent) -> Iterator[Item]:
+    def _each(self, items: list[Item]) -> list[Item]:
+        """``items`` after the head, judged one by one."""
+        out: list[Item] = []
+        held = self.held
+        for item in items:
+            if item.__class__ is not AccessEvent:
+                out.append(item)
+                continue
+            ts: float = item[0]
+            if ts <= self.anchor + SLACK:
+                if ts > self.anchor:
+                    self.anchor = ts
+                out.append(item)
+                if held:
+                    self.since += 1
+                    if self.since >= DECIDE:
+                        out.extend(self.reject())
+            else:
+                out.extend(self.hold(item))
+        return out
+
+    def hold(self, ev: AccessEvent) -> list[Item]:
         """Hold ``ev``, a jump ahead; every CONFIRM of them, see if the jump is real."""
         held = self.held
         if not held:
             self.since = 0
         held.append(ev)
         if len(held) % CONFIRM == 0 or len(held) >= HELD_MAX:
-            yield from self.decide(final=False)
+            return self.decide(final=False)
+        return []
 
-    def decide(self, final: bool) -> Iterator[Item]:
+    def decide(self, final: bool) -> list[Item]:
         """Release the held events that agree as a gap in the logs, or reject them."""
         held = self.held
         group = _agreeing(held)
         need = END_CONFIRM if final else CONFIRM
         if len(group) >= need and (len(group) > self.since or len(held) >= HELD_MAX):
             keep = {id(e) for e in group}
-            for e in held:
-                yield e if id(e) in keep else _outlier(e)
+            out: list[Item] = [e if id(e) in keep else _outlier(e) for e in held]
             self.anchor = max(self.anchor, max(e.ts for e in group))
             held.clear()
-        elif final or len(held) >= HELD_MAX:
-            yield from self.reject()
+            return out
+        if final or len(held) >= HELD_MAX:
+            return self.reject()
+        return []
 
-    def reject(self) -> Iterator[Item]:
-        for e in self.held:
-            yield _outlier(e)
+    def reject(self) -> list[Item]:
+        out: list[Item] = [_outlier(e) for e in self.held]
         self.held.clear()
+        return out
+
+
+def plausible_chunks(chunks: Iterable[list[Item]]) -> Iterator[list[Item]]:
+    """:func:`plausible_times` over an input given as lists of items (no empty list out)."""
+    guard = TimeGuard()
+    for chunk in chunks:
+        out = guard.feed(chunk)
+        if out:
+            yield out
+    out = guard.end()
+    if out:
+        yield out
 
 
 def plausible_times(items: Iterable[Item]) -> Iterator[Item]:
-    """``items`` of one input with absurd event times turned into bad records.
+    """``items`` of one input with absurd event times turned into bad records, each
+    handed out as soon as it is judged (a pipe's lines, as they arrive).
 
     >>> def ev(ts, n):
     ...     return AccessEvent(ts, "s", None, "GET", "/", "", 200, None, None, "c", "", None,
@@ -116,35 +224,8 @@ def plausible_times(items: Iterable[Item]) -> Iterator[Item]:
     >>> sum(isinstance(r, AccessEvent) for r in out)
     199
     """
-    guard = _Guard()
-    it = iter(items)
-    head: list[Item] = []
-    n = 0
-    for item in it:
-        if item.__class__ is BadRecord:
-            yield item
-            continue
-        head.append(item)
-        if item.__class__ is AccessEvent:
-            n += 1
-            if n >= HEAD:
-                break
-    yield from guard.head(head)
-    held = guard.held
-    for item in it:
-        if item.__class__ is not AccessEvent:
-            yield item
-            continue
-        ts = item[0]
-        if ts <= guard.anchor + SLACK:
-            if ts > guard.anchor:
-                guard.anchor = ts
-            yield item
-            if held:
-                guard.since += 1
-                if guard.since >= DECIDE:
-                    yield from guard.reject()
-        else:
-            yield from guard.hold(item)
-    if held:
-        yield from guard.decide(final=True)
+    guard = TimeGuard()
+    feed = guard.feed
+    for item in items:
+        yield from feed([item])
+    yield from guard.end()

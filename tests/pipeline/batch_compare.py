@@ -4,13 +4,14 @@ counters, the series index and the incidents."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import cycle
 from typing import Any
 
 from detector.config import Settings
 from detector.events import Item
 from detector.pipeline import Pipeline
-from detector.pipeline.batch_ingest import process_batched
+from detector.pipeline.batch_ingest import process_batched, process_chunks
 from detector.sinks import MemorySink
 
 
@@ -26,10 +27,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _cut(items: Sequence[Item], sizes: Sequence[int]) -> Iterator[list[Item]]:
+    """``items`` as lists of ``sizes[0]``, ``sizes[1]``... items in turn."""
+    at = 0
+    for size in cycle(sizes):
+        if at >= len(items):
+            return
+        yield list(items[at:at + size])
+        at += size
+
+
 def run(items: Sequence[Item], *, batched: bool, batch: int = 64,
         settings: Settings | None = None, analyze: bool = True,
-        wall_clock: Callable[[], float] | None = None) -> dict[str, Any]:
-    """The observable outcome of one pipeline fed ``items``."""
+        wall_clock: Callable[[], float] | None = None,
+        chunks: Sequence[int] = ()) -> dict[str, Any]:
+    """The observable outcome of one pipeline fed ``items`` (batched: as lists of the
+    ``chunks`` sizes in turn through ``process_chunks``, when given)."""
     from detector.analysis.analyzer import RequestAnalyzer
 
     sink = MemorySink()
@@ -43,7 +56,9 @@ def run(items: Sequence[Item], *, batched: bool, batch: int = 64,
         evaluate(w, series, clients, pending, last)
 
     p._evaluate = watch  # type: ignore[method-assign]
-    if batched:
+    if batched and chunks:
+        process_chunks(p, _cut(items, chunks), batch)
+    elif batched:
         process_batched(p, items, batch)
     else:
         p.process(items)
@@ -65,11 +80,12 @@ def run(items: Sequence[Item], *, batched: bool, batch: int = 64,
 
 
 def assert_same(items: Sequence[Item], sizes: Sequence[int] = (1, 7, 256),
-                **kw: Any) -> dict[str, Any]:
-    """Both paths agree on ``items`` (at each batch size of ``sizes``); returns the outcome."""
+                chunks: Sequence[int] = (), **kw: Any) -> dict[str, Any]:
+    """Both paths agree on ``items`` (at each batch size of ``sizes``, and given as lists
+    of the ``chunks`` sizes when there are some); returns the outcome."""
     want = run(items, batched=False, **kw)
     for size in sizes:
-        got = run(items, batched=True, batch=size, **kw)
+        got = run(items, batched=True, batch=size, chunks=chunks, **kw)
         for key in want:
             assert got[key] == want[key], f"{key} differs at batch size {size}"
     return want

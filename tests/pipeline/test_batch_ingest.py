@@ -3,9 +3,10 @@ path: the same items, window state, counters and incidents, on every format."""
 
 from __future__ import annotations
 
+import heapq
 import os
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -18,7 +19,9 @@ from detector.decoding.otel import OtelDecoder
 from detector.decoding.stage import LineDecoder
 from detector.events import BadRecord, DeploymentEvent, Item
 from detector.simulate import simulate
-from detector.sources.files import FileSource, merged
+from detector.sources.files import FileSource, merged, merged_chunks
+from detector.sources.files import _key as files_key
+from detector.sources.timeguard import plausible_times
 from tests.pipeline.batch_compare import assert_same
 
 T0 = datetime(2026, 3, 20, tzinfo=UTC).timestamp()
@@ -136,6 +139,35 @@ def test_bench_profile_slice_decodes_and_counts_alike(tmp_path: Path,
     assert batch == lines  # the same events, positions and order
     out = assert_same(batch)
     assert out["counts"][0] == len(batch)
+
+
+def test_bench_slice_in_chunks_merges_and_counts_as_item_by_item(tmp_path: Path) -> None:
+    """Replay's chunk path (decoder lists, time guard, merge and batch ingest by list)
+    against the item-by-item one, on five inputs with bad lines, late lines and absurd
+    times spliced in."""
+    simulate(tmp_path, profile="bench", lines=12_000, hours=0.5, seed=12)
+    files = sorted(tmp_path.glob("access-*.log"))
+    rng = random.Random(5)
+    for f in files:
+        lines = f.read_bytes().splitlines(keepends=True)
+        for _ in range(6):
+            at = rng.randrange(20, len(lines))
+            rec = orjson.loads(lines[at])
+            then = datetime.fromisoformat(rec["timestamp"]) - timedelta(hours=1)  # late
+            rec["timestamp"] = rng.choice(["2031-01-01T00:00:00Z", then.isoformat()])
+            lines.insert(at, orjson.dumps(rec) + b"\n")
+            lines.insert(rng.randrange(len(lines)), b"not a log line\n")
+        f.write_bytes(b"".join(lines))
+    sources = [FileSource(str(f)) for f in files]
+    by_item = list(heapq.merge(*(plausible_times(iter(s)) for s in sources),
+                               key=files_key))
+    chunked = [it for chunk in merged_chunks([FileSource(str(f)) for f in files])
+               for it in chunk]
+    assert chunked == by_item
+    reasons = {r.reason.split(":")[0] for r in chunked if isinstance(r, BadRecord)}
+    assert "timestamp far outside the input's time range" in reasons
+    out = assert_same(chunked, sizes=(4096, 97), chunks=(1024, 1, 3000, 17))
+    assert out["counts"][1] > 0  # late events counted alike
 
 
 def test_deployments_and_version_changes_keep_their_place() -> None:
