@@ -41,6 +41,10 @@ LEARNED = 100
 # requests learned and those from before the deploy that the history still holds
 # (a bad deploy an hour into a quiet route's life). This many of them at least.
 PREVIOUS_VERSION = 30
+# The span since a deploy, the cause looked for, holds as few requests as the surge
+# had time to bring: it needs this many hits in this many requests (not min_hits in
+# min_requests), the exact tail's alpha being the guard (4 of 18 on a 0.1 % route).
+DEPLOY_HITS, DEPLOY_REQUESTS = 4, 15
 # A long span fires only while its last 6-10 windows show the surge on their own
 # at this level: an hour-long span would otherwise re-raise a surge that ended.
 CARRY_ALPHA = 0.01
@@ -133,9 +137,12 @@ class RatioSurgeDetector:
     def new_state(self) -> _State:
         return _State(self.prior)
 
-    def _surges(self, k: int, n: int, p0: float) -> bool:
+    def _surges(self, k: int, n: int, p0: float, since_deploy: bool = False) -> bool:
         """Enough hits, in enough requests, far enough above the baseline share."""
-        if self.min_requests > n or self.min_hits > k:
+        hits, requests = self.min_hits, self.min_requests
+        if since_deploy:
+            hits, requests = min(hits, DEPLOY_HITS), min(requests, DEPLOY_REQUESTS)
+        if requests > n or hits > k:
             return False
         share = k / n
         return share >= p0 + self.min_increase and share >= 1.5 * p0
@@ -196,7 +203,7 @@ class RatioSurgeDetector:
                     return None
                 a, b = a + kp, b + np_ - kp
             p0 = a / (a + b)
-            if (last_n != nh and self._surges(kh, nh, p0)
+            if (last_n != nh and self._surges(kh, nh, p0, since_deploy=not h)
                     and self._carries(history, widx, k, n, p0)):
                 p = betabinom_sf(kh, nh, a, b)
                 if p <= self.alpha:
