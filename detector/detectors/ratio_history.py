@@ -66,6 +66,24 @@ def totals(hist: deque[list[int]], first: int) -> tuple[int, int]:
     return k, n
 
 
+def owed_before(hist: deque[list[int]], first: int) -> tuple[int, int]:
+    """(hits, requests) not learned yet of the blocks starting before window ``first``.
+
+    >>> h: deque[list[int]] = deque()
+    >>> record(h, 100, 1, 30, defer=True)
+    >>> record(h, 103, 5, 6, defer=True, deployed=103)
+    >>> owed_before(h, 103)
+    (1, 30)
+    """
+    k = n = 0
+    for b in hist:
+        if b[B_FIRST] >= first:
+            break
+        k += b[B_OWED_HITS]
+        n += b[B_OWED_REQS]
+    return k, n
+
+
 def forgive(hist: deque[list[int]]) -> None:
     """A window was flagged: nothing the history still owes the baseline is learned."""
     for b in hist:

@@ -23,6 +23,7 @@ from detector.detectors.ratio_history import (
     SPAN_BLOCKS,
     expire,
     forgive,
+    owed_before,
     record,
     totals,
 )
@@ -36,6 +37,14 @@ GROW_UNTIL = 100  # requests: a span holding this many is enough, no longer one 
 # windows are learned only once they leave the longest span, and until then its
 # share is the prior's, which a route failing 10 % of the time by nature is far from.
 LEARNED = 100
+# ... except the span since a deployment, judged against the previous version: the
+# requests learned and those from before the deploy that the history still holds
+# (a bad deploy an hour into a quiet route's life). This many of them at least.
+PREVIOUS_VERSION = 30
+# The span since a deploy, the cause looked for, holds as few requests as the surge
+# had time to bring: it needs this many hits in this many requests (not min_hits in
+# min_requests), the exact tail's alpha being the guard (4 of 18 on a 0.1 % route).
+DEPLOY_HITS, DEPLOY_REQUESTS = 4, 15
 # A long span fires only while its last 6-10 windows show the surge on their own
 # at this level: an hour-long span would otherwise re-raise a surge that ended.
 CARRY_ALPHA = 0.01
@@ -128,9 +137,12 @@ class RatioSurgeDetector:
     def new_state(self) -> _State:
         return _State(self.prior)
 
-    def _surges(self, k: int, n: int, p0: float) -> bool:
+    def _surges(self, k: int, n: int, p0: float, since_deploy: bool = False) -> bool:
         """Enough hits, in enough requests, far enough above the baseline share."""
-        if self.min_requests > n or self.min_hits > k:
+        hits, requests = self.min_hits, self.min_requests
+        if since_deploy:
+            hits, requests = min(hits, DEPLOY_HITS), min(requests, DEPLOY_REQUESTS)
+        if requests > n or hits > k:
             return False
         share = k / n
         return share >= p0 + self.min_increase and share >= 1.5 * p0
@@ -138,8 +150,10 @@ class RatioSurgeDetector:
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
         n = int(win.stats[COUNT])
         k = int(win.stats[self.index])
-        if state.seen < self.warmup or k < 1 or state.baseline.n < LEARNED:
+        if state.seen < self.warmup or k < 1:
             return None
+        if state.baseline.n < LEARNED:
+            return self._check_long(state, win, k, n, young=True)
         p0 = state.baseline.share()
         hist = list(state.recent)
         widest = n + sum(m for _, m in hist[-(max(HORIZONS) - 1) :])
@@ -163,14 +177,16 @@ class RatioSurgeDetector:
             return None
         return self._check_long(state, win, k, n)
 
-    def _check_long(self, state: _State, win: SeriesWindow, k: int, n: int) -> Signal | None:
+    def _check_long(self, state: _State, win: SeriesWindow, k: int, n: int,
+                    young: bool = False) -> Signal | None:
+        """The growing spans of a quiet route; ``young`` (the baseline has not learned
+        LEARNED requests yet): the span since a deployment only."""
         history = _history(state)
         size = win.end - win.start
         if not history or size <= 0:
             return None
-        p0 = state.baseline.share()
         widx = int(win.start // size)
-        spans = [(h, (widx - h + 1) // BLOCK * BLOCK) for h in LONG_HORIZONS]
+        spans = [] if young else [(h, (widx - h + 1) // BLOCK * BLOCK) for h in LONG_HORIZONS]
         deployed = _deploy_window(win, size)
         if deployed is not None and widx - max(LONG_HORIZONS) < deployed <= widx:
             spans.insert(0, (0, deployed))  # since the deploy: no traffic from before it
@@ -178,9 +194,18 @@ class RatioSurgeDetector:
         for h, first in spans:
             kh, nh = totals(history, first)
             kh, nh = kh + k, nh + n
-            if (last_n != nh and self._surges(kh, nh, p0)
+            a, b = state.baseline.beta()
+            if not h:
+                # The previous version: what was learned, and what it served before the
+                # deploy that is still waiting in the history to be learned.
+                kp, np_ = owed_before(history, first)
+                if young and state.baseline.n + np_ < PREVIOUS_VERSION:
+                    return None
+                a, b = a + kp, b + np_ - kp
+            p0 = a / (a + b)
+            if (last_n != nh and self._surges(kh, nh, p0, since_deploy=not h)
                     and self._carries(history, widx, k, n, p0)):
-                p = betabinom_sf(kh, nh, *state.baseline.beta())
+                p = betabinom_sf(kh, nh, a, b)
                 if p <= self.alpha:
                     span = (widx - first + 1) * size
                     return self._signal(win, kh / nh, p0, p, h or widx - first + 1, span, kh, nh,

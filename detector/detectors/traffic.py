@@ -47,7 +47,10 @@ SHARE_VOLUME = 200.0
 SERVICE_MOVE_MAX = 3.0
 ACTIVE_DECAY = 0.995  # per window: the share of windows with traffic over ~200 windows
 INTERMITTENT = 0.2  # a route with traffic in fewer of its windows than this is intermittent
-ACTIVE_WINDOWS = 30.0  # decayed windows seen before a route can be called intermittent
+# Decayed windows seen before a route can be called intermittent: about the default
+# warm-up's 30 windows (27.9 decayed), so a route whose first burst is followed by half
+# an hour of silence is judged by its bursts from its first judged window on.
+ACTIVE_WINDOWS = 25.0
 
 
 class _State:
@@ -134,10 +137,12 @@ def _by_share(state: _State, win: SeriesWindow, e: float) -> float | None:
     return by_share
 
 
-def _horizons(state: _State, x: float, e: float) -> Iterator[tuple[int, float, float]]:
-    """(windows, count, expected) summed over each of HORIZONS that the history covers."""
+def _horizons(state: _State, x: float, e: float, alone: bool = False
+              ) -> Iterator[tuple[int, float, float]]:
+    """(windows, count, expected) summed over each of HORIZONS that the history covers;
+    ``alone``: the current window only."""
     hist = list(state.recent)
-    for h in HORIZONS:
+    for h in HORIZONS[:1] if alone else HORIZONS:
         if h > 1 and len(hist) < h - 1:
             continue
         past = hist[-(h - 1) :] if h > 1 else []
@@ -224,7 +229,11 @@ class TrafficDetector:
         if by_share is not None and x < spike_ratio * max(by_share, 1.0):
             return None  # the rest of the service rose with the route
         disp = state.baseline.dispersion
-        for h, X, E in _horizons(state, x, e):
+        # A window under half of the flagged one before it is the episode's end: it stands
+        # alone, or a sum would carry the episode's excess (a walk's minutes, which the
+        # client detectors judged) onto its last seconds.
+        ending = state.streak > 0 and bool(state.recent) and state.recent[-1][0] > 2.0 * x
+        for h, X, E in _horizons(state, x, e, alone=ending):
             ref = e
             if h > 1 and slow * h < E:
                 # A ramp lasts: only a sum over windows is judged against the slow
@@ -237,7 +246,7 @@ class TrafficDetector:
                 s.spike_min_count * h**0.5 <= X
                 and spike_ratio * max(E, 1.0) <= X
                 and x >= spike_ratio * max(ref, 1.0)
-                and not self._explained(win, x, ref)
+                and not self._explained(win, x, ref, spike_ratio)
             ):
                 p = _upper_p(X, E, disp)
                 if p <= s.alpha:
@@ -316,11 +325,13 @@ class TrafficDetector:
         )
 
     @staticmethod
-    def _explained(win: SeriesWindow, x: float, e: float) -> bool:
-        """Excess traffic made mostly of 401/403/404 answers: credential stuffing or
-        probing, which the auth and scanning detectors report with better keys."""
+    def _explained(win: SeriesWindow, x: float, e: float, ratio: float) -> bool:
+        """Excess traffic made mostly of 401/403/404 answers, or without which the window
+        would be no spike: credential stuffing or probing, which the auth and scanning
+        detectors report with better keys (a stuffing run's failures vary from minute to
+        minute around half the excess; the rest of the window is the route's own)."""
         failures = int(win.stats[SAUTH]) + int(win.stats[S404])
-        return failures >= 0.5 * max(x - e, 1.0)
+        return failures >= 0.5 * max(x - e, 1.0) or x - failures < ratio * max(e, 1.0)
 
     def _signal(
         self, kind: Kind, win: SeriesWindow, x: float, e: float, p: float, horizon: int,
@@ -447,6 +458,11 @@ class TrafficDetector:
                 state.baseline.reset_to(x)  # a change this long is the new normal
                 state.streak = 0
             return
+        if state.streak > SHORT_EPISODE and state.episode > 0:
+            # A long spike is over. If it ramped up, the fast level followed its climb
+            # before the test was sure: back to where the climb started, or the way
+            # down to the route's own level reads as a drop.
+            state.baseline.rewind_to_ramp(win.start)
         self._end_episode(state)
         if recurring or held:
             # A known job's burst teaches neither the level nor the peak envelope; a

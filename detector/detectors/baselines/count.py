@@ -51,6 +51,7 @@ class CountBaseline:
         "gamma",
         "slow",
         "lags",
+        "lag_disp",
     )
 
     def __init__(
@@ -72,6 +73,9 @@ class CountBaseline:
         # The level every LAG_EVERY learned windows over the last half hour, deseasonalised:
         # the lowest is where a ramp that both levels followed started from.
         self.lags: list[float] = []
+        # The dispersion at the same samples (absent in older snapshots): a ramp that was
+        # learned inflated it as much as it lifted the level.
+        self.lag_disp: list[float] = []
 
     def _factor(self, t: float) -> float:
         s = self.season
@@ -103,6 +107,33 @@ class CountBaseline:
         lags: list[float] = getattr(self, "lags", None) or []  # absent in older snapshots
         slow = self.slow_forecast(t)
         return min(slow, min(lags) * self._factor(t)) if lags else slow
+
+    def rewind_to_ramp(self, t: float) -> None:
+        """Forget a ramp the fast level followed: back to :meth:`ramp_forecast`'s level,
+        and to the lowest dispersion of the same half hour.
+
+        >>> b = CountBaseline()
+        >>> for i in range(60):
+        ...     b.learn(10.0 + (i >= 40) * (i - 40) * 2.0, i * 60.0)  # a ramp from window 40
+        >>> b.forecast(3600.0)[0] > 30 > 15 > b.ramp_forecast(3600.0)
+        True
+        >>> inflated = b.dispersion
+        >>> b.rewind_to_ramp(3600.0)
+        >>> round(b.forecast(3600.0)[0], 1) == round(b.ramp_forecast(3600.0), 1)
+        True
+        >>> b.dispersion < inflated  # as noisy as before the ramp
+        True
+        """
+        if self.level is None:
+            return
+        f = self._factor(t)
+        low = self.ramp_forecast(t) / f if f > 1e-6 else self.level
+        if low < self.level:
+            self.level = low
+            self.trend = 0.0
+            calm = getattr(self, "lag_disp", None)
+            if calm:
+                self.dispersion = min(self.dispersion, min(calm))
 
     def learn(self, x: float, t: float) -> None:
         if self.level is None:
@@ -140,8 +171,14 @@ class CountBaseline:
             if lags is None:
                 lags = self.lags = []
             lags.append(self.level)
+            disp = getattr(self, "lag_disp", None)
+            if disp is None:
+                disp = self.lag_disp = []
+            disp.append(self.dispersion)
             if len(lags) > LAGS:
                 del lags[0]
+            if len(disp) > LAGS:
+                del disp[0]
 
     def _start_season(self) -> None:
         means = [
@@ -183,4 +220,5 @@ class CountBaseline:
         self.level = x / f
         self.slow = self.level
         self.lags = []
+        self.lag_disp = []
         self.trend = 0.0
