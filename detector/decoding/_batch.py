@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
 from detector.decoding._common import ABSENT, split_target, to_method
+from detector.decoding.base import MAX_LINE_BYTES
 from detector.decoding.otel_batch import event_times
 
 _I64 = -(1 << 63)
@@ -34,6 +36,22 @@ def orjson_ints(*columns: Sequence[Any]) -> bool:
         if ints and (min(ints) < _I64 or max(ints) >= _U64):
             return False
     return True
+
+
+def records(raws: list[bytes], decode: Callable[[bytes], Any]) -> list[Any] | None:
+    """Each of ``raws`` through msgspec's ``decode`` into its record shape, or None when a
+    line is over the line cap or not of that shape (the chunk goes line by line).
+
+    >>> decode = msgspec.json.Decoder(dict).decode
+    >>> records([b'{"a": 1}'], decode), records([b'['], decode)
+    ([{'a': 1}], None)
+    """
+    if max(map(len, raws)) > MAX_LINE_BYTES:
+        return None
+    try:
+        return list(map(decode, raws))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def unset_to_none(col: Sequence[Any]) -> Sequence[Any]:

@@ -28,7 +28,6 @@ from detector.decoding._common import (
     to_seconds,
     to_status,
 )
-from detector.decoding.base import MAX_LINE_BYTES
 from detector.events import AccessEvent
 
 _INF = float("inf")
@@ -104,11 +103,8 @@ def decode_chunk(raws: list[bytes], source: str, first: int, default_service: st
     ...              parse_timestamp) is None
     True
     """
-    if max(map(len, raws)) > MAX_LINE_BYTES:
-        return None
-    try:
-        recs = list(map(_DECODE, raws))
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    recs = col.records(raws, _DECODE)
+    if recs is None:
         return None
     (ts, method, path, status, dur, upstream, size, addr, xff, ua, rid, service, version
      ) = list(zip(*map(msgspec.structs.astuple, recs), strict=True))[:_USED]

@@ -31,7 +31,6 @@ from detector.decoding._common import (
     to_seconds,
     to_status,
 )
-from detector.decoding.base import MAX_LINE_BYTES
 from detector.events import AccessEvent
 
 _INF = float("inf")
@@ -117,11 +116,8 @@ def decode_chunk(raws: list[bytes], source: str, first: int, default_service: st
     >>> decode_chunk([line[:-1] + b', "x": 1}'], "f", 1, "web", {}, parse_timestamp) is None
     True
     """
-    if max(map(len, raws)) > MAX_LINE_BYTES:
-        return None
-    try:
-        recs = list(map(_DECODE, raws))
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    recs = col.records(raws, _DECODE)
+    if recs is None:
         return None
     (ts, request, status, rt, upstream, size, addr, xff, ua, body, service, version
      ) = zip(*map(msgspec.structs.astuple, recs), strict=True)

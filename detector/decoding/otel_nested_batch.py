@@ -22,7 +22,6 @@ from msgspec import UNSET, Struct, UnsetType
 
 from detector.decoding import _batch as col
 from detector.decoding._common import ABSENT, new_event, strip_port, to_status
-from detector.decoding.base import MAX_LINE_BYTES
 from detector.decoding.otel_batch import event_times
 from detector.events import AccessEvent
 
@@ -115,11 +114,8 @@ def decode_chunk(raws: list[bytes], source: str, first: int, default_service: st
     ...  for e in decode_chunk([line], "f", 9, "web", {}, parse_timestamp)]
     [('GET', 'b=1', 404, None, '1.2.3.4', '-', 9)]
     """
-    if max(map(len, raws)) > MAX_LINE_BYTES:
-        return None
-    try:
-        recs = list(map(_DECODE, raws))
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    recs = col.records(raws, _DECODE)
+    if recs is None:
         return None
     sizes = [UNSET if r.http.response.body is UNSET else r.http.response.body.size
              for r in recs]
