@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -275,10 +276,12 @@ class _Part:
             self.cand = cand
             return
         take = ix.tolist()
-        self.evs = [evs[k] for k in take]
+        # itemgetter picks a tuple in C (of one index it gives the item itself).
+        pick = itemgetter(*take) if len(take) > 1 else lambda c: (c[take[0]],)
+        self.evs = list(pick(evs))
         self.svc, self.ver, self.path, self.client, self.ua = (
-            tuple([c[k] for k in take])
-            for c in (cols[SERVICE], cols[VERSION], cols[PATH], cols[CLIENT], cols[USER_AGENT]))
+            pick(c) for c in (cols[SERVICE], cols[VERSION], cols[PATH], cols[CLIENT],
+                              cols[USER_AGENT]))
         self.sid, self.t, self.status, self.dur, self.nb = (
             sid[ix], t[ix], status[ix], dur[ix], nb[ix])
         self.cand = None if cand is None else [cand[k] for k in take]
@@ -288,6 +291,10 @@ def _observe_versions(p: Stages, svc: tuple[str, ...], ver: tuple[str | None, ..
                       ts: tuple[float, ...]) -> None:
     """Versions seen in traffic, in arrival order (nothing to do when none changes)."""
     last_ver = p.windows.last_version
+    # Most batches: every event carries its service's last version (one lookup and
+    # one comparison per event, no pairs to build).
+    if list(map(last_ver.get, svc)) == list(ver):
+        return
     pairs = set(zip(svc, ver, strict=True))
     if all(v is None or last_ver.get(s) == v for s, v in pairs):
         return
@@ -303,23 +310,9 @@ def _resolve(p: Stages, pks: list[tuple[str, str, str]], sids: list[int | None],
     """Resolve the path-cache misses in arrival order, filling ``sids`` (and ``odd``);
     returns the index of the first event whose resolution dropped the cache (where the
     span must end), else ``len(pks)``."""
-    series_ix = p.series
-    pc = series_ix.path_cache
-    odd_paths = series_ix.odd_paths
-    widx = w.tolist()
-    for k in [k for k, sid in enumerate(sids) if sid is None]:  # only those are visited
-        pk = pks[k]
-        sid = pc.get(pk)
-        if sid is None:
-            size = len(pc)
-            sid = series_ix.resolve(pk, int(widx[k]), ts[k])
-            if len(pc) != size + 1:  # templates changed: what was cached may be stale
-                sids[k] = sid
-                return k
-        sids[k] = sid
-        if analyze:
-            odd[k] = pk in odd_paths
-    return len(pks)
+    todo = [k for k, sid in enumerate(sids) if sid is None]  # only those are visited
+    stop = p.series.resolve_misses(pks, todo, w.tolist(), ts, sids, odd if analyze else None)
+    return len(pks) if stop < 0 else stop
 
 
 def _candidates(p: Stages, cols: list[tuple[Any, ...]], odd: list[bool]) -> list[bool]:
@@ -496,12 +489,16 @@ def _add_cells(stats: list[list[Any]], slot: int, total: int, cells: I64,
     list at ``slot`` (created on first use when None) and the group's sum into the
     counter at ``total`` (none when negative)."""
     nz = np.flatnonzero(cells)
-    for cell, c in zip(nz.tolist(), cells[nz].tolist(), strict=True):
-        g, b = divmod(cell, width)
+    counts = cells[nz]
+    groups = nz // width
+    for g, b, c in zip(groups.tolist(), (nz - groups * width).tolist(), counts.tolist(),
+                       strict=True):
         st = stats[g]
         target = st[slot]
         if target is None:
             target = st[slot] = [0] * width
         target[b] += c
-        if total >= 0:
-            st[total] += c
+    if total >= 0:  # each group's sum, once per group
+        sums = np.bincount(groups, weights=counts).tolist()
+        for g in np.unique(groups).tolist():
+            stats[g][total] += int(sums[g])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetector
@@ -123,6 +123,72 @@ class SeriesIndex:
         self.path_cache[pk] = sid
         self.path_cache_bytes += sys.getsizeof(path) + PATH_ENTRY_BYTES
         return sid
+
+    def resolve_misses(self, pks: Sequence[PathKey], todo: Iterable[int],
+                       widx: Sequence[float], ts: Sequence[float],
+                       sids: list[int | None], odd: list[bool] | None = None) -> int:
+        """:meth:`resolve` for ``pks[k]``, ``k`` in ``todo`` (in order; those cached by an
+        earlier one meanwhile are looked up), into ``sids[k]`` (and whether the path is
+        in :attr:`odd_paths` then into ``odd[k]``), in one loop: the batch
+        path's misses (bench: a third of all events carry a raw path never seen). Returns
+        the first ``k`` whose resolution dropped the cache (what was looked up before it
+        may be stale), else -1.
+
+        >>> from detector.config import DetectorSettings
+        >>> from detector.detectors.registry import build
+        >>> made = build(DetectorSettings())
+        >>> ix = SeriesIndex(RouteTemplater(), made.series, made.traffic, made.new_endpoint,
+        ...                  ServiceStarts())
+        >>> pks = [("shop", "GET", "/items/1"), ("shop", "GET", "/items/2"),
+        ...        ("shop", "GET", "/items/1")]
+        >>> sids = [None, None, None]
+        >>> ix.resolve_misses(pks, [0, 1, 2], [0.0] * 3, [1.0, 2.0, 3.0], sids), sids
+        (-1, [0, 0, 0])
+        """
+        pc = self.path_cache
+        template = self.templater.template
+        templater = self.templater
+        first = self.starts.first
+        odd_paths = self.odd_paths
+        sid_of: dict[Any, int] = self.sid_of
+        plain = _PLAIN_METHODS
+        suspicious_char = _SUSPICIOUS_CHAR.search
+        getsizeof = sys.getsizeof
+        for k in todo:
+            pk = pks[k]
+            sid = pc.get(pk)
+            if sid is not None:
+                sids[k] = sid
+                if odd is not None:
+                    odd[k] = pk in odd_paths
+                continue
+            # resolve(pk, int(widx[k]), ts[k]) with its lookups hoisted out of the loop.
+            svc, method, path = pk
+            if svc not in first:  # ServiceStarts.seen
+                first[svc] = ts[k]
+            route = template(svc, path)
+            gen = templater.generation
+            dropped = (gen != self._gen or len(pc) >= PATH_CACHE_MAX
+                       or self.path_cache_bytes >= PATH_CACHE_BYTES)
+            if dropped:
+                self._gen = gen
+                self._drop_cache()
+            if method not in plain or (suspicious_char(path) is not None
+                                       and _SUSPICIOUS_PATH.search(path) is not None):
+                odd_paths.add(pk)
+            if method not in KNOWN_METHODS:
+                method = "OTHER"
+            sid = sid_of.get((svc, method, route))
+            if sid is None:
+                sid = self._series_of(SeriesKey(svc, method, route), int(widx[k]))
+            pc[pk] = sid
+            self.path_cache_bytes += getsizeof(path) + PATH_ENTRY_BYTES
+            sids[k] = sid
+            if odd is not None:
+                odd[k] = pk in odd_paths
+            if dropped:
+                return k
+        return -1
 
     def _series_of(self, key: SeriesKey, widx: int) -> int:
         """The series of a key not indexed yet: a new one, or the overflow's."""
