@@ -253,7 +253,7 @@ def _count(p: Stages, evs: list[AccessEvent], t: F64, w: F64, keep: I64, end: in
             win = ws.open_window(widx)
             if t[f] < ws.first_ts:
                 ws.first_ts = float(t[f])
-        part = _Part(evs, cols, sid_arr, t, status_all, d_all, nb_all, cand, ix)
+        part = _Part(evs, cols, pks, sid_arr, t, status_all, d_all, nb_all, cand, ix)
         _count_window(p, win, widx, part)
         summary.events += len(part.evs)
     return end
@@ -262,15 +262,16 @@ def _count(p: Stages, evs: list[AccessEvent], t: F64, w: F64, keep: I64, end: in
 class _Part:
     """The columns of one window's events in a span (all of them when ``ix`` is None)."""
 
-    __slots__ = ("evs", "svc", "ver", "path", "client", "ua", "sid", "t", "status",
+    __slots__ = ("evs", "svc", "ver", "pks", "client", "ua", "sid", "t", "status",
                  "dur", "nb", "cand")
 
-    def __init__(self, evs: list[AccessEvent], cols: list[tuple[Any, ...]], sid: I64,
+    def __init__(self, evs: list[AccessEvent], cols: list[tuple[Any, ...]],
+                 pks: list[tuple[str, str, str]], sid: I64,
                  t: F64, status: F64, dur: F64, nb: F64, cand: list[bool] | None,
                  ix: I64 | None) -> None:
         if ix is None:
-            self.evs = evs
-            self.svc, self.ver, self.path = cols[SERVICE], cols[VERSION], cols[PATH]
+            self.evs, self.pks = evs, pks
+            self.svc, self.ver = cols[SERVICE], cols[VERSION]
             self.client, self.ua = cols[CLIENT], cols[USER_AGENT]
             self.sid, self.t, self.status, self.dur, self.nb = sid, t, status, dur, nb
             self.cand = cand
@@ -278,10 +279,9 @@ class _Part:
         take = ix.tolist()
         # itemgetter picks a tuple in C (of one index it gives the item itself).
         pick = itemgetter(*take) if len(take) > 1 else lambda c: (c[take[0]],)
-        self.evs = list(pick(evs))
-        self.svc, self.ver, self.path, self.client, self.ua = (
-            pick(c) for c in (cols[SERVICE], cols[VERSION], cols[PATH], cols[CLIENT],
-                              cols[USER_AGENT]))
+        self.evs, self.pks = list(pick(evs)), list(pick(pks))
+        self.svc, self.ver, self.client, self.ua = (
+            pick(c) for c in (cols[SERVICE], cols[VERSION], cols[CLIENT], cols[USER_AGENT]))
         self.sid, self.t, self.status, self.dur, self.nb = (
             sid[ix], t[ix], status[ix], dur[ix], nb[ix])
         self.cand = None if cand is None else [cand[k] for k in take]
@@ -383,9 +383,8 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     uas = [st[UAS] for st in stats]
     client_of = cur_c.get
     cks = list(zip(part.svc, part.client, strict=True))
-    path = part.path
-    for k, (ck, g, ua, sid) in enumerate(zip(cks, inv_l, part.ua, part.sid.tolist(),
-                                             strict=True)):
+    for ck, g, ua, sid, pk in zip(cks, inv_l, part.ua, part.sid.tolist(), part.pks,
+                                  strict=True):
         d = uas[g]
         d[ua] = d.get(ua, 0) + 1
         cs = client_of(ck)
@@ -401,14 +400,14 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
                     cs[C_SERIES] = {per: cs[C_COUNT] - 1, sid: 1}
         if id_bearing[sid]:  # object ids a client walks (object_enumeration)
             objs = cs[C_OBJ]
-            if objs is None:
-                cs[C_OBJ] = (ck[0], evs[k][METHOD], path[k])
+            if objs is None:  # its (service, method, raw path), as the per-event path
+                cs[C_OBJ] = pk
                 cs[C_OBJ_SID] = sid
             elif objs.__class__ is list:
                 if len(objs) < OBJ_CAP:
-                    objs.append((sid, path[k]))
+                    objs.append((sid, pk[2]))
             else:
-                cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, path[k])]
+                cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, pk[2])]
     # Failures: counters, samples and client walks, in order.
     for k in np.flatnonzero(status >= 400).tolist():
         ev = evs[k]
