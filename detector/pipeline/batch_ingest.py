@@ -4,9 +4,10 @@
 gives for the same items, in fewer Python steps: a run of access events is cut
 into spans in which no window closes (found with numpy from the event times),
 and each span is counted per window with group-by and bincount: series counts,
-latency and size histograms, user agents, clients. What keeps its arrival order
-(samples, error samples, client failures, object walks, requests for analysis,
-per-version stats) is walked in order over the few events it concerns.
+latency and size histograms. User agents and client windows (most get a single
+request: nothing to aggregate) are counted in one pass in arrival order; what else
+keeps its arrival order (samples, error samples, client failures, requests for
+analysis, per-version stats) is walked in order over the few events it concerns.
 
 Whatever a span cannot take as a whole goes through the per-event path: the event
 that closes windows (or lies beyond the future limit), a cached-path drop during
