@@ -150,7 +150,7 @@ class RecordDecoder:
         append = out.append
         # Fast pass: every record has a known decoder, no prefix to strip, fits the cap.
         if not strip:
-            got = self._columnar(decoders, source, cap, records)
+            got = self._columnar(topic, decoders, source, cap, records)
             if got is not None:
                 return got
             try:
@@ -172,12 +172,15 @@ class RecordDecoder:
                                  self._prepared(source, strip, cap, records[done:])))
         return out
 
-    @staticmethod
-    def _columnar(decoders: dict[bytes | None, Decoder], source: str, cap: int,
-                  records: Sequence[RawRecord]) -> list[Item] | None:
+    def _columnar(self, topic: str, decoders: dict[bytes | None, Decoder], source: str,
+                  cap: int, records: Sequence[RawRecord]) -> list[Item] | None:
         """A poll's records decoded at once by their decoders' ``decode_batch`` (the replay
         chunk path), one call per record key, when every key has a decoder that takes its
         records whole and none is null or over the cap; else None (record by record).
+
+        A key seen for the first time is detected here from its records in this poll,
+        the samples the record-by-record pass would take: a backlog's first poll (thousands
+        of records per partition) goes column-wise too.
 
         A batch numbers its items from its first offset; where a key's offsets are not
         consecutive (keys interleave in a partition) each item gets its record's offset.
@@ -198,7 +201,13 @@ class RecordDecoder:
             groups = by_key  # type: ignore[assignment]
         out: list[Item] = [None] * n  # type: ignore[list-item]
         for k, idx in groups.items():
-            batch = getattr(decoders.get(k), "decode_batch", None)
+            dec = decoders.get(k)
+            if dec is None:
+                got_dec = self._detect(topic, k, [values[i] for i in idx])  # type: ignore[misc]
+                if isinstance(got_dec, str):
+                    return None  # the record-by-record pass says why, record by record
+                dec = got_dec
+            batch = getattr(dec, "decode_batch", None)
             if batch is None:
                 return None
             first = records[idx[0]].offset

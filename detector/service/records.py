@@ -12,6 +12,7 @@ from aiokafka import TopicPartition
 from detector.decoding.records import RecordDecoder, deployment_record
 from detector.events import BadRecord, DeploymentEvent
 from detector.kafka import DeadLetterError
+from detector.pipeline.batch_ingest import process_batched
 from detector.service.context import ServiceContext
 
 DEAD_LETTER_FLUSH = 15.0  # seconds a checkpoint waits for the dead letters' acknowledgements
@@ -122,9 +123,7 @@ class Records:
             if st.sample is not None:
                 st.sample.offer(items)
             before = st.pipeline.summary.windows_closed
-            # Not the batch path (process_batched): with it the stdout order across
-            # partitions broke in test_fanout_order (2 runs of 3), cause not found yet.
-            st.pipeline.process(items)
+            process_batched(st.pipeline, items)
             st.next_offset = recs[-1].offset + 1
             st.version += 1
             st.last_activity = now

@@ -148,3 +148,39 @@ def test_a_poll_decoded_column_wise_equals_record_by_record(
                   for r in recs]
     assert got == one_by_one
     assert [e.offset for e in got] == offsets  # type: ignore[union-attr]
+
+
+def test_a_first_poll_of_unknown_keys_is_detected_and_decoded_column_wise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backlog's first poll: keys never seen are detected from this poll's records (the
+    samples the record-by-record pass takes) and the poll still goes column-wise."""
+    from detector.decoding.otel import OtelDecoder
+
+    keys = [b"shop" if i % 3 else b"cart" for i in range(40)]
+    recs = [KafkaRecord("access", 0, i, k, _flat(i, k.decode()), 0, ())  # type: ignore[arg-type]
+            for i, k in enumerate(keys)]
+    careful = RecordDecoder(ServiceSettings(topics=("access",)))
+    careful._decoders["access"] = {}
+    expected = careful._careful("access", "access:0",
+                                careful._prepared("access:0", False, 1 << 20, recs))
+    calls: list[int] = []
+    real = OtelDecoder.decode_batch
+
+    def counted(self: OtelDecoder, raws: list[bytes], src: str, first: int) -> object:
+        calls.append(len(raws))
+        return real(self, raws, src, first)
+
+    monkeypatch.setattr(OtelDecoder, "decode_batch", counted)
+    dec = RecordDecoder(ServiceSettings(topics=("access",)))
+    got = dec.decode_partition("access", 0, recs)
+    assert sorted(calls) == [14, 26]
+    assert got == expected
+    assert set(dec._decoders["access"]) == {b"shop", b"cart"}
+
+
+def test_an_undetectable_key_in_a_first_poll_still_dead_letters_with_its_reason() -> None:
+    recs = _recs([b"\x01\x02 not a log line %d" % i for i in range(20)], key=b"junk")
+    got = RecordDecoder(ServiceSettings(topics=("access",))).decode_partition("access", 0, recs)
+    assert _kinds(got) == ["BadRecord"] * 20
+    assert all(b.reason for b in got)  # type: ignore[union-attr]
