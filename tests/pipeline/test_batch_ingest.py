@@ -234,7 +234,8 @@ def test_hostile_lines_are_bad_records_as_line_by_line(
 ) -> None:
     lines = _lines("otel", 800, seed=5)
     for at, (key, value) in mutations:
-        lines[at] = _mutate(lines[at], key, value)
+        if lines[at].startswith(b"{"):  # _lines puts a few bad lines of its own in
+            lines[at] = _mutate(lines[at], key, value)
     for at, raw in sorted(hostile, reverse=True):
         lines.insert(at, raw + b"\n")
 
