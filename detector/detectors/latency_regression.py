@@ -104,7 +104,7 @@ class LatencyRegressionDetector:
         base = state.baseline
         b = base.threshold_bucket(REF_QUANTILE)
         q0 = max(0.02, base.share_above(b))
-        base_p95 = base.quantile(0.95) or bucket_value(b)
+        base_p95: float | None = None  # read once a horizon holds enough slow requests
         hist = list(state.recent)
         cur: list[int] = win.stats[HIST]
         cur_n = sum(cur)
@@ -123,6 +123,8 @@ class LatencyRegressionDetector:
             K = sum(agg[b + 1 :])
             if self.s.ratio_min_requests > N or self.s.ratio_min_hits > K:
                 continue
+            if base_p95 is None:
+                base_p95 = base.quantile(0.95) or bucket_value(b)
             p95 = quantile(agg, 0.95) or 0.0
             cur_p95 = quantile(cur, 0.95) or 0.0
             if not self._large(p95, base_p95) or cur_p95 < self.s.latency_min_ratio * base_p95:

@@ -43,6 +43,7 @@ def split_clients(clients: Clients, tracked: Container[tuple[str, str]]) -> Clie
     probing: Clients = {}
     suspects: Clients = {}
     walkers: Clients = {}
+    follows = bool(tracked)  # most windows' single requests need no lookup then
     for ck, st in clients.items():
         if st[C_AUTH] or st[C_SCANPATHS]:
             suspects[ck] = st
@@ -51,6 +52,6 @@ def split_clients(clients: Clients, tracked: Container[tuple[str, str]]) -> Clie
             if st[C_SCANPATHS]:
                 probing[ck] = st
         raw = st[C_OBJ]
-        if raw is not None and (raw.__class__ is list or ck in tracked):
+        if raw is not None and (raw.__class__ is list or (follows and ck in tracked)):
             walkers[ck] = st
     return ClientSubsets(failing, probing, suspects, walkers)
