@@ -57,12 +57,17 @@ class ClientAuthDetector:
         self._decayed: dict[tuple[str, str], list[float]] = {}
 
     def check_window(
-        self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
+        self, clients: dict[tuple[str, str], list[Any]], start: float, end: float,
+        failing: dict[tuple[str, str], list[Any]] | None = None,
     ) -> list[Signal]:
-        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
+        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`.
+
+        ``failing``: the window's clients with failures, in window order, when the caller
+        already found them (pipeline.client_subsets)."""
         # Both steps pass over clients without failures: one pass drops them for both
         # (their room for new clients cannot differ: see :meth:`_room`).
-        failing = {key: st for key, st in clients.items() if st[C_AUTH]}
+        if failing is None:
+            failing = {key: st for key, st in clients.items() if st[C_AUTH]}
         x = ClientWindow(start, end, failing)
         out = self.check(x)
         self.learn(x)

@@ -145,10 +145,17 @@ class AuthorizationDriftDetector:
         return _State()
 
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        return self.assess(state, win)[0]
+
+    def assess(self, state: _State, win: SeriesWindow
+               ) -> tuple[Signal | None, tuple[_View, Signal | None]]:
+        """:meth:`check`, with the view and verdict :meth:`learn_assessed` takes back
+        (AssessingDetector)."""
         v = _View(state, win)
         if v.ref is None or v.deploy is None or state.fired == v.deploy:
-            return None
-        return self._judge(win, v)
+            return None, (v, None)
+        sig = self._judge(win, v)
+        return sig, (v, sig)
 
     def _judge(self, win: SeriesWindow, v: _View) -> Signal | None:
         assert v.ref is not None and v.deploy is not None
@@ -210,11 +217,15 @@ class AuthorizationDriftDetector:
                 "conversion_p_value": float(f"{pc:.3g}")}
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
-        v = _View(state, win)
+        self.learn_assessed(state, win, flagged, self.assess(state, win)[1])
+
+    def learn_assessed(self, state: _State, win: SeriesWindow, flagged: bool,
+                       judged: tuple[_View, Signal | None]) -> None:
+        """:meth:`learn`, given this window's :meth:`assess` view and verdict."""
+        v, sig = judged
         if v.fresh:
             state.since = [0] * SLOTS
-        if (v.deploy is not None and v.ref is not None and state.fired != v.deploy
-                and self._judge(win, v) is not None):
+        if sig is not None:  # judged: a deploy with a reference, not reported yet
             state.fired = v.deploy
         state.deploy, state.ref, state.prev = v.deploy, v.ref, v.prev
         state.post, state.post_start = v.post, v.post_start

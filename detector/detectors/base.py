@@ -153,6 +153,28 @@ class WindowDetector(Protocol):
     def learn(self, state: Any, win: SeriesWindow, flagged: bool) -> None: ...
 
 
+@runtime_checkable
+class AssessingDetector(WindowDetector, Protocol):
+    """A window detector whose ``learn`` redoes part of ``check`` on the same window.
+
+    The pipeline then calls ``assess`` (``check``'s signal, and a memo of the work)
+    and hands the memo to ``learn_assessed``, which does what ``learn`` does without
+    redoing it. Both are pure functions of the same inputs as ``check`` and ``learn``:
+    ``assess(st, w)[0] == check(st, w)`` and ``learn_assessed(st, w, f, memo)`` leaves
+    ``st`` as ``learn(st, w, f)`` would, as long as nothing changes ``st`` in between
+    (tests/detectors/test_assessing.py).
+
+    >>> from detector.config import DetectorSettings
+    >>> from detector.detectors.canary import CanaryDetector
+    >>> isinstance(CanaryDetector(DetectorSettings()), AssessingDetector)
+    True
+    """
+
+    def assess(self, state: Any, win: SeriesWindow) -> tuple[Signal | None, Any]: ...
+
+    def learn_assessed(self, state: Any, win: SeriesWindow, flagged: bool, memo: Any) -> None: ...
+
+
 X = TypeVar("X", contravariant=True)
 
 

@@ -63,6 +63,9 @@ class CampaignWindow(NamedTuple):
     signals: list[Signal]
     clients: dict[tuple[str, str], list[Any]]
     routes: dict[tuple[str, str], tuple[int, int]]
+    # The clients with 401/403s or missing paths, in window order, when the caller
+    # already found them (pipeline.client_subsets): the only ones that participate.
+    suspects: dict[tuple[str, str], list[Any]] | None = None
 
 
 def _participants(clients: dict[tuple[str, str], list[Any]]
@@ -77,6 +80,11 @@ def _participants(clients: dict[tuple[str, str], list[Any]]
         if paths and len(paths) >= 2 and cs[C_404] >= SCAN_MIN_SHARE * cs[C_COUNT]:
             out.setdefault((svc, "scanning", SCAN_ROUTE), {})[client] = len(paths)
     return out
+
+
+def _suspects(x: CampaignWindow) -> dict[tuple[str, str], list[Any]]:
+    """The clients :func:`_participants` needs to see: the window's own, or all of them."""
+    return x.suspects if x.suspects is not None else x.clients
 
 
 def _key_of(s: Signal) -> CampaignKey:
@@ -148,7 +156,7 @@ class CampaignFold:
         A step after the detectors, not a detector: :meth:`fold` is pure like a
         detector's ``check``, :meth:`remember` the only change of state.
         """
-        crowds = _participants(x.clients)  # one pass over the clients serves both steps
+        crowds = _participants(_suspects(x))  # one pass over the clients serves both steps
         found = self._campaigns(x, crowds)
         out = self.echoes.drop(self._fold(x, found), x.start, x.end, x.routes)
         self._remember(x, found, crowds)
@@ -196,7 +204,7 @@ class CampaignFold:
 
     def fold(self, x: CampaignWindow) -> list[Signal]:
         """The window's signals with each campaign's client-keyed signals folded into one."""
-        out = self._fold(x, self._campaigns(x, _participants(x.clients)))
+        out = self._fold(x, self._campaigns(x, _participants(_suspects(x))))
         return self.echoes.drop(out, x.start, x.end, x.routes)
 
     def _fold(self, x: CampaignWindow, found: dict[CampaignKey, dict[str, int]]) -> list[Signal]:
@@ -284,7 +292,7 @@ class CampaignFold:
     # ---- learning ----
     def remember(self, x: CampaignWindow) -> None:
         """Remember this window's campaigns, and the usual crowd of the routes without one."""
-        crowds = _participants(x.clients)
+        crowds = _participants(_suspects(x))
         self._remember(x, self._campaigns(x, crowds), crowds)
         self.echoes.remember(x.signals, x.start, x.end)
 

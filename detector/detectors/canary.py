@@ -202,7 +202,15 @@ class CanaryDetector:
         return _State()
 
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        return self._judge(advance(state, win), win)
+
+    def assess(self, state: _State, win: SeriesWindow) -> tuple[Signal | None, Period]:
+        """:meth:`check`, with the period :meth:`learn_assessed` takes back
+        (AssessingDetector)."""
         p = advance(state, win)
+        return self._judge(p, win), p
+
+    def _judge(self, p: Period, win: SeriesWindow) -> Signal | None:
         if p.mixed < MIN_MIXED or p.old is None or p.new is None or p.idle:
             return None
         found = [x for x in (self._errors(p), self._latency(p), self._sizes(p)) if x is not None]
@@ -277,12 +285,17 @@ class CanaryDetector:
             "median_ratio": round(s.median_ratio, 3), "p90_ratio": round(s.upper_ratio, 3)}
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
+        self.learn_assessed(state, win, flagged, None)
+
+    def learn_assessed(self, state: _State, win: SeriesWindow, flagged: bool,
+                       period: Period | None) -> None:
+        """:meth:`learn`, given this window's :meth:`assess` period (None: work it out)."""
         # Flagged windows are summed too: the comparison is between versions serving
         # at the same time, not against a baseline an anomaly could teach.
         ver0, vers = slot(win.stats, VER0), slot(win.stats, VERS)
         if ver0 is None and not vers:
             return
-        p = advance(state, win)
+        p = period if period is not None else advance(state, win)
         seen = state.seen
         for v in (ver0, *(vers or ())):
             if v is not None and v not in seen:

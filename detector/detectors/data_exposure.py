@@ -244,6 +244,12 @@ class DataExposureDetector:
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
         return self._step(state, win)[1]
 
+    def assess(self, state: _State, win: SeriesWindow
+               ) -> tuple[Signal | None, tuple[Watch, Signal | None]]:
+        """:meth:`check`, with the step :meth:`learn_assessed` takes back (AssessingDetector)."""
+        step = self._step(state, win)
+        return step[1], step
+
     @staticmethod
     def _judge(before: list[float], after: list[float], lo: int = 0,
                ) -> tuple[str, float, dict[str, Any]] | None:
@@ -282,7 +288,12 @@ class DataExposureDetector:
         }
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
-        w, sig = self._step(state, win)
+        self.learn_assessed(state, win, flagged, self._step(state, win))
+
+    def learn_assessed(self, state: _State, win: SeriesWindow, flagged: bool,
+                       step: tuple[Watch, Signal | None]) -> None:
+        """:meth:`learn`, given this window's :meth:`assess` step."""
+        w, sig = step
         done = w.done or sig is not None  # one incident per route and deploy
         if win.deploy is not None:
             state.deploy = win.deploy

@@ -73,28 +73,38 @@ class LatencyRegressionDetector:
         return _State()
 
     def check(self, state: _State, win: SeriesWindow) -> Signal | None:
+        return self.assess(state, win)[0]
+
+    def assess(self, state: _State, win: SeriesWindow
+               ) -> tuple[Signal | None, latency_drift.Drift | None]:
+        """:meth:`check`, with the drift :meth:`learn_assessed` takes back when it is the
+        one learn works out (AssessingDetector)."""
         n = int(win.stats[TIMED])
         if state.seen < self.s.warmup_windows or n == 0 or state.baseline.total < 50:
-            return None
+            return None, None
         # A step is judged against the decayed baseline first; only a change that
         # never stood out from it (a drift) is judged against the frozen reference.
         sig = self._step(state, win, n)
         drift = self._drift(state, win)
+        # learn counts the window as seen before working the drift out: the same
+        # drift past the warm-up, and on a state with its drift fields (a snapshot's
+        # from before them is upgraded first).
+        memo = drift if hasattr(state, "cusum") else None
         if sig is None:
-            return self._slow(state, win, n, drift)
+            return self._slow(state, win, n, drift), memo
         since = drift.onset_deploy()
         if since is None:
-            return sig
+            return sig, memo
         # A drift that grew into a step later than the deploy's suspect window.
         return dataclasses.replace(sig, extra={**sig.extra, "drift_since": since,
-                                               "change_start": drift.onset})
+                                               "change_start": drift.onset}), memo
 
     def _step(self, state: _State, win: SeriesWindow, n: int) -> Signal | None:
         """A window (or the last few) well above the decayed baseline."""
         base = state.baseline
         b = base.threshold_bucket(REF_QUANTILE)
         q0 = max(0.02, base.share_above(b))
-        base_p95 = base.quantile(0.95) or bucket_value(b)
+        base_p95: float | None = None  # read once a horizon holds enough slow requests
         hist = list(state.recent)
         cur: list[int] = win.stats[HIST]
         cur_n = sum(cur)
@@ -113,6 +123,8 @@ class LatencyRegressionDetector:
             K = sum(agg[b + 1 :])
             if self.s.ratio_min_requests > N or self.s.ratio_min_hits > K:
                 continue
+            if base_p95 is None:
+                base_p95 = base.quantile(0.95) or bucket_value(b)
             p95 = quantile(agg, 0.95) or 0.0
             cur_p95 = quantile(cur, 0.95) or 0.0
             if not self._large(p95, base_p95) or cur_p95 < self.s.latency_min_ratio * base_p95:
@@ -201,6 +213,11 @@ class LatencyRegressionDetector:
                                      int(win.stats[TIMED]), ready, self.s.latency_drift_seconds)
 
     def learn(self, state: _State, win: SeriesWindow, flagged: bool) -> None:
+        self.learn_assessed(state, win, flagged, None)
+
+    def learn_assessed(self, state: _State, win: SeriesWindow, flagged: bool,
+                       drift: latency_drift.Drift | None) -> None:
+        """:meth:`learn`, given this window's :meth:`assess` drift (None: work it out)."""
         state.seen += 1
         h: list[int] = win.stats[HIST]
         if int(win.stats[TIMED]) == 0:
@@ -208,7 +225,7 @@ class LatencyRegressionDetector:
         if not hasattr(state, "cusum"):  # a snapshot from before the drift fields
             latency_drift.store(state, latency_drift.Drift(None, 0.0, None, 0.0, None, None))
             state.acc = None
-        d = self._drift(state, win)
+        d = drift if drift is not None else self._drift(state, win)
         latency_drift.store(state, d)
         state.acc = (latency_drift.span(state.acc, h, d.onset == win.start)
                      if d.cusum > 0.0 else None)

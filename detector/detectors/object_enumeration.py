@@ -83,6 +83,9 @@ class ObjectWindow(NamedTuple):
     # (service, client) of the clients attacking now (request analysis: attack payloads):
     # their walks are part of the attack campaign, whose attack_payload incident reports them.
     attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()
+    # The clients with id-bearing requests worth a look, in window order, when the caller
+    # already found them (pipeline.client_subsets): a superset of what :func:`_groups` keeps.
+    walkers: dict[tuple[str, str], list[Any]] | None = None
 
 
 WalkKey = tuple[str, str, int]  # service, client, series id
@@ -92,7 +95,7 @@ def _groups(x: ObjectWindow, tracked: dict[tuple[str, str], int]
             ) -> list[tuple[tuple[str, str], int, list[str]]]:
     """(client key, series id, raw paths in arrival order) worth looking at this window."""
     out: list[tuple[tuple[str, str], int, list[str]]] = []
-    for ck, st in x.clients.items():
+    for ck, st in (x.walkers if x.walkers is not None else x.clients).items():
         raw = st[C_OBJ] if len(st) > C_OBJ else None
         if raw is None or (raw.__class__ is not list and ck not in tracked):
             continue  # no id-bearing request, or a single one of an untracked client
@@ -140,9 +143,11 @@ class ObjectEnumerationDetector:
     def check_window(self, clients: dict[tuple[str, str], list[Any]], keys: Sequence[SeriesKey],
                      start: float, end: float, born: Sequence[int] = (),
                      attackers: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
+                     walkers: dict[tuple[str, str], list[Any]] | None = None,
                      ) -> list[Signal]:
-        """The pipeline's step for one closed window: judge it, then learn it."""
-        x = ObjectWindow(start, end, clients, keys, born, attackers)
+        """The pipeline's step for one closed window: judge it, then learn it (``walkers``:
+        see :class:`ObjectWindow`)."""
+        x = ObjectWindow(start, end, clients, keys, born, attackers, walkers)
         sigs, flagged, views = self._judge(x)
         self._apply(x, flagged, views)
         return sigs
@@ -150,6 +155,11 @@ class ObjectEnumerationDetector:
     def check(self, x: ObjectWindow) -> list[Signal]:
         """Signals for one window: each walk with this window's ids added (pure)."""
         return self._judge(x)[0]
+
+    @property
+    def tracked_clients(self) -> dict[tuple[str, str], int]:
+        """Walks per (service, client) followed now (read only: the walkers' filter)."""
+        return self._tracked
 
     def learn(self, x: ObjectWindow) -> None:
         """Add the window to the walks; finished unflagged walks teach the route's normal."""

@@ -169,8 +169,12 @@ class PopulationScope:
                 if len(mixes) < MAX_ROUTES:
                     mixes[k] = {f: c / n for f, c in fams.items()}
                 continue
-            for f in set(mix) | set(fams):
-                mix[f] = mix.get(f, 0.0) * (1.0 - RATE) + RATE * fams.get(f, 0) / n
+            # Every family decays, then this window's add (the same sums as one pass
+            # over the union of both, without building it).
+            for f in mix:
+                mix[f] *= 1.0 - RATE
+            for f, c in fams.items():
+                mix[f] = mix.get(f, 0.0) + RATE * c / n
             if len(mix) > TOP:  # the smallest go: a family that grows comes back
                 for f in sorted(mix, key=lambda f: (mix[f], f))[: len(mix) - TOP]:
                     del mix[f]

@@ -39,11 +39,15 @@ class ScanDetector:
         self._recent: dict[tuple[str, str], deque[tuple[frozenset[str], int, int]]] = {}
 
     def check_window(
-        self, clients: dict[tuple[str, str], list[Any]], start: float, end: float
+        self, clients: dict[tuple[str, str], list[Any]], start: float, end: float,
+        probing: dict[tuple[str, str], list[Any]] | None = None,
     ) -> list[Signal]:
-        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`."""
-        # Few clients probe: one pass finds them for both steps.
-        probing = {key: st for key, st in clients.items() if st[C_SCANPATHS]}
+        """The pipeline's step for one closed window: :meth:`check`, then :meth:`learn`.
+
+        ``probing``: the window's clients with missing paths, in window order, when the
+        caller already found them (pipeline.client_subsets)."""
+        if probing is None:  # few clients probe: one pass finds them for both steps
+            probing = {key: st for key, st in clients.items() if st[C_SCANPATHS]}
         out = self.check(ClientWindow(start, end, probing))
         self._learn(clients, probing)
         return out

@@ -27,6 +27,7 @@ from detector.events import AccessEvent, BadRecord, DeploymentEvent, Item
 from detector.incidents.manager import IncidentManager
 from detector.incidents.model import Incident
 from detector.incidents.suppressor import Suppressor
+from detector.pipeline.client_subsets import split_clients
 from detector.pipeline.ingest import ingest
 from detector.pipeline.screen import RequestScreen
 from detector.pipeline.series import PathKey, SeriesIndex
@@ -339,18 +340,21 @@ class Pipeline:
         keys = self.series.keys
         signals = self.populations.scope_window(
             PopulationWindow(signals, {keys[sid]: st for sid, st in series.items()}))
-        scans = self.scanner.check_window(clients, start, end)
+        # The client detectors' clients (a few of the window's thousands), in one pass.
+        subsets = split_clients(clients, self.object_enum.tracked_clients)
+        scans = self.scanner.check_window(clients, start, end, subsets.probing)
         signals.extend(scans)
         # A client attacking (payload findings) walks ids, and is refused (a WAF's 403s),
         # as part of its attack campaign: the attack_payload incident reports it.
         attackers = self.payload.attackers(flagged)
         signals.extend(self.object_enum.check_window(clients, self.series.keys, start, end,
-                                                     self.series.birth, attackers))
+                                                     self.series.birth, attackers,
+                                                     subsets.walkers))
         # Every window, findings or not: the payload memory decays per window,
         # so one service's attacks never change how another's are grouped.
         scanners = {(s.service, s.client or "") for s in scans}
         signals.extend(self.payload.check_window(flagged, start, end, scanners))
-        for sig in self.client_auth.check_window(clients, start, end):
+        for sig in self.client_auth.check_window(clients, start, end, subsets.failing):
             if (sig.service, sig.client or "") in attackers:
                 continue
             cs = clients.get((sig.service, sig.client or ""))
@@ -363,7 +367,8 @@ class Pipeline:
             rk = (keys[sid].service, keys[sid].route)
             n, k = routes.get(rk, (0, 0))
             routes[rk] = (n + st[COUNT], k + st[SAUTH])
-        signals = self.campaigns.fold_window(CampaignWindow(start, end, signals, clients, routes))
+        signals = self.campaigns.fold_window(CampaignWindow(start, end, signals, clients, routes,
+                                                            subsets.suspects))
         self.summary.windows_closed += 1
         if self.suppressor is not None:
             self.suppressor.observe(signals)

@@ -13,7 +13,13 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from detector.detectors.base import SeriesKey, SeriesWindow, Signal, WindowDetector
+from detector.detectors.base import (
+    AssessingDetector,
+    SeriesKey,
+    SeriesWindow,
+    Signal,
+    WindowDetector,
+)
 from detector.detectors.new_endpoint import NewEndpointDetector
 from detector.detectors.traffic import TrafficDetector
 from detector.routes import RouteTemplater
@@ -55,6 +61,25 @@ def _has_id(route: str) -> bool:
     return "{" in route and route != "/{overflow}"
 TRAFFIC = 0  # a series' states follow the detectors: the traffic detector's comes first
 
+Assess = Callable[[Any, SeriesWindow], tuple[Signal | None, Any]]
+LearnAssessed = Callable[[Any, SeriesWindow, bool, Any], None]
+
+
+def _assessor(det: WindowDetector) -> Assess:
+    """``det.assess``, or its ``check`` with no memo."""
+    if isinstance(det, AssessingDetector):
+        return det.assess
+    check = det.check
+    return lambda state, win: (check(state, win), None)
+
+
+def _learner(det: WindowDetector) -> LearnAssessed:
+    """``det.learn_assessed``, or its ``learn`` ignoring the memo."""
+    if isinstance(det, AssessingDetector):
+        return det.learn_assessed
+    learn = det.learn
+    return lambda state, win, flagged, _memo: learn(state, win, flagged)
+
 
 class SeriesIndex:
     """Series ids of raw paths, and each series' detector states.
@@ -76,6 +101,9 @@ class SeriesIndex:
         self.templater = templater
         self.detectors = detectors
         self.traffic = traffic  # detectors[TRAFFIC]: the one that learns from silence too
+        # Per detector: check and learn sharing their work on a window where they can.
+        self._assess = [_assessor(d) for d in detectors]
+        self._learn = [_learner(d) for d in detectors]
         self.new_endpoint = new_endpoint
         self.starts = starts
         self.keys: list[SeriesKey] = []
@@ -233,7 +261,7 @@ class SeriesIndex:
         a normal one; its signals are raised all the same.
         """
         signals: list[Signal] = []
-        detectors = self.detectors
+        assessors, learners = self._assess, self._learn
         traffic = self.traffic
         keys = self.keys
         last_eval = self.last
@@ -265,13 +293,13 @@ class SeriesIndex:
                 win = SeriesWindow(key, start, end, stats, coverage(key.service),
                                    deployed(key.service), per_service.get(key.service, 0))
                 sig = None
-                found = [det.check(st, win) for det, st in zip(detectors, states, strict=True)]
+                found = [assess(st, win) for assess, st in zip(assessors, states, strict=True)]
                 # A window anomalous in any respect is learned by no baseline of
                 # the series: stuffing traffic must not teach the latency baseline.
                 anomalous = any(f is not None and (forgiven is None or not forgiven(f))
-                                for f in found)
-                for det, st, f in zip(detectors, states, found, strict=True):
-                    det.learn(st, win, anomalous)
+                                for f, _memo in found)
+                for learn, st, (f, memo) in zip(learners, states, found, strict=True):
+                    learn(st, win, anomalous, memo)
                     if f is not None:
                         signals.append(f)
             if sig is not None:

@@ -28,9 +28,8 @@ class LatencyBaseline:
 
     def learn(self, h: Sequence[int]) -> None:
         d = self.decay
-        hist = self.hist
-        for i in range(NBUCKETS):
-            hist[i] = hist[i] * d + h[i]
+        # In place (the list may be shared), one comprehension: per series-window, hot.
+        self.hist[:] = [x * d + c for x, c in zip(self.hist, h, strict=True)]
         self.total = self.total * d + sum(h)
 
     def copy(self) -> LatencyBaseline:
