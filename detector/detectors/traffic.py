@@ -68,6 +68,7 @@ class _State:
         "served",
         "share",
         "active",
+        "tail",
     )
 
     def __init__(self) -> None:
@@ -97,6 +98,9 @@ class _State:
         # Decayed (windows with traffic, windows, highest count), the series' first window
         # included; None in snapshots written before it.
         self.active: tuple[float, float, float] | None = None
+        # Windows since an episode ended whose sums still reach into it (absent from
+        # snapshots written before it).
+        self.tail = 0
 
 
 def _bursts_of(state: _State) -> list[float] | None:
@@ -233,6 +237,11 @@ class TrafficDetector:
         # alone, or a sum would carry the episode's excess (a walk's minutes, which the
         # client detectors judged) onto its last seconds.
         ending = state.streak > 0 and bool(state.recent) and state.recent[-1][0] > 2.0 * x
+        # Just after an episode, a window under half of one the sums would take from
+        # it stands alone too (the end of a slow stuffing run: 7 requests after 35 and
+        # 8, a x7 "spike" over three windows), though not one of a walk's minutes.
+        ending = ending or (getattr(state, "tail", 0) > 0
+                            and max((r[0] for r in state.recent), default=0.0) > 2.0 * x)
         for h, X, E in _horizons(state, x, e, alone=ending):
             ref = e
             if h > 1 and slow * h < E:
@@ -480,13 +489,9 @@ class TrafficDetector:
                 state.baseline.reset_to(x)  # a change this long is the new normal
                 state.streak = 0
             return
-        if state.streak > 0:
-            # The episode is over: its windows are no history for the sums that judge
-            # the next ones, or its excess is carried onto a quiet window after it (the
-            # end of a slow stuffing run, 7 requests after 43: a x7 "spike" over 3).
-            last = state.recent[-1]
-            state.recent.clear()
-            state.recent.append(last)
+        # The sums of the next windows reach back into an episode that ends here.
+        state.tail = max(HORIZONS) - 1 if state.streak > 0 else max(
+            0, getattr(state, "tail", 0) - 1)
         self._end_episode(state)
         if recurring or held:
             # A known job's burst teaches neither the level nor the peak envelope; a

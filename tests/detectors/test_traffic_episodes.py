@@ -83,6 +83,30 @@ def test_a_walks_last_seconds_after_its_minutes_raise_nothing_new() -> None:
     assert kinds[-1] is None
 
 
+
+def test_a_quiet_window_just_after_an_episode_carries_none_of_it() -> None:
+    # 86 a minute for half an hour on a route of two, down to 35, then 8 (the episode's
+    # end), then 7: the sum of three windows over the last one would be 50 against 6, a
+    # x8 spike made of the episode's own minutes. Under half of them, it stands alone.
+    # A walk's next minute at its own pace (12 after 12) is still judged with them.
+    def kinds_of(tail: list[int]) -> list[str | None]:
+        det = TrafficDetector(DetectorSettings())
+        state = det.new_state()
+        rng = np.random.default_rng(11)
+        counts = [int(rng.poisson(2.0)) for _ in range(600)] + [86] * 28 + tail
+        kinds = []
+        for i, n in enumerate(counts):
+            st = new_series_stats()
+            st[COUNT] = n
+            w = SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+            sig = det.check(state, w)
+            det.learn(state, w, sig is not None)
+            kinds.append(sig.kind if sig else None)
+        return kinds
+
+    assert kinds_of([35, 8, 7])[-1] is None
+    assert kinds_of([35, 8, 12, 12, 12])[-1] == "traffic_spike"
+
 def test_a_stuffing_minute_is_no_spike_without_its_failures() -> None:
     # Six logins a minute; a minute of a credential-stuffing run holds 24 requests, of
     # which only 8 failed (under half the excess of 18), but the other 16 are no spike.
