@@ -17,9 +17,11 @@ KEY = SeriesKey("svc", "POST", "/v1/auth/login")
 
 
 def _run(rate: Callable[[int], float], windows: int, seed: int,
-         auth: Callable[[int], float] = lambda i: 0.0) -> list[tuple[int, str]]:
-    """Poisson counts of ``rate(i)`` plus ``auth(i)`` 401/403 answers; (window, kind) flagged.
-    Windows without requests are skipped as the pipeline skips a sleeping series."""
+         auth: Callable[[int], float] = lambda i: 0.0, exact: bool = False
+         ) -> list[tuple[int, str]]:
+    """Poisson counts of ``rate(i)`` (``exact``: ``rate(i)`` itself) plus ``auth(i)``
+    401/403 answers; (window, kind) flagged. Windows without requests are skipped as the
+    pipeline skips a sleeping series."""
     det = TrafficDetector(DetectorSettings())
     state = det.new_state()
     rng = np.random.default_rng(seed)
@@ -28,7 +30,7 @@ def _run(rate: Callable[[int], float], windows: int, seed: int,
     for i in range(windows):
         st = new_series_stats()
         failures = int(rng.poisson(auth(i)))
-        st[COUNT] = int(rng.poisson(rate(i))) + failures
+        st[COUNT] = (int(rate(i)) if exact else int(rng.poisson(rate(i)))) + failures
         st[SAUTH] = failures
         if st[COUNT] == 0 and (last < 0 or det.dormant(state, i * 60.0)):
             continue  # a series is born with its first request
@@ -80,6 +82,30 @@ def test_a_walks_last_seconds_after_its_minutes_raise_nothing_new() -> None:
     assert kinds[600] == "traffic_spike"
     assert kinds[-1] is None
 
+
+
+def test_a_quiet_window_just_after_an_episode_carries_none_of_it() -> None:
+    # 86 a minute for half an hour on a route of two, down to 35, then 8 (the episode's
+    # end), then 7: the sum of three windows over the last one would be 50 against 6, a
+    # x8 spike made of the episode's own minutes. Under half of them, it stands alone.
+    # A walk's next minute at its own pace (12 after 12) is still judged with them.
+    def kinds_of(tail: list[int]) -> list[str | None]:
+        det = TrafficDetector(DetectorSettings())
+        state = det.new_state()
+        rng = np.random.default_rng(11)
+        counts = [int(rng.poisson(2.0)) for _ in range(600)] + [86] * 28 + tail
+        kinds = []
+        for i, n in enumerate(counts):
+            st = new_series_stats()
+            st[COUNT] = n
+            w = SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
+            sig = det.check(state, w)
+            det.learn(state, w, sig is not None)
+            kinds.append(sig.kind if sig else None)
+        return kinds
+
+    assert kinds_of([35, 8, 7])[-1] is None
+    assert kinds_of([35, 8, 12, 12, 12])[-1] == "traffic_spike"
 
 def test_a_stuffing_minute_is_no_spike_without_its_failures() -> None:
     # Six logins a minute; a minute of a credential-stuffing run holds 24 requests, of
@@ -159,3 +185,27 @@ def test_a_spike_just_over_the_ratio_keeps_its_usual_denials() -> None:
     st[COUNT], st[SAUTH] = x, 10
     sig = det.check(state, SeriesWindow(KEY, 300 * 60.0, 301 * 60.0, st, 1.0))
     assert sig is not None and sig.kind == "traffic_spike"
+
+
+
+def test_a_ramps_way_down_does_not_hide_the_next_ramp() -> None:
+    # A product route at 25 a minute (over-dispersed: x a gamma factor of cv 0.25) ramps
+    # to x5.9 over 29 minutes, holds 20 and comes down over 14; seven hours later it
+    # ramps to x4.2 over 34 minutes. The first episode ends by the fast level its climb
+    # lifted, but its way down is still a spike's shoulder over the level it is rewound
+    # to: learned, it raised the peak envelope (to x6 on some seeds) and the second ramp
+    # was missed, and the rewound level read the rest of the way down as drops.
+    def counts(seed: int) -> list[float]:
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(900):
+            r = max(_ramp(i, 300, 29, 20, 14, 5.9), _ramp(i, 720, 34, 16, 13, 4.2))
+            out.append(float(rng.poisson(25.0 * r * rng.gamma(16.0, 1 / 16.0))))
+        return out
+
+    for seed in range(8):
+        c = counts(seed)
+        flags = _run(c.__getitem__, 900, seed, exact=True)
+        assert any(k == "traffic_spike" and 300 < i < 380 for i, k in flags), (seed, flags)
+        assert any(k == "traffic_spike" and 720 < i < 800 for i, k in flags), (seed, flags)
+        assert not any(k == "traffic_drop" for _, k in flags), (seed, flags)

@@ -189,7 +189,8 @@ class CountBaseline:
         if overall <= 0:
             self.season = [1.0] * SLOTS
         else:
-            self.season = [max(0.05, (m if m is not None else overall) / overall) for m in means]
+            filled = [m if m is not None else overall for m in means]
+            self.season = [max(0.05, m / overall) for m in _median3(filled)]
         f = self._factor(self.t0 + DAY)
         if self.level is not None and f > 1e-6:
             self.level /= f
@@ -222,3 +223,22 @@ class CountBaseline:
         self.lags = []
         self.lag_disp = []
         self.trend = 0.0
+
+
+def _median3(values: list[float]) -> list[float]:
+    """Each slot's median with its two neighbours (the day wraps round).
+
+    One day is all the profile starts from, and a slot that stands alone above (or
+    below) both neighbours is more likely an anomaly's than the day's: a ramped spike's
+    climb is learned until the test is sure, and when the rest of its slot was flagged
+    the slot's mean is the climb's top alone (fresh seed 66002: x4 of its neighbours;
+    the day after, that slot's factor dragged the level down and the next slot read
+    its usual traffic as a spike). A day's shape (a morning rise, a night trough) is
+    monotone over three half-hours and kept; later days correct the profile as before.
+
+    >>> _median3([1.0, 1.0, 4.0, 1.2, 1.3, 1.4])
+    [1.0, 1.0, 1.2, 1.3, 1.3, 1.3]
+    """
+    n = len(values)
+    return [sorted((values[i - 1], values[i], values[(i + 1) % n]))[1] for i in range(n)]
+
