@@ -49,17 +49,12 @@ from detector.windows.state import Window
 from detector.windows.stats import (
     BOUNDS,
     BYTES,
-    C_COUNT,
-    C_OBJ,
-    C_OBJ_SID,
-    C_SERIES,
     COUNT,
     ERR_SAMPLES,
     HIST,
     LATEST,
     NB_BYTES,
     NBUCKETS,
-    OBJ_CAP,
     S4XX,
     S5XX,
     S401,
@@ -73,6 +68,7 @@ from detector.windows.stats import (
     VERS,
     client_failure,
     client_missing,
+    client_request,
     first_series_stats,
     new_version_stats,
 )
@@ -382,33 +378,12 @@ def _count_window(p: Stages, win: Window, widx: float, part: _Part) -> None:
     # Cheaper than counting first: most client windows get one request (bench: 938k
     # client windows for 1.03 M events), so there is next to nothing to aggregate.
     uas = [st[UAS] for st in stats]
-    client_of = cur_c.get
     cks = list(zip(part.svc, part.client, strict=True))
     for ck, g, ua, sid, pk in zip(cks, inv_l, part.ua, part.sid.tolist(), part.pks,
                                   strict=True):
         d = uas[g]
         d[ua] = d.get(ua, 0) + 1
-        cs = client_of(ck)
-        if cs is None:
-            cs = cur_c[ck] = [1, 0, 0, None, None, None, None, -1, sid]
-        else:
-            cs[C_COUNT] += 1
-            per = cs[C_SERIES]
-            if per != sid:
-                if per.__class__ is dict:
-                    per[sid] = per.get(sid, 0) + 1
-                else:  # (None: a client window of an older snapshot)
-                    cs[C_SERIES] = {per: cs[C_COUNT] - 1, sid: 1}
-        if id_bearing[sid]:  # object ids a client walks (object_enumeration)
-            objs = cs[C_OBJ]
-            if objs is None:  # its (service, method, raw path), as the per-event path
-                cs[C_OBJ] = pk
-                cs[C_OBJ_SID] = sid
-            elif objs.__class__ is list:
-                if len(objs) < OBJ_CAP:
-                    objs.append((sid, pk[2]))
-            else:
-                cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, pk[2])]
+        client_request(cur_c, ck, sid, pk, id_bearing[sid])
     # Failures: counters, samples and client walks, in order.
     for k in np.flatnonzero(status >= 400).tolist():
         ev = evs[k]

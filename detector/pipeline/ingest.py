@@ -40,17 +40,12 @@ from detector.windows.state import WindowState
 from detector.windows.stats import (
     BOUNDS,
     BYTES,
-    C_COUNT,
-    C_OBJ,
-    C_OBJ_SID,
-    C_SERIES,
     COUNT,
     ERR_SAMPLES,
     HIST,
     LATEST,
     NB_BYTES,
     NBUCKETS,
-    OBJ_CAP,
     S4XX,
     S5XX,
     S401,
@@ -72,6 +67,7 @@ from detector.windows.stats import (
     VERS,
     client_failure,
     client_missing,
+    client_request,
     new_version_stats,
 )
 
@@ -196,34 +192,7 @@ def ingest(p: Stages, items: Iterable[Item]) -> None:
         st[COUNT] += 1
         uas = st[UAS]
         uas[ua] = uas.get(ua, 0) + 1
-        ck = (svc, ev[CLIENT])
-        cs = cur_c.get(ck)
-        if cs is None:
-            # new_client_stats() inline (hot path): count, auth, 404, routes, samples,
-            # missing paths, id-bearing requests, first id-bearing series, series of
-            # the first request.
-            cs = cur_c[ck] = [1, 0, 0, None, None, None, None, -1, sid]
-        else:
-            cs[C_COUNT] += 1
-            # Requests per series (client_excess: a spike a few clients make is theirs):
-            # a bare series id while all the client's requests are on it (C_COUNT of
-            # them), a {series id: requests} dict from its second series on.
-            per = cs[C_SERIES]
-            if per != sid:
-                if per.__class__ is dict:
-                    per[sid] = per.get(sid, 0) + 1
-                else:  # (None: a client window of an older snapshot)
-                    cs[C_SERIES] = {per: cs[C_COUNT] - 1, sid: 1}
-        if id_bearing[sid]:  # object ids a client walks (object_enumeration)
-            objs = cs[C_OBJ]
-            if objs is None:  # the first: kept without allocating (windows.stats C_OBJ)
-                cs[C_OBJ] = pk
-                cs[C_OBJ_SID] = sid
-            elif objs.__class__ is list:
-                if len(objs) < OBJ_CAP:
-                    objs.append((sid, pk[2]))
-            else:
-                cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, pk[2])]
+        cs = client_request(cur_c, (svc, ev[CLIENT]), sid, pk, id_bearing[sid])
         status = ev[STATUS]
         d = ev[DURATION]
         nb = 0

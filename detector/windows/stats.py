@@ -222,9 +222,52 @@ def bisect_bounds(seconds: float) -> int:
 
 
 def new_client_stats(sid: int = -1) -> list[Any]:
-    """A client window with its first request (on series ``sid``) counted; the hot path
-    builds it inline."""
+    """A client window with its first request (on series ``sid``) counted;
+    :func:`client_request` builds it inline."""
     return [1, 0, 0, None, None, None, None, -1, sid]
+
+
+def client_request(clients: dict[Any, list[Any]], ck: Any, sid: int, pk: tuple[str, str, str],
+                   walk: bool) -> list[Any]:
+    """Count a request of client ``ck`` on series ``sid`` in its window (made on its first
+    request) and return the window; ``walk``: the route bears object ids, so its raw path
+    (``pk``: service, method, raw path) is kept for object_enumeration. The per-event and
+    the batch paths both count through here.
+
+    >>> w: dict[Any, list[Any]] = {}
+    >>> cs = client_request(w, ("shop", "c"), 3, ("shop", "GET", "/orders/7"), True)
+    >>> cs = client_request(w, ("shop", "c"), 4, ("shop", "GET", "/orders/8"), True)
+    >>> cs[C_COUNT], client_series(cs, 3), client_series(cs, 4), client_objects(cs)
+    (2, 1, 1, [(3, '/orders/7'), (4, '/orders/8')])
+    """
+    cs = clients.get(ck)
+    if cs is None:
+        # new_client_stats() inline (hot path): count, auth, 404, routes, samples,
+        # missing paths, id-bearing requests, first id-bearing series, series of
+        # the first request.
+        cs = clients[ck] = [1, 0, 0, None, None, None, None, -1, sid]
+    else:
+        cs[C_COUNT] += 1
+        # Requests per series (client_excess: a spike a few clients make is theirs):
+        # a bare series id while all the client's requests are on it (C_COUNT of
+        # them), a {series id: requests} dict from its second series on.
+        per = cs[C_SERIES]
+        if per != sid:
+            if per.__class__ is dict:
+                per[sid] = per.get(sid, 0) + 1
+            else:  # (None: a client window of an older snapshot)
+                cs[C_SERIES] = {per: cs[C_COUNT] - 1, sid: 1}
+    if walk:  # object ids a client walks (object_enumeration)
+        objs = cs[C_OBJ]
+        if objs is None:  # the first: kept without allocating (its key tuple, C_OBJ)
+            cs[C_OBJ] = pk
+            cs[C_OBJ_SID] = sid
+        elif objs.__class__ is list:
+            if len(objs) < OBJ_CAP:
+                objs.append((sid, pk[2]))
+        else:
+            cs[C_OBJ] = [(cs[C_OBJ_SID], objs[2]), (sid, pk[2])]
+    return cs
 
 
 def client_objects(cs: Sequence[Any]) -> list[tuple[int, str]]:
