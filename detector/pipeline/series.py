@@ -118,6 +118,7 @@ class SeriesIndex:
         self.by_service: dict[str, list[SeriesKey]] = {}
         self.path_cache: dict[PathKey, int] = {}
         self.path_cache_bytes = 0  # bounded by PATH_CACHE_BYTES
+        self.cache_drops = 0  # times the path cache was emptied (resolve_misses stops at one)
         # Raw paths (as path_cache keys) that request analysis must see whatever
         # their query: decided once per path, when it is first resolved.
         self.odd_paths: set[PathKey] = set()
@@ -157,10 +158,9 @@ class SeriesIndex:
                        sids: list[int | None], odd: list[bool] | None = None) -> int:
         """:meth:`resolve` for ``pks[k]``, ``k`` in ``todo`` (in order; those cached by an
         earlier one meanwhile are looked up), into ``sids[k]`` (and whether the path is
-        in :attr:`odd_paths` then into ``odd[k]``), in one loop: the batch
-        path's misses (bench: a third of all events carry a raw path never seen). Returns
-        the first ``k`` whose resolution dropped the cache (what was looked up before it
-        may be stale), else -1.
+        in :attr:`odd_paths` then into ``odd[k]``): the batch path's misses (bench: a
+        third of all events carry a raw path never seen). Returns the first ``k`` whose
+        resolution dropped the cache (what was looked up before it may be stale), else -1.
 
         >>> from detector.config import DetectorSettings
         >>> from detector.detectors.registry import build
@@ -174,47 +174,18 @@ class SeriesIndex:
         (-1, [0, 0, 0])
         """
         pc = self.path_cache
-        template = self.templater.template
-        templater = self.templater
-        first = self.starts.first
         odd_paths = self.odd_paths
-        sid_of: dict[Any, int] = self.sid_of
-        plain = _PLAIN_METHODS
-        suspicious_char = _SUSPICIOUS_CHAR.search
-        getsizeof = sys.getsizeof
+        resolve = self.resolve
+        drops = self.cache_drops
         for k in todo:
             pk = pks[k]
             sid = pc.get(pk)
-            if sid is not None:
-                sids[k] = sid
-                if odd is not None:
-                    odd[k] = pk in odd_paths
-                continue
-            # resolve(pk, int(widx[k]), ts[k]) with its lookups hoisted out of the loop.
-            svc, method, path = pk
-            if svc not in first:  # ServiceStarts.seen
-                first[svc] = ts[k]
-            route = template(svc, path)
-            gen = templater.generation
-            dropped = (gen != self._gen or len(pc) >= PATH_CACHE_MAX
-                       or self.path_cache_bytes >= PATH_CACHE_BYTES)
-            if dropped:
-                self._gen = gen
-                self._drop_cache()
-            if method not in plain or (suspicious_char(path) is not None
-                                       and _SUSPICIOUS_PATH.search(path) is not None):
-                odd_paths.add(pk)
-            if method not in KNOWN_METHODS:
-                method = "OTHER"
-            sid = sid_of.get((svc, method, route))
             if sid is None:
-                sid = self._series_of(SeriesKey(svc, method, route), int(widx[k]))
-            pc[pk] = sid
-            self.path_cache_bytes += getsizeof(path) + PATH_ENTRY_BYTES
+                sid = resolve(pk, int(widx[k]), ts[k])
             sids[k] = sid
             if odd is not None:
                 odd[k] = pk in odd_paths
-            if dropped:
+            if self.cache_drops != drops:
                 return k
         return -1
 
@@ -243,6 +214,7 @@ class SeriesIndex:
         return sid
 
     def _drop_cache(self) -> None:
+        self.cache_drops += 1
         self.path_cache.clear()
         self.odd_paths.clear()
         self.path_cache_bytes = 0
