@@ -22,12 +22,14 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from itertools import chain, islice, repeat
+from operator import itemgetter
 
 from detector.decoding import MAX_LINE_BYTES, DecodeError
 from detector.decoding.registry import DETECT_LINES
-from detector.decoding.stage import LineDecoder, Overlong
+from detector.decoding.stage import CHUNK_LINES, Batch, LineDecoder, Overlong
 from detector.events import AccessEvent, BadRecord, Item
-from detector.jobs.publish_keys import ServiceKeyer
+from detector.jobs.publish_keys import SERVICE_FIELD, ServiceKeyer
 from detector.sources.files import GZIP_MAGIC, FileSource, open_input
 
 
@@ -83,17 +85,25 @@ class Ownership:
 
 class OwnedSource(FileSource):
     """A :class:`FileSource` yielding only what one worker owns of its input, each item as
-    the whole input's decoding gives it (same positions, same format detection)."""
+    the whole input's decoding gives it (same positions, same format detection).
+
+    A file is read in chunks of lines, as one process reads it: a chunk whose every line
+    names the same service (:func:`one_service`, checked on the chunk's bytes at once) is
+    skipped whole or decoded whole by the decoder's column-wise path; a chunk that mixes
+    services goes line by line, its own lines' consecutive runs decoded column-wise.
+    """
 
     def __init__(self, path: str, own: Ownership, *, fmt: str = "auto",
                  service: str = "default") -> None:
         super().__init__(path, fmt=fmt, service=service)
         self.own = own
         self.skipped = 0  # lines left undecoded: another worker's
+        self._mixed = False  # the last chunk read line by line held more than one service
 
-    def __iter__(self) -> Iterator[Item]:
-        lines = self._lines()
-        head: list[bytes] = []  # the lines the format is chosen from, as LineDecoder reads them
+    def _head(self, lines: Iterator[bytes]) -> tuple[list[bytes], ServiceKeyer | None]:
+        """The lines the format is chosen from (as LineDecoder reads them) and the keyer
+        chosen from them (None: unknown format, every line a bad record of worker 0's)."""
+        head: list[bytes] = []
         seen = 0
         for raw in lines:
             head.append(raw)
@@ -102,18 +112,116 @@ class OwnedSource(FileSource):
                 if seen >= DETECT_LINES:
                     break
         sample = [r for r in head if r.__class__ is bytes and r.strip()]
-        keyer: ServiceKeyer | None = None
         try:
             if sample:
-                keyer = ServiceKeyer(self.name, sample, default=self.service, fmt=self.fmt)
-        except DecodeError:  # unknown format: every line is a bad record, worker 0's
-            keyer = None
+                return head, ServiceKeyer(self.name, sample, default=self.service, fmt=self.fmt)
+        except DecodeError:
+            pass
+        return head, None
+
+    def __iter__(self) -> Iterator[Item]:
+        if not self.streaming:
+            return chain.from_iterable(self.chunks())
+        return self._each_item()
+
+    def _each_item(self) -> Iterator[Item]:
+        """Item by item, each as soon as its line is read: a pipe never waits for a chunk."""
+        lines = self._lines()
+        head, keyer = self._head(lines)
         dec = self._decoder
         if keyer is None:
             yield from self.own.select(dec.decode(_chain(head, lines)), keyer)
             return
         yield from self.own.select(dec.decode(iter(head)), keyer)
         yield from self.own.select(self._rest(lines, len(head), keyer, dec), keyer)
+
+    def chunks(self) -> Iterator[list[Item]]:
+        """This worker's items as lists (never an empty one); reads ahead (files only)."""
+        if self.streaming:
+            each = self._each_item()
+            while part := list(islice(each, CHUNK_LINES)):
+                yield part
+            return
+        lines = self._lines()
+        head, keyer = self._head(lines)
+        dec = self._decoder
+        select = self.own.select
+        if keyer is None:
+            for items in dec.decode_chunks(_chain(head, lines)):
+                if got := list(select(items, None)):
+                    yield got
+            return
+        if got := list(select(dec.decode(iter(head)), keyer)):
+            yield got
+        lineno = len(head)
+        batch: Batch | None = getattr(keyer.decoder, "decode_batch", None)
+        while chunk := list(islice(lines, CHUNK_LINES)):
+            got = self._share(chunk, lineno, keyer, batch)
+            lineno += len(chunk)
+            if got:
+                yield got
+
+    def _share(self, chunk: list[bytes], lineno: int, keyer: ServiceKeyer,
+               batch: Batch | None) -> list[Item]:
+        """This worker's items of ``chunk`` (lines ``lineno + 1``...).
+
+        A chunk whose first line is this worker's (or in doubt) is decoded whole and kept
+        when all it holds is events of this worker's services; one whose first line is
+        another worker's is skipped when :func:`one_service` says all of it is. Any other
+        chunk goes line by line, and so do the chunks after it until one is whole again
+        (a file mixing services would otherwise be decoded twice).
+        """
+        own = self.own
+        if not self._mixed:
+            first = keyer.named(chunk[0]) if chunk[0].__class__ is bytes else b""
+            if first is None or (first and own.mine_named(first)):
+                if Overlong not in set(map(type, chunk)):
+                    got = self._decode_run(chunk, lineno + 1, keyer, batch)
+                    if set(map(type, got)) <= _EVENTS and all(
+                            map(own.mine, set(map(_SERVICE_OF, got)))):
+                        return got
+            elif first and one_service(chunk, keyer) == first:
+                self.skipped += len(chunk)
+                return []
+        named = keyer.named
+        mine = own.mine_named
+        items: list[Item] = []
+        names: set[bytes | None] = set()
+        run: list[bytes] = []  # consecutive lines to decode, from line ``start``
+        start = lineno + 1
+        for raw in chunk:
+            lineno += 1
+            if raw.__class__ is Overlong:
+                skip = True
+                names.add(None)
+            else:
+                svc = named(raw)
+                names.add(svc)
+                skip = svc is not None and not mine(svc)
+                if not skip:
+                    if not run:
+                        start = lineno
+                    run.append(raw)
+                    continue
+            if run:
+                items += self._decode_run(run, start, keyer, batch)
+                run = []
+            if raw.__class__ is Overlong:
+                items.append(self._decoder._overlong(raw, lineno))
+            else:
+                self.skipped += 1
+        if run:
+            items += self._decode_run(run, start, keyer, batch)
+        self._mixed = len(names) > 1 or None in names
+        return list(own.select(items, keyer))
+
+    def _decode_run(self, raws: list[bytes], first: int, keyer: ServiceKeyer,
+                    batch: Batch | None) -> list[Item]:
+        """Items of consecutive lines (none over-long), column-wise when the decoder can."""
+        got: list[Item] | None = batch(raws, self.name, first) if batch is not None else None
+        if got is None:
+            got = list(self._decoder._each(keyer.decoder.decode, iter(raws), first - 1))
+        return got
 
     def _rest(self, lines: Iterator[bytes], lineno: int, keyer: ServiceKeyer,
               dec: LineDecoder) -> Iterator[Item]:
@@ -136,6 +244,56 @@ class OwnedSource(FileSource):
             except DecodeError as exc:
                 if raw.strip():
                     yield BadRecord(name, lineno, exc.reason, raw)
+
+
+_SERVICE_OF = itemgetter(1)
+_FIELD = b'"service'  # in a line of a JSON input that names no service: ask it
+
+
+def one_service(chunk: list[bytes], keyer: ServiceKeyer) -> bytes | None:
+    """The service :meth:`ServiceKeyer.named` gives every line of ``chunk``, when it gives
+    them all the same one; None: ask line by line.
+
+    Read from the chunk's bytes at once: no line is a possible deployment event, each
+    holds exactly one ``"service"`` or ``"service.name"`` key (where every match of the
+    byte pattern begins) and it begins the very bytes of the first line's service field
+    (so the pattern reads the same name there, and finds no second one).
+
+    >>> head = [b'{"timestamp": "2026-03-20T00:00:00Z", "service.name": "shop", '
+    ...         b'"http.request.method": "GET", "url.path": "/", "http.response.status_code": 200}']
+    >>> k = ServiceKeyer("a.log", head, default="web")
+    >>> one_service(head * 3, k), one_service(head + [b'{"service.name": "cart"}'], k)
+    (b'shop', None)
+    """
+    if set(map(type, chunk)) != _BYTES:
+        return None  # an over-long line
+    joined = b"".join(chunk)
+    if b"deployment" in joined:
+        return None
+    if not keyer.carries_service:
+        if keyer.json and _FIELD in joined:
+            return None
+        return keyer.default
+    if not keyer.fast:
+        return None
+    m = SERVICE_FIELD.search(chunk[0])
+    if m is None:
+        return None
+    # Every match of the pattern begins with one of its two keys: as many keys as lines
+    # and the first line's field in every line make it one a line, that field each time.
+    field = m.group(0)
+    at = m.start()
+    n = len(chunk)
+    if not all(map(bytes.startswith, chunk, repeat(field), repeat(at))) \
+            and not all(map(bytes.__contains__, chunk, repeat(field))):
+        return None
+    if joined.count(b'"service.name"') + joined.count(b'"service"') != n:
+        return None
+    return m.group(1)
+
+
+_BYTES = {bytes}
+_EVENTS = {AccessEvent}
 
 
 def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
