@@ -324,10 +324,16 @@ def service_volumes(path: str, *, fmt: str = "auto", service: str = "default",
     except DecodeError:
         return Counter()
     counts: Counter[str] = Counter()
-    for raw in lines:
-        svc = keyer.named(raw) or keyer.key(raw)
-        if svc is not None:
-            counts[svc.decode("utf-8", "replace")] += 1
+    for at in range(0, len(lines), CHUNK_LINES):  # a chunk of one service counted at once
+        chunk = lines[at:at + CHUNK_LINES]
+        one = one_service(chunk, keyer)
+        if one is not None:
+            counts[one.decode("utf-8", "replace")] += len(chunk)
+            continue
+        for raw in chunk:
+            svc = keyer.named(raw) or keyer.key(raw)
+            if svc is not None:
+                counts[svc.decode("utf-8", "replace")] += 1
     read = sum(map(len, head))
     with open(path, "rb") as f:
         gz = f.read(2) == GZIP_MAGIC
