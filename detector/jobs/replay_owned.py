@@ -19,6 +19,7 @@ it), any other is worker 0's. Each bad line is so counted and dead-lettered once
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -279,13 +280,15 @@ def one_service(chunk: list[bytes], keyer: ServiceKeyer) -> bytes | None:
     m = SERVICE_FIELD.search(chunk[0])
     if m is None:
         return None
+    n = len(chunk)
+    at, segment, per_line = _template(chunk[0], m)
+    if segment and all(map(bytes.startswith, chunk, repeat(segment), repeat(at))):
+        # Every line has the first one's "service occurrences at its offsets, and no other.
+        return m.group(1) if joined.count(_FIELD) == n * per_line else None
     # Every match of the pattern begins with one of its two keys: as many keys as lines
     # and the first line's field in every line make it one a line, that field each time.
     field = m.group(0)
-    at = m.start()
-    n = len(chunk)
-    if not all(map(bytes.startswith, chunk, repeat(field), repeat(at))) \
-            and not all(map(bytes.__contains__, chunk, repeat(field))):
+    if not all(map(bytes.__contains__, chunk, repeat(field))):
         return None
     if joined.count(b'"service.name"') + joined.count(b'"service"') != n:
         return None
@@ -293,6 +296,30 @@ def one_service(chunk: list[bytes], keyer: ServiceKeyer) -> bytes | None:
 
 
 _BYTES = {bytes}
+_KEY_SPAN = len(b'"service.name"')  # the bytes that tell a key of the pattern from another
+
+
+def _template(line: bytes, m: re.Match[bytes]) -> tuple[int, bytes, int]:
+    """The bytes of ``line`` that decide what the pattern finds in it, when they are few:
+    (offset, bytes, occurrences of ``"service`` in them), or (0, b"", 0).
+
+    They run from its first ``"service`` to past the field ``m`` and to the last
+    ``"service`` 's key; ``m``'s field must be its only key of the pattern (where the
+    pattern fails at another key may depend on any bytes after it). A line holding those
+    bytes at that offset and no other ``"service`` is read by the pattern as ``line`` is.
+    """
+    starts = []
+    p = line.find(_FIELD)
+    while p >= 0:
+        starts.append(p)
+        p = line.find(_FIELD, p + 1)
+    keys = sum(1 for p in starts if line[p + 8:p + 9] == b'"' or line[p + 8:p + 14] == b'.name"')
+    if keys != 1:
+        return 0, b"", 0
+    end = max(m.end(), starts[-1] + _KEY_SPAN)
+    if end > len(line.rstrip(b"\r\n")):
+        return 0, b"", 0
+    return starts[0], line[starts[0]:end], len(starts)
 _EVENTS = {AccessEvent}
 
 

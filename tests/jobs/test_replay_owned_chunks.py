@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from detector.decoding.stage import CHUNK_LINES
@@ -28,6 +28,12 @@ def _line(kind: str, svc: str, i: int) -> str:
     core = CORE % (i, i % 7)
     if kind == "flat":  # the layout the column-wise decoder takes
         return f'{{"timestamp": "{ts}", "service.name": "{svc}", {core}}}'
+    if kind == "bench":  # the simulator's layout: the service fields side by side
+        return (f'{{"timestamp":"{ts}","service.name":"{svc}","service.version":"{i % 3}",'
+                + core.replace(', "service.version": "1"', "") + "}")
+    if kind == "bench_broken":  # ... with a second service field, and cut short
+        return (f'{{"timestamp":"{ts}","service.name":"{svc}","service.version":"{i % 3}",'
+                '"labels": {"service": "x"}, ')
     if kind == "tight":  # the same field spelt without spaces: another byte pattern
         return f'{{"timestamp": "{ts}","service.name":"{svc}", {core}}}'
     if kind == "bare":  # "service", which the decoder may not read as the service
@@ -52,16 +58,16 @@ def _line(kind: str, svc: str, i: int) -> str:
     return f"junk {i}"
 
 
-KINDS = st.sampled_from(["flat", "flat", "flat", "tight", "bare", "twice", "path", "deploy",
-                         "query", "broken", "broken2", "blank", "junk"])
+KINDS = st.sampled_from(["flat", "flat", "bench", "bench", "bench_broken", "tight", "bare",
+                         "twice", "path", "deploy", "query", "broken", "broken2", "blank", "junk"])
 SERVICES = st.sampled_from(["shop", "cart", "misc"])
 # Runs of one kind and service, long enough that whole chunks are of one service.
 RUNS = st.lists(st.tuples(KINDS, SERVICES, st.integers(1, CHUNK_LINES + 40)),
                 min_size=1, max_size=6)
 
 
-def _write(runs: list[tuple[str, str, int]], head: str) -> Path:
-    lines = [_line("flat", head, i) for i in range(25)]
+def _write(runs: list[tuple[str, str, int]], head: str, layout: str = "flat") -> Path:
+    lines = [_line(layout, head, i) for i in range(25)]
     for kind, svc, n in runs:
         lines += [_line(kind, svc, len(lines) + j) for j in range(n)]
     path = Path(tempfile.mkdtemp()) / "mixed.log"
@@ -87,10 +93,14 @@ def _whole(path: Path) -> list[Item]:
 
 
 @SETTINGS
-@given(runs=RUNS, head=SERVICES)
+@given(runs=RUNS, head=SERVICES, layout=st.sampled_from(["flat", "bench"]))
+@example(runs=[("bench", "cart", 306), ("bench_broken", "cart", 3), ("bench", "cart", 300)],
+         head="cart", layout="flat")
 def test_chunked_share_equals_the_line_by_line_share(runs: list[tuple[str, str, int]],
-                                                    head: str) -> None:
-    path = _write(runs, head)
+                                                    head: str, layout: str) -> None:
+    # (The example: lines of the usual layout with a second service field, and cut short,
+    # in a chunk of another worker's service: worker 0 reports them, so it must read them.)
+    path = _write(runs, head, layout)
     whole = _whole(path)
     events: list[Item] = []
     bad: list[Item] = []
