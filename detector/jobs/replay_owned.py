@@ -5,11 +5,18 @@ the service of a line is read from its raw bytes
 (:meth:`~detector.jobs.publish_keys.ServiceKeyer.named`, the finder ``publish``
 keys Kafka records with, trusted only on an input where it agrees with the
 decoder on the first lines) and another worker's line is skipped undecoded. A
-file of one service thus costs its other workers a read and a byte search per
-line. Lines the bytes leave in doubt (no or two service fields, possible
-deployment events, an input of unknown format, the first lines that choose the
-format) are decoded by every worker, which keeps its own services' events and
-every deployment event.
+file of one service thus costs its other workers a read of each line and two
+byte scans of each chunk of lines (:func:`one_service`). Lines the bytes leave in
+doubt (no or two service fields, possible deployment events, an input of unknown
+format, the first lines that choose the format) are decoded by every worker,
+which keeps its own services' events and every deployment event.
+
+A chunk that starts with a worker's own line is decoded whole, column-wise as one
+process decodes it, and kept whole when all its events are that worker's services'
+(else it goes line by line). A line whose bytes name another worker's service but
+which decodes as this worker's (possible only where the bytes disagree with the
+decoder after the first lines) is so kept when it comes in such a chunk, as one
+process keeps it; read line by line it is skipped here, and dropped by the other.
 
 Every worker answers "who reports this bad line" alike, from the line's bytes: a
 line whose service the bytes name is its owner's (the only worker that decodes
@@ -329,7 +336,7 @@ def _chain(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def service_volumes(path: str, *, fmt: str = "auto", service: str = "default",
-                    sample: int = 20_000) -> Counter[str]:
+                    sample: int = 5_000) -> Counter[str]:
     """Lines of each service in the input at ``path``, estimated from its first ``sample``
     lines (read by their bytes, as the workers read them) scaled to the file's size.
 
