@@ -42,10 +42,15 @@ summary, problems = run_replay(sys.argv[3:], analyzer=analyzer, settings=Setting
                                deployments=None, sinks=[make_sink("jsonl:" + out)],
                                dead_letter=None, progress=False, workers=int(w or 1))
 wall = time.perf_counter() - t0
-rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024  # a worker's
+me, kids = (resource.getrusage(r) for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+rss = max(me.ru_maxrss, kids.ru_maxrss) / 1024  # a worker's
+# CPU seconds (user + sys) of this process and of its workers: a loaded machine stretches
+# wall time, hardly these, so they show the workers' overhead over one process.
+cpu = me.ru_utime + me.ru_stime
+workers_cpu = kids.ru_utime + kids.ru_stime
 print(json.dumps({"events": summary.events, "bad": summary.bad, "wall_s": wall,
                   "pipeline_s": summary.elapsed(), "peak_rss_mb": rss,
+                  "cpu_s": cpu, "workers_cpu_s": workers_cpu,
                   "incidents": dict(summary.incidents), "findings": dict(summary.findings)}))
 """
 
@@ -158,6 +163,9 @@ def main() -> int:
         # Same run, same corpus: the workers' speed-up over one process, and whether they
         # found the same incidents (issue 15: >= 1.9x with 2 workers, identical).
         "workers_speedup": round(par["events_per_s"] / ana["events_per_s"], 2),
+        # All the CPU the workers run spent (parent included) over one process's, start-up
+        # included in both: 1.0 is no overhead; the speed-up is at most 2 / this for 2.
+        "workers_cpu_ratio": round((par["cpu_s"] + par["workers_cpu_s"]) / ana["cpu_s"], 3),
         "workers_incidents_identical": same_incidents(logs[0].parent, "analysis",
                                                       f"analysis-w{args.workers}"),
         "cpu_count": os.cpu_count(),
@@ -177,7 +185,8 @@ def main() -> int:
         print(f"{'':<24}incidents {r['incidents']}")
         print(f"{'':<24}requests flagged {r.get('findings', {})}")
     print(f"--workers {args.workers} / one process: {fig['workers_speedup']}x, incidents "
-          f"{'identical' if fig['workers_incidents_identical'] else 'DIFFERENT'}")
+          f"{'identical' if fig['workers_incidents_identical'] else 'DIFFERENT'}; CPU of all "
+          f"its processes / one process's: {fig['workers_cpu_ratio']}")
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2))
     return 0

@@ -21,7 +21,7 @@ from detector.decoding.stage import choose_decoder
 from detector.events import BadRecord
 
 # "service": "x", "service.name": "x", "service": {"name": "x"} (nested OTel/ECS).
-_SERVICE = re.compile(
+SERVICE_FIELD = re.compile(
     rb'"service(?:\.name)?"\s*:\s*(?:\{\s*"name"\s*:\s*)?"([^"\\]{1,256})"')
 SAMPLE_LINES = 64
 
@@ -54,7 +54,7 @@ class ServiceKeyer:
             d is None or d == (m or self.default) for m, d in pairs)
 
     def _matched(self, line: bytes) -> bytes | None:
-        m = _SERVICE.search(line)
+        m = SERVICE_FIELD.search(line)
         return m.group(1) if m else None
 
     def _decoded(self, line: bytes) -> bytes | None:
@@ -71,7 +71,7 @@ class ServiceKeyer:
         if not self.carries_service:
             return self.default
         if self.fast:
-            m = _SERVICE.search(line)
+            m = SERVICE_FIELD.search(line)
             if m is not None:
                 return m.group(1)
         return self._decoded(line)
@@ -92,8 +92,8 @@ class ServiceKeyer:
             return self.default
         if not self.fast:
             return None
-        m = _SERVICE.search(line)  # (faster than byte finds: the match is near the start)
-        if m is None or _SERVICE.search(line, m.end()) is not None:
+        m = SERVICE_FIELD.search(line)  # (faster than byte finds: the match is near the start)
+        if m is None or SERVICE_FIELD.search(line, m.end()) is not None:
             return None
         return m.group(1)
 

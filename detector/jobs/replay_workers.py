@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     from detector.analysis.analyzer import RequestAnalyzer
     from detector.incidents.suppressions import Suppressions
 
-PLAN_SAMPLE = 20_000  # lines per input counted to balance services over workers
+# Lines per input counted to balance services over workers. The plan is read before any
+# worker starts, so its time adds to the whole run: on the bench corpus 5,000 lines take
+# 0.04 s of CPU against 0.15 s for 20,000, and move each service's estimate by < 1 %.
+PLAN_SAMPLE = 5_000
 BAD_CHUNK = 1_000
 
 
