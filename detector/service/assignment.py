@@ -48,6 +48,10 @@ class Assignment:
         self.refresh = refresh
         self.checkpointer = checkpointer
         self.dead_letter = dead_letter
+        # Partitions revoked with their state saved, until the next assignment: aiokafka
+        # revokes every partition on any rebalance, and the ones given back need no
+        # restore from the store when nobody saved there since (see ``restore``).
+        self.parked: dict[TopicPartition, PartitionState] = {}
 
     def new_pipeline(self, analyzer: RequestAnalyzer | None,
                      tp: TopicPartition | None = None) -> Pipeline:
@@ -81,29 +85,41 @@ class Assignment:
                 await self.restore(tp)
         finally:
             ctx.restoring -= 1
+            self.parked.clear()  # the others went to other members
 
     async def restore(self, tp: TopicPartition) -> None:
         ctx, refresh = self.ctx, self.refresh
         source, store = ctx.source, self.checkpointer.store
         assert source is not None and store is not None
         name = await asyncio.to_thread(refresh.model_name, tp) if refresh.registry else None
-        try:
-            analyzer = refresh.new_analyzer(name)
-        except ModelRefused as exc:  # no version at all it accepts: stopping beats a dead partition
-            ctx.stop(str(exc), EXIT_REFUSED, "model refused")
-            return
-        st = PartitionState(tp, self.new_pipeline(analyzer, tp), ready=False, model_name=name)
         data = await asyncio.to_thread(store.load, ctx.origin(tp))
+        parked = self.parked.pop(tp, None)
+        kept = (parked is not None and data is not None
+                and self.checkpointer.saved_by_us(ctx.origin(tp), data))
+        if parked is not None and kept:
+            # Its pipeline is exactly the state saved (no record since, nobody saved
+            # since): decoding the snapshot would rebuild the same objects.
+            st = PartitionState(tp, parked.pipeline, ready=False, model_name=name)
+        else:
+            try:
+                analyzer = refresh.new_analyzer(name)
+            except ModelRefused as exc:  # no version it accepts: stopping beats a dead partition
+                ctx.stop(str(exc), EXIT_REFUSED, "model refused")
+                return
+            st = PartitionState(tp, self.new_pipeline(analyzer, tp), ready=False,
+                                model_name=name)
         restored = None
         ledger = b""
         if data is not None:
             try:
                 offset, snap, ledger = unpack_ledger(data)
-                st.pipeline.restore(snap)
+                if not kept:
+                    st.pipeline.restore(snap)
                 restored = offset
             except (CheckpointError, ValueError) as exc:
                 ctx.log("checkpoint unusable", level="error", partition=str(tp),
                         error=str(exc)[:200])
+                kept = False
                 st = PartitionState(tp, self.new_pipeline(refresh.new_analyzer(name), tp),
                                     ready=False, model_name=name)
                 ledger = b""
@@ -134,11 +150,19 @@ class Assignment:
             except (ValueError, KeyError, TypeError) as exc:
                 ctx.log("delivery ledger unusable", level="error", partition=str(tp),
                         error=f"{type(exc).__name__}: {exc}"[:200])
+        state = "kept" if kept else "snapshot" if restored is not None else "empty"
         ctx.log("assigned", topic=tp.topic, partition=tp.partition, restored_offset=restored,
-                state="snapshot" if restored is not None else "empty")
+                state=state)
 
     async def on_revoked(self, tps: frozenset[TopicPartition]) -> None:
+        owned = {tp: self.ctx.parts.get(tp) for tp in tps}
         await self.checkpointer.checkpoint(tps, reason="revoke", drop=True)
         for tp in tps:  # the new owner delivers from the saved ledger
             self.ctx.sink.forget(self.ctx.origin(tp))
+        # Registry models: a restore loads the version current then, so nothing is kept.
+        if not self.refresh.registry:
+            for tp, st in owned.items():
+                if (st is not None and st.ready and st.version == st.saved_version
+                        and st.saved_offset is not None and st.saved_offset == st.next_offset):
+                    self.parked[tp] = st
         self.ctx.log("revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in sorted(tps)])

@@ -11,6 +11,7 @@ import time
 
 from detector.service.context import PartitionState, ServiceContext
 from detector.service.health import Health
+from detector.service.processes import Siblings
 from detector.service.records import Records
 from detector.service.refresh import ModelRefresh
 from detector.state.checkpointing import Checkpointer
@@ -42,6 +43,8 @@ class ConsumeLoop:
         self.refresh = refresh
         self.checkpointer = checkpointer
         self._last_ck_attempt = time.monotonic()
+        self.siblings = Siblings.from_env()  # the other children of a --processes instance
+        self.waiting = False  # drained, waiting for the siblings to drain too
 
     async def run(self) -> None:
         assert self.ctx.source is not None
@@ -112,7 +115,9 @@ class ConsumeLoop:
             if now - self._last_ck_attempt >= every and ctx.reachable:
                 self._last_ck_attempt = now
                 await self.checkpointer.checkpoint()
-            if (drain is not None and ctx.parts and not ctx.restoring
+            if self.waiting:
+                self.wait_for_siblings()
+            elif (drain is not None and ctx.parts and not ctx.restoring
                     and self._idle_for() >= drain):
                 await self.probe()
                 # Re-check after the await: a rebalance may have changed ownership.
@@ -121,7 +126,25 @@ class ConsumeLoop:
                         and all(v == 0 for v in ctx.lag.values())
                         and set(ctx.lag) >= set(ctx.parts)):
                     self.drain()
-                    ctx.request_stop("drained")
+                    if self.siblings is None:
+                        ctx.request_stop("drained")
+                    else:
+                        self.siblings.mark()
+                        self.waiting = True
+                        ctx.log("drained: waiting for the other processes")
+                        self.wait_for_siblings()
+
+    def wait_for_siblings(self) -> None:
+        """Drained in a ``--processes`` instance: stay in the group, reading nothing, until
+        every child drained (then all leave at once, nobody works through a rebalance).
+        New records for a drained partition end the wait: this is no backfill's end,
+        and leaving hands the partition to a member that still runs, as before."""
+        ctx = self.ctx
+        assert self.siblings is not None and ctx.source is not None
+        if self.siblings.all_drained() or any(ctx.lag.get(tp, 0) > 0 for tp in ctx.parts):
+            ctx.request_stop("drained")
+        else:
+            ctx.source.pause_all()  # every turn: partitions assigned meanwhile too
 
     def _idle_close_after(self) -> float:
         after = self.ctx.cfg.idle_close_after

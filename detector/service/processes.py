@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from detector.service.jsonlog import JsonLog
 
 PROCESS_ENV = "DETECTOR_PROCESS_INDEX"  # which child of a --processes run this is
+COUNT_ENV = "DETECTOR_PROCESS_COUNT"  # how many children the instance has
+DRAINED_ENV = "DETECTOR_PROCESSES_DRAINED"  # the directory where drained children say so
 _STOP_SLACK = 10.0  # seconds past the grace period before a child that ignores SIGTERM is killed
 _PR_SET_PDEATHSIG = 1
 
@@ -45,6 +50,46 @@ def process_index() -> int | None:
     """
     raw = os.environ.get(PROCESS_ENV)
     return int(raw) if raw is not None and raw.isdigit() else None
+
+
+class Siblings:
+    """The children of one ``--processes`` instance, as one of them sees them: each
+    marks itself drained (the end of a backfill) in a directory the supervisor made.
+
+    A child that drained first waits for the others before leaving the group: its
+    leaving would make the group rebalance, and the children still working would stop
+    to revoke and restore their partitions for nothing.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> first, second = Siblings(Path(d), 0, 2), Siblings(Path(d), 1, 2)
+    >>> first.mark()
+    >>> first.all_drained(), second.all_drained()
+    (False, False)
+    >>> second.mark()
+    >>> first.all_drained()
+    True
+    """
+
+    def __init__(self, directory: Path, index: int, count: int) -> None:
+        self.directory = directory
+        self.index = index
+        self.count = count
+
+    @classmethod
+    def from_env(cls) -> Siblings | None:
+        """This child's siblings; None outside a ``--processes`` run of more than one."""
+        index, where = process_index(), os.environ.get(DRAINED_ENV)
+        count = os.environ.get(COUNT_ENV, "")
+        if index is None or not where or not count.isdigit() or int(count) < 2:
+            return None
+        return cls(Path(where), index, int(count))
+
+    def mark(self) -> None:
+        (self.directory / str(self.index)).touch()
+
+    def all_drained(self) -> bool:
+        return all((self.directory / str(i)).exists() for i in range(self.count))
 
 
 def child_command(argv: Sequence[str], index: int, metrics_port: int) -> list[str]:
@@ -93,8 +138,9 @@ class Supervisor:
         self.children: list[subprocess.Popen[bytes]] = []
         self.stopping = False  # a stop was asked for (a signal, or a child failed)
 
-    def _start(self, index: int, cmd: list[str]) -> subprocess.Popen[bytes]:
-        env = {**os.environ, PROCESS_ENV: str(index), "PYTHONUNBUFFERED": "1"}
+    def _start(self, index: int, cmd: list[str], drained: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, PROCESS_ENV: str(index), COUNT_ENV: str(len(self.commands)),
+               DRAINED_ENV: drained, "PYTHONUNBUFFERED": "1"}
         return subprocess.Popen(cmd, env=env, start_new_session=True,
                                 preexec_fn=_die_with_parent)  # noqa: PLW1509 (no threads yet)
 
@@ -116,14 +162,16 @@ class Supervisor:
                 handlers[sig] = signal.signal(sig, self._on_signal)
         except ValueError:  # not the main thread: the caller handles signals
             handlers = {}
+        drained = tempfile.mkdtemp(prefix="detector-drained-")
         try:
             for i, cmd in enumerate(self.commands):
-                self.children.append(self._start(i, cmd))
+                self.children.append(self._start(i, cmd, drained))
             self.log("processes started", processes=len(self.children),
                      pids=[c.pid for c in self.children])
             return self._supervise()
         finally:
             self._stop_all()
+            shutil.rmtree(drained, ignore_errors=True)
             for signum, old in handlers.items():
                 signal.signal(signum, old)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ class ModelRefresh:
         self.models = (ModelLoader(cfg.models, ctx.log)
                        if cfg.models is not None and analysis else None)
         self._signatures: SignatureEngine | None = None  # compiled once, shared by partitions
+        self._signatures_lock = threading.Lock()  # warm_up compiles them in a thread
         self.last_check = time.monotonic()
         self.reloading = False
         self.retrain_period = (parse_duration(cfg.retrain_every)
@@ -76,13 +78,34 @@ class ModelRefresh:
         if not self.analysis:
             return None
         from detector.analysis.analyzer import RequestAnalyzer
-        from detector.analysis.signatures import SignatureEngine
 
         if self.models is not None and model_name is not None:
             return self.models.load(model_name)[1]  # refused versions: see ModelLoader.load
-        if self._signatures is None:
-            self._signatures = SignatureEngine.default()
-        return RequestAnalyzer(signatures=self._signatures, learn_online=True)
+        return RequestAnalyzer(signatures=self._shared_signatures(), learn_online=True)
+
+    def _shared_signatures(self) -> SignatureEngine:
+        from detector.analysis.signatures import SignatureEngine
+
+        with self._signatures_lock:
+            if self._signatures is None:
+                self._signatures = SignatureEngine.default()
+            return self._signatures
+
+    def warm_up(self) -> None:
+        """Import request analysis and compile the shared signature database ahead of
+        the first assignment (about 1 s of CPU, on a thread while the consumer waits
+        for its group to form), so restoring a partition no longer adds it. A failure
+        here is left to :meth:`new_analyzer`, which meets it again and reports it where
+        a start failure is handled."""
+        if not self.analysis:
+            return
+        try:
+            import detector.analysis.analyzer  # noqa: F401, PLC0415 (the import is the work)
+
+            if self.models is None:
+                self._shared_signatures()
+        except Exception:  # noqa: BLE001, S110 (raised again, and reported, on first use)
+            pass
 
     def reload_due(self, now: float) -> bool:
         return (self.registry and not self.reloading

@@ -233,6 +233,8 @@ class ServiceRuntime:
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
         ctx.log("started", group=self.cfg.group_id, topics=list(self.cfg.topics),
                 bootstrap=self.cfg.bootstrap_servers)
+        # Overlaps the group join (waiting on the broker) instead of delaying the first restore.
+        warm = asyncio.ensure_future(asyncio.to_thread(self.refresh.warm_up))
         try:
             if self.cfg.metrics_port:
                 await self._start_http()
@@ -249,6 +251,7 @@ class ServiceRuntime:
                         grace_period=self.cfg.grace_period)
             if self.http is not None:
                 await self.http.stop()
+            await warm  # never raises; a thread cannot be cancelled, so it ends here
             if self.handle_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)

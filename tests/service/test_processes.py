@@ -52,6 +52,12 @@ async def test_two_processes_share_the_partitions_and_lose_nothing(
     exits = [rec for rec in log if rec["event"] == "process exited"]
     assert sorted(rec["process"] for rec in exits) == [0, 1]
     assert all(rec["code"] == 0 for rec in exits)
+    # The first to drain waited for the other: nobody left the group (a rebalance)
+    # while the other still worked.
+    drained = [rec["ts"] for rec in log if rec["event"] == "drained"]
+    assert len(drained) == 2
+    assert max(drained) <= min(rec["ts"] for rec in exits)
+    assert any(rec["event"] == "drained: waiting for the other processes" for rec in log)
     got = read_jsonl(out)  # two writers, one file: every line whole
     assert open_keys(got) == sim.expected
     assert set(canonical(got)) == set(sim.changes)

@@ -19,6 +19,7 @@ nothing of the service that drives it (quix-streams' ``checkpointing``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, Protocol, TypeVar
@@ -123,6 +124,9 @@ class Checkpointer(Generic[P]):
         self._timed = timed
         self._lock = asyncio.Lock()
         self.last_success = time.monotonic()  # the last *successful* checkpoint (age metric)
+        # sha256 of what this process last saved per key: a stored checkpoint with the same
+        # digest is still ours (nobody saved since), see :meth:`saved_by_us`.
+        self._digests: dict[str, bytes] = {}
 
     def _capture(self, tps: frozenset[TopicPartition] | None,
                  drop: bool) -> list[tuple[P, int, int, bytes | None]]:
@@ -139,6 +143,12 @@ class Checkpointer(Generic[P]):
             elif st.committed != st.saved_offset:
                 captured.append((st, st.version, st.saved_offset, None))
         return captured
+
+    def saved_by_us(self, key: str, data: bytes) -> bool:
+        """Whether ``data`` (loaded from the store under ``key``) is exactly what this
+        process saved there last: then no other owner has saved since."""
+        digest = self._digests.get(key)
+        return digest is not None and hashlib.sha256(data).digest() == digest
 
     async def checkpoint(
         self, tps: frozenset[TopicPartition] | None = None, *, reason: str = "interval",
@@ -185,7 +195,10 @@ class Checkpointer(Generic[P]):
             if snapshot is not None:
                 origin = self.key(st.tp)
                 ledger, dirty = self.ledger.ledger(origin, seq)
-                await asyncio.to_thread(store.save, origin, pack(offset, snapshot, ledger))
+                blob = pack(offset, snapshot, ledger)
+                self._digests.pop(origin, None)  # a failed save may have replaced it
+                await asyncio.to_thread(store.save, origin, blob)
+                self._digests[origin] = hashlib.sha256(blob).digest()
                 self.ledger.saved(origin, seq, dirty)
                 st.saved_version, st.saved_offset = version, offset
             offsets[st.tp] = offset
