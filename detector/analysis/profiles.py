@@ -129,7 +129,7 @@ class RouteProfile:
     """Parameter statistics of one (service, method, route)."""
 
     __slots__ = ("bodied", "bodies", "cal", "late", "n", "new_late", "overflow", "params",
-                 "required", "scored")
+                 "required", "scored", "turns")
 
     def __init__(self) -> None:
         self.n = 0  # requests learned, with or without parameters
@@ -143,6 +143,7 @@ class RouteProfile:
         # Prequential calibration: scores of warm requests, taken before they were learned.
         self.cal = [0] * CAL_BINS
         self.scored = 0
+        self.turns = 0  # batches a mature route was offered to learn from (RequestAnalyzer)
 
     def novelty(self) -> float:
         """Share of recent requests that brought a new name: high for free-form JSON."""
@@ -518,7 +519,7 @@ class ProfileStore(DocumentState):
         routes = [
             {"service": s, "method": m, "route": r, "n": p.n, "overflow": p.overflow,
              "late": p.late, "new_late": p.new_late, "bodies": p.bodies, "cal": p.cal,
-             "scored": p.scored,
+             "scored": p.scored, "turns": p.turns,
              "params": {name: st.to_json() for name, st in p.params.items()}}
             for (s, m, r), p in self._routes.items()
         ]  # fmt: skip
@@ -559,6 +560,7 @@ class ProfileStore(DocumentState):
                 if len(p.cal) != CAL_BINS:
                     raise ValueError("calibration histogram size mismatch")
                 p.scored = int(r.get("scored", 0))
+                p.turns = int(r.get("turns", 0))  # absent before learning turns
                 p.params = {str(k): ParamStats.from_json(v) for k, v in r["params"].items()}
                 store._routes[(str(r["service"]), str(r["method"]), str(r["route"]))] = p
         except ValueError as exc:
