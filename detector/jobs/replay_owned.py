@@ -327,6 +327,8 @@ def _template(line: bytes, m: re.Match[bytes]) -> tuple[int, bytes, int]:
     if end > len(line.rstrip(b"\r\n")):
         return 0, b"", 0
     return starts[0], line[starts[0]:end], len(starts)
+
+
 _EVENTS = {AccessEvent}
 
 
