@@ -63,14 +63,13 @@ def test_the_way_back_from_a_ramp_learned_before_it_was_flagged_is_no_drop() -> 
         assert not any(k == "traffic_drop" for _, k in flags), (seed, flags)
 
 
-def test_a_walks_last_seconds_after_its_minutes_raise_nothing_new() -> None:
-    # 86 a minute for half an hour on a route of two; the last window holds the walk's
-    # last nine seconds (eleven requests): under half the window before it, it is the
-    # episode's end, judged alone, and alone it is no spike.
+def _after_a_walk(tail: list[int]) -> list[str | None]:
+    """The kind flagged (or None) in each window of a route of two a minute (exact
+    Poisson counts, seed 11) that gets 86 a minute for 28 minutes, then ``tail``."""
     det = TrafficDetector(DetectorSettings())
     state = det.new_state()
     rng = np.random.default_rng(11)
-    counts = [int(rng.poisson(2.0)) for _ in range(600)] + [86] * 28 + [11]
+    counts = [int(rng.poisson(2.0)) for _ in range(600)] + [86] * 28 + tail
     kinds = []
     for i, n in enumerate(counts):
         st = new_series_stats()
@@ -79,9 +78,16 @@ def test_a_walks_last_seconds_after_its_minutes_raise_nothing_new() -> None:
         sig = det.check(state, w)
         det.learn(state, w, sig is not None)
         kinds.append(sig.kind if sig else None)
+    return kinds
+
+
+def test_a_walks_last_seconds_after_its_minutes_raise_nothing_new() -> None:
+    # 86 a minute for half an hour on a route of two; the last window holds the walk's
+    # last nine seconds (eleven requests): under half the window before it, it is the
+    # episode's end, judged alone, and alone it is no spike.
+    kinds = _after_a_walk([11])
     assert kinds[600] == "traffic_spike"
     assert kinds[-1] is None
-
 
 
 def test_a_quiet_window_just_after_an_episode_carries_none_of_it() -> None:
@@ -89,23 +95,9 @@ def test_a_quiet_window_just_after_an_episode_carries_none_of_it() -> None:
     # end), then 7: the sum of three windows over the last one would be 50 against 6, a
     # x8 spike made of the episode's own minutes. Under half of them, it stands alone.
     # A walk's next minute at its own pace (12 after 12) is still judged with them.
-    def kinds_of(tail: list[int]) -> list[str | None]:
-        det = TrafficDetector(DetectorSettings())
-        state = det.new_state()
-        rng = np.random.default_rng(11)
-        counts = [int(rng.poisson(2.0)) for _ in range(600)] + [86] * 28 + tail
-        kinds = []
-        for i, n in enumerate(counts):
-            st = new_series_stats()
-            st[COUNT] = n
-            w = SeriesWindow(KEY, i * 60.0, i * 60.0 + 60.0, st, 1.0)
-            sig = det.check(state, w)
-            det.learn(state, w, sig is not None)
-            kinds.append(sig.kind if sig else None)
-        return kinds
+    assert _after_a_walk([35, 8, 7])[-1] is None
+    assert _after_a_walk([35, 8, 12, 12, 12])[-1] == "traffic_spike"
 
-    assert kinds_of([35, 8, 7])[-1] is None
-    assert kinds_of([35, 8, 12, 12, 12])[-1] == "traffic_spike"
 
 def test_a_stuffing_minute_is_no_spike_without_its_failures() -> None:
     # Six logins a minute; a minute of a credential-stuffing run holds 24 requests, of

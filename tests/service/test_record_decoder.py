@@ -121,19 +121,10 @@ def _flat(i: int, service: str) -> bytes:
         "http.response.body.size": i})
 
 
-def test_a_poll_decoded_column_wise_equals_record_by_record(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Keys interleaved in a partition, offsets with a gap (compaction, transactions):
-    the column-wise decode (one decode_batch per key) gives each record's own event."""
+def _count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the column-wise OTel decodes made from now on, in call order."""
     from detector.decoding.otel import OtelDecoder
 
-    keys = [b"shop" if i % 3 else b"cart" for i in range(40)]
-    offsets = [i + (7 if i > 20 else 0) for i in range(40)]
-    recs = [KafkaRecord("access", 0, o, k, _flat(i, k.decode()), 0, ())  # type: ignore[arg-type]
-            for i, (o, k) in enumerate(zip(offsets, keys, strict=True))]
-    dec = RecordDecoder(ServiceSettings(topics=("access",)))
-    dec.decode_partition("access", 0, recs[:2] + recs[3:4])  # learn both keys' decoders
     calls: list[int] = []
     real = OtelDecoder.decode_batch
 
@@ -142,6 +133,21 @@ def test_a_poll_decoded_column_wise_equals_record_by_record(
         return real(self, raws, src, first)
 
     monkeypatch.setattr(OtelDecoder, "decode_batch", counted)
+    return calls
+
+
+def test_a_poll_decoded_column_wise_equals_record_by_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keys interleaved in a partition, offsets with a gap (compaction, transactions):
+    the column-wise decode (one decode_batch per key) gives each record's own event."""
+    keys = [b"shop" if i % 3 else b"cart" for i in range(40)]
+    offsets = [i + (7 if i > 20 else 0) for i in range(40)]
+    recs = [KafkaRecord("access", 0, o, k, _flat(i, k.decode()), 0, ())  # type: ignore[arg-type]
+            for i, (o, k) in enumerate(zip(offsets, keys, strict=True))]
+    dec = RecordDecoder(ServiceSettings(topics=("access",)))
+    dec.decode_partition("access", 0, recs[:2] + recs[3:4])  # learn both keys' decoders
+    calls = _count_batches(monkeypatch)
     got = dec.decode_partition("access", 0, recs)
     assert sorted(calls) == [14, 26]  # one batch per key, not one decode per record
     one_by_one = [dec._decoders["access"][r.key].decode(r.value, "access:0", r.offset)
@@ -155,8 +161,6 @@ def test_a_first_poll_of_unknown_keys_is_detected_and_decoded_column_wise(
 ) -> None:
     """A backlog's first poll: keys never seen are detected from this poll's records (the
     samples the record-by-record pass takes) and the poll still goes column-wise."""
-    from detector.decoding.otel import OtelDecoder
-
     keys = [b"shop" if i % 3 else b"cart" for i in range(40)]
     recs = [KafkaRecord("access", 0, i, k, _flat(i, k.decode()), 0, ())  # type: ignore[arg-type]
             for i, k in enumerate(keys)]
@@ -164,14 +168,7 @@ def test_a_first_poll_of_unknown_keys_is_detected_and_decoded_column_wise(
     careful._decoders["access"] = {}
     expected = careful._careful("access", "access:0",
                                 careful._prepared("access:0", False, 1 << 20, recs))
-    calls: list[int] = []
-    real = OtelDecoder.decode_batch
-
-    def counted(self: OtelDecoder, raws: list[bytes], src: str, first: int) -> object:
-        calls.append(len(raws))
-        return real(self, raws, src, first)
-
-    monkeypatch.setattr(OtelDecoder, "decode_batch", counted)
+    calls = _count_batches(monkeypatch)
     dec = RecordDecoder(ServiceSettings(topics=("access",)))
     got = dec.decode_partition("access", 0, recs)
     assert sorted(calls) == [14, 26]
