@@ -197,8 +197,7 @@ class Checkpointer(Generic[P]):
                 ledger, dirty = self.ledger.ledger(origin, seq)
                 blob = pack(offset, snapshot, ledger)
                 self._digests.pop(origin, None)  # a failed save may have replaced it
-                await asyncio.to_thread(store.save, origin, blob)
-                self._digests[origin] = hashlib.sha256(blob).digest()
+                self._digests[origin] = await asyncio.to_thread(_save, store, origin, blob)
                 self.ledger.saved(origin, seq, dirty)
                 st.saved_version, st.saved_offset = version, offset
             offsets[st.tp] = offset
@@ -206,6 +205,13 @@ class Checkpointer(Generic[P]):
             for st, *_ in captured:
                 st.committed = offsets.get(st.tp)
         return offsets
+
+
+def _save(store: StateStore, key: str, blob: bytes) -> bytes:
+    """Save ``blob`` under ``key``; its sha256 (hashed here, off the event loop: hashlib
+    releases the GIL on megabytes of snapshot)."""
+    store.save(key, blob)
+    return hashlib.sha256(blob).digest()
 
 
 class _Refused(Exception):
