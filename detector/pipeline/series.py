@@ -241,9 +241,9 @@ class SeriesIndex:
         # Series with traffic in this window, plus those whose silence could mean
         # a drop; quiet low-volume series sleep and catch up in closed form.
         per_service: dict[str, int] = {}
-        for sid, st in series.items():
+        for sid, counted in series.items():
             svc = keys[sid].service
-            per_service[svc] = per_service.get(svc, 0) + st[COUNT]
+            per_service[svc] = per_service.get(svc, 0) + counted[COUNT]
         for sid in sorted(self.awake.union(series)):
             if self.birth[sid] > w or (muted and keys[sid].service in muted):
                 continue
