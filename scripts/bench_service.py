@@ -63,19 +63,18 @@ class TimedSink:
     def close(self) -> None: ...
 
 
-PER_PARTITION: dict[int, int] = {}  # records per partition of the bench topic (bare loop)
-
-
-async def bare_loop(conn: KafkaConnection, topic: str, expected: int) -> tuple[int, float]:
-    """Records/s of a bare consume loop over every record of ``topic`` (``expected``)."""
+async def bare_loop(conn: KafkaConnection, topic: str, expected: int
+                    ) -> tuple[int, float, dict[int, int]]:
+    """A bare consume loop over every record of ``topic`` (``expected``): the records, the
+    seconds they took, and the records of each partition."""
     c = await assign_all(conn, topic)
     n = [0]
     t0 = time.perf_counter()
-    PER_PARTITION.clear()
+    per_partition: dict[int, int] = {}
 
     def count(r: Any) -> None:
         n[0] += 1
-        PER_PARTITION[r.partition] = PER_PARTITION.get(r.partition, 0) + 1
+        per_partition[r.partition] = per_partition.get(r.partition, 0) + 1
 
     deadline = time.monotonic() + 300
     try:
@@ -89,7 +88,7 @@ async def bare_loop(conn: KafkaConnection, topic: str, expected: int) -> tuple[i
                 await asyncio.sleep(0.05)
     finally:
         await c.stop()
-    return n[0], time.perf_counter() - t0
+    return n[0], time.perf_counter() - t0, per_partition
 
 
 def _instance(bs: str, group: str, state: str, queue: Any) -> None:
@@ -131,7 +130,8 @@ async def instances(bs: str, n: int, total: int, bare: float, tmp: Path) -> None
           f"{el:.2f} s = {total / el:,.0f} events/s; ratio to bare loop {total / el / bare:.2f}")
 
 
-async def processes(bs: str, n: int, total: int, bare: float, tmp: Path) -> None:
+async def processes(bs: str, n: int, total: int, bare: float, tmp: Path,
+                    per_partition: dict[int, int]) -> None:
     """`detector run --processes N`: one instance, N consumer processes (a new group)."""
     import os
     import subprocess
@@ -154,7 +154,7 @@ async def processes(bs: str, n: int, total: int, bare: float, tmp: Path) -> None
     print(f"detector run --processes {n} (start to exit less the {drain:g} s idle drain; "
           f"imports and group join included): {total:,} events in {el:.2f} s = "
           f"{total / el:,.0f} events/s; ratio to bare loop {total / el / bare:.2f}")
-    span, shares = _processing(done.stderr)
+    span, shares = _processing(done.stderr, per_partition)
     if span is not None:
         # The fixed start (imports, group join: seconds) weighs on a short run; this span
         # still holds the rebalances and the restores, which are the service's own cost.
@@ -165,7 +165,8 @@ async def processes(bs: str, n: int, total: int, bare: float, tmp: Path) -> None
               "assigns partitions, not load)")
 
 
-def _processing(log: bytes) -> tuple[float | None, dict[str, int]]:
+def _processing(log: bytes, per_partition: dict[int, int]
+                ) -> tuple[float | None, dict[str, int]]:
     """From the children's JSON log: seconds from the first partition assigned to the
     last drain, and the records of the partitions each process owned before the first
     drain (the group's split of the load; a drained process leaving hands its own on)."""
@@ -189,7 +190,7 @@ def _processing(log: bytes) -> tuple[float | None, dict[str, int]]:
             last = at if last is None else max(last, at)
     shares: dict[str, int] = {}
     for part, proc in owner.items():
-        shares[proc] = shares.get(proc, 0) + PER_PARTITION.get(part, 0)
+        shares[proc] = shares.get(proc, 0) + per_partition.get(part, 0)
     if first is None or last is None or not any(shares.values()):
         return None, shares
     return last - first, shares
@@ -205,7 +206,7 @@ async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1,
     t0 = time.perf_counter()
     await produce_keyed(bs, "bench", records)
     print(f"produced {len(records):,} records in {time.perf_counter() - t0:.1f} s")
-    n, el = await bare_loop(conn, "bench", len(records))
+    n, el, per_partition = await bare_loop(conn, "bench", len(records))
     bare = n / el
     print(f"bare aiokafka loop: {n:,} records in {el:.2f} s = {bare:,.0f} records/s")
     cfg = ServiceSettings(bootstrap_servers=bs, topics=("bench",), deployments_topic="bench-deps",
@@ -231,8 +232,8 @@ async def throughput(bs: str, lines: int, tmp: Path, n_instances: int = 1,
     if n_instances > 1:
         await instances(bs, n_instances, total, bare, tmp)
     if n_processes > 1:  # the same command with one process: the speed-up of the flag alone
-        await processes(bs, 1, total, bare, tmp)
-        await processes(bs, n_processes, total, bare, tmp)
+        await processes(bs, 1, total, bare, tmp, per_partition)
+        await processes(bs, n_processes, total, bare, tmp, per_partition)
 
 
 def event(ts: float, route: int, status: int, rng: random.Random) -> bytes:
